@@ -1,0 +1,265 @@
+"""The ``fim-tray`` command: argument parsing, human and JSON output, and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import TextIO
+
+from fim_tray import __version__, jsonio
+from fim_tray.display import change_line, escape, timestamp
+from fim_tray.errors import FimError
+from fim_tray.hashing import ALGORITHMS
+from fim_tray.history import change_json
+from fim_tray.models import Folder, FolderReport
+from fim_tray.monitor import Monitor
+from fim_tray.service import Service
+
+EXIT_OK, EXIT_CHANGES, EXIT_ERROR = 0, 1, 2
+log = logging.getLogger("fim_tray")
+
+
+def _say(message: str) -> None:
+    """A message for the person, on stderr, so stdout stays parseable."""
+    print(f"fim-tray: {message}", file=sys.stderr)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fim-tray",
+        description="File Integrity Monitor: records a trusted baseline of folders and reports "
+        "every file added, removed, altered, or given new permissions or owner.",
+        epilog="With no command, the tray starts. State lives in the platform's data folder, or "
+        "under $FIM_TRAY_HOME when that is set.",
+    )
+    parser.add_argument("--version", action="version", version=f"fim-tray {__version__}")
+    parser.add_argument("--debug", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("tray", help="start the tray icon (the default)")
+
+    add = sub.add_parser("add", help="watch a folder: record its baseline")
+    add.add_argument("path")
+    add.add_argument("--algorithm", choices=sorted(ALGORITHMS), help="default: sha256")
+    add.add_argument(
+        "--exclude", action="append", default=[], metavar="GLOB",
+        help="skip names (or relative paths, with /) matching GLOB; repeatable",
+    )  # fmt: skip
+
+    remove = sub.add_parser("remove", help="stop watching a folder and delete its baseline")
+    remove.add_argument("path")
+
+    listing = sub.add_parser("list", help="watched folders and their state")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    check = sub.add_parser("check", help="rescan now; exit 0 no change, 1 changes, 2 error")
+    check.add_argument("path", nargs="?")
+    check.add_argument("--json", action="store_true", help="one JSON object per change")
+    check.add_argument("--full", action="store_true", help="re-hash every file, not only the "
+                       "ones whose size, times or inode changed")  # fmt: skip
+
+    accept = sub.add_parser("accept", help="take the current state into the baseline")
+    accept.add_argument("path", nargs="?")
+    accept.add_argument("--file", action="append", default=[], metavar="F",
+                        help="accept only this file (or folder); repeatable")  # fmt: skip
+
+    monitor = sub.add_parser("monitor", help="check in a loop and print each new change")
+    monitor.add_argument("path", nargs="?")
+    monitor.add_argument("--interval", type=float, metavar="S", help="seconds between checks")
+    monitor.add_argument("--json", action="store_true", help="one JSON object per change")
+
+    history = sub.add_parser("history", help="changes reported so far")
+    history.add_argument("--json", action="store_true", help="one JSON object per line")
+    history.add_argument("--limit", type=int, default=50, metavar="N", help="default: 50")
+    return parser
+
+
+def _name(report: FolderReport, path: str, many: bool) -> str:
+    return os.path.join(report.folder.path, path) if many else path
+
+
+def _print_report(report: FolderReport, *, as_json: bool, many: bool, only_new: bool,
+                  out: TextIO) -> None:  # fmt: skip
+    if report.error is not None:
+        _say(f"{escape(report.folder.path)}: {report.error}")
+        return
+    changes = report.new if only_new else report.changes
+    new = {c.signature() for c in report.new}
+    for change in changes:
+        if as_json:
+            obj = change_json(change, report.folder.path, report.time)
+            obj["new"] = change.signature() in new
+            out.write(jsonio.dumps(obj).decode() + "\n")
+        else:
+            out.write(change_line(change, report.time, _name(report, change.path, many)) + "\n")
+    out.flush()
+    for problem in report.problems:
+        _say(f"{escape(_name(report, problem.path, many))}: {problem.message}")
+
+
+def _summary(report: FolderReport) -> str:
+    if report.error is not None:
+        return f"{escape(report.folder.path)}: error"
+    name = escape(report.folder.path)
+    if not report.changes:
+        return f"{name}: no changes in {report.files:,} entries ({report.seconds:.1f} s)"
+    kinds = Counter(c.kind for c in report.changes)
+    what = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+    return f"{escape(report.folder.path)}: {len(report.changes)} changes ({what})"
+
+
+def cmd_add(service: Service, args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    _say(f"recording the baseline of {escape(args.path)}...")
+    folder, result = service.watch(args.path, algorithm=args.algorithm, excludes=args.exclude)
+    if result is None:
+        _say(f"{escape(folder.path)} is already watched; `fim-tray check` compares it.")
+        return EXIT_OK
+    for problem in result.problems:
+        _say(f"{escape(problem.path)}: {problem.message}")
+    unreadable = sum(1 for e in result.entries.values() if e.error is not None)
+    note = (
+        f" ({unreadable} could not be read and are recorded without a hash)" if unreadable else ""
+    )
+    _say(
+        f"watching {escape(folder.path)}: {len(result.entries):,} entries, "
+        f"{result.hashed_bytes / 1e6:,.1f} MB hashed with {folder.algorithm} in "
+        f"{time.monotonic() - started:.1f} s{note}"
+    )
+    return EXIT_OK
+
+
+def cmd_remove(service: Service, args: argparse.Namespace) -> int:
+    folder = service.unwatch(args.path)
+    _say(f"stopped watching {escape(folder.path)}; its baseline was deleted")
+    return EXIT_OK
+
+
+def cmd_list(service: Service, args: argparse.Namespace) -> int:
+    statuses = service.status()
+    if not statuses and not args.json:
+        _say("no folders are watched yet; add one with `fim-tray add PATH`")
+    for status in statuses:
+        state = "error" if status.error else f"{status.pending} pending" if status.pending else "ok"
+        if args.json:
+            obj = {
+                "folder": status.folder.path, "state": state, "files": status.files,
+                "pending": status.pending, "error": status.error,
+                "checked": status.checked.isoformat() if status.checked else None,
+                "algorithm": status.folder.algorithm,
+            }  # fmt: skip
+            print(jsonio.dumps(obj).decode())
+            continue
+        checked = timestamp(status.checked) if status.checked else "never checked"
+        files = f"{status.files:,} entries" if status.files is not None else "no baseline"
+        print(f"{escape(status.folder.path)}  {state}  {files}  last check {checked}")
+        if status.error:
+            print(f"    {status.error}")
+    return EXIT_OK
+
+
+def cmd_check(service: Service, args: argparse.Namespace) -> int:
+    reports = service.check(args.path, full=args.full)
+    many = len(reports) > 1
+    for report in reports:
+        _print_report(report, as_json=args.json, many=many, only_new=False, out=sys.stdout)
+        if not args.json:
+            _say(_summary(report))
+    if not reports:
+        _say("no folders are watched yet; add one with `fim-tray add PATH`")
+    if any(r.error for r in reports):
+        return EXIT_ERROR
+    return EXIT_CHANGES if any(r.changes for r in reports) else EXIT_OK
+
+
+def cmd_accept(service: Service, args: argparse.Namespace) -> int:
+    reports = service.accept(args.path, args.file)
+    many = len(reports) > 1
+    for report in reports:
+        for change in report.changes:
+            name = escape(_name(report, change.path, many))
+            _say(f"accepted {change.kind} {name}")
+        if not report.changes:
+            _say(f"{escape(report.folder.path)}: nothing to accept")
+    return EXIT_OK
+
+
+def cmd_monitor(service: Service, args: argparse.Namespace) -> int:
+    folders: Sequence[Folder] = (service.folder(args.path),) if args.path else service.folders()
+    if not folders:
+        _say("no folders are watched yet; add one with `fim-tray add PATH`")
+        return EXIT_ERROR
+    interval = args.interval or service.config().interval
+    _say(f"watching {len(folders)} folder(s), checking every {interval:g} s; Ctrl-C stops")
+    many = len(folders) > 1
+
+    def sink(report: FolderReport) -> None:
+        _print_report(report, as_json=args.json, many=many, only_new=True, out=sys.stdout)
+
+    Monitor(service, sink, interval=interval, path=args.path).run()
+    return EXIT_OK
+
+
+def cmd_history(service: Service, args: argparse.Namespace) -> int:
+    for event in service.history(args.limit):
+        if args.json:
+            obj = {
+                "id": event.id, "time": event.time.isoformat(), "folder": event.folder,
+                "path": event.path, "change": event.change, "suspicious": event.suspicious,
+                "fields": list(event.fields), "before": event.before, "after": event.after,
+            }  # fmt: skip
+            print(jsonio.dumps(obj).decode("utf-8", "backslashreplace"))
+        else:
+            name = escape(os.path.join(event.folder, event.path))
+            flag = "  SUSPICIOUS" if event.suspicious else ""
+            print(f"{timestamp(event.time)}  {event.change:<10}  {name}{flag}")
+    return EXIT_OK
+
+
+def cmd_tray(service: Service, args: argparse.Namespace) -> int:
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        _say(
+            "no desktop display found (neither DISPLAY nor WAYLAND_DISPLAY is set), so there is "
+            "no tray to show. On a server or in a terminal, use `fim-tray monitor` instead "
+            "(and `fim-tray --help` for the other commands)."
+        )
+        return EXIT_ERROR
+    _say("the tray icon is not built yet; use `fim-tray monitor` to watch from a terminal")
+    return EXIT_ERROR
+
+
+COMMANDS = {
+    "tray": cmd_tray, "add": cmd_add, "remove": cmd_remove, "list": cmd_list,
+    "check": cmd_check, "accept": cmd_accept, "monitor": cmd_monitor, "history": cmd_history,
+}  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):  # a file name must never crash an ASCII terminal
+            stream.reconfigure(errors="backslashreplace")
+    args = _build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="fim-tray: %(levelname)s: %(message)s",
+    )
+    command = COMMANDS[args.command or "tray"]
+    try:
+        return command(Service(), args)
+    except FimError as exc:
+        _say(exc.message)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _say("stopped")
+        return 130
+    except Exception as exc:
+        log.debug("unexpected error", exc_info=True)
+        _say(f"unexpected error: {exc!r}. Run again with --debug for details.")
+        return EXIT_ERROR

@@ -1,0 +1,62 @@
+"""Compares a baseline with a fresh scan: added, removed, modified and metadata changes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from fim_tray.models import Change, Entry
+
+# Folder timestamps and sizes move whenever a child is added or removed; those children are
+# reported themselves, so for folders only permissions and ownership count.
+_DIR_FIELDS = ("mode", "uid", "gid")
+_FILE_FIELDS = ("mode", "uid", "gid", "size", "mtime_ns")
+
+
+def _under(path: str, folders: Iterable[str]) -> bool:
+    return any(folder == "" or path.startswith(folder + "/") for folder in folders)
+
+
+def compare_entry(path: str, old: Entry, new: Entry) -> Change | None:
+    """The change between two records of one path, or None when they agree."""
+    if old.type != new.type:
+        return Change("modified", path, old, new, fields=("type",))
+    if new.error is not None and old.error is None:
+        return Change("unreadable", path, old, new)
+    content_changed = (
+        old.type == "file" and old.digest != new.digest and new.digest is not None
+    ) or (old.type == "symlink" and old.target != new.target)
+    names = _DIR_FIELDS if new.type == "dir" else _FILE_FIELDS
+    fields = tuple(name for name in names if getattr(old, name) != getattr(new, name))
+    if content_changed:
+        suspicious = new.type == "file" and old.size == new.size and old.mtime_ns == new.mtime_ns
+        return Change("modified", path, old, new, fields=fields, suspicious=suspicious)
+    if fields:
+        return Change("metadata", path, old, new, fields=fields)
+    return None
+
+
+def compare(
+    baseline: Mapping[str, Entry],
+    current: Mapping[str, Entry],
+    unlisted: Iterable[str] = (),
+) -> list[Change]:
+    """Every difference, sorted by path.
+
+    Paths under a folder that could not be listed (``unlisted``) are unknown, not removed: that
+    folder is reported once as unreadable instead of every file in it as removed.
+    """
+    unlisted = tuple(unlisted)
+    changes: list[Change] = []
+    for path, new in current.items():
+        old = baseline.get(path)
+        if old is None:
+            changes.append(Change("added", path, None, new))
+            continue
+        change = compare_entry(path, old, new)
+        if change is not None:
+            changes.append(change)
+    for path, old in baseline.items():
+        if path not in current and not (unlisted and _under(path, unlisted)):
+            changes.append(Change("removed", path, old, None))
+    changes.sort(key=lambda change: change.path)
+    return changes

@@ -1,0 +1,123 @@
+"""Settings: the watched folders, the check interval and the exclude globs, in config.json."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from fim_tray import jsonio
+from fim_tray.errors import ConfigError
+from fim_tray.hashing import ALGORITHMS, DEFAULT_ALGORITHM
+from fim_tray.models import Folder
+from fim_tray.paths import decode_name, encode_name, folder_id
+from fim_tray.scanner import DEFAULT_EXCLUDES
+
+SCHEMA = 1
+DEFAULT_INTERVAL = 60.0  # seconds between polls of every watched folder
+MIN_INTERVAL = 1.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a person can set. ``excludes`` apply to every folder, on top of each folder's."""
+
+    folders: tuple[Folder, ...] = ()
+    interval: float = DEFAULT_INTERVAL
+    excludes: tuple[str, ...] = DEFAULT_EXCLUDES
+    algorithm: str = DEFAULT_ALGORITHM
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def find(self, path: str) -> Folder | None:
+        return next((f for f in self.folders if f.path == path), None)
+
+    def with_folder(self, path: str, *, algorithm: str | None, excludes: tuple[str, ...]) -> Config:
+        folder = Folder(path, folder_id(path), algorithm or self.algorithm, excludes)
+        return replace(self, folders=(*self.folders, folder))
+
+    def without_folder(self, path: str) -> Config:
+        return replace(self, folders=tuple(f for f in self.folders if f.path != path))
+
+    def excludes_for(self, folder: Folder) -> tuple[str, ...]:
+        return (*self.excludes, *folder.excludes)
+
+
+def _folder_json(folder: Folder) -> dict[str, Any]:
+    return {
+        **encode_name(folder.path),
+        "algorithm": folder.algorithm,
+        "excludes": list(folder.excludes),
+    }
+
+
+def to_json(config: Config) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "interval": config.interval,
+        "algorithm": config.algorithm,
+        "excludes": list(config.excludes),
+        "folders": [_folder_json(f) for f in config.folders],
+        **config.extra,
+    }
+
+
+def from_json(obj: Any, source: str = "config.json") -> Config:
+    """Validate and read; every problem is a :class:`ConfigError` naming the bad setting."""
+    if not isinstance(obj, dict):
+        raise ConfigError(f"{source} must hold a JSON object.")
+    if obj.get("schema", SCHEMA) != SCHEMA:
+        raise ConfigError(
+            f"{source} has schema {obj.get('schema')!r}; this fim-tray reads {SCHEMA}."
+        )
+    known = {"schema", "interval", "algorithm", "excludes", "folders"}
+    try:
+        interval = float(obj.get("interval", DEFAULT_INTERVAL))
+        algorithm = str(obj.get("algorithm", DEFAULT_ALGORITHM))
+        excludes = _strings(obj.get("excludes", list(DEFAULT_EXCLUDES)), "excludes")
+        folders = []
+        for item in obj.get("folders", []):
+            path = decode_name(item)
+            folder_algorithm = str(item.get("algorithm", algorithm))
+            _check_algorithm(folder_algorithm, source)
+            folder_excludes = _strings(item.get("excludes", []), "folder excludes")
+            folders.append(Folder(path, folder_id(path), folder_algorithm, folder_excludes))
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"{source} holds an invalid setting: {exc}. Fix or delete it.") from exc
+    if interval < MIN_INTERVAL:
+        raise ConfigError(f"{source}: interval must be at least {MIN_INTERVAL:g} seconds.")
+    _check_algorithm(algorithm, source)
+    extra = {k: v for k, v in obj.items() if k not in known}
+    return Config(tuple(folders), interval, excludes, algorithm, extra)
+
+
+def _strings(value: Any, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{what} must be a list of glob patterns")
+    return tuple(value)
+
+
+def _check_algorithm(name: str, source: str) -> None:
+    if name not in ALGORITHMS:
+        raise ConfigError(f"{source}: unknown algorithm {name!r} (choose {', '.join(ALGORITHMS)}).")
+
+
+def load(path: Path) -> Config:
+    """The saved settings, or the defaults when there is no file yet."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return Config()
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the settings {path}: {exc.strerror}.") from exc
+    try:
+        obj = jsonio.loads(data)
+    except ValueError:
+        raise ConfigError(
+            f"The settings file {path} is not valid JSON. It was left as it is; fix it or "
+            "delete it to start again with no watched folders."
+        ) from None
+    return from_json(obj, source=str(path))
+
+
+def save(path: Path, config: Config) -> None:
+    jsonio.atomic_write(path, jsonio.dumps(to_json(config), pretty=True) + b"\n", keep_backup=True)

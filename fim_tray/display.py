@@ -1,0 +1,89 @@
+"""Text for people: escaped file names, local timestamps and one-line change descriptions."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+
+from fim_tray.models import Change, Entry
+
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+
+
+def escape(text: str) -> str:
+    """A name made safe for one line of a terminal or a notification.
+
+    Control characters (newline, carriage return, ESC, ...), invisible format characters (such as
+    right-to-left overrides that can disguise ``exe.txt``) and bytes that were not UTF-8 are
+    written as visible escapes, so a file name can never forge a line or repaint the terminal.
+    """
+    if text.isprintable() and "\\" not in text:
+        return text
+    out = []
+    for char in text:
+        code = ord(char)
+        if char in _NAMED:
+            out.append(_NAMED[char])
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def timestamp(when: datetime) -> str:
+    """Local time as the original tutorial printed it: ``2026-01-02 10:11:12``."""
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _mode(entry: Entry) -> str:
+    return f"{entry.mode:04o}"
+
+
+def describe(change: Change) -> str:
+    """What changed, in a few words: ``mode 0644 -> 0600``, ``content, size 10 -> 12``."""
+    before, after = change.before, change.after
+    if change.kind == "added" and after is not None:
+        return after.type if after.type != "file" else f"{after.size} bytes"
+    if change.kind == "removed" or before is None or after is None:
+        return ""
+    if change.kind == "unreadable":
+        return f"cannot be read now: {after.error}"
+    parts = []
+    if "type" in change.fields:
+        parts.append(f"was a {before.type}, now a {after.type}")
+    elif change.kind == "modified":
+        if after.type == "symlink":
+            parts.append(
+                f"link target {escape(before.target or '')} -> {escape(after.target or '')}"
+            )
+        else:
+            parts.append("content")
+    for name in change.fields:
+        if name == "mode":
+            parts.append(f"mode {_mode(before)} -> {_mode(after)}")
+        elif name in ("uid", "gid"):
+            label = "owner" if name == "uid" else "group"
+            parts.append(f"{label} {getattr(before, name)} -> {getattr(after, name)}")
+        elif name == "size":
+            parts.append(f"size {before.size} -> {after.size}")
+        elif name == "mtime_ns":
+            parts.append(
+                "mtime " + _short_time(before.mtime_ns) + " -> " + _short_time(after.mtime_ns)
+            )
+    if change.suspicious:
+        parts.append("SUSPICIOUS: content changed but size and mtime did not")
+    return ", ".join(parts)
+
+
+def _short_time(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def change_line(change: Change, when: datetime, name: str | None = None) -> str:
+    """``2026-01-02 10:11:12  modified  notes/todo.txt  (content, size 10 -> 12)``."""
+    detail = describe(change)
+    line = f"{timestamp(when)}  {change.kind:<10}  {escape(name or change.path)}"
+    return f"{line}  ({detail})" if detail else line

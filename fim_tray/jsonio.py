@@ -1,0 +1,103 @@
+"""JSON in and out, fast where orjson is installed, and atomic, durable file writes."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import tempfile
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from fim_tray.errors import StorageError
+
+_orjson: ModuleType | None
+try:  # orjson is 5-10x faster on 50,000-entry baselines; the standard library is the fallback.
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - exercised only where orjson is absent
+    _orjson = None
+
+
+def dumps(obj: Any, *, pretty: bool = False) -> bytes:
+    """UTF-8 JSON bytes, compact or indented for files people read (strings must be valid
+    Unicode: see :func:`fim_tray.paths.encode_name` for names that are not)."""
+    if _orjson is not None:
+        data: bytes = _orjson.dumps(obj, option=_orjson.OPT_INDENT_2 if pretty else 0)
+        return data
+    separators = (",", ": ") if pretty else (",", ":")
+    indent = 2 if pretty else None
+    text = json.dumps(obj, ensure_ascii=False, separators=separators, indent=indent)
+    return text.encode()
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON; raises ``ValueError`` on anything that is not valid JSON."""
+    if _orjson is not None:
+        return _orjson.loads(data)
+    return json.loads(data)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable; folders cannot be opened for fsync on Windows, so skip there."""
+    if os.name == "nt":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o600, keep_backup: bool = False) -> None:
+    """Replace ``path`` with ``data`` so a crash or a full disk leaves the old or the new file.
+
+    Writes a temporary file in the same folder, fsyncs it, optionally hard-links the current file
+    to ``path.bak`` first, then ``os.replace``s and fsyncs the folder. On failure the temporary
+    file is removed and :class:`StorageError` says why; the old file is untouched.
+    """
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise _storage_error(path, exc) from exc
+    try:
+        try:
+            if hasattr(os, "fchmod"):  # mkstemp makes 0600 files already; this is for other modes
+                os.fchmod(fd, mode)
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if keep_backup and path.exists():
+            backup = path.with_name(path.name + ".bak")
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(backup)
+            try:
+                os.link(path, backup)
+            except OSError:  # no hard links here (some network shares): copy instead
+                atomic_write(backup, path.read_bytes(), mode=mode)
+        os.replace(tmp, path)
+        _fsync_dir(folder)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise _storage_error(path, exc) from exc
+
+
+def _storage_error(path: Path, exc: OSError) -> StorageError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        why = "the disk is full (or a size limit was reached)"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        why = "fim-tray may not write there (permissions or a read-only disk)"
+    else:
+        why = exc.strerror or str(exc)
+    return StorageError(
+        f"Could not save {path}: {why}. The previous version is unchanged; "
+        "free some space or fix the permissions and try again."
+    )

@@ -1,0 +1,95 @@
+"""Where fim-tray keeps its state, and how file names that are not valid UTF-8 survive JSON."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from fim_tray import APP_NAME
+
+HOME_ENV = "FIM_TRAY_HOME"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every file and folder of fim-tray's state.
+
+    ``data_dir`` holds baselines, history and the lock; ``config_dir`` the settings and the
+    install key, which is kept outside ``data_dir`` so a copy of the data alone cannot re-sign a
+    baseline.
+    """
+
+    data_dir: Path
+    config_dir: Path
+
+    @classmethod
+    def default(cls) -> Paths:
+        """All state under ``$FIM_TRAY_HOME`` when set, else where platformdirs says."""
+        home = os.environ.get(HOME_ENV)
+        if home:
+            root = Path(home).expanduser().absolute()
+            return cls(data_dir=root / "data", config_dir=root / "config")
+        import platformdirs
+
+        return cls(
+            data_dir=platformdirs.user_data_path(APP_NAME, appauthor=False),
+            config_dir=platformdirs.user_config_path(APP_NAME, appauthor=False),
+        )
+
+    @property
+    def baselines_dir(self) -> Path:
+        return self.data_dir / "baselines"
+
+    @property
+    def events_file(self) -> Path:
+        return self.data_dir / "events.jsonl"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.data_dir / "lock"
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.json"
+
+    @property
+    def key_file(self) -> Path:
+        return self.config_dir / "install.key"
+
+    def baseline_file(self, folder_id: str) -> Path:
+        return self.baselines_dir / f"{folder_id}.json"
+
+    def pending_file(self, folder_id: str) -> Path:
+        return self.baselines_dir / f"{folder_id}.pending.json"
+
+
+def folder_id(path: str) -> str:
+    """A short stable name for a watched folder's files, derived from its absolute path."""
+    return hashlib.sha256(os.fsencode(path)).hexdigest()[:16]
+
+
+def encode_name(name: str) -> dict[str, str]:
+    """A JSON-safe form of a path: ``{"path": text}``, or ``{"path_b64": raw bytes}``.
+
+    On POSIX a name that is not valid UTF-8 reaches Python with lone surrogates
+    (surrogateescape); those cannot be written as UTF-8 JSON, so the raw bytes go in base64.
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return {"path_b64": base64.b64encode(os.fsencode(name)).decode("ascii")}
+    return {"path": name}
+
+
+def decode_name(obj: dict[str, object]) -> str:
+    """The inverse of :func:`encode_name`; raises ``ValueError`` when neither key is usable."""
+    text = obj.get("path")
+    if isinstance(text, str):
+        return text
+    raw = obj.get("path_b64")
+    if isinstance(raw, str):
+        return os.fsdecode(base64.b64decode(raw, validate=True))
+    raise ValueError("entry has no path")

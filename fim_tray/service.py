@@ -1,0 +1,316 @@
+"""The one facade every front end uses: watch, unwatch, check, accept, status and history."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from fim_tray import baseline as baseline_store
+from fim_tray import config as config_store
+from fim_tray import jsonio
+from fim_tray.compare import compare
+from fim_tray.config import Config
+from fim_tray.errors import FimError, FolderMissingError, NotWatchedError, ScanCancelled
+from fim_tray.history import History
+from fim_tray.lock import data_lock
+from fim_tray.models import Change, Event, Folder, FolderReport, ScanResult
+from fim_tray.paths import Paths
+from fim_tray.scanner import Progress, Scanner
+
+log = logging.getLogger(__name__)
+
+
+def local_now() -> datetime:
+    """The current time with the local UTC offset: every alert carries one."""
+    return datetime.now().astimezone()
+
+
+@dataclass(frozen=True)
+class FolderStatus:
+    """One line of ``fim-tray list``: what is known of a watched folder without scanning it."""
+
+    folder: Folder
+    files: int | None
+    checked: datetime | None
+    pending: int
+    error: str | None
+
+
+class Service:
+    """Owns the state on disk. Methods return plain data or raise :class:`FimError`."""
+
+    def __init__(
+        self,
+        paths: Paths | None = None,
+        *,
+        clock: Callable[[], datetime] = local_now,
+        lock_timeout: float = 30.0,
+    ) -> None:
+        self.paths = paths or Paths.default()
+        self.clock = clock
+        self.lock_timeout = lock_timeout
+        self.history_log = History(self.paths.events_file)
+        self._key: bytes | None = None
+
+    # -- configuration -------------------------------------------------------------------------
+
+    def config(self) -> Config:
+        return config_store.load(self.paths.config_file)
+
+    def folders(self) -> tuple[Folder, ...]:
+        return self.config().folders
+
+    def folder(self, path: str) -> Folder:
+        """The watched folder named by ``path`` (as typed, or resolved)."""
+        config = self.config()
+        for candidate in (_resolve(path), os.path.abspath(os.path.expanduser(path))):
+            found = config.find(candidate)
+            if found is not None:
+                return found
+        watched = ", ".join(f.path for f in config.folders) or "none yet"
+        raise NotWatchedError(f"{path} is not a watched folder (watched: {watched}).")
+
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return data_lock(self.paths.lock_file, self.lock_timeout)
+
+    def _key_bytes(self) -> bytes:
+        if self._key is None:
+            self._key = baseline_store.load_key(self.paths.key_file)
+        return self._key
+
+    def load_baseline(self, folder: Folder) -> baseline_store.Baseline:
+        return baseline_store.load(self.paths.baseline_file(folder.id), self._key_bytes())
+
+    # -- watch / unwatch -----------------------------------------------------------------------
+
+    def watch(
+        self,
+        path: str,
+        *,
+        algorithm: str | None = None,
+        excludes: Sequence[str] = (),
+        progress: Progress | None = None,
+        stop: threading.Event | None = None,
+    ) -> tuple[Folder, ScanResult | None]:
+        """Record the baseline of a new folder; returns (folder, None) when already watched."""
+        root = _resolve(path)
+        if not os.path.isdir(root):
+            raise FolderMissingError(f"{path} is not a folder that exists.")
+        existing = self.config().find(root)
+        if existing is not None:
+            return existing, None
+        planned = self.config().with_folder(root, algorithm=algorithm, excludes=tuple(excludes))
+        folder = planned.folders[-1]
+        result = Scanner(
+            root, planned.excludes_for(folder), folder.algorithm, progress=progress, stop=stop
+        ).run()
+        now = self.clock()
+        record = baseline_store.Baseline(
+            root, folder.algorithm, result.entries, now, now, root_dev=result.root_dev
+        )
+        with self._locked():
+            config = self.config()  # another process may have changed it meanwhile
+            if config.find(root) is None:
+                config = config.with_folder(root, algorithm=algorithm, excludes=tuple(excludes))
+            # Baseline first: the settings never name a folder that has no baseline.
+            baseline_store.save(self.paths.baseline_file(folder.id), record, self._key_bytes())
+            self._save_pending(folder, [], now)
+            config_store.save(self.paths.config_file, config)
+        return folder, result
+
+    def unwatch(self, path: str) -> Folder:
+        """Stop watching; its baseline, backup and pending list are deleted."""
+        folder = self.folder(path)
+        with self._locked():
+            config_store.save(self.paths.config_file, self.config().without_folder(folder.path))
+            base = self.paths.baseline_file(folder.id)
+            for leftover in (
+                base,
+                base.with_name(base.name + ".bak"),
+                self.paths.pending_file(folder.id),
+            ):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
+        return folder
+
+    # -- check ---------------------------------------------------------------------------------
+
+    def check(
+        self,
+        path: str | None = None,
+        *,
+        full: bool = False,
+        progress: Callable[[Folder, int], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> list[FolderReport]:
+        """Scan each watched folder (or the one named) and compare it with its baseline."""
+        config = self.config()
+        folders = (self.folder(path),) if path is not None else config.folders
+        reports = []
+        for folder in folders:
+            step = None if progress is None else (lambda n, f=folder: progress(f, n))
+            reports.append(self.check_folder(folder, config, full=full, progress=step, stop=stop))
+        return reports
+
+    def check_folder(
+        self,
+        folder: Folder,
+        config: Config | None = None,
+        *,
+        full: bool = False,
+        progress: Progress | None = None,
+        stop: threading.Event | None = None,
+    ) -> FolderReport:
+        """One folder's report. Errors are reported in it, never raised (except a cancel)."""
+        config = config or self.config()
+        now = self.clock()
+        try:
+            trusted = self.load_baseline(folder)
+            result = Scanner(
+                folder.path,
+                config.excludes_for(folder),
+                trusted.algorithm,
+                previous=trusted.entries,
+                full=full,
+                progress=progress,
+                stop=stop,
+                root_dev=trusted.root_dev,
+            ).run()
+            changes = compare(trusted.entries, result.entries, result.unlisted)
+            with self._locked():
+                seen = self._load_pending(folder)
+                new = [c for c in changes if c.signature() not in seen]
+                self.history_log.append(folder.path, new, now)
+                self._save_pending(folder, changes, now)
+        except ScanCancelled:
+            raise
+        except FimError as exc:
+            self._save_pending_error(folder, exc.message, now)
+            return FolderReport(folder, now, error=exc.message)
+        return FolderReport(
+            folder,
+            now,
+            changes=tuple(changes),
+            new=tuple(new),
+            problems=result.problems,
+            files=len(result.entries),
+            seconds=result.seconds,
+        )
+
+    # -- accept --------------------------------------------------------------------------------
+
+    def accept(self, path: str | None = None, files: Iterable[str] = ()) -> list[FolderReport]:
+        """Take the current state into the baseline: all of it, or only ``files`` (paths
+        relative to the folder or absolute, a folder meaning everything under it)."""
+        config = self.config()
+        folders = (self.folder(path),) if path is not None else config.folders
+        wanted = list(files)
+        reports = []
+        for folder in folders:
+            trusted = self.load_baseline(folder)  # a damaged or tampered baseline is never replaced
+            result = Scanner(
+                folder.path,
+                config.excludes_for(folder),
+                trusted.algorithm,
+                previous=trusted.entries,
+                root_dev=trusted.root_dev,
+            ).run()
+            changes = compare(trusted.entries, result.entries, result.unlisted)
+            if wanted:
+                selected = [_relative(folder, f) for f in wanted]
+                changes = [c for c in changes if _selected(c.path, selected)]
+            if not changes:
+                reports.append(FolderReport(folder, self.clock(), files=len(result.entries)))
+                continue
+            entries = dict(trusted.entries)
+            for change in changes:
+                if change.after is None:
+                    entries.pop(change.path, None)
+                else:
+                    entries[change.path] = change.after
+            now = self.clock()
+            trusted.entries, trusted.updated = entries, now
+            with self._locked():
+                baseline_store.save(self.paths.baseline_file(folder.id), trusted, self._key_bytes())
+                still = compare(entries, result.entries, result.unlisted)
+                self._save_pending(folder, still, now)
+            reports.append(
+                FolderReport(folder, now, changes=tuple(changes), files=len(result.entries))
+            )
+        return reports
+
+    # -- status and history --------------------------------------------------------------------
+
+    def status(self) -> list[FolderStatus]:
+        """Per folder: file count in the baseline, last check, pending changes, last error."""
+        statuses = []
+        for folder in self.folders():
+            pending = self._read_pending(folder)
+            files: int | None = None
+            error = pending.get("error")
+            try:
+                files = len(self.load_baseline(folder).entries)
+            except FimError as exc:
+                error = exc.message
+            checked = pending.get("checked")
+            statuses.append(
+                FolderStatus(
+                    folder,
+                    files,
+                    datetime.fromisoformat(checked) if isinstance(checked, str) else None,
+                    len(self._load_pending(folder)),
+                    error if isinstance(error, str) else None,
+                )
+            )
+        return statuses
+
+    def history(self, limit: int | None = None) -> list[Event]:
+        return self.history_log.read(limit)
+
+    # -- pending changes: what was already reported, so each change is announced once ---------
+
+    def _read_pending(self, folder: Folder) -> dict[str, object]:
+        try:
+            obj = jsonio.loads(self.paths.pending_file(folder.id).read_bytes())
+        except (OSError, ValueError):
+            return {}
+        return obj if isinstance(obj, dict) else {}
+
+    def _load_pending(self, folder: Folder) -> set[str]:
+        signatures = self._read_pending(folder).get("signatures", [])
+        return set(signatures) if isinstance(signatures, list) else set()
+
+    def _save_pending(self, folder: Folder, changes: Sequence[Change], now: datetime) -> None:
+        obj = {"checked": now.isoformat(), "signatures": [c.signature() for c in changes]}
+        jsonio.atomic_write(self.paths.pending_file(folder.id), jsonio.dumps(obj))
+
+    def _save_pending_error(self, folder: Folder, message: str, now: datetime) -> None:
+        obj = self._read_pending(folder)
+        obj.update(checked=now.isoformat(), error=message)
+        with contextlib.suppress(FimError):
+            jsonio.atomic_write(self.paths.pending_file(folder.id), jsonio.dumps(obj))
+
+
+def _resolve(path: str) -> str:
+    return os.path.realpath(os.path.abspath(os.path.expanduser(path)))
+
+
+def _relative(folder: Folder, name: str) -> str:
+    """A path given on the command line, as the baseline names it (relative, ``/``-separated)."""
+    absolute = os.path.abspath(os.path.expanduser(name))
+    rel = os.path.relpath(absolute, folder.path)
+    if rel == ".." or rel.startswith(".." + os.sep):
+        if os.path.isabs(name):
+            raise NotWatchedError(f"{name} is not inside the watched folder {folder.path}.")
+        rel = os.path.normpath(name)  # not under the current folder: relative to the watched one
+    return Path(rel).as_posix().strip("/")
+
+
+def _selected(path: str, selected: Sequence[str]) -> bool:
+    return any(s in (".", "") or path == s or path.startswith(s + "/") for s in selected)
