@@ -6,6 +6,8 @@ import hashlib
 import hmac
 import os
 import secrets
+import string
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +27,9 @@ _BODY = b'","body":'
 _TAIL = b"}\n"
 _ENTRY_FIELDS = ("type", "size", "mtime_ns", "ctime_ns", "ino", "mode", "uid", "gid")
 _OPTIONAL_FIELDS = ("digest", "target", "error")
+_BODY_KEYS = {"path", "path_b64", "algorithm", "created", "updated", "root_dev", "entries"}
+KEY_BYTES = 32
+KEY_WAIT = 2.0  # seconds to wait for a key file another process has created but not yet filled
 
 
 @dataclass
@@ -40,23 +45,46 @@ class Baseline:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _read_key(path: Path) -> bytes:
+    """The key in ``path``, waiting a little while another process may still be writing it."""
+    deadline = time.monotonic() + KEY_WAIT
+    while True:
+        text = path.read_text("ascii").strip()
+        # Created but not yet filled (see the O_EXCL below): wait for the rest.
+        partial = len(text) < 2 * KEY_BYTES and all(c in string.hexdigits for c in text)
+        if not partial or time.monotonic() >= deadline:
+            break
+        time.sleep(0.01)
+    key = bytes.fromhex(text)
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"it holds {len(key)} bytes instead of {KEY_BYTES}")
+    return key
+
+
+def _key_error(path: Path, exc: Exception) -> BaselineError:
+    return BaselineError(
+        f"The install key {path} cannot be read ({exc}); baselines cannot be verified without "
+        "it. Restore it from a backup, or delete it and re-add your folders."
+    )
+
+
 def load_key(path: Path) -> bytes:
     """The per-install HMAC key, created (0600, 32 random bytes) on first use."""
     try:
-        return bytes.fromhex(path.read_text("ascii").strip())
+        return _read_key(path)
     except FileNotFoundError:
         pass
     except (OSError, ValueError) as exc:
-        raise BaselineError(
-            f"The install key {path} cannot be read ({exc}); baselines cannot be verified without "
-            "it. Restore it from a backup, or delete it and re-add your folders."
-        ) from exc
-    key = secrets.token_bytes(32)
+        raise _key_error(path, exc) from exc
+    key = secrets.token_bytes(KEY_BYTES)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process made it first: use theirs
-        return bytes.fromhex(path.read_text("ascii").strip())
+        try:
+            return _read_key(path)
+        except (OSError, ValueError) as exc:
+            raise _key_error(path, exc) from exc
     except OSError as exc:
         raise StorageError(f"Could not create the install key {path}: {exc.strerror}.") from exc
     with os.fdopen(fd, "w", encoding="ascii") as out:
@@ -153,8 +181,9 @@ def parse(data: bytes, key: bytes, source: str = "the baseline") -> Baseline:
             created=datetime.fromisoformat(body["created"]),
             updated=datetime.fromisoformat(body["updated"]),
             root_dev=body.get("root_dev"),
+            extra={k: v for k, v in body.items() if k not in _BODY_KEYS},
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BaselineError(f"{source} is signed but incomplete ({exc!r}).") from exc
 
 

@@ -39,9 +39,14 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"fim-tray {__version__}")
     parser.add_argument("--debug", action="store_true", help="log details to stderr")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command",
+        metavar="COMMAND",
+        help="tray, add, remove, list, check, accept, monitor, history",
+    )
 
     sub.add_parser("tray", help="start the tray icon (the default)")
+    sub.add_parser("_pick-folder")  # the tray's folder chooser, run as a child process
 
     add = sub.add_parser("add", help="watch a folder: record its baseline")
     add.add_argument("path")
@@ -201,7 +206,10 @@ def cmd_monitor(service: Service, args: argparse.Namespace) -> int:
     def sink(report: FolderReport) -> None:
         _print_report(report, as_json=args.json, many=many, only_new=True, out=sys.stdout)
 
-    Monitor(service, sink, interval=interval, path=args.path).run()
+    try:
+        Monitor(service, sink, interval=interval, path=args.path).run()
+    except KeyboardInterrupt:  # Ctrl-C is how a person ends the loop: not an error
+        _say("monitor stopped")
     return EXIT_OK
 
 
@@ -231,13 +239,21 @@ def cmd_tray(service: Service, args: argparse.Namespace) -> int:
             "(and `fim-tray --help` for the other commands)."
         )
         return EXIT_ERROR
-    _say("the tray icon is not built yet; use `fim-tray monitor` to watch from a terminal")
-    return EXIT_ERROR
+    from fim_tray.tray.app import run_tray  # the GUI is imported only when it is wanted
+
+    return run_tray(service)
+
+
+def cmd_pick_folder(service: Service, args: argparse.Namespace) -> int:
+    from fim_tray.ui import picker
+
+    return picker.main()
 
 
 COMMANDS = {
     "tray": cmd_tray, "add": cmd_add, "remove": cmd_remove, "list": cmd_list,
     "check": cmd_check, "accept": cmd_accept, "monitor": cmd_monitor, "history": cmd_history,
+    "_pick-folder": cmd_pick_folder,
 }  # fmt: skip
 
 

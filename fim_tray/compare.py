@@ -28,7 +28,12 @@ def compare_entry(path: str, old: Entry, new: Entry) -> Change | None:
     names = _DIR_FIELDS if new.type == "dir" else _FILE_FIELDS
     fields = tuple(name for name in names if getattr(old, name) != getattr(new, name))
     if content_changed:
-        suspicious = new.type == "file" and old.size == new.size and old.mtime_ns == new.mtime_ns
+        suspicious = (
+            new.type == "file"
+            and old.digest is not None  # a file unreadable before had no content to compare
+            and old.size == new.size
+            and old.mtime_ns == new.mtime_ns
+        )
         return Change("modified", path, old, new, fields=fields, suspicious=suspicious)
     if fields:
         return Change("metadata", path, old, new, fields=fields)

@@ -16,6 +16,7 @@ from fim_tray.scanner import DEFAULT_EXCLUDES
 SCHEMA = 1
 DEFAULT_INTERVAL = 60.0  # seconds between polls of every watched folder
 MIN_INTERVAL = 1.0
+MAX_INTERVAL = 365 * 86400.0  # far below what threading's waits accept
 
 
 @dataclass(frozen=True)
@@ -70,13 +71,26 @@ def from_json(obj: Any, source: str = "config.json") -> Config:
             f"{source} has schema {obj.get('schema')!r}; this fim-tray reads {SCHEMA}."
         )
     known = {"schema", "interval", "algorithm", "excludes", "folders"}
+    raw_folders = obj.get("folders", [])
+    if not isinstance(raw_folders, list):
+        raise ConfigError(f"{source}: folders must be a list of folders. Fix or delete it.")
     try:
         interval = float(obj.get("interval", DEFAULT_INTERVAL))
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{source}: interval must be a number of seconds, not {obj.get('interval')!r}."
+        ) from None
+    try:
         algorithm = str(obj.get("algorithm", DEFAULT_ALGORITHM))
         excludes = _strings(obj.get("excludes", list(DEFAULT_EXCLUDES)), "excludes")
         folders = []
-        for item in obj.get("folders", []):
-            path = decode_name(item)
+        for number, item in enumerate(raw_folders, 1):
+            if not isinstance(item, dict):
+                raise ValueError(f"folders: entry {number} must be an object with a path")
+            try:
+                path = decode_name(item)
+            except ValueError as exc:
+                raise ValueError(f"folders: entry {number} has no usable path ({exc})") from exc
             folder_algorithm = str(item.get("algorithm", algorithm))
             _check_algorithm(folder_algorithm, source)
             folder_excludes = _strings(item.get("excludes", []), "folder excludes")
@@ -85,6 +99,8 @@ def from_json(obj: Any, source: str = "config.json") -> Config:
         raise ConfigError(f"{source} holds an invalid setting: {exc}. Fix or delete it.") from exc
     if interval < MIN_INTERVAL:
         raise ConfigError(f"{source}: interval must be at least {MIN_INTERVAL:g} seconds.")
+    if not interval <= MAX_INTERVAL:  # also NaN, which would make the monitor spin
+        raise ConfigError(f"{source}: interval must be at most {MAX_INTERVAL:g} seconds.")
     _check_algorithm(algorithm, source)
     extra = {k: v for k, v in obj.items() if k not in known}
     return Config(tuple(folders), interval, excludes, algorithm, extra)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import mmap
 import os
+import stat
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -67,4 +69,7 @@ def hash_stream(stream: io.RawIOBase, algorithm: str = DEFAULT_ALGORITHM) -> str
 def hash_file(path: str | os.PathLike[str], algorithm: str = DEFAULT_ALGORITHM) -> str:
     """Hex digest of a regular file; symlinks and FIFOs are refused, never followed or waited on."""
     with io.FileIO(os.open(path, OPEN_FLAGS), "rb", closefd=True) as stream:
+        # O_NONBLOCK opens a FIFO at once, and reading it then looks like an empty file.
+        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
         return hash_stream(stream, algorithm)

@@ -82,8 +82,8 @@ class History:
             events.append(_event(obj))
         if not lines:
             return events
-        self._rotate_if_needed()
         try:
+            self._rotate_if_needed()
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
@@ -122,7 +122,9 @@ class History:
             events[:0] = batch
             if limit is not None and len(events) >= limit:
                 break
-        return events[-limit:] if limit else events
+        if limit is None:
+            return events
+        return events[-limit:] if limit > 0 else []
 
     @staticmethod
     def _read_file(path: Path) -> Iterator[Event]:

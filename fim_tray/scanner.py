@@ -56,6 +56,7 @@ class Excluder:
     path relative to the watched folder. All patterns are compiled into one regular expression."""
 
     def __init__(self, patterns: Iterable[str]) -> None:
+        patterns = list(patterns)  # read twice below: a generator would be empty the second time
         names = [p for p in patterns if "/" not in p]
         paths = [p.strip("/") for p in patterns if "/" in p]
         self._name = self._compile(names)

@@ -1,0 +1,1 @@
+"""Platform features with one backend per OS, each chosen in exactly one function."""

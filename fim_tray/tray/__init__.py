@@ -1,0 +1,1 @@
+"""The tray application: the icon, its menu and the notifications (pystray, Pillow)."""

@@ -1,0 +1,204 @@
+"""What the tray shows, as plain data: icon state, tooltip, status line, notification text.
+
+No pystray here: the mapping from engine reports to words and icons is tested headless.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from fim_tray.display import describe, escape
+from fim_tray.models import Change, FolderReport
+from fim_tray.monitor import Failed, MonitorEvent, PausedChanged, Scanning, Watched
+from fim_tray.tray.icons import State
+
+RECENT = 10  # changes listed under "Recent changes"
+NAMES_IN_NOTICE = 4  # file names spelled out in one notification
+
+
+def folder_label(path: str) -> str:
+    """``Documents`` for ``/home/ann/Documents``; the path itself for a root."""
+    return escape(os.path.basename(path.rstrip("/\\")) or path)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notification: its text and the changes it announces (for the details on click)."""
+
+    title: str
+    body: str
+    folder: str
+    changes: tuple[Change, ...]
+    time: datetime
+
+
+@dataclass(frozen=True)
+class Recent:
+    """One line of "Recent changes"."""
+
+    time: datetime
+    folder: str
+    change: Change
+
+    @property
+    def label(self) -> str:
+        name = escape(self.change.path)
+        if len(name) > 48:
+            name = "..." + name[-45:]
+        return f"{self.time:%H:%M}  {self.change.kind}  {name}"
+
+
+@dataclass
+class FolderView:
+    pending: int = 0
+    error: str | None = None
+    scanning: int | None = None  # files seen so far, while a scan runs
+    first: bool = False  # recording the first baseline
+
+
+def notice_for(report: FolderReport) -> Notice | None:
+    """The notification for a report's *new* changes; None when there is nothing new."""
+    new = report.new
+    if not new:
+        return None
+    label = folder_label(report.folder.path)
+    when = f"{report.time:%H:%M:%S}"
+    suspicious = any(c.suspicious for c in new)
+    if len(new) == 1:
+        change = new[0]
+        title = f"{escape(os.path.basename(change.path))} {change.kind} in {label}"
+    else:
+        title = f"{len(new)} files changed in {label}"
+    if suspicious:
+        title = "Suspicious change: " + title
+    lines = [f"At {when} ({report.time:%Y-%m-%d}):"]
+    for change in new[:NAMES_IN_NOTICE]:
+        detail = describe(change)
+        line = f"{change.kind} {escape(change.path)}"
+        lines.append(f"{line} ({detail})" if detail and change.kind != "added" else line)
+    if len(new) > NAMES_IN_NOTICE:
+        lines.append(f"and {len(new) - NAMES_IN_NOTICE} more")
+    return Notice(title, "\n".join(lines), report.folder.path, new, report.time)
+
+
+@dataclass
+class TrayModel:
+    """The tray's view of the monitor, updated from the monitor thread, read from the tray's."""
+
+    folders: dict[str, FolderView] = field(default_factory=dict)
+    recent: deque[Recent] = field(default_factory=lambda: deque(maxlen=RECENT))
+    paused: bool = False
+    message: str | None = None  # the last failure that is not about one folder
+    degraded: list[str] = field(default_factory=list)  # features that do not work here
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def set_folders(self, paths: list[str], pending: dict[str, int] | None = None) -> None:
+        with self._lock:
+            self.folders = {p: self.folders.get(p, FolderView()) for p in paths}
+            for path, count in (pending or {}).items():
+                if path in self.folders:
+                    self.folders[path].pending = count
+
+    def apply_report(self, report: FolderReport) -> Notice | None:
+        with self._lock:
+            view = self.folders.setdefault(report.folder.path, FolderView())
+            view.scanning, view.first = None, False
+            view.error = report.error
+            if report.error is None:
+                view.pending = len(report.changes)
+            for change in report.new:
+                self.recent.appendleft(Recent(report.time, report.folder.path, change))
+        return notice_for(report)
+
+    def apply_event(self, event: MonitorEvent) -> None:
+        with self._lock:
+            if isinstance(event, Scanning):
+                view = self.folders.setdefault(event.folder, FolderView())
+                view.scanning, view.first = event.files, event.first
+            elif isinstance(event, Watched):
+                self.folders[event.folder] = FolderView()
+                self.message = None
+            elif isinstance(event, Failed):
+                if event.folder is not None and event.folder in self.folders:
+                    self.folders[event.folder].error = event.message
+                    self.folders[event.folder].scanning = None
+                else:
+                    if event.folder is not None:  # a folder that could not be added
+                        self.folders.pop(event.folder, None)
+                    self.message = event.message
+            elif isinstance(event, PausedChanged):
+                self.paused = event.paused
+
+    def accepted(self, folder: str) -> None:
+        with self._lock:
+            if folder in self.folders:
+                self.folders[folder].pending = 0
+
+    # -- what to show --------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return sum(v.pending for v in self.folders.values())
+
+    def state(self) -> State:
+        with self._lock:
+            views = list(self.folders.values())
+            if any(v.error for v in views) or self.message:
+                return "error"
+            if any(v.scanning is not None and v.first for v in views):
+                return "scanning"
+            if self.pending:
+                return "pending"
+            if self.paused:
+                return "paused"
+            return "ok"
+
+    def status_line(self) -> str:
+        with self._lock:
+            views = self.folders
+            first = [(p, v) for p, v in views.items() if v.scanning is not None and v.first]
+            errors = [(p, v) for p, v in views.items() if v.error]
+            if first:
+                path, view = first[0]
+                line = f"Recording {folder_label(path)}: {view.scanning:,} files so far"
+            elif errors:
+                path, view = errors[0]
+                line = f"Problem with {folder_label(path)}: {view.error}"
+            elif self.message:
+                line = self.message
+            elif not views:
+                line = "No folders watched yet"
+            elif self.pending:
+                line = f"{self.pending} change{'s' if self.pending != 1 else ''} to review"
+            else:
+                line = f"All clear: {len(views)} folder{'s' if len(views) != 1 else ''} watched"
+            if self.paused:
+                line = "Paused. " + line
+            if self.degraded:
+                line += " (" + "; ".join(self.degraded) + ")"
+            return line
+
+    def tooltip(self) -> str:
+        return "fim-tray: " + self.status_line()
+
+    def folder_line(self, path: str) -> str:
+        with self._lock:
+            view = self.folders.get(path, FolderView())
+            if view.error:
+                state = "error"
+            elif view.scanning is not None:
+                state = "recording" if view.first else "checking"
+            elif view.pending:
+                state = f"{view.pending} pending"
+            else:
+                state = "ok"
+            return f"{folder_label(path)} ({state})"
+
+    def recent_items(self) -> list[Recent]:
+        with self._lock:
+            return list(self.recent)
