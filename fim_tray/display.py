@@ -27,7 +27,10 @@ def escape(text: str) -> str:
         elif 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
             out.append(f"\\x{code - 0xDC00:02x}")
         elif unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+            if code < 0x100:
+                out.append(f"\\x{code:02x}")
+            else:  # \U and 8 digits above the BMP: "\ue0041" would read as U+E004 and "1"
+                out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
         else:
             out.append(char)
     return "".join(out)
@@ -42,8 +45,11 @@ def _mode(entry: Entry) -> str:
     return f"{entry.mode:04o}"
 
 
-def describe(change: Change) -> str:
-    """What changed, in a few words: ``mode 0644 -> 0600``, ``content, size 10 -> 12``."""
+def describe(change: Change, *, brief: bool = False) -> str:
+    """What changed, in a few words: ``mode 0644 -> 0600``, ``content, size 10 -> 12``.
+
+    ``brief`` leaves out size and mtime, for a notification's few lines.
+    """
     before, after = change.before, change.after
     if change.kind == "added" and after is not None:
         return after.type if after.type != "file" else f"{after.size} bytes"
@@ -62,6 +68,8 @@ def describe(change: Change) -> str:
         else:
             parts.append("content")
     for name in change.fields:
+        if brief and name in ("size", "mtime_ns"):
+            continue
         if name == "mode":
             parts.append(f"mode {_mode(before)} -> {_mode(after)}")
         elif name in ("uid", "gid"):
@@ -74,7 +82,11 @@ def describe(change: Change) -> str:
                 "mtime " + _short_time(before.mtime_ns) + " -> " + _short_time(after.mtime_ns)
             )
     if change.suspicious:
-        parts.append("SUSPICIOUS: content changed but size and mtime did not")
+        parts.append(
+            "SUSPICIOUS: content changed, size and mtime kept"
+            if brief
+            else "SUSPICIOUS: content changed but size and mtime did not"
+        )
     return ", ".join(parts)
 
 

@@ -75,11 +75,12 @@ def notice_for(report: FolderReport) -> Notice | None:
         title = f"{len(new)} files changed in {label}"
     if suspicious:
         title = "Suspicious change: " + title
-    lines = [f"At {when} ({report.time:%Y-%m-%d}):"]
+    lines = [f"At {when} on {report.time:%Y-%m-%d}"]
     for change in new[:NAMES_IN_NOTICE]:
-        detail = describe(change)
-        line = f"{change.kind} {escape(change.path)}"
-        lines.append(f"{line} ({detail})" if detail and change.kind != "added" else line)
+        line = f"{change.kind}: {escape(change.path)}"
+        if change.kind == "metadata" or change.suspicious:  # say what; content speaks for itself
+            line += f" ({describe(change, brief=True)})"
+        lines.append(line)
     if len(new) > NAMES_IN_NOTICE:
         lines.append(f"and {len(new) - NAMES_IN_NOTICE} more")
     return Notice(title, "\n".join(lines), report.folder.path, new, report.time)

@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import IO
 
 HERE = Path(__file__).resolve().parent
-PROGRAMS = ("Xvfb", "dbus-daemon", "dunst", "dunstctl", "xdotool", "zenity", "import", "xdpyinfo")
+PROGRAMS = (
+    "Xvfb", "dbus-daemon", "dbus-send", "dunst", "dunstctl", "xdotool", "zenity", "import",
+    "xdpyinfo", "trayer",
+)  # fmt: skip
 
 
 def missing() -> list[str]:
@@ -47,7 +50,10 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> obje
 class Desktop:
     """A running test desktop; ``env`` is what a program needs to live on it."""
 
-    def __init__(self, screen: str = "1280x800x24") -> None:
+    def __init__(self, screen: str = "1280x800x24", *, panel: bool = False) -> None:
+        """``panel=True`` starts a visible XEmbed tray (trayer) instead of the SNI watcher, so
+        the icon and its menu show on screen, for screenshots."""
+        self.panel = panel
         self.run_dir = Path(tempfile.mkdtemp(prefix="fim-tray-desktop-"))
         self.screen = screen
         self.env: dict[str, str] = {}
@@ -117,8 +123,34 @@ class Desktop:
 
         self._start("dunst", ["dunst", "-config", str(HERE / "dunstrc")])
         wait_for(lambda: self.name_owned("org.freedesktop.Notifications"), 10, "dunst")
-        self._start("sni-watcher", [sys.executable, str(HERE / "sni_watcher.py")])
-        wait_for(lambda: self.name_owned("org.kde.StatusNotifierWatcher"), 10, "the SNI watcher")
+        if self.panel:
+            self._start(
+                "trayer",
+                ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request",
+                 "--height", "32", "--SetDockType", "false", "--transparent", "false",
+                 "--tint", "0xdddddd", "--monitor", "primary"],
+            )  # fmt: skip
+            wait_for(self._tray_owned, 10, "the tray host")
+        else:
+            self._start("sni-watcher", [sys.executable, str(HERE / "sni_watcher.py")])
+            wait_for(
+                lambda: self.name_owned("org.kde.StatusNotifierWatcher"), 10, "the SNI watcher"
+            )
+
+    def _tray_owned(self) -> bool:
+        """True once a tray host owns the XEmbed system tray selection."""
+        script = (
+            "import ctypes, ctypes.util, sys\n"
+            "x = ctypes.CDLL(ctypes.util.find_library('X11'))\n"
+            "x.XOpenDisplay.restype = ctypes.c_void_p\n"
+            "x.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]\n"
+            "x.XGetSelectionOwner.argtypes = [ctypes.c_void_p, ctypes.c_ulong]\n"
+            "x.XGetSelectionOwner.restype = ctypes.c_ulong\n"
+            "d = x.XOpenDisplay(None)\n"
+            "a = x.XInternAtom(d, b'_NET_SYSTEM_TRAY_S0', 0)\n"
+            "sys.exit(0 if x.XGetSelectionOwner(d, a) else 1)"
+        )
+        return self.run([sys.executable, "-c", script]).returncode == 0
 
     def run(self, argv: list[str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
         """Run a program on this desktop and wait for it."""
@@ -134,11 +166,18 @@ class Desktop:
         )  # fmt: skip
         return "true" in result.stdout
 
-    def screenshot(self, path: Path) -> Path:
+    def screenshot(self, path: Path, box: tuple[int, int, int, int] | None = None) -> Path:
+        """The whole screen as PNG, or only ``box`` (left, top, right, bottom) of it."""
         path.parent.mkdir(parents=True, exist_ok=True)
         result = self.run(["import", "-window", "root", str(path)])
         if result.returncode != 0:
             raise RuntimeError(f"screenshot failed: {result.stderr}")
+        if box is not None:
+            from PIL import Image
+
+            with Image.open(path) as image:
+                cropped = image.crop(box)
+            cropped.save(path)
         return path
 
     def stop(self) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -106,7 +108,7 @@ def test_watch_a_folder_with_the_chooser_then_a_change_notifies_once(
     assert before.strftime("%H:%M:%S") <= shown.group(1) <= after.strftime("%H:%M:%S")
     assert "default" in note.actions  # desktop-notifier asks for clicks
     wait_for(lambda: tray.menu.status() == "1 change to review", 5, "the pending status")
-    desktop.screenshot(SCREENSHOTS / "notification.png")
+    desktop.screenshot(SCREENSHOTS / "notification.png", box=(850, 30, 1280, 130))
 
 
 def test_a_burst_of_changes_is_one_notification(
@@ -176,3 +178,48 @@ def test_quit_ends_every_thread_and_child_process(
              and "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]]  # fmt: skip
     assert alive == [], f"left running after Quit: {alive}"
     assert "Traceback" not in tray.output()
+
+
+def test_the_icon_and_its_menu_on_a_visible_panel(tmp_path: Path) -> None:
+    """On a panel with an XEmbed tray the icon shows its state, and a click opens the menu."""
+    from PIL import Image, ImageChops
+
+    watched = tmp_path / "Documents"
+    watched.mkdir()
+    home = _home_with(tmp_path, watched, interval=60)
+    (watched / "report.txt").write_text("new since the baseline")
+    panel = Desktop(panel=True).start()
+    env = {**os.environ, **panel.env, "FIM_TRAY_HOME": str(home), "PYSTRAY_BACKEND": "appindicator"}
+    proc = subprocess.Popen([sys.executable, "-m", "fim_tray", "tray"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        found = wait_for(
+            lambda: panel.run(["xdotool", "search", "--onlyvisible", "--name",
+                               "^fim-tray: 1 change to review$"]).stdout.split(),
+            20, "the icon with its pending tooltip",
+        )  # fmt: skip
+        assert isinstance(found, list)
+        geometry = panel.run(["xdotool", "getwindowgeometry", "--shell", found[0]]).stdout
+        geo = dict(line.split("=") for line in geometry.split())
+        x = int(geo["X"]) + int(geo["WIDTH"]) // 2
+        y = int(geo["Y"]) + int(geo["HEIGHT"]) // 2
+        closed = panel.screenshot(tmp_path / "closed.png")
+        icon_box = (x - 12, y - 12, x + 12, y + 12)
+        raw = Image.open(closed).convert("RGB").crop(icon_box).tobytes()
+        pixels = list(zip(raw[0::3], raw[1::3], raw[2::3], strict=True))
+        orange = sum(1 for r, g, b in pixels if r > 200 and 80 < g < 140 and b < 60)
+        assert orange > 40, "the icon is not the orange 'changes pending' shield"
+        panel.run(["xdotool", "mousemove", str(x), str(y), "click", "1"])
+        time.sleep(1)
+        shot = panel.screenshot(tmp_path / "open.png")
+        shot_box = (max(0, x - 440), 0, min(1280, x + 30), y + 220)
+        panel.screenshot(SCREENSHOTS / "tray-menu.png", box=shot_box)
+        box = (x - 250, y + 20, x, y + 200)  # where the menu drops down
+        diff = ImageChops.difference(Image.open(closed).convert("RGB").crop(box),
+                                     Image.open(shot).convert("RGB").crop(box))  # fmt: skip
+        assert diff.getbbox() is not None, "the menu did not open"
+        panel.run(["xdotool", "key", "Escape"])
+    finally:
+        proc.kill()
+        proc.wait(5)
+        panel.stop()
