@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 import time
@@ -18,9 +19,11 @@ from fim_tray.hashing import ALGORITHMS
 from fim_tray.history import change_json
 from fim_tray.models import Folder, FolderReport
 from fim_tray.monitor import Monitor
+from fim_tray.paths import encode_name
 from fim_tray.service import Service
 
 EXIT_OK, EXIT_CHANGES, EXIT_ERROR = 0, 1, 2
+LOCK_TIMEOUT_ENV = "FIM_TRAY_LOCK_TIMEOUT"
 log = logging.getLogger("fim_tray")
 
 
@@ -47,6 +50,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("tray", help="start the tray icon (the default)")
     sub.add_parser("_pick-folder")  # the tray's folder chooser, run as a child process
+    details = sub.add_parser("_details")  # the tray's details window, run as a child process
+    details.add_argument("source", nargs="?", help="a JSON file of changes, or --history")
+    details.add_argument("--history", action="store_true")
 
     add = sub.add_parser("add", help="watch a folder: record its baseline")
     add.add_argument("path")
@@ -107,6 +113,27 @@ def _print_report(report: FolderReport, *, as_json: bool, many: bool, only_new: 
         _say(f"{escape(_name(report, problem.path, many))}: {problem.message}")
 
 
+def _json_name(name: str) -> str:
+    """A folder name for JSON output, as ``check --json`` writes it: the text, or the raw bytes
+    in base64 when the name is not valid UTF-8 (such a string cannot be written as JSON)."""
+    encoded = encode_name(name)
+    return encoded.get("path", encoded.get("path_b64", ""))
+
+
+def _lock_timeout() -> float:
+    """Seconds a write waits for another fim-tray: ``$FIM_TRAY_LOCK_TIMEOUT``, else 30."""
+    value = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not value:
+        return 30.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise FimError(f"{LOCK_TIMEOUT_ENV}={value} is not a number of seconds (such as 30).")
+    return seconds
+
+
 def _summary(report: FolderReport) -> str:
     if report.error is not None:
         return f"{escape(report.folder.path)}: error"
@@ -153,7 +180,7 @@ def cmd_list(service: Service, args: argparse.Namespace) -> int:
         state = "error" if status.error else f"{status.pending} pending" if status.pending else "ok"
         if args.json:
             obj = {
-                "folder": status.folder.path, "state": state, "files": status.files,
+                "folder": _json_name(status.folder.path), "state": state, "files": status.files,
                 "pending": status.pending, "error": status.error,
                 "checked": status.checked.isoformat() if status.checked else None,
                 "algorithm": status.folder.algorithm,
@@ -173,7 +200,7 @@ def cmd_check(service: Service, args: argparse.Namespace) -> int:
     many = len(reports) > 1
     for report in reports:
         _print_report(report, as_json=args.json, many=many, only_new=False, out=sys.stdout)
-        if not args.json:
+        if not args.json and report.error is None:  # an error was said once, in full, already
             _say(_summary(report))
     if not reports:
         _say("no folders are watched yet; add one with `fim-tray add PATH`")
@@ -217,8 +244,9 @@ def cmd_history(service: Service, args: argparse.Namespace) -> int:
     for event in service.history(args.limit):
         if args.json:
             obj = {
-                "id": event.id, "time": event.time.isoformat(), "folder": event.folder,
-                "path": event.path, "change": event.change, "suspicious": event.suspicious,
+                "id": event.id, "time": event.time.isoformat(),
+                "folder": _json_name(event.folder), **encode_name(event.path),
+                "change": event.change, "suspicious": event.suspicious,
                 "fields": list(event.fields), "before": event.before, "after": event.after,
             }  # fmt: skip
             print(jsonio.dumps(obj).decode("utf-8", "backslashreplace"))
@@ -244,6 +272,12 @@ def cmd_tray(service: Service, args: argparse.Namespace) -> int:
     return run_tray(service)
 
 
+def cmd_details(service: Service, args: argparse.Namespace) -> int:
+    from fim_tray.ui import details
+
+    return details.main(["--history"] if args.history else [args.source] if args.source else [])
+
+
 def cmd_pick_folder(service: Service, args: argparse.Namespace) -> int:
     from fim_tray.ui import picker
 
@@ -253,7 +287,7 @@ def cmd_pick_folder(service: Service, args: argparse.Namespace) -> int:
 COMMANDS = {
     "tray": cmd_tray, "add": cmd_add, "remove": cmd_remove, "list": cmd_list,
     "check": cmd_check, "accept": cmd_accept, "monitor": cmd_monitor, "history": cmd_history,
-    "_pick-folder": cmd_pick_folder,
+    "_pick-folder": cmd_pick_folder, "_details": cmd_details,
 }  # fmt: skip
 
 
@@ -268,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     command = COMMANDS[args.command or "tray"]
     try:
-        return command(Service(), args)
+        return command(Service(lock_timeout=_lock_timeout()), args)
     except FimError as exc:
         _say(exc.message)
         return EXIT_ERROR

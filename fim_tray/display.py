@@ -60,6 +60,8 @@ def describe(change: Change, *, brief: bool = False) -> str:
     parts = []
     if "type" in change.fields:
         parts.append(f"was a {before.type}, now a {after.type}")
+    elif change.kind == "modified" and brief and change.suspicious:
+        pass  # the warning below says it all
     elif change.kind == "modified":
         if after.type == "symlink":
             parts.append(
@@ -83,7 +85,7 @@ def describe(change: Change, *, brief: bool = False) -> str:
             )
     if change.suspicious:
         parts.append(
-            "SUSPICIOUS: content changed, size and mtime kept"
+            "SUSPICIOUS: new content, same size and mtime"
             if brief
             else "SUSPICIOUS: content changed but size and mtime did not"
         )

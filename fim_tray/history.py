@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import secrets
@@ -77,7 +78,11 @@ class History:
         lines: list[bytes] = []
         events: list[Event] = []
         for change in changes:
-            obj = {"id": new_event_id(when), **change_json(change, folder, when)}
+            obj = {
+                "id": new_event_id(when),
+                **change_json(change, folder, when),
+                "signature": change.signature(),  # lets the details window accept this change
+            }
             lines.append(jsonio.dumps(obj) + b"\n")
             events.append(_event(obj))
         if not lines:
@@ -87,7 +92,11 @@ class History:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                os.write(fd, b"".join(lines))  # one write: a crash leaves whole lines or none
+                data = b"".join(lines)
+                start = os.fstat(fd).st_size
+                if os.write(fd, data) != len(data):  # one write: whole lines or none
+                    os.ftruncate(fd, start)  # a full disk wrote part of it: take that back
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             finally:
                 os.close(fd)
         except OSError as exc:
@@ -153,4 +162,5 @@ def _event(obj: dict[str, Any]) -> Event:
         fields=tuple(obj.get("fields", ())),
         before=obj.get("before"),
         after=obj.get("after"),
+        signature=obj.get("signature"),
     )

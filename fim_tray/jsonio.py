@@ -88,6 +88,10 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o600, keep_backup: boo
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise _storage_error(path, exc) from exc
+    except BaseException:  # a failed backup copy (StorageError), Ctrl-C: no temporary file left
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _storage_error(path: Path, exc: OSError) -> StorageError:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from fim_tray.errors import LockedError
+from fim_tray.errors import LockedError, StorageError
 
 _thread_lock = threading.RLock()  # flock does not exclude threads sharing one descriptor
 
@@ -61,22 +61,63 @@ def data_lock(path: Path, timeout: float = 30.0) -> Iterator[None]:
     stale lock behind.
     """
     with _thread_lock:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StorageError(
+                f"Could not open the lock file {path}: {exc.strerror or exc}. Check that the "
+                "data folder exists, is a folder and may be written."
+            ) from exc
         try:
             deadline = time.monotonic() + timeout
             while not _try_lock(fd):
                 if time.monotonic() >= deadline:
                     raise LockedError(
-                        f"Another fim-tray{_holder(path)} is saving its state and did not finish "
-                        f"within {timeout:.0f} s. Try again in a moment."
+                        f"fim-tray is busy: another fim-tray{_holder(path)} is saving its state "
+                        f"and did not finish within {timeout:g} s. Try again in a moment."
                     )
                 time.sleep(0.05)
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
+            with contextlib.suppress(OSError):  # the process id is for messages only
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
             try:
                 yield
             finally:
                 _unlock(fd)
         finally:
             os.close(fd)
+
+
+class InstanceLock:
+    """A lock held for a whole process's life, so a second tray knows one is running.
+
+    The operating system drops it when the process ends, however it ends.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        """True when this process now holds it; False when another process does."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        if not _try_lock(fd):
+            os.close(fd)
+            return False
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return True
+
+    def holder(self) -> str:
+        """`` (process N)`` naming the holder, or an empty string."""
+        return _holder(self.path)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            _unlock(self._fd)
+            os.close(self._fd)
+            self._fd = None

@@ -128,4 +128,5 @@ class Event:
     fields: tuple[str, ...] = ()
     before: dict[str, object] | None = None
     after: dict[str, object] | None = None
+    signature: str | None = None  # of the change as detected: see Change.signature
     extra: dict[str, object] = field(default_factory=dict)

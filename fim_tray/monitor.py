@@ -20,6 +20,8 @@ from fim_tray.service import Service
 
 log = logging.getLogger(__name__)
 
+STOP_POLL = 0.25  # seconds: how soon ``run`` notices ``stop`` set without a request
+
 
 @dataclass(frozen=True)
 class Scanning:
@@ -53,15 +55,24 @@ class PausedChanged:
     paused: bool
 
 
-MonitorEvent = Scanning | Watched | Failed | PausedChanged
+@dataclass(frozen=True)
+class Accepted:
+    """``count`` changes went into the baseline of ``folder`` (of every folder when None)."""
+
+    folder: str | None
+    count: int
+
+
+MonitorEvent = Scanning | Watched | Failed | PausedChanged | Accepted
 Sink = Callable[[FolderReport], None]
 
 
 @dataclass(frozen=True)
 class _Request:
-    kind: str  # "check", "watch", "pause", "resume", "wake"
+    kind: str  # "check", "watch", "accept", "pause", "resume", "wake"
     path: str | None = None
     full: bool = False
+    signatures: frozenset[str] | None = None  # for "accept": None accepts everything
 
 
 class Monitor:
@@ -101,6 +112,11 @@ class Monitor:
     def watch(self, path: str) -> None:
         self._requests.put(_Request("watch", path))
 
+    def accept(self, path: str | None = None, signatures: frozenset[str] | None = None) -> None:
+        """Accept the changes named by signature in folder ``path``, or every change when
+        ``signatures`` is None (in every folder when ``path`` is None too)."""
+        self._requests.put(_Request("accept", path, signatures=signatures))
+
     def pause(self) -> None:
         self._requests.put(_Request("pause"))
 
@@ -125,6 +141,10 @@ class Monitor:
                 )
             except ScanCancelled:
                 break
+            except Exception as exc:  # a bug or an odd OS error in one folder: report, go on
+                log.exception("checking %s failed", folder.path)
+                message = f"Checking {folder.path} failed unexpectedly: {exc}"
+                report = FolderReport(folder, self.service.clock(), error=message)
             reports.append(report)
             self.sink(report)
         return reports
@@ -146,10 +166,14 @@ class Monitor:
     def run(self) -> None:
         next_poll = self.clock()
         while not self.stop.is_set():
-            timeout = None if self.paused else max(0.0, next_poll - self.clock())
+            due = None if self.paused else max(0.0, next_poll - self.clock())
+            # Wake now and then even so: ``stop`` may be set directly, with no request to wake us.
+            timeout = STOP_POLL if due is None else min(due, STOP_POLL)
             try:
                 request: _Request | None = self._requests.get(timeout=timeout)
             except queue.Empty:
+                if self.paused or self.clock() < next_poll:
+                    continue
                 request = None
             if self.stop.is_set():
                 break
@@ -167,6 +191,8 @@ class Monitor:
     def _handle(self, request: _Request) -> None:
         if request.kind == "check":
             self.run_once(request.path, full=request.full)
+        elif request.kind == "accept":
+            self._accept(request.path, request.signatures)
         elif request.kind == "watch" and request.path is not None:
             self._watch(request.path)
         elif request.kind in ("pause", "resume"):
@@ -174,6 +200,17 @@ class Monitor:
             self.on_event(PausedChanged(self.paused))
             if not self.paused:  # catch up at once with what happened while paused
                 self.run_once()
+
+    def _accept(self, path: str | None, signatures: frozenset[str] | None) -> None:
+        """Accept on this thread, between scans, then check again so every view agrees."""
+        if signatures is not None and path is not None:
+            reports = [self.service.accept_changes(path, signatures)]
+        else:
+            reports = self.service.accept(path)
+        accepted = sum(len(r.changes) for r in reports)
+        self.on_event(Accepted(path, accepted))
+        for report in reports:
+            self.run_once(report.folder.path)
 
     def _watch(self, path: str) -> None:
         self.on_event(Scanning(path, 0, first=True))

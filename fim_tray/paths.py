@@ -52,6 +52,10 @@ class Paths:
         return self.data_dir / "lock"
 
     @property
+    def instance_lock(self) -> Path:
+        return self.data_dir / "tray.lock"
+
+    @property
     def config_file(self) -> Path:
         return self.config_dir / "config.json"
 

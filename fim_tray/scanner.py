@@ -175,13 +175,18 @@ class Scanner:
     def _check_root(self, expect_dev: int | None = None) -> int:
         """The root must exist and be a folder, before the walk and still after it."""
         try:
-            st = os.stat(self.root)
+            st = os.lstat(self.root)  # a watched folder swapped for a link is not followed
         except OSError as exc:
             raise FolderMissingError(
                 f"The watched folder {self.root} cannot be opened ({_describe(exc)}). "
                 "Was it moved, deleted or unmounted? Its baseline is kept; reconnect it, or stop "
                 "watching it with `fim-tray remove`."
             ) from exc
+        if stat.S_ISLNK(st.st_mode):
+            raise FolderMissingError(
+                f"The watched path {self.root} is no longer a folder but a link to another place; "
+                "it was not followed."
+            )
         if not stat.S_ISDIR(st.st_mode):
             raise FolderMissingError(f"The watched path {self.root} is no longer a folder.")
         if expect_dev is not None and st.st_dev != expect_dev:

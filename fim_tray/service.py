@@ -6,7 +6,7 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -69,7 +69,8 @@ class Service:
     def folder(self, path: str) -> Folder:
         """The watched folder named by ``path`` (as typed, or resolved)."""
         config = self.config()
-        for candidate in (_resolve(path), os.path.abspath(os.path.expanduser(path))):
+        # As typed first: a watched folder since replaced by a link names itself, not its target.
+        for candidate in (os.path.abspath(os.path.expanduser(path)), _resolve(path)):
             found = config.find(candidate)
             if found is not None:
                 return found
@@ -211,39 +212,60 @@ class Service:
         config = self.config()
         folders = (self.folder(path),) if path is not None else config.folders
         wanted = list(files)
+        for name in wanted:  # an absolute name must be inside one of the folders
+            if all(_relative(folder, name) is None for folder in folders):
+                where = "any watched folder"
+                if len(folders) == 1:
+                    where = f"the watched folder {folders[0].path}"
+                raise NotWatchedError(f"{name} is not inside {where}.")
         reports = []
         for folder in folders:
-            trusted = self.load_baseline(folder)  # a damaged or tampered baseline is never replaced
-            result = Scanner(
-                folder.path,
-                config.excludes_for(folder),
-                trusted.algorithm,
-                previous=trusted.entries,
-                root_dev=trusted.root_dev,
-            ).run()
-            changes = compare(trusted.entries, result.entries, result.unlisted)
-            if wanted:
-                selected = [_relative(folder, f) for f in wanted]
-                changes = [c for c in changes if _selected(c.path, selected)]
-            if not changes:
-                reports.append(FolderReport(folder, self.clock(), files=len(result.entries)))
+            selected = [rel for rel in (_relative(folder, f) for f in wanted) if rel is not None]
+            if wanted and not selected:  # only absolute names, all in other folders
                 continue
-            entries = dict(trusted.entries)
-            for change in changes:
-                if change.after is None:
-                    entries.pop(change.path, None)
-                else:
-                    entries[change.path] = change.after
-            now = self.clock()
-            trusted.entries, trusted.updated = entries, now
-            with self._locked():
-                baseline_store.save(self.paths.baseline_file(folder.id), trusted, self._key_bytes())
-                still = compare(entries, result.entries, result.unlisted)
-                self._save_pending(folder, still, now)
-            reports.append(
-                FolderReport(folder, now, changes=tuple(changes), files=len(result.entries))
-            )
+            reports.append(self._accept_folder(folder, config, _paths_filter(selected)))
         return reports
+
+    def accept_changes(self, path: str, signatures: Collection[str]) -> FolderReport:
+        """Accept exactly the changes a person saw, named by :meth:`Change.signature`.
+
+        A file that changed again since it was shown has another signature and stays pending,
+        so nothing is accepted that the person did not see.
+        """
+        wanted = set(signatures)
+        return self._accept_folder(
+            self.folder(path), self.config(), lambda c: c.signature() in wanted
+        )
+
+    def _accept_folder(
+        self, folder: Folder, config: Config, keep: Callable[[Change], bool]
+    ) -> FolderReport:
+        """Rescan ``folder`` and move the changes ``keep`` selects into its baseline; the
+        report lists the accepted changes."""
+        trusted = self.load_baseline(folder)  # a damaged or tampered baseline is never replaced
+        result = Scanner(
+            folder.path,
+            config.excludes_for(folder),
+            trusted.algorithm,
+            previous=trusted.entries,
+            root_dev=trusted.root_dev,
+        ).run()
+        changes = [c for c in compare(trusted.entries, result.entries, result.unlisted) if keep(c)]
+        if not changes:
+            return FolderReport(folder, self.clock(), files=len(result.entries))
+        entries = dict(trusted.entries)
+        for change in changes:
+            if change.after is None:
+                entries.pop(change.path, None)
+            else:
+                entries[change.path] = change.after
+        now = self.clock()
+        trusted.entries, trusted.updated = entries, now
+        with self._locked():
+            baseline_store.save(self.paths.baseline_file(folder.id), trusted, self._key_bytes())
+            still = compare(entries, result.entries, result.unlisted)
+            self._save_pending(folder, still, now)
+        return FolderReport(folder, now, changes=tuple(changes), files=len(result.entries))
 
     # -- status and history --------------------------------------------------------------------
 
@@ -301,15 +323,27 @@ def _resolve(path: str) -> str:
     return os.path.realpath(os.path.abspath(os.path.expanduser(path)))
 
 
-def _relative(folder: Folder, name: str) -> str:
-    """A path given on the command line, as the baseline names it (relative, ``/``-separated)."""
+def _relative(folder: Folder, name: str) -> str | None:
+    """A path given on the command line, as the baseline names it (relative, ``/``-separated);
+    None for an absolute path outside the folder."""
     absolute = os.path.abspath(os.path.expanduser(name))
-    rel = os.path.relpath(absolute, folder.path)
-    if rel == ".." or rel.startswith(".." + os.sep):
-        if os.path.isabs(name):
-            raise NotWatchedError(f"{name} is not inside the watched folder {folder.path}.")
-        rel = os.path.normpath(name)  # not under the current folder: relative to the watched one
-    return Path(rel).as_posix().strip("/")
+    # The folder is stored resolved: also try the name with its parent folders resolved (not
+    # the name itself, which may be a symlink in the folder).
+    parent = os.path.realpath(os.path.dirname(absolute))
+    for candidate in (absolute, os.path.join(parent, os.path.basename(absolute))):
+        rel = os.path.relpath(candidate, folder.path)
+        if rel != ".." and not rel.startswith(".." + os.sep):
+            return Path(rel).as_posix().strip("/")
+    if os.path.realpath(absolute) == folder.path:  # the folder itself, by a symlink
+        return "."
+    if os.path.isabs(os.path.expanduser(name)):
+        return None
+    return Path(os.path.normpath(name)).as_posix().strip("/")  # relative to the watched folder
+
+
+def _paths_filter(selected: Sequence[str]) -> Callable[[Change], bool]:
+    """Keep every change (nothing selected) or those at or under the selected paths."""
+    return lambda change: not selected or _selected(change.path, selected)
 
 
 def _selected(path: str, selected: Sequence[str]) -> bool:

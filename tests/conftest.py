@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,3 +50,17 @@ def run_cli(
         cwd=cwd,
         check=False,
     )
+
+
+@pytest.fixture(autouse=True)
+def _no_thread_left_running() -> Iterator[None]:
+    """Fail any test that leaves a thread it started (daemon or not) still running."""
+    before = set(threading.enumerate())
+    yield
+    started = [t for t in threading.enumerate() if t not in before]
+    deadline = time.monotonic() + 1.0
+    for thread in started:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    alive = [t.name for t in started if t.is_alive()]
+    if alive:
+        pytest.fail(f"the test left threads running: {', '.join(alive)}")

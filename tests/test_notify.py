@@ -43,8 +43,10 @@ def test_with_a_session_bus_desktop_notifier_is_chosen() -> None:
 
 
 def test_a_failed_send_never_raises(caplog: pytest.LogCaptureFixture) -> None:
-    notifier = choose_notifier(env={"FIM_TRAY_NOTIFIER": "desktop",
-                                    "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent"})  # fmt: skip
+    bus = "unix:path=/nonexistent"
+    notifier = choose_notifier(
+        env={"FIM_TRAY_NOTIFIER": "desktop", "DBUS_SESSION_BUS_ADDRESS": bus}
+    )
     try:
         with caplog.at_level(logging.WARNING):
             notifier.send("title", "body")  # no bus there: logged, not raised

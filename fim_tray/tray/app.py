@@ -1,32 +1,33 @@
 """The tray icon's glue: pystray menu and callbacks around the TrayModel and the Monitor thread.
 
 pystray owns the main thread. Menu callbacks only enqueue requests for the monitor thread or
-start child processes on short-lived threads, so nothing here blocks the tray's loop.
+start dialogs as child processes, so nothing here blocks the tray's loop.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import signal
-import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from fim_tray import APP_NAME
 from fim_tray.errors import FimError
-from fim_tray.models import FolderReport
+from fim_tray.lock import InstanceLock
+from fim_tray.models import Change, FolderReport
 from fim_tray.monitor import Monitor, MonitorEvent, Watched
+from fim_tray.platform.autostart import Autostart, autostart_for_platform
 from fim_tray.platform.notify import Notifier, choose_notifier
 from fim_tray.platform.opener import open_folder
 from fim_tray.service import Service
+from fim_tray.tray.dialogs import Dialogs
 from fim_tray.tray.icons import icon as draw_icon
-from fim_tray.tray.presenter import TrayModel, folder_label
+from fim_tray.tray.presenter import TrayModel
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +76,23 @@ def _run(fn: Callable[..., object], *args: object) -> Callable[[], None]:
 class TrayApp:
     """One tray icon for the whole app."""
 
-    def __init__(self, service: Service, notifier: Notifier | None = None) -> None:
+    def __init__(
+        self,
+        service: Service,
+        notifier: Notifier | None = None,
+        autostart: Autostart | None = None,
+    ) -> None:
         self.service = service
         self.model = TrayModel()
         self.notifier = notifier
+        self.autostart = autostart or autostart_for_platform()
         self.monitor = Monitor(service, self._on_report, on_event=self._on_event)
+        self.dialogs = Dialogs(on_problem=self._problem)
         self._pystray: ModuleType | None = None
         self._icon: Any = None
-        self._children: set[subprocess.Popen[str]] = set()
-        self._children_lock = threading.Lock()
         self._quitting = threading.Event()
+        self._shown: tuple[object, ...] = (None, None, None)  # state, tooltip, menu key on screen
+        self._shown_lock = threading.Lock()
 
     # -- start and stop ------------------------------------------------------------------------
 
@@ -96,6 +104,7 @@ class TrayApp:
         if not self.notifier.clickable:
             self.model.degraded.append(f"notifications: {self.notifier.name}, not clickable")
         self._load_state()
+        self._shown = (self.model.state(), self.model.tooltip(), self.model.menu_key())
         self._icon = pystray.Icon(
             APP_NAME, draw_icon(self.model.state()), self.model.tooltip(), self._menu(pystray)
         )
@@ -109,10 +118,8 @@ class TrayApp:
     def quit(self) -> None:
         """Stop the monitor (cancelling a scan), close dialogs, then the icon."""
         self._quitting.set()
+        self.dialogs.close()
         self.monitor.join(timeout=10)
-        with self._children_lock:
-            for child in list(self._children):
-                _end_child(child)
         if self.notifier is not None:
             self.notifier.close()
         if self._icon is not None:
@@ -146,7 +153,9 @@ class TrayApp:
         self._refresh()
         if notice is not None and self.notifier is not None and not self._quitting.is_set():
             self.notifier.send(
-                notice.title, notice.body, on_clicked=_run(open_folder, notice.folder)
+                notice.title,
+                notice.body,
+                on_clicked=_run(self.show_details, notice.folder, notice.changes, notice.time),
             )
 
     def _on_event(self, event: MonitorEvent) -> None:
@@ -155,13 +164,24 @@ class TrayApp:
             self.model.set_folders([f.path for f in self.service.folders()])
         self._refresh()
 
-    def _refresh(self) -> None:
+    def _problem(self, message: str) -> None:
+        self.model.message = message
+        self._refresh()
+
+    def _refresh(self, *, menu: bool = False) -> None:
+        """Show the model's state: the icon, tooltip and menu are touched only when they change."""
         icon = self._icon
         if icon is None:
             return
-        icon.icon = draw_icon(self.model.state())
-        icon.title = self.model.tooltip()
-        icon.update_menu()
+        with self._shown_lock:
+            state, tooltip, key = self.model.state(), self.model.tooltip(), self.model.menu_key()
+            if state != self._shown[0]:
+                icon.icon = draw_icon(state)
+            if tooltip != self._shown[1]:
+                icon.title = tooltip
+            if menu or key != self._shown[2]:
+                icon.update_menu()
+            self._shown = (state, tooltip, key)
 
     # -- the menu ------------------------------------------------------------------------------
 
@@ -170,12 +190,19 @@ class TrayApp:
         return menu(
             item(lambda _: self.model.status_line(), None, enabled=False),
             menu.SEPARATOR,
-            item("Watch a folder...", _run(self.pick_folder)),
+            item("Watch a folder...", _run(self.dialogs.pick_folder, self.monitor.watch)),
             item("Watched folders", menu(self._folder_items)),
             item("Recent changes", menu(self._recent_items)),
             item("Check all now", _run(self.monitor.check_now)),
+            item(
+                "Accept all changes",
+                _run(self.monitor.accept),
+                enabled=lambda _: self.model.pending > 0,
+            ),
+            item("History...", _run(self.show_history)),
             item(lambda _: "Resume" if self.model.paused else "Pause", _run(self.toggle_pause)),
             menu.SEPARATOR,
+            item("Start at login", _run(self.toggle_autostart), checked=self._autostart_on),
             item("Quit", _run(self.quit)),
         )
 
@@ -201,16 +228,44 @@ class TrayApp:
         recent = self.model.recent_items()
         if not recent:
             yield item("No changes yet", None, enabled=False)
-        for entry in recent:
-            yield item(entry.label, _run(open_folder, entry.folder))
+        for entry in recent:  # the same details a click on the notification opens
+            batch = entry.batch or (entry.change,)
+            yield item(entry.label, _run(self.show_details, entry.folder, batch, entry.time))
 
     # -- actions -------------------------------------------------------------------------------
+
+    def show_details(self, folder: str, changes: Sequence[Change], when: datetime) -> None:
+        self.dialogs.details(folder, changes, when, self._accept)
+
+    def show_history(self) -> None:
+        log.debug("History... chosen")
+        self.dialogs.history(self._accept)
+
+    def _accept(self, folder: str, signatures: frozenset[str]) -> None:
+        self.monitor.accept(folder, signatures)
 
     def toggle_pause(self) -> None:
         if self.model.paused:
             self.monitor.resume()
         else:
             self.monitor.pause()
+
+    def _autostart_on(self, _item: object = None) -> bool:
+        try:
+            return self.autostart.enabled()
+        except OSError:
+            return False
+
+    def toggle_autostart(self) -> None:
+        try:
+            if self.autostart.enabled():
+                self.autostart.disable()
+            else:
+                self.autostart.enable()
+        except (OSError, FimError) as exc:
+            log.warning("cannot change start at login: %s", exc)
+            self.model.message = f"Could not change start at login: {exc}"
+        self._refresh(menu=True)  # the check box reads the OS: redraw it
 
     def unwatch(self, path: str) -> None:
         try:
@@ -220,68 +275,19 @@ class TrayApp:
         self.model.set_folders([f.path for f in self.service.folders()])
         self._refresh()
 
-    def pick_folder(self) -> None:
-        """Run the folder chooser as a child process; its answer goes to the monitor thread."""
-        threading.Thread(target=self._pick_folder, name="fim-tray-picker", daemon=True).start()
-
-    def _pick_folder(self) -> None:
-        command = [*self_command(), "_pick-folder"]
-        try:
-            child = subprocess.Popen(
-                command,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                start_new_session=True,  # its own process group: Quit ends the dialog it runs too
-            )
-        except OSError as exc:
-            self.model.message = f"Cannot open the folder chooser: {exc}"
-            self._refresh()
-            return
-        with self._children_lock:
-            self._children.add(child)
-        try:
-            out, err = child.communicate()
-        finally:
-            with self._children_lock:
-                self._children.discard(child)
-        if child.returncode == 0:
-            try:
-                path = json.loads(out)["path"]
-            except (ValueError, KeyError, TypeError):
-                log.warning("the folder chooser answered %r", out)
-                return
-            log.info("watching %s", path)
-            self.monitor.watch(path)
-        elif child.returncode == 2 and not self._quitting.is_set():
-            self.model.message = err.strip() or "No folder chooser is available here."
-            self._refresh()
-
-
-def _end_child(child: subprocess.Popen[str]) -> None:
-    """End a dialog process and whatever it started (zenity, kdialog, osascript)."""
-    if child.poll() is not None:
-        return
-    if sys.platform == "win32":
-        child.terminate()
-        return
-    try:
-        os.killpg(child.pid, signal.SIGTERM)
-    except OSError:
-        child.terminate()
-
-
-def self_command() -> list[str]:
-    """How to start this same fim-tray again (a frozen build is its own executable)."""
-    if getattr(sys, "frozen", False):
-        return [sys.executable]
-    return [sys.executable, "-m", "fim_tray"]
-
 
 def run_tray(service: Service) -> int:
-    app = TrayApp(service)
-    app.run()
+    """Start the tray unless one is running already (exit status 1 then)."""
+    instance = InstanceLock(service.paths.instance_lock)
+    if not instance.acquire():
+        message = f"fim-tray is already running{instance.holder()}; its icon is in the tray."
+        print(f"fim-tray: {message}", file=sys.stderr)
+        notifier = choose_notifier(APP_NAME)
+        notifier.send("fim-tray is already running", message)
+        notifier.close()
+        return 1
+    try:
+        TrayApp(service).run()
+    finally:
+        instance.release()
     return 0
-
-
-__all__ = ["TrayApp", "TrayUnavailable", "folder_label", "run_tray"]

@@ -43,6 +43,7 @@ class Recent:
     time: datetime
     folder: str
     change: Change
+    batch: tuple[Change, ...] = ()  # every change the same check announced with it
 
     @property
     def label(self) -> str:
@@ -112,7 +113,7 @@ class TrayModel:
             if report.error is None:
                 view.pending = len(report.changes)
             for change in report.new:
-                self.recent.appendleft(Recent(report.time, report.folder.path, change))
+                self.recent.appendleft(Recent(report.time, report.folder.path, change, report.new))
         return notice_for(report)
 
     def apply_event(self, event: MonitorEvent) -> None:
@@ -192,13 +193,25 @@ class TrayModel:
             view = self.folders.get(path, FolderView())
             if view.error:
                 state = "error"
-            elif view.scanning is not None:
-                state = "recording" if view.first else "checking"
+            elif view.scanning is not None and view.first:
+                state = "recording"
             elif view.pending:
                 state = f"{view.pending} pending"
             else:
                 state = "ok"
             return f"{folder_label(path)} ({state})"
+
+    def menu_key(self) -> tuple[object, ...]:
+        """Everything the menu shows: the tray rebuilds its menu only when this changes, since
+        a rebuild closes an open menu and renumbers its items."""
+        with self._lock:
+            return (
+                self.status_line(),
+                tuple(self.folder_line(p) for p in self.folders),
+                tuple(r.label for r in self.recent),
+                self.paused,
+                self.pending > 0,
+            )
 
     def recent_items(self) -> list[Recent]:
         with self._lock:

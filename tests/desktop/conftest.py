@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -71,6 +72,15 @@ class Tray:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def quit(self) -> None:
+        """Quit from the menu, as a person would (that also closes its windows); kill if stuck."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(Exception):
+                self.menu.click("Quit", timeout=2)
+                self.proc.wait(15)
+        self.menu.close()
+        self.kill()
+
     def kill(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
@@ -89,5 +99,4 @@ def start_tray(desktop: Desktop, tmp_path: Path) -> Iterator[object]:
 
     yield start
     for tray in started:
-        tray.menu.close()
-        tray.kill()
+        tray.quit()

@@ -84,6 +84,11 @@ class TrayMenu:
             start = next((i for i, e in enumerate(entries) if e.label == under), len(entries))
         return next((e for e in entries[start:] if e.label == label), None)
 
+    def toggled(self, label: str) -> int | None:
+        """The check box state of ``label`` (1 ticked, 0 not), None when there is no such item."""
+        entry = self.find(label)
+        return None if entry is None else int(entry.props.get("toggle-state", -1))
+
     def click(self, label: str, under: str | None = None, timeout: float = 10) -> None:
         entry = wait_for(lambda: self.find(label, under), timeout, f"menu item {label!r}")
         assert isinstance(entry, MenuEntry)

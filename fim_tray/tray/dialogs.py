@@ -1,0 +1,175 @@
+"""The tray's dialogs as child processes: the folder chooser and the details window.
+
+Each runs as ``fim-tray _pick-folder`` or ``fim-tray _details`` in its own process group and
+answers with JSON on stdout; a short-lived thread waits for it, so the tray never blocks, and
+Quit ends every dialog together with what it started (zenity, kdialog, osascript).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from fim_tray import jsonio
+from fim_tray.models import Change
+from fim_tray.tray.presenter import folder_label
+from fim_tray.ui.details import items_from_changes
+
+log = logging.getLogger(__name__)
+
+OnAccept = Callable[[str, frozenset[str]], None]  # folder, signatures of the accepted changes
+OnPicked = Callable[[str], None]
+OnProblem = Callable[[str], None]
+
+
+def self_command() -> list[str]:
+    """How to start this same fim-tray again (a frozen build is its own executable)."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable]
+    return [sys.executable, "-m", "fim_tray"]
+
+
+def _end(child: subprocess.Popen[str]) -> None:
+    """End a dialog process and whatever it started."""
+    if child.poll() is not None:
+        return
+    if sys.platform == "win32":
+        child.terminate()
+        return
+    try:
+        os.killpg(child.pid, signal.SIGTERM)
+    except OSError:
+        child.terminate()
+
+
+class Dialogs:
+    """Starts dialog processes, tracks them, and hands their answers to callbacks."""
+
+    def __init__(self, on_problem: OnProblem) -> None:
+        self.on_problem = on_problem
+        self._children: set[subprocess.Popen[str]] = set()
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+
+    def _spawn(self, args: list[str]) -> subprocess.Popen[str] | None:
+        if self._closing.is_set():
+            return None
+        try:
+            child = subprocess.Popen(
+                [*self_command(), *args],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,  # its own process group: Quit ends what it started
+            )
+        except OSError as exc:
+            self.on_problem(f"Cannot open a window: {exc}")
+            return None
+        with self._lock:
+            self._children.add(child)
+        log.debug("started %s as process %d", args[0], child.pid)
+        return child
+
+    def _done(self, child: subprocess.Popen[str]) -> None:
+        with self._lock:
+            self._children.discard(child)
+
+    def _in_thread(self, target: Callable[[], None]) -> None:
+        threading.Thread(target=target, name="fim-tray-dialog", daemon=True).start()
+
+    # -- the folder chooser --------------------------------------------------------------------
+
+    def pick_folder(self, on_picked: OnPicked) -> None:
+        self._in_thread(lambda: self._pick_folder(on_picked))
+
+    def _pick_folder(self, on_picked: OnPicked) -> None:
+        child = self._spawn(["_pick-folder"])
+        if child is None:
+            return
+        try:
+            out, err = child.communicate()
+        finally:
+            self._done(child)
+        if child.returncode == 0:
+            try:
+                path = json.loads(out)["path"]
+            except (ValueError, KeyError, TypeError):
+                log.warning("the folder chooser answered %r", out)
+                return
+            on_picked(str(path))
+        elif child.returncode == 2 and not self._closing.is_set():
+            self.on_problem(err.strip() or "No folder chooser is available here.")
+
+    # -- the details window --------------------------------------------------------------------
+
+    def details(
+        self, folder: str, changes: Sequence[Change], when: datetime, on_accept: OnAccept
+    ) -> None:
+        """The details of ``changes`` (a notification's, or a Recent changes line's)."""
+        count = len(changes)
+        title = (
+            f"{count} change{'s' if count != 1 else ''} in {folder_label(folder)} "
+            f"at {when:%H:%M:%S}"
+        )
+        doc = {"title": title, "items": items_from_changes(folder, changes, when)}
+        handle, name = tempfile.mkstemp(prefix="fim-tray-details-", suffix=".json")
+        with os.fdopen(handle, "wb") as out:
+            out.write(jsonio.dumps(doc))
+        self._in_thread(lambda: self._details(["_details", name], on_accept, Path(name)))
+
+    def history(self, on_accept: OnAccept) -> None:
+        self._in_thread(lambda: self._details(["_details", "--history"], on_accept, None))
+
+    def _details(self, args: list[str], on_accept: OnAccept, cleanup: Path | None) -> None:
+        try:
+            child = self._spawn(args)
+            if child is None:
+                return
+            try:
+                assert child.stdout is not None
+                for line in child.stdout:  # one decision per line, while the window is open
+                    _apply(line, on_accept)
+                err = child.stderr.read() if child.stderr is not None else ""
+                code = child.wait()
+                log.debug("the details window ended with status %s", code)
+                if code != 0 and not self._closing.is_set():
+                    log.warning("the details window ended with status %s: %s", code, err.strip())
+                    self.on_problem(err.strip() or "The details window could not open.")
+            finally:
+                self._done(child)
+        finally:
+            if cleanup is not None:
+                cleanup.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """End every dialog (on Quit)."""
+        self._closing.set()
+        with self._lock:
+            children = list(self._children)
+        for child in children:
+            _end(child)
+
+
+def _apply(line: str, on_accept: OnAccept) -> None:
+    """Hand one ``{"action": "accept", "items": [...]}`` line on, grouped by folder."""
+    try:
+        decision = json.loads(line)
+        if decision.get("action") != "accept":
+            return
+        by_folder: dict[str, set[str]] = {}
+        for entry in decision["items"]:
+            by_folder.setdefault(str(entry["folder"]), set()).add(str(entry["signature"]))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        log.warning("a dialog answered %r", line)
+        return
+    for folder, signatures in by_folder.items():
+        on_accept(folder, frozenset(signatures))

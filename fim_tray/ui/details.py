@@ -1,0 +1,282 @@
+"""The details window: the changes a notification announced (or the whole history), with
+before and after values, and Accept / Accept all / Open folder / Close.
+
+It runs as a child process of the tray (never a Tk root in the tray process) and answers on
+stdout with one JSON line per decision: ``{"action": "accept", "items": [{"folder": ...,
+"signature": ...}]}``. The tray applies each through the engine.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fim_tray import jsonio
+from fim_tray.display import escape
+from fim_tray.history import change_json
+from fim_tray.models import Change, Event
+from fim_tray.paths import decode_name
+
+ROWS = (  # label, key in the before/after objects
+    ("Type", "type"),
+    ("Size", "size"),
+    ("SHA-256 / BLAKE2b", "digest"),
+    ("Mode", "mode"),
+    ("Owner", "uid"),
+    ("Group", "gid"),
+    ("Modified (mtime)", "mtime"),
+    ("Link target", "target"),
+    ("Error", "error"),
+)
+
+
+def items_from_changes(
+    folder: str, changes: Iterable[Change], when: datetime
+) -> list[dict[str, Any]]:
+    """What the window needs to show and accept these changes."""
+    return [{**change_json(c, folder, when), "signature": c.signature()} for c in changes]
+
+
+def items_from_events(events: Iterable[Event]) -> list[dict[str, Any]]:
+    items = []
+    for event in events:
+        item: dict[str, Any] = {
+            "time": event.time.isoformat(), "folder": event.folder, "path": event.path,
+            "change": event.change, "suspicious": event.suspicious, "fields": list(event.fields),
+            "before": event.before, "after": event.after, "signature": event.signature,
+        }  # fmt: skip
+        items.append(item)
+    return items
+
+
+def _name(item: dict[str, Any]) -> str:
+    try:
+        return escape(decode_name(item))
+    except ValueError:
+        return "?"
+
+
+def _user(uid: object) -> str:
+    try:
+        import pwd
+
+        return f"{pwd.getpwuid(int(uid)).pw_name} ({uid})"  # type: ignore[call-overload]
+    except (ImportError, KeyError, TypeError, ValueError):
+        return str(uid)
+
+
+def _group(gid: object) -> str:
+    try:
+        import grp
+
+        return f"{grp.getgrgid(int(gid)).gr_name} ({gid})"  # type: ignore[call-overload]
+    except (ImportError, KeyError, TypeError, ValueError):
+        return str(gid)
+
+
+def value(obj: dict[str, Any] | None, key: str) -> str:
+    """One cell of the before/after table, as a person reads it."""
+    if obj is None:
+        return "-"
+    raw = obj.get(key)
+    if raw is None:
+        return ""
+    if key == "uid":
+        return _user(raw)
+    if key == "gid":
+        return _group(raw)
+    if key == "size":
+        return f"{int(raw):,} bytes"
+    if key == "digest" and len(str(raw)) > 32:  # 64 hex digits: two lines fit the window
+        text = str(raw)
+        return "\n".join(text[i : i + 32] for i in range(0, len(text), 32))
+    if key == "mtime":
+        try:
+            return datetime.fromisoformat(str(raw)).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        except ValueError:
+            return str(raw)
+    return escape(str(raw))
+
+
+def _time(item: dict[str, Any]) -> str:
+    try:
+        return datetime.fromisoformat(item["time"]).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except (KeyError, ValueError, TypeError):
+        return ""
+
+
+def answer(action: str, items: Sequence[dict[str, Any]], out: Any = None) -> None:
+    """Tell the tray a decision: one JSON line on stdout."""
+    line = {"action": action, "items": [{"folder": i["folder"], "signature": i["signature"]}
+                                        for i in items if i.get("signature")]}  # fmt: skip
+    stream = out or sys.stdout
+    stream.write(json.dumps(line) + "\n")
+    stream.flush()
+
+
+def _on_key(command: Callable[[], None]) -> Callable[[object], None]:
+    def handler(_event: object) -> None:
+        command()
+
+    return handler
+
+
+class DetailsWindow:
+    """The Tk window. ``opener`` opens a folder in the file manager."""
+
+    def __init__(self, title: str, items: list[dict[str, Any]], opener: Callable[[str], object]):
+        import tkinter as tk
+        from tkinter import ttk
+
+        self.items = items
+        self.opener = opener
+        self.accepted: set[int] = set()
+        self.root = tk.Tk(className="fim-tray")
+        self.root.title(f"fim-tray: {title}")
+        self.root.geometry("900x560")
+        self.root.minsize(600, 400)
+        frame = ttk.Frame(self.root, padding=10)
+        frame.pack(fill="both", expand=True)
+        ttk.Label(frame, text=title, font=("TkDefaultFont", 12, "bold")).pack(anchor="w")
+
+        columns = ("time", "change", "path")
+        self.tree = ttk.Treeview(frame, columns=columns, show="headings", height=10)
+        for name, label, width in (("time", "Time", 170), ("change", "Change", 190),
+                                   ("path", "Path", 520)):  # fmt: skip
+            self.tree.heading(name, text=label)
+            self.tree.column(name, width=width, stretch=name == "path")
+        self.tree.tag_configure("suspicious", foreground="#b71c1c")
+        self.tree.tag_configure("accepted", foreground="#808080")
+        for index, item in enumerate(items):
+            change = item.get("change", "")
+            suspicious = bool(item.get("suspicious"))
+            label = f"SUSPICIOUS {change}" if suspicious else change
+            path = _name(item)
+            self.tree.insert("", "end", iid=str(index), values=(_time(item), label, path),
+                             tags=("suspicious",) if suspicious else ())  # fmt: skip
+        self.tree.pack(fill="both", expand=True, pady=(8, 8))
+        self.tree.bind("<<TreeviewSelect>>", lambda _event: self.show_selected())
+
+        self.warning = ttk.Label(frame, text="", foreground="#b71c1c", wraplength=860)
+        self.warning.pack(anchor="w")
+        table = ttk.Frame(frame)
+        table.pack(fill="x", pady=(4, 8))
+        ttk.Label(table, text="", width=18).grid(row=0, column=0)
+        ttk.Label(table, text="Before (baseline)", font=("TkDefaultFont", 10, "bold")).grid(
+            row=0, column=1, sticky="w"
+        )
+        ttk.Label(table, text="After (now)", font=("TkDefaultFont", 10, "bold")).grid(
+            row=0, column=2, sticky="w"
+        )
+        self.cells: dict[str, tuple[Any, Any, Any]] = {}
+        for row, (label, key) in enumerate(ROWS, start=1):
+            caption = ttk.Label(table, text=label)
+            caption.grid(row=row, column=0, sticky="nw", padx=(0, 8))
+            before = ttk.Label(table, text="", font=("TkFixedFont", 9))
+            after = ttk.Label(table, text="", font=("TkFixedFont", 9))
+            before.grid(row=row, column=1, sticky="w", padx=(0, 16))
+            after.grid(row=row, column=2, sticky="w")
+            self.cells[key] = (caption, before, after)
+        table.columnconfigure(1, weight=1)
+        table.columnconfigure(2, weight=1)
+
+        buttons = ttk.Frame(frame)
+        buttons.pack(fill="x")
+        for text, underline, command, key in (
+            ("Accept", 0, self.accept_selected, "a"),
+            ("Accept all", 7, self.accept_all, "l"),
+            ("Open folder", 0, self.open_folder, "o"),
+        ):
+            ttk.Button(buttons, text=text, underline=underline, command=command).pack(
+                side="left", padx=(0, 6)
+            )
+            self.root.bind(f"<Alt-{key}>", _on_key(command))
+        ttk.Button(buttons, text="Close", underline=0, command=self.root.destroy).pack(side="right")
+        self.root.bind("<Alt-c>", lambda _event: self.root.destroy())
+        self.root.bind("<Escape>", lambda _event: self.root.destroy())
+        if items:
+            self.tree.selection_set("0")
+            self.tree.focus("0")
+            self.show_selected()
+
+    def selected(self) -> list[int]:
+        return [int(iid) for iid in self.tree.selection()]
+
+    def show_selected(self) -> None:
+        chosen = self.selected()
+        if not chosen:
+            return
+        item = self.items[chosen[0]]
+        for key, (name, before, after) in self.cells.items():
+            old, new = value(item.get("before"), key), value(item.get("after"), key)
+            widgets = (name, before, after)
+            if not old and not new:  # a row that does not apply (link target of a file)
+                for widget in widgets:
+                    widget.grid_remove()
+                continue
+            for widget in widgets:
+                widget.grid()
+            before.configure(text=old)
+            after.configure(text=new)
+        if item.get("suspicious"):
+            self.warning.configure(
+                text="Suspicious: the content changed but the size and modification time did "
+                "not. Something may have put the timestamp back to hide the change. Look into it "
+                "before you accept it."
+            )
+        else:
+            self.warning.configure(text="")
+
+    def _accept(self, indexes: list[int]) -> None:
+        todo = [i for i in indexes if i not in self.accepted]
+        if not todo:
+            return
+        answer("accept", [self.items[i] for i in todo])
+        for index in todo:
+            self.accepted.add(index)
+            values = list(self.tree.item(str(index), "values"))
+            values[1] = f"accepted ({self.items[index].get('change', '')})"
+            self.tree.item(str(index), values=values, tags=("accepted",))
+
+    def accept_selected(self) -> None:
+        self._accept(self.selected())
+
+    def accept_all(self) -> None:
+        self._accept(list(range(len(self.items))))
+
+    def open_folder(self) -> None:
+        chosen = self.selected() or [0]
+        if self.items:
+            self.opener(str(self.items[chosen[0]]["folder"]))
+
+    def run(self) -> None:
+        self.root.mainloop()
+
+
+def main(argv: Sequence[str]) -> int:
+    """``_details FILE`` shows the changes in FILE (JSON written by the tray); ``_details
+    --history`` the whole history."""
+    from fim_tray.platform.opener import open_folder
+
+    if argv and argv[0] == "--history":
+        from fim_tray.service import Service
+
+        items = items_from_events(reversed(Service().history(2000)))
+        title = f"History: the last {len(items)} changes"
+    elif argv:
+        doc = jsonio.loads(Path(argv[0]).read_bytes())
+        items, title = list(doc["items"]), str(doc.get("title", "Changes"))
+    else:
+        print("usage: fim-tray _details FILE | --history", file=sys.stderr)
+        return 2
+    try:
+        window = DetailsWindow(title, items, open_folder)
+    except Exception as exc:  # no display, no Tk: say so, plainly
+        print(f"cannot open the details window: {exc}", file=sys.stderr)
+        return 2
+    window.run()
+    return 0

@@ -1,0 +1,143 @@
+"""Helpers for the end-to-end tests: run the real command with raw bytes, parse its output."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+NOBODY = 65534
+# `2026-01-02 10:11:12  modified    notes/todo.txt  (content, ...)`
+LINE = re.compile(
+    r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})  (added|removed|modified|metadata|unreadable) *"
+    r"  (\S.*?)(?:  \((.*)\))?$"
+)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One finished run of ``fim-tray``: exit code, and stdout / stderr as strict UTF-8."""
+
+    returncode: int
+    out_bytes: bytes
+    err_bytes: bytes
+
+    @property
+    def out(self) -> str:
+        return self.out_bytes.decode("utf-8")
+
+    @property
+    def err(self) -> str:
+        return self.err_bytes.decode("utf-8")
+
+    def json_lines(self) -> list[dict[str, Any]]:
+        """Every stdout line parsed as JSON (each must be valid UTF-8 and one object)."""
+        objs = []
+        for raw in self.out_bytes.splitlines():
+            obj = json.loads(raw.decode("utf-8"))
+            assert isinstance(obj, dict), raw
+            objs.append(obj)
+        return objs
+
+    def changes(self) -> list[tuple[str, str]]:
+        """``(kind, path)`` of every human change line on stdout; any other line fails."""
+        found = []
+        for line in self.out.splitlines():
+            match = LINE.match(line)
+            assert match, f"not a change line: {line!r}"
+            found.append((match[2], match[3]))
+        return found
+
+
+def cli_env(home: Path, env: Mapping[str, str | None] | None = None) -> dict[str, str]:
+    """The environment of a run: ours, with its own home; a None value unsets a variable."""
+    full = {
+        **os.environ,
+        "FIM_TRAY_HOME": str(home),
+        "PYTHONPATH": str(REPO),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    for name, value in (env or {}).items():
+        if value is None:
+            full.pop(name, None)
+        else:
+            full[name] = value
+    return full
+
+
+def cli(
+    *args: str | bytes | os.PathLike[str],
+    home: Path,
+    env: Mapping[str, str | None] | None = None,
+    cwd: Path | str | None = None,
+    timeout: float = 30,
+    user: int | None = None,
+) -> Run:
+    """Run ``python -m fim_tray ARGS`` (optionally as another user); never a traceback."""
+    argv: list[str | bytes] = [sys.executable, "-m", "fim_tray"]
+    argv += [a if isinstance(a, str | bytes) else os.fspath(a) for a in args]
+    ids: dict[str, Any] = {} if user is None else {"user": user, "group": user, "extra_groups": []}
+    done = subprocess.run(
+        argv,
+        capture_output=True,
+        timeout=timeout,
+        env=cli_env(home, env),
+        cwd=cwd,
+        check=False,
+        **ids,
+    )
+    assert b"Traceback" not in done.stderr, done.stderr.decode(errors="replace")
+    assert b"unexpected error" not in done.stderr, done.stderr.decode(errors="replace")
+    return Run(done.returncode, done.stdout, done.stderr)
+
+
+def err_lines(run: Run) -> list[str]:
+    return [line for line in run.err.splitlines() if line.strip()]
+
+
+@contextmanager
+def world_tmp(prefix: str = "fimt-") -> Iterator[Path]:
+    """A short folder in /tmp that every user may traverse (pytest's own are 0700), removed
+    afterwards even when a test left unreadable things in it."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        for root, dirs, _files in os.walk(folder):
+            for name in dirs:
+                os.chmod(os.path.join(root, name), 0o755)  # noqa: S103 - to remove it
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, step: float = 0.02) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout`` seconds pass; returns the last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(step)
+
+
+def make_tree(root: Path, files: dict[str, str | bytes]) -> Path:
+    """Create ``files`` (relative path -> content) under ``root``; returns ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = content.encode() if isinstance(content, str) else content
+        path.write_bytes(data)
+    return root

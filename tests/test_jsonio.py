@@ -1,0 +1,251 @@
+"""Unit tests of fim_tray.jsonio: JSON round trips and atomic writes that fail cleanly."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from fim_tray import jsonio
+from fim_tray.errors import StorageError
+from fim_tray.jsonio import atomic_write, dumps, loads
+
+
+def _names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_dumps_loads_round_trip() -> None:
+    obj = {"a": [1, 2.5, None, True], "b": {"ü": "日本"}, "c": ""}
+    assert loads(dumps(obj)) == obj
+    assert loads(dumps(obj, pretty=True)) == obj
+    assert loads(dumps(obj).decode()) == obj
+
+
+def test_dumps_is_compact_utf8_and_pretty_is_indented() -> None:
+    assert dumps({"a": "é"}) == '{"a":"é"}'.encode()
+    assert dumps({"a": 1}, pretty=True) == b'{\n  "a": 1\n}'
+
+
+@pytest.mark.parametrize("data", [b"", b"{", b"[1,]", b"nan", b"\xff", b'{"a":1}x'])
+def test_loads_refuses_what_is_not_json(data: bytes) -> None:
+    with pytest.raises(ValueError):
+        loads(data)
+
+
+# -- atomic_write ---------------------------------------------------------------------------------
+
+
+def test_creates_the_file_and_its_folders(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "f.json"
+    atomic_write(path, b"hello")
+    assert path.read_bytes() == b"hello"
+    assert _names(path.parent) == ["f.json"]
+
+
+def test_replaces_the_content(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"old and longer")
+    atomic_write(path, b"new")
+    assert path.read_bytes() == b"new"
+    assert _names(tmp_path) == ["f"]
+
+
+def test_empty_and_large_content(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    atomic_write(path, b"")
+    assert path.read_bytes() == b""
+    big = os.urandom(3 * 1024 * 1024 + 1)
+    atomic_write(path, big)
+    assert path.read_bytes() == big
+
+
+def test_mode_is_0600_whatever_the_old_file_had(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"old")
+    path.chmod(0o666)
+    atomic_write(path, b"new")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_other_mode_on_request(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    atomic_write(path, b"x", mode=0o640)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_keep_backup(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    atomic_write(path, b"one", keep_backup=True)
+    assert _names(tmp_path) == ["f"]
+    atomic_write(path, b"two", keep_backup=True)
+    atomic_write(path, b"three", keep_backup=True)
+    assert path.read_bytes() == b"three"
+    assert (tmp_path / "f.bak").read_bytes() == b"two"
+    assert _names(tmp_path) == ["f", "f.bak"]
+
+
+def test_keep_backup_without_hard_links_copies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "f"
+    atomic_write(path, b"one")
+
+    def no_links(src: object, dst: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    atomic_write(path, b"two", keep_backup=True)
+    assert path.read_bytes() == b"two"
+    assert (tmp_path / "f.bak").read_bytes() == b"one"
+    assert _names(tmp_path) == ["f", "f.bak"]
+
+
+@pytest.mark.parametrize(
+    ("code", "why"),
+    [
+        (errno.ENOSPC, "the disk is full"),
+        (errno.EDQUOT, "the disk is full"),
+        (errno.EACCES, "permissions"),
+        (errno.EROFS, "read-only"),
+        (errno.EIO, os.strerror(errno.EIO)),
+    ],
+)
+def test_failed_write_leaves_the_old_file_and_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, why: str
+) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"old")
+
+    def failing_write(fd: int, data: bytes) -> int:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "write", failing_write)
+    with pytest.raises(StorageError) as caught:
+        atomic_write(path, b"new", keep_backup=True)
+    assert why in caught.value.message
+    assert str(path) in caught.value.message
+    assert "previous version is unchanged" in caught.value.message
+    assert path.read_bytes() == b"old"
+    assert _names(tmp_path) == ["f"]
+
+
+def test_a_short_write_is_continued(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_write = os.write
+
+    def dribble(fd: int, data: bytes) -> int:
+        return real_write(fd, bytes(data[:3]))
+
+    monkeypatch.setattr(os, "write", dribble)
+    path = tmp_path / "f"
+    atomic_write(path, b"0123456789")
+    assert path.read_bytes() == b"0123456789"
+
+
+def test_disk_full_midway_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = os.write
+    calls: list[int] = []
+
+    def fill_up(fd: int, data: bytes) -> int:
+        calls.append(len(data))
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, bytes(data[:4]))
+
+    monkeypatch.setattr(os, "write", fill_up)
+    path = tmp_path / "f"
+    path.write_bytes(b"old")
+    with pytest.raises(StorageError, match="disk is full"):
+        atomic_write(path, b"0123456789")
+    assert path.read_bytes() == b"old"
+    assert _names(tmp_path) == ["f"]
+
+
+def test_failed_fsync_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing_fsync(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    path = tmp_path / "f"
+    path.write_bytes(b"old")
+    with pytest.raises(StorageError, match="Input/output error"):
+        atomic_write(path, b"new")
+    assert path.read_bytes() == b"old"
+    assert _names(tmp_path) == ["f"]
+
+
+def test_failed_rename_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing_replace(src: object, dst: object) -> None:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    path = tmp_path / "f"
+    path.write_bytes(b"old")
+    with pytest.raises(StorageError):
+        atomic_write(path, b"new")
+    assert path.read_bytes() == b"old"
+    assert _names(tmp_path) == ["f"]
+
+
+def test_failed_backup_copy_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"old")
+    real_write = os.write
+    calls: list[int] = []
+
+    def no_links(src: object, dst: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    def second_write_fails(fd: int, data: bytes) -> int:
+        calls.append(fd)
+        if len(calls) > 1:  # the new file was written; its backup copy hits a full disk
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "link", no_links)
+    monkeypatch.setattr(os, "write", second_write_fails)
+    with pytest.raises(StorageError, match="disk is full"):
+        atomic_write(path, b"new", keep_backup=True)
+    assert path.read_bytes() == b"old"
+    assert _names(tmp_path) == ["f"]
+
+
+def test_an_unexpected_error_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(fd: int) -> None:
+        raise RuntimeError("interrupted")
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    path = tmp_path / "f"
+    path.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        atomic_write(path, b"new")
+    assert path.read_bytes() == b"old"
+    assert _names(tmp_path) == ["f"]
+
+
+def test_folder_that_cannot_be_made_is_a_storage_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(StorageError, match="Could not save"):
+        atomic_write(tmp_path / "file" / "f.json", b"x")
+
+
+def test_storage_error_is_raised_with_its_cause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing_write(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", failing_write)
+    with pytest.raises(StorageError) as caught:
+        jsonio.atomic_write(tmp_path / "f", b"x")
+    assert isinstance(caught.value.__cause__, OSError)
+    assert caught.value.title == "Could not save"
