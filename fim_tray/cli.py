@@ -234,7 +234,7 @@ def cmd_monitor(service: Service, args: argparse.Namespace) -> int:
         _print_report(report, as_json=args.json, many=many, only_new=True, out=sys.stdout)
 
     try:
-        Monitor(service, sink, interval=interval, path=args.path).run()
+        Monitor(service, sink, interval=interval, path=args.path, events=True).run()
     except KeyboardInterrupt:  # Ctrl-C is how a person ends the loop: not an error
         _say("monitor stopped")
     return EXIT_OK

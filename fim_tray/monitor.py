@@ -15,11 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fim_tray.errors import FimError, ScanCancelled
-from fim_tray.models import FolderReport
+from fim_tray.models import Folder, FolderReport
 from fim_tray.service import Service
+from fim_tray.watcher import EventWatcher
 
 log = logging.getLogger(__name__)
 
+FULL_EVERY = 24 * 3600.0  # seconds between full re-hashes of a folder (catches mtime put back)
+SAFETY_POLL = 900.0  # seconds between polls while file events cover every folder
 STOP_POLL = 0.25  # seconds: how soon ``run`` notices ``stop`` set without a request
 
 
@@ -63,16 +66,27 @@ class Accepted:
     count: int
 
 
-MonitorEvent = Scanning | Watched | Failed | PausedChanged | Accepted
+@dataclass(frozen=True)
+class EventsState:
+    """Whether OS file events cover ``folder`` (every folder when None); ``why`` if not."""
+
+    folder: str | None
+    live: bool
+    why: str = ""
+
+
+MonitorEvent = Scanning | Watched | Failed | PausedChanged | Accepted | EventsState
 Sink = Callable[[FolderReport], None]
 
 
 @dataclass(frozen=True)
 class _Request:
-    kind: str  # "check", "watch", "accept", "pause", "resume", "wake"
+    kind: str  # "check", "changed", "lost", "watch", "accept", "pause", "resume", "wake"
     path: str | None = None
     full: bool = False
     signatures: frozenset[str] | None = None  # for "accept": None accepts everything
+    paths: frozenset[str] = frozenset()  # for "changed": what the OS said was touched
+    why: str = ""  # for "lost"
 
 
 class Monitor:
@@ -92,6 +106,9 @@ class Monitor:
         stop: threading.Event | None = None,
         on_event: Callable[[MonitorEvent], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        events: bool = False,
+        full_every: float = FULL_EVERY,
+        watcher_factory: Callable[..., EventWatcher] = EventWatcher,
     ) -> None:
         self.service = service
         self.sink = sink
@@ -101,6 +118,10 @@ class Monitor:
         self.stop = stop or threading.Event()
         self.clock = clock
         self.paused = False
+        self.events = events
+        self.full_every = full_every
+        self._watcher_factory = watcher_factory
+        self._watcher: EventWatcher | None = None
         self._requests: queue.Queue[_Request] = queue.Queue()
         self._thread: threading.Thread | None = None
 
@@ -156,14 +177,73 @@ class Monitor:
         return report
 
     def _interval(self) -> float:
+        """Seconds to the next poll: the setting, or longer while file events cover everything,
+        since polling is then only the safety net."""
         if self.interval is not None:
             return self.interval
         try:
-            return self.service.config().interval
+            config = self.service.config()
         except FimError:
             return 60.0
+        watcher = self._watcher
+        if watcher is not None and all(watcher.watching(f.path) for f in config.folders):
+            return max(config.interval, SAFETY_POLL)
+        return config.interval
+
+    # -- file events ---------------------------------------------------------------------------
+
+    def _start_events(self) -> None:
+        paths = self.service.paths
+        watcher = self._watcher_factory(
+            self._files_changed,
+            self._events_lost,
+            ignore=[str(paths.data_dir), str(paths.config_dir)],  # our own writes
+        )
+        if not watcher.start():
+            self.on_event(EventsState(None, False, "file events are not available here"))
+            return
+        self._watcher = watcher
+        try:
+            folders = self.service.folders()
+        except FimError:
+            return
+        for folder in folders:
+            if self.path is None or folder.path == self.path:
+                self._watch_events(folder.path)
+
+    def _watch_events(self, folder: str) -> None:
+        if self._watcher is not None and self._watcher.watch(folder):
+            self.on_event(EventsState(folder, True))
+
+    def _files_changed(self, folder: str, paths: frozenset[str]) -> None:
+        self._requests.put(_Request("changed", folder, paths=paths))
+
+    def _events_lost(self, folder: str | None, why: str) -> None:
+        self._requests.put(_Request("lost", folder, why=why))
+
+    def _full_due(self) -> list[Folder]:
+        """Folders whose last full re-hash is older than ``full_every``."""
+        now = self.service.clock()
+        due = []
+        for folder in self.service.folders():
+            last = self.service.last_full_check(folder)
+            if self.path in (None, folder.path) and (
+                last is None or (now - last).total_seconds() >= self.full_every
+            ):
+                due.append(folder)
+        return due
 
     def run(self) -> None:
+        if self.events:
+            self._start_events()
+        try:
+            self._loop()
+        finally:
+            if self._watcher is not None:
+                self._watcher.stop()
+                self._watcher = None
+
+    def _loop(self) -> None:
         next_poll = self.clock()
         while not self.stop.is_set():
             due = None if self.paused else max(0.0, next_poll - self.clock())
@@ -179,7 +259,10 @@ class Monitor:
                 break
             try:
                 if request is None:
+                    full_due = self._full_due()
                     self.run_once()
+                    for folder in full_due:  # the scheduled full re-hash, after the quick checks
+                        self.run_once(folder.path, full=True)
                     next_poll = self.clock() + self._interval()
                 else:
                     self._handle(request)
@@ -191,6 +274,17 @@ class Monitor:
     def _handle(self, request: _Request) -> None:
         if request.kind == "check":
             self.run_once(request.path, full=request.full)
+        elif request.kind == "changed" and request.path is not None:
+            if self.paused:
+                return  # the catch-up check on resume sees it
+            if self.service.config().find(request.path) is None:  # no longer watched
+                if self._watcher is not None:
+                    self._watcher.unwatch(request.path)
+                return
+            self.run_once(request.path)
+        elif request.kind == "lost":
+            self.on_event(EventsState(request.path, False, request.why))
+            self.run_once(request.path)  # whatever the lost events said, a rescan sees
         elif request.kind == "accept":
             self._accept(request.path, request.signatures)
         elif request.kind == "watch" and request.path is not None:
@@ -203,8 +297,9 @@ class Monitor:
 
     def _accept(self, path: str | None, signatures: frozenset[str] | None) -> None:
         """Accept on this thread, between scans, then check again so every view agrees."""
-        if signatures is not None and path is not None:
-            reports = [self.service.accept_changes(path, signatures)]
+        if signatures is not None:  # only these changes, in one folder or in every one
+            paths = [path] if path is not None else [f.path for f in self.service.folders()]
+            reports = [self.service.accept_changes(p, signatures) for p in paths]
         else:
             reports = self.service.accept(path)
         accepted = sum(len(r.changes) for r in reports)
@@ -228,6 +323,7 @@ class Monitor:
         files = len(result.entries) if result is not None else 0
         problems = len(result.problems) if result is not None else 0
         self.on_event(Watched(folder.path, files, problems))
+        self._watch_events(folder.path)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="fim-tray-monitor", daemon=True)

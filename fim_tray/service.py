@@ -121,7 +121,7 @@ class Service:
                 config = config.with_folder(root, algorithm=algorithm, excludes=tuple(excludes))
             # Baseline first: the settings never name a folder that has no baseline.
             baseline_store.save(self.paths.baseline_file(folder.id), record, self._key_bytes())
-            self._save_pending(folder, [], now)
+            self._save_pending(folder, [], now, full=True)  # a first baseline hashes all
             config_store.save(self.paths.config_file, config)
         return folder, result
 
@@ -188,7 +188,7 @@ class Service:
                 seen = self._load_pending(folder)
                 new = [c for c in changes if c.signature() not in seen]
                 self.history_log.append(folder.path, new, now)
-                self._save_pending(folder, changes, now)
+                self._save_pending(folder, changes, now, full=full)
         except ScanCancelled:
             raise
         except FimError as exc:
@@ -263,7 +263,13 @@ class Service:
         trusted.entries, trusted.updated = entries, now
         with self._locked():
             baseline_store.save(self.paths.baseline_file(folder.id), trusted, self._key_bytes())
-            still = compare(entries, result.entries, result.unlisted)
+            # Still pending: what was announced and not accepted. A change no check has
+            # announced yet stays out, so the next check still reports it (and logs it).
+            seen = self._load_pending(folder)
+            still = [
+                c for c in compare(entries, result.entries, result.unlisted)
+                if c.signature() in seen
+            ]  # fmt: skip
             self._save_pending(folder, still, now)
         return FolderReport(folder, now, changes=tuple(changes), files=len(result.entries))
 
@@ -308,9 +314,24 @@ class Service:
         signatures = self._read_pending(folder).get("signatures", [])
         return set(signatures) if isinstance(signatures, list) else set()
 
-    def _save_pending(self, folder: Folder, changes: Sequence[Change], now: datetime) -> None:
-        obj = {"checked": now.isoformat(), "signatures": [c.signature() for c in changes]}
+    def _save_pending(
+        self, folder: Folder, changes: Sequence[Change], now: datetime, *, full: bool = False
+    ) -> None:
+        full_checked = now.isoformat() if full else self._read_pending(folder).get("full_checked")
+        obj = {
+            "checked": now.isoformat(),
+            "full_checked": full_checked,  # the last time every file was re-hashed
+            "signatures": [c.signature() for c in changes],
+        }
         jsonio.atomic_write(self.paths.pending_file(folder.id), jsonio.dumps(obj))
+
+    def last_full_check(self, folder: Folder) -> datetime | None:
+        """When every file of ``folder`` was last re-hashed (its baseline counts as one)."""
+        value = self._read_pending(folder).get("full_checked")
+        try:
+            return datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            return None
 
     def _save_pending_error(self, folder: Folder, message: str, now: datetime) -> None:
         obj = self._read_pending(folder)

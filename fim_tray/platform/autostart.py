@@ -14,6 +14,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
+from xml.parsers.expat import ExpatError
 
 from fim_tray import APP_NAME
 from fim_tray.jsonio import atomic_write
@@ -47,7 +48,14 @@ def _desktop_quote(arg: str) -> str:
     if arg and not re.search(r"""[\s"'\\><~|&;$*?#()`]""", arg):
         return arg
     escaped = re.sub(r'(["`$\\])', r"\\\1", arg)
-    return f'"{escaped}"'.replace("\\", "\\\\")  # the key's value is itself a string with escapes
+    return f'"{escaped}"'
+
+
+def _desktop_string(text: str) -> str:
+    """A value of type string: backslashes and control characters escaped (\\\\, \\n, \\t, \\r)."""
+    for char, escape in (("\\", "\\\\"), ("\n", "\\n"), ("\t", "\\t"), ("\r", "\\r")):
+        text = text.replace(char, escape)
+    return text
 
 
 class XdgAutostart:
@@ -68,8 +76,8 @@ class XdgAutostart:
             "Type=Application\n"
             "Name=fim-tray\n"
             "Comment=File Integrity Monitor in the system tray\n"
-            f"Exec={' '.join(_desktop_quote(a) for a in self.command)}\n"
-            f"TryExec={_desktop_quote(self.command[0])}\n"
+            f"Exec={_desktop_string(' '.join(_desktop_quote(a) for a in self.command))}\n"
+            f"TryExec={_desktop_string(self.command[0])}\n"  # a plain path, not Exec-quoted
             "Icon=fim-tray\n"
             "Terminal=false\n"
             "Categories=Utility;Security;\n"
@@ -81,7 +89,9 @@ class XdgAutostart:
             text = self.path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             return False
-        lines = {line.strip().lower() for line in text.splitlines()}
+        lines = {
+            re.sub(r"\s*=\s*", "=", line.strip(), count=1).lower() for line in text.splitlines()
+        }
         return not ({"hidden=true", "x-gnome-autostart-enabled=false"} & lines)
 
     def enable(self) -> None:
@@ -112,7 +122,9 @@ class LaunchAgent:
     def enabled(self) -> bool:
         try:
             data = plistlib.loads(self.path.read_bytes())
-        except (OSError, plistlib.InvalidFileException, ValueError):
+        except (OSError, ValueError, ExpatError):  # ExpatError: a truncated or malformed XML plist
+            return False
+        if not isinstance(data, dict):
             return False
         return bool(data.get("RunAtLoad")) and not data.get("Disabled", False)
 

@@ -13,7 +13,14 @@ from datetime import datetime
 
 from fim_tray.display import describe, escape
 from fim_tray.models import Change, FolderReport
-from fim_tray.monitor import Failed, MonitorEvent, PausedChanged, Scanning, Watched
+from fim_tray.monitor import (
+    EventsState,
+    Failed,
+    MonitorEvent,
+    PausedChanged,
+    Scanning,
+    Watched,
+)
 from fim_tray.tray.icons import State
 
 RECENT = 10  # changes listed under "Recent changes"
@@ -96,6 +103,7 @@ class TrayModel:
     paused: bool = False
     message: str | None = None  # the last failure that is not about one folder
     degraded: list[str] = field(default_factory=list)  # features that do not work here
+    polling: dict[str | None, str] = field(default_factory=dict)  # folder -> why no file events
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def set_folders(self, paths: list[str], pending: dict[str, int] | None = None) -> None:
@@ -134,6 +142,11 @@ class TrayModel:
                     self.message = event.message
             elif isinstance(event, PausedChanged):
                 self.paused = event.paused
+            elif isinstance(event, EventsState):
+                if event.live:
+                    self.polling.pop(event.folder, None)
+                else:
+                    self.polling[event.folder] = event.why
 
     def accepted(self, folder: str) -> None:
         with self._lock:
@@ -181,8 +194,12 @@ class TrayModel:
                 line = f"All clear: {len(views)} folder{'s' if len(views) != 1 else ''} watched"
             if self.paused:
                 line = "Paused. " + line
-            if self.degraded:
-                line += " (" + "; ".join(self.degraded) + ")"
+            notes = list(self.degraded)
+            if self.polling:
+                why = next(iter(self.polling.values()))
+                notes.append(f"polling only: {why}")
+            if notes:
+                line += " (" + "; ".join(notes) + ")"
             return line
 
     def tooltip(self) -> str:
