@@ -226,15 +226,15 @@ def cmd_monitor(service: Service, args: argparse.Namespace) -> int:
     if not folders:
         _say("no folders are watched yet; add one with `fim-tray add PATH`")
         return EXIT_ERROR
-    interval = args.interval or service.config().interval
-    _say(f"watching {len(folders)} folder(s), checking every {interval:g} s; Ctrl-C stops")
+    polls = f"a check every {args.interval:g} s" if args.interval else "checks as a safety net"
+    _say(f"watching {len(folders)} folder(s): file events and {polls}; Ctrl-C stops")
     many = len(folders) > 1
 
     def sink(report: FolderReport) -> None:
         _print_report(report, as_json=args.json, many=many, only_new=True, out=sys.stdout)
 
     try:
-        Monitor(service, sink, interval=interval, path=args.path, events=True).run()
+        Monitor(service, sink, interval=args.interval, path=args.path, events=True).run()
     except KeyboardInterrupt:  # Ctrl-C is how a person ends the loop: not an error
         _say("monitor stopped")
     return EXIT_OK

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from fim_tray.errors import FimError, ScanCancelled
 from fim_tray.models import Folder, FolderReport
+from fim_tray.platform.priority import lower_this_thread
 from fim_tray.service import Service
 from fim_tray.watcher import EventWatcher
 
@@ -107,6 +108,7 @@ class Monitor:
         on_event: Callable[[MonitorEvent], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         events: bool = False,
+        background: bool = False,
         full_every: float = FULL_EVERY,
         watcher_factory: Callable[..., EventWatcher] = EventWatcher,
     ) -> None:
@@ -119,6 +121,7 @@ class Monitor:
         self.clock = clock
         self.paused = False
         self.events = events
+        self.background = background
         self.full_every = full_every
         self._watcher_factory = watcher_factory
         self._watcher: EventWatcher | None = None
@@ -234,6 +237,8 @@ class Monitor:
         return due
 
     def run(self) -> None:
+        if self.background:
+            lower_this_thread()  # scans started from here, and their workers, run at low priority
         if self.events:
             self._start_events()
         try:

@@ -347,7 +347,7 @@ def test_monitor_prints_each_new_change_once_and_stops_on_sigint(docs: Path, hom
             proc.wait()
     assert proc.stderr is not None
     err = proc.stderr.read().decode()
-    assert "Traceback" not in err and "checking every 1 s" in err
+    assert "Traceback" not in err and "a check every 1 s" in err
     time.sleep(0.1)
     assert lines.empty()
 

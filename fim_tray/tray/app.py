@@ -86,7 +86,9 @@ class TrayApp:
         self.model = TrayModel()
         self.notifier = notifier
         self.autostart = autostart or autostart_for_platform()
-        self.monitor = Monitor(service, self._on_report, on_event=self._on_event, events=True)
+        self.monitor = Monitor(
+            service, self._on_report, on_event=self._on_event, events=True, background=True
+        )
         self.dialogs = Dialogs(on_problem=self._problem)
         self._pystray: ModuleType | None = None
         self._icon: Any = None
