@@ -96,7 +96,8 @@ def value(obj: dict[str, Any] | None, key: str) -> str:
         return "\n".join(text[i : i + 32] for i in range(0, len(text), 32))
     if key == "mtime":
         try:
-            return datetime.fromisoformat(str(raw)).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+            when = datetime.fromisoformat(str(raw)).astimezone()  # in this machine's time zone
+            return when.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
         except ValueError:
             return str(raw)
     return escape(str(raw))
