@@ -333,6 +333,45 @@ def measure(
     return [m for _suite, ms in suites for m in ms]
 
 
+def measure_big_file(
+    corpus_dir: Path, fim: str, gib: int, repeat: int
+) -> tuple[Measurement, Measurement]:
+    """Peak memory of `fim-tray add` on one sparse file of ``gib`` GiB against an empty folder:
+    the difference is what hashing a huge file costs (constant, if chunks are reused)."""
+    empty_run = Measurement("add, empty folder", True, is_fim=True)
+    big_run = Measurement(f"add, one {gib} GiB sparse file", True, is_fim=True)
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    # Beside the corpora rather than in /tmp, which may be a small tmpfs; sparse, it takes no
+    # space, and its holes read as zeros without touching the disk.
+    with tempfile.TemporaryDirectory(prefix="fim-bench-big-", dir=corpus_dir) as tmp:
+        empty, big = Path(tmp) / "empty", Path(tmp) / "big"
+        empty.mkdir()
+        big.mkdir()
+        with open(big / "sparse.img", "wb") as out:
+            out.truncate(gib << 30)
+        for round_no in range(1, repeat + 1):
+            print(f"big file: round {round_no}/{repeat}", flush=True)
+            for measurement, folder in ((empty_run, empty), (big_run, big)):
+                env = {**os.environ, "FIM_TRAY_HOME": str(Path(tmp) / f"home-{round_no}")}
+                shutil.rmtree(env["FIM_TRAY_HOME"], ignore_errors=True)
+                seconds, rss = run_child([fim, "add", str(folder)], env)
+                measurement.seconds.append(seconds)
+                measurement.rss_kib.append(rss)
+    return empty_run, big_run
+
+
+def print_big_file(empty_run: Measurement, big_run: Measurement, gib: int, repeat: int) -> float:
+    """Prints the table; returns the extra peak RSS in MiB."""
+    print(f"\nbig file: one {gib} GiB sparse file vs an empty folder (median of {repeat})")
+    print(f"{'':40}{'seconds':>9}{'MiB/s':>9}{'RSS MiB':>9}")
+    for m, size in ((empty_run, 0), (big_run, gib << 30)):
+        rate = f"{size / MIB / m.median:,.0f}" if size else "-"
+        print(f"{'fim-tray ' + m.key:40}{m.median:>9.3f}{rate:>9}{max(m.rss_kib) / 1024:>9.1f}")
+    extra = (max(big_run.rss_kib) - max(empty_run.rss_kib)) / 1024
+    print(f"extra peak RSS for the {gib} GiB file: {extra:.1f} MiB")
+    return extra
+
+
 # --- report -------------------------------------------------------------------------------
 
 
@@ -423,7 +462,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--large-mib", type=int, help="MiB per large file (default 100)")
     add("--repeat", type=int, help="runs per measurement; the median is reported (default 3)")
     add("--quick", action="store_true", help="preset: 2000 small files, 2 x 20 MiB, 1 run")
-    add("--only", choices=["small", "large"], help="benchmark one corpus only")
+    add("--only", choices=["small", "large", "big-file"], help="run one step only")
+    add(
+        "--big-file",
+        action="store_true",
+        help="also measure the peak memory of `add` on one sparse file (see --big-file-gib)",
+    )
+    add("--big-file-gib", type=int, default=4, metavar="N", help="its size (default 4 GiB)")
     add("--install-aide", action="store_true", help="apt-get install aide when it is missing")
     add("--json", type=Path, metavar="FILE", help="also write every figure to FILE as JSON")
     args = parser.parse_args(argv)
@@ -437,6 +482,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.small_folders = max(1, round(args.small_files * FOLDERS_PER_FILE))
     if min(args.small_files, args.small_folders, args.large_files, args.large_mib, args.repeat) < 1:
         parser.error("counts and sizes must be at least 1")
+    if args.big_file_gib < 1:
+        parser.error("--big-file-gib must be at least 1")
+    args.big_file = args.big_file or args.only == "big-file"
     return args
 
 
@@ -485,6 +533,18 @@ def run(args: argparse.Namespace) -> None:
         measurements = measure(corpus, fim, aide, aide_workers, args.repeat)
         print_table(corpus, measurements, args.repeat)
         results["corpora"][corpus.name] = summary(corpus, measurements)
+    if args.big_file:
+        empty_run, big_run = measure_big_file(corpus_dir, fim, args.big_file_gib, args.repeat)
+        extra = print_big_file(empty_run, big_run, args.big_file_gib, args.repeat)
+        results["big_file"] = {
+            "gib": args.big_file_gib,
+            "seconds": {"empty": empty_run.seconds, "big": big_run.seconds},
+            "rss_mib": {
+                "empty": [k / 1024 for k in empty_run.rss_kib],
+                "big": [k / 1024 for k in big_run.rss_kib],
+            },
+            "extra_peak_rss_mib": extra,
+        }
     print(
         "\nseconds: median wall time of the whole process; spread: (max - min) / median;"
         " MiB/s only for runs that read every file;\nRSS: the process's own peak (a pipeline's"

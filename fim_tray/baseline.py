@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import hmac
 import os
 import secrets
 import string
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,8 +28,6 @@ FORMAT = "fim-tray-baseline"
 _HEAD = b'{"format":"' + FORMAT.encode() + b'","schema":%d,"hmac":"'
 _BODY = b'","body":'
 _TAIL = b"}\n"
-_ENTRY_FIELDS = ("type", "size", "mtime_ns", "ctime_ns", "ino", "mode", "uid", "gid")
-_OPTIONAL_FIELDS = ("digest", "target", "error")
 _BODY_KEYS = {"path", "path_b64", "algorithm", "created", "updated", "root_dev", "entries"}
 KEY_BYTES = 32
 KEY_WAIT = 2.0  # seconds to wait for a key file another process has created but not yet filled
@@ -95,13 +96,30 @@ def load_key(path: Path) -> bytes:
 
 
 def _entry_to_json(path: str, entry: Entry) -> dict[str, Any]:
-    obj: dict[str, Any] = dict(encode_name(path))
-    for name in _ENTRY_FIELDS:
-        obj[name] = getattr(entry, name)
-    for name in _OPTIONAL_FIELDS:
-        value = getattr(entry, name)
-        if value is not None:
-            obj.update({name: value} if name != "target" else _target_json(value))
+    # One dict display: the fastest way to build it for 50,000 entries. The keys, and their
+    # order, are those the format has always had.
+    obj: dict[str, Any] = {
+        "path": path,
+        "type": entry.type,
+        "size": entry.size,
+        "mtime_ns": entry.mtime_ns,
+        "ctime_ns": entry.ctime_ns,
+        "ino": entry.ino,
+        "mode": entry.mode,
+        "uid": entry.uid,
+        "gid": entry.gid,
+    }
+    if not path.isascii():  # an ASCII name is valid UTF-8: only the others need encode_name
+        name = encode_name(path)
+        if "path" not in name:  # not UTF-8: its bytes in base64, in the first place as always
+            del obj["path"]
+            obj = {**name, **obj}
+    if entry.digest is not None:
+        obj["digest"] = entry.digest
+    if entry.target is not None:
+        obj.update(_target_json(entry.target))
+    if entry.error is not None:
+        obj["error"] = entry.error
     return obj
 
 
@@ -110,44 +128,92 @@ def _target_json(target: str) -> dict[str, str]:
     return {"target": encoded["path"]} if "path" in encoded else {"target_b64": encoded["path_b64"]}
 
 
-def _entry_from_json(obj: dict[str, Any]) -> tuple[str, Entry]:
-    target = obj.get("target")
-    if target is None and "target_b64" in obj:
-        target = decode_name({"path_b64": obj["target_b64"]})
-    entry = Entry(
-        type=obj["type"],
-        size=int(obj["size"]),
-        mtime_ns=int(obj["mtime_ns"]),
-        ctime_ns=int(obj["ctime_ns"]),
-        ino=int(obj["ino"]),
-        mode=int(obj["mode"]),
-        uid=int(obj["uid"]),
-        gid=int(obj["gid"]),
-        digest=obj.get("digest"),
-        target=target,
-        error=obj.get("error"),
-    )
-    return decode_name(obj), entry
+def _entries_from_json(items: Any) -> dict[str, Entry]:
+    """The entries of a parsed body; a malformed one raises KeyError, TypeError, ValueError or
+    AttributeError, which :func:`parse` reports.
+
+    One loop with positional arguments: for 50,000 entries a third less time than a function
+    call with keyword arguments per entry. ``int()`` stays: it is what rejects a signed body
+    whose numbers are not numbers, and costs little on what already is an int.
+    """
+    entries: dict[str, Entry] = {}
+    for obj in items:
+        path = obj.get("path")
+        if type(path) is not str:
+            path = decode_name(obj)
+        target = obj.get("target")
+        if target is None and "target_b64" in obj:
+            target = decode_name({"path_b64": obj["target_b64"]})
+        entries[path] = Entry(
+            obj["type"],
+            int(obj["size"]),
+            int(obj["mtime_ns"]),
+            int(obj["ctime_ns"]),
+            int(obj["ino"]),
+            int(obj["mode"]),
+            int(obj["uid"]),
+            int(obj["gid"]),
+            obj.get("digest"),
+            target,
+            obj.get("error"),
+        )
+    return entries
 
 
-def serialize(baseline: Baseline, key: bytes) -> bytes:
-    """The signed file content for ``baseline``."""
-    body = {
+ENTRY_CHUNK = 4096  # entries turned into dicts and JSON at a time, so they never all exist at once
+
+
+def _body_parts(baseline: Baseline) -> list[bytes]:
+    """The body's JSON, in pieces that joined are exactly ``jsonio.dumps(body)``."""
+    head = {
         **encode_name(baseline.folder),
         "algorithm": baseline.algorithm,
         "created": baseline.created.isoformat(),
         "updated": baseline.updated.isoformat(),
         "root_dev": baseline.root_dev,
         **baseline.extra,
-        "entries": [_entry_to_json(p, e) for p, e in sorted(baseline.entries.items())],
     }
-    raw = jsonio.dumps(body)
-    mac = hmac.new(key, raw, hashlib.sha256).hexdigest().encode()
-    return (_HEAD % SCHEMA) + mac + _BODY + raw + _TAIL
+    head.pop("entries", None)  # "entries" is always the last key (and never an extra one)
+    entries = baseline.entries
+    paths = sorted(entries)  # sorting the names alone is cheaper than sorting (name, entry) pairs
+    chunks = [
+        jsonio.dumps([_entry_to_json(p, entries[p]) for p in paths[i : i + ENTRY_CHUNK]])[1:-1]
+        for i in range(0, len(paths), ENTRY_CHUNK)
+    ]
+    return [jsonio.dumps(head)[:-1], b',"entries":[', b",".join(chunks), b"]}"]
+
+
+def serialize(baseline: Baseline, key: bytes) -> bytes:
+    """The signed file content for ``baseline``."""
+    parts = _body_parts(baseline)
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    for part in parts:
+        mac.update(part)
+    # One join: a single copy of the body, where `a + b + c` made one per concatenation.
+    return b"".join([_HEAD % SCHEMA, mac.hexdigest().encode(), _BODY, *parts, _TAIL])
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while 100,000 objects that all survive are made (the parsed
+    JSON, then the entries): each collection would only walk them in vain (measured: 5% of a
+    whole `check`). Left as found, so the collector is never switched off for good."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def parse(data: bytes, key: bytes, source: str = "the baseline") -> Baseline:
     """Check and read a baseline file's content; every failure is a :class:`BaselineError`."""
+    with _gc_paused():
+        return _parse(data, key, source)
+
+
+def _parse(data: bytes, key: bytes, source: str) -> Baseline:
     try:
         doc = jsonio.loads(data)
     except ValueError:
@@ -163,7 +229,8 @@ def parse(data: bytes, key: bytes, source: str = "the baseline") -> Baseline:
             f"(schema {SCHEMA}) cannot read. Use the fim-tray version that wrote it."
         )
     head = (_HEAD % SCHEMA) + str(doc.get("hmac", "")).encode() + _BODY
-    raw = data[len(head) : -len(_TAIL)] if data.startswith(head) and data.endswith(_TAIL) else b""
+    framed = len(data) > len(head) + len(_TAIL) and data.startswith(head) and data.endswith(_TAIL)
+    raw = memoryview(data)[len(head) : -len(_TAIL)] if framed else b""  # no copy of the body
     expected = hmac.new(key, raw, hashlib.sha256).hexdigest()
     if not raw or not hmac.compare_digest(expected, str(doc.get("hmac", ""))):
         raise BaselineTamperedError(
@@ -173,7 +240,7 @@ def parse(data: bytes, key: bytes, source: str = "the baseline") -> Baseline:
         )
     try:
         body = doc["body"]
-        entries = dict(_entry_from_json(obj) for obj in body["entries"])
+        entries = _entries_from_json(body["entries"])
         return Baseline(
             folder=decode_name(body),
             algorithm=str(body["algorithm"]),

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TextIO
 
-from fim_tray import __version__, jsonio
+from fim_tray import __version__, cli_copies, jsonio
 from fim_tray.display import change_line, escape, timestamp
 from fim_tray.errors import FimError
 from fim_tray.hashing import ALGORITHMS
@@ -45,7 +45,8 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         dest="command",
         metavar="COMMAND",
-        help="tray, add, remove, list, check, accept, monitor, history",
+        help="tray, add, remove, list, check, accept, monitor, history, diff, restore, "
+        "keep-copies, prune, status",
     )
 
     sub.add_parser("tray", help="start the tray icon (the default)")
@@ -61,6 +62,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "--exclude", action="append", default=[], metavar="GLOB",
         help="skip names (or relative paths, with /) matching GLOB; repeatable",
     )  # fmt: skip
+    add.add_argument("--keep-copies", action="store_true",
+                     help="also keep copies of its files, to diff and restore them")  # fmt: skip
 
     remove = sub.add_parser("remove", help="stop watching a folder and delete its baseline")
     remove.add_argument("path")
@@ -87,6 +90,7 @@ def _build_parser() -> argparse.ArgumentParser:
     history = sub.add_parser("history", help="changes reported so far")
     history.add_argument("--json", action="store_true", help="one JSON object per line")
     history.add_argument("--limit", type=int, default=50, metavar="N", help="default: 50")
+    cli_copies.add_parsers(sub)
     return parser
 
 
@@ -105,6 +109,7 @@ def _print_report(report: FolderReport, *, as_json: bool, many: bool, only_new: 
         if as_json:
             obj = change_json(change, report.folder.path, report.time)
             obj["new"] = change.signature() in new
+            obj["signature"] = change.signature()  # for restore --if-unchanged
             out.write(jsonio.dumps(obj).decode() + "\n")
         else:
             out.write(change_line(change, report.time, _name(report, change.path, many)) + "\n")
@@ -148,7 +153,9 @@ def _summary(report: FolderReport) -> str:
 def cmd_add(service: Service, args: argparse.Namespace) -> int:
     started = time.monotonic()
     _say(f"recording the baseline of {escape(args.path)}...")
-    folder, result = service.watch(args.path, algorithm=args.algorithm, excludes=args.exclude)
+    folder, result = service.watch(
+        args.path, algorithm=args.algorithm, excludes=args.exclude, keep_copies=args.keep_copies
+    )
     if result is None:
         _say(f"{escape(folder.path)} is already watched; `fim-tray check` compares it.")
         return EXIT_OK
@@ -163,6 +170,8 @@ def cmd_add(service: Service, args: argparse.Namespace) -> int:
         f"{result.hashed_bytes / 1e6:,.1f} MB hashed with {folder.algorithm} in "
         f"{time.monotonic() - started:.1f} s{note}"
     )
+    if folder.keep_copies:
+        cli_copies.say_kept(service, folder)
     return EXIT_OK
 
 
@@ -216,6 +225,8 @@ def cmd_accept(service: Service, args: argparse.Namespace) -> int:
         for change in report.changes:
             name = escape(_name(report, change.path, many))
             _say(f"accepted {change.kind} {name}")
+        for problem in report.problems:  # files whose copy could not be kept
+            _say(f"{escape(_name(report, problem.path, many))}: {problem.message}")
         if not report.changes:
             _say(f"{escape(report.folder.path)}: nothing to accept")
     return EXIT_OK
@@ -287,7 +298,7 @@ def cmd_pick_folder(service: Service, args: argparse.Namespace) -> int:
 COMMANDS = {
     "tray": cmd_tray, "add": cmd_add, "remove": cmd_remove, "list": cmd_list,
     "check": cmd_check, "accept": cmd_accept, "monitor": cmd_monitor, "history": cmd_history,
-    "_pick-folder": cmd_pick_folder, "_details": cmd_details,
+    "_pick-folder": cmd_pick_folder, "_details": cmd_details, **cli_copies.COMMANDS,
 }  # fmt: skip
 
 

@@ -18,6 +18,8 @@ def _under(path: str, folders: Iterable[str]) -> bool:
 
 def compare_entry(path: str, old: Entry, new: Entry) -> Change | None:
     """The change between two records of one path, or None when they agree."""
+    if old is new:  # a quick rescan hands back the very record it found unchanged
+        return None
     if old.type != new.type:
         return Change("modified", path, old, new, fields=("type",))
     if new.error is not None and old.error is None:
@@ -25,8 +27,21 @@ def compare_entry(path: str, old: Entry, new: Entry) -> Change | None:
     content_changed = (
         old.type == "file" and old.digest != new.digest and new.digest is not None
     ) or (old.type == "symlink" and old.target != new.target)
-    names = _DIR_FIELDS if new.type == "dir" else _FILE_FIELDS
-    fields = tuple(name for name in names if getattr(old, name) != getattr(new, name))
+    # The fields are named one by one only when one differs: most records agree on all.
+    names: tuple[str, ...]
+    if new.type == "dir":
+        same = old.mode == new.mode and old.uid == new.uid and old.gid == new.gid
+        names = _DIR_FIELDS
+    else:
+        same = (
+            old.mode == new.mode
+            and old.uid == new.uid
+            and old.gid == new.gid
+            and old.size == new.size
+            and old.mtime_ns == new.mtime_ns
+        )
+        names = _FILE_FIELDS
+    fields = () if same else tuple(n for n in names if getattr(old, n) != getattr(new, n))
     if content_changed:
         suspicious = (
             new.type == "file"
@@ -52,16 +67,23 @@ def compare(
     """
     unlisted = tuple(unlisted)
     changes: list[Change] = []
+    found = 0  # paths of the baseline seen again: all of them means nothing was removed
+    get = baseline.get
     for path, new in current.items():
-        old = baseline.get(path)
+        old = get(path)
+        if old is new:  # the record a quick rescan reused: unchanged, nothing to compare
+            found += 1
+            continue
         if old is None:
             changes.append(Change("added", path, None, new))
             continue
+        found += 1
         change = compare_entry(path, old, new)
         if change is not None:
             changes.append(change)
-    for path, old in baseline.items():
-        if path not in current and not (unlisted and _under(path, unlisted)):
-            changes.append(Change("removed", path, old, None))
+    if found < len(baseline):
+        for path, old in baseline.items():
+            if path not in current and not (unlisted and _under(path, unlisted)):
+                changes.append(Change("removed", path, old, None))
     changes.sort(key=lambda change: change.path)
     return changes

@@ -11,7 +11,7 @@ from fim_tray.errors import ConfigError
 from fim_tray.hashing import ALGORITHMS, DEFAULT_ALGORITHM
 from fim_tray.models import Folder
 from fim_tray.paths import decode_name, encode_name, folder_id
-from fim_tray.scanner import DEFAULT_EXCLUDES
+from fim_tray.scanner import DEFAULT_EXCLUDES, DEFAULT_HASH_WORKERS, MAX_HASH_WORKERS
 
 SCHEMA = 1
 DEFAULT_INTERVAL = 60.0  # seconds between polls of every watched folder
@@ -28,12 +28,21 @@ class Config:
     excludes: tuple[str, ...] = DEFAULT_EXCLUDES
     algorithm: str = DEFAULT_ALGORITHM
     extra: dict[str, Any] = field(default_factory=dict)
+    # Threads hashing big files at once (never more than the CPUs); 1 hashes on one thread.
+    hash_workers: int = DEFAULT_HASH_WORKERS
 
     def find(self, path: str) -> Folder | None:
         return next((f for f in self.folders if f.path == path), None)
 
-    def with_folder(self, path: str, *, algorithm: str | None, excludes: tuple[str, ...]) -> Config:
-        folder = Folder(path, folder_id(path), algorithm or self.algorithm, excludes)
+    def with_folder(
+        self,
+        path: str,
+        *,
+        algorithm: str | None,
+        excludes: tuple[str, ...],
+        keep_copies: bool = False,
+    ) -> Config:
+        folder = Folder(path, folder_id(path), algorithm or self.algorithm, excludes, keep_copies)
         return replace(self, folders=(*self.folders, folder))
 
     def without_folder(self, path: str) -> Config:
@@ -48,6 +57,8 @@ def _folder_json(folder: Folder) -> dict[str, Any]:
         **encode_name(folder.path),
         "algorithm": folder.algorithm,
         "excludes": list(folder.excludes),
+        # written only when on, so configs without copies look as before
+        **({"keep_copies": True} if folder.keep_copies else {}),
     }
 
 
@@ -55,6 +66,7 @@ def to_json(config: Config) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "interval": config.interval,
+        "hash_workers": config.hash_workers,
         "algorithm": config.algorithm,
         "excludes": list(config.excludes),
         "folders": [_folder_json(f) for f in config.folders],
@@ -70,7 +82,7 @@ def from_json(obj: Any, source: str = "config.json") -> Config:
         raise ConfigError(
             f"{source} has schema {obj.get('schema')!r}; this fim-tray reads {SCHEMA}."
         )
-    known = {"schema", "interval", "algorithm", "excludes", "folders"}
+    known = {"schema", "interval", "algorithm", "excludes", "folders", "hash_workers"}
     raw_folders = obj.get("folders", [])
     if not isinstance(raw_folders, list):
         raise ConfigError(f"{source}: folders must be a list of folders. Fix or delete it.")
@@ -94,7 +106,12 @@ def from_json(obj: Any, source: str = "config.json") -> Config:
             folder_algorithm = str(item.get("algorithm", algorithm))
             _check_algorithm(folder_algorithm, source)
             folder_excludes = _strings(item.get("excludes", []), "folder excludes")
-            folders.append(Folder(path, folder_id(path), folder_algorithm, folder_excludes))
+            keep_copies = item.get("keep_copies", False)
+            if not isinstance(keep_copies, bool):
+                raise ValueError(f"folders: entry {number}: keep_copies must be true or false")
+            folders.append(
+                Folder(path, folder_id(path), folder_algorithm, folder_excludes, keep_copies)
+            )
     except (TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"{source} holds an invalid setting: {exc}. Fix or delete it.") from exc
     if interval < MIN_INTERVAL:
@@ -102,8 +119,14 @@ def from_json(obj: Any, source: str = "config.json") -> Config:
     if not interval <= MAX_INTERVAL:  # also NaN, which would make the monitor spin
         raise ConfigError(f"{source}: interval must be at most {MAX_INTERVAL:g} seconds.")
     _check_algorithm(algorithm, source)
+    hash_workers = obj.get("hash_workers", DEFAULT_HASH_WORKERS)
+    if type(hash_workers) is not int or not 1 <= hash_workers <= MAX_HASH_WORKERS:  # not a bool
+        raise ConfigError(
+            f"{source}: hash_workers must be a whole number from 1 to {MAX_HASH_WORKERS}, "
+            f"not {hash_workers!r}."
+        )
     extra = {k: v for k, v in obj.items() if k not in known}
-    return Config(tuple(folders), interval, excludes, algorithm, extra)
+    return Config(tuple(folders), interval, excludes, algorithm, extra, hash_workers)
 
 
 def _strings(value: Any, what: str) -> tuple[str, ...]:

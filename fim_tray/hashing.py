@@ -12,6 +12,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+# preadv reads at an offset into our buffer: no seek before a retry, no file object per file.
+# It is missing on Windows (and on older macOS builds), which take the portable path below.
+_preadv: Callable[[int, list[memoryview], int], int] | None = getattr(os, "preadv", None)
+
 ALGORITHMS: dict[str, Callable[[], Any]] = {
     "sha256": hashlib.sha256,
     "blake2b": hashlib.blake2b,
@@ -66,10 +70,61 @@ def hash_stream(stream: io.RawIOBase, algorithm: str = DEFAULT_ALGORITHM) -> str
         digest.update(buf[:n])
 
 
+def hash_fd(
+    fd: int,
+    algorithm: str = DEFAULT_ALGORITHM,
+    size: int = -1,
+    cancelled: Callable[[], bool] | None = None,
+) -> str | None:
+    """Hex digest of an open regular file, from its start whatever its file offset.
+
+    ``size`` is the size ``fstat`` gave just before: a short read that reaches it is taken as
+    the end of the file, saving the last read, which would return nothing (a file that fits in
+    the buffer takes one read instead of two). A file that grew meanwhile is read on to its
+    real end; callers compare ``fstat`` before and after anyway. ``cancelled`` is asked between
+    full chunks, so a stop ends the hashing of a huge file within one chunk; then None.
+    """
+    digest = new_hash(algorithm)
+    buf = _buffer()
+    chunk = len(buf)
+    if _preadv is None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        with io.FileIO(fd, "rb", closefd=False) as stream:
+            while n := stream.readinto(buf):
+                digest.update(buf if n == chunk else buf[:n])
+                if cancelled is not None and n == chunk and cancelled():
+                    return None
+        hexdigest: str = digest.hexdigest()
+        return hexdigest
+    preadv = _preadv
+    buffers = [buf]
+    offset = 0
+    while True:
+        n = preadv(fd, buffers, offset)
+        if n == chunk:
+            digest.update(buf)
+            offset += n
+            if cancelled is not None and cancelled():
+                return None
+            continue
+        if n:
+            digest.update(buf[:n])
+            offset += n
+        if not n or offset == size:
+            hexdigest = digest.hexdigest()
+            return hexdigest
+
+
 def hash_file(path: str | os.PathLike[str], algorithm: str = DEFAULT_ALGORITHM) -> str:
     """Hex digest of a regular file; symlinks and FIFOs are refused, never followed or waited on."""
-    with io.FileIO(os.open(path, OPEN_FLAGS), "rb", closefd=True) as stream:
+    fd = os.open(path, OPEN_FLAGS)
+    try:
         # O_NONBLOCK opens a FIFO at once, and reading it then looks like an empty file.
-        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
-        return hash_stream(stream, algorithm)
+        digest = hash_fd(fd, algorithm, st.st_size)
+    finally:
+        os.close(fd)
+    assert digest is not None  # only a cancel gives None, and there is none here
+    return digest

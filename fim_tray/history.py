@@ -75,14 +75,20 @@ class History:
 
     def append(self, folder: str, changes: Iterable[Change], when: datetime) -> list[Event]:
         """Add one line per change, in one write; returns the events written."""
-        lines: list[bytes] = []
-        events: list[Event] = []
-        for change in changes:
-            obj = {
+        return self.append_records(
+            {
                 "id": new_event_id(when),
                 **change_json(change, folder, when),
                 "signature": change.signature(),  # lets the details window accept this change
             }
+            for change in changes
+        )
+
+    def append_records(self, records: Iterable[dict[str, Any]]) -> list[Event]:
+        """Add events already in their JSON form (such as a restore's), in one write."""
+        lines: list[bytes] = []
+        events: list[Event] = []
+        for obj in records:
             lines.append(jsonio.dumps(obj) + b"\n")
             events.append(_event(obj))
         if not lines:
@@ -151,6 +157,10 @@ class History:
                 log.warning("skipping damaged line %d of %s", number, path)
 
 
+_EVENT_KEYS = {"id", "time", "folder", "path", "path_b64", "change", "suspicious", "fields"}
+_EVENT_KEYS |= {"before", "after", "signature"}
+
+
 def _event(obj: dict[str, Any]) -> Event:
     return Event(
         id=str(obj["id"]),
@@ -163,4 +173,5 @@ def _event(obj: dict[str, Any]) -> Event:
         before=obj.get("before"),
         after=obj.get("after"),
         signature=obj.get("signature"),
+        extra={k: v for k, v in obj.items() if k not in _EVENT_KEYS},  # such as previous_digest
     )

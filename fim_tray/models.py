@@ -99,6 +99,7 @@ class Folder:
     id: str
     algorithm: str = "sha256"
     excludes: tuple[str, ...] = ()
+    keep_copies: bool = False  # opt-in: store file contents so changes can be diffed and restored
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,6 +88,7 @@ class _Request:
     signatures: frozenset[str] | None = None  # for "accept": None accepts everything
     paths: frozenset[str] = frozenset()  # for "changed": what the OS said was touched
     why: str = ""  # for "lost"
+    task: Callable[[], object] | None = None  # for "call"
 
 
 class Monitor:
@@ -140,6 +141,11 @@ class Monitor:
         """Accept the changes named by signature in folder ``path``, or every change when
         ``signatures`` is None (in every folder when ``path`` is None too)."""
         self._requests.put(_Request("accept", path, signatures=signatures))
+
+    def call(self, task: Callable[[], object], folder: str | None = None) -> None:
+        """Run ``task`` on the monitor thread, between scans (settings that read or write many
+        files); a failure becomes a ``Failed`` event for ``folder``."""
+        self._requests.put(_Request("call", folder, task=task))
 
     def pause(self) -> None:
         self._requests.put(_Request("pause"))
@@ -290,6 +296,11 @@ class Monitor:
         elif request.kind == "lost":
             self.on_event(EventsState(request.path, False, request.why))
             self.run_once(request.path)  # whatever the lost events said, a rescan sees
+        elif request.kind == "call" and request.task is not None:
+            try:
+                request.task()
+            except FimError as exc:
+                self.on_event(Failed(exc.title, exc.message, request.path))
         elif request.kind == "accept":
             self._accept(request.path, request.signatures)
         elif request.kind == "watch" and request.path is not None:

@@ -7,21 +7,25 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from fim_tray import baseline as baseline_store
 from fim_tray import config as config_store
-from fim_tray import jsonio
+from fim_tray import jsonio, textdiff
+from fim_tray import restore as restoring
 from fim_tray.compare import compare
 from fim_tray.config import Config
+from fim_tray.copies import CopyReport, PruneReport
 from fim_tray.errors import FimError, FolderMissingError, NotWatchedError, ScanCancelled
 from fim_tray.history import History
+from fim_tray.keeper import CopiesStatus, Keeper
 from fim_tray.lock import data_lock
-from fim_tray.models import Change, Event, Folder, FolderReport, ScanResult
+from fim_tray.models import Change, Event, Folder, FolderReport, Problem, ScanResult
 from fim_tray.paths import Paths
 from fim_tray.scanner import Progress, Scanner
+from fim_tray.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +60,8 @@ class Service:
         self.clock = clock
         self.lock_timeout = lock_timeout
         self.history_log = History(self.paths.events_file)
+        self.snapshots = SnapshotStore(self.paths.data_dir / "snapshots")
+        self._keeper = Keeper(self)
         self._key: bytes | None = None
 
     # -- configuration -------------------------------------------------------------------------
@@ -98,18 +104,29 @@ class Service:
         excludes: Sequence[str] = (),
         progress: Progress | None = None,
         stop: threading.Event | None = None,
+        keep_copies: bool = False,
     ) -> tuple[Folder, ScanResult | None]:
-        """Record the baseline of a new folder; returns (folder, None) when already watched."""
+        """Record the baseline of a new folder; returns (folder, None) when already watched.
+
+        ``keep_copies`` also stores the content of its files (see :mod:`fim_tray.copies`); a
+        file that could not be copied is listed in the result's problems."""
         root = _resolve(path)
         if not os.path.isdir(root):
             raise FolderMissingError(f"{path} is not a folder that exists.")
         existing = self.config().find(root)
         if existing is not None:
             return existing, None
-        planned = self.config().with_folder(root, algorithm=algorithm, excludes=tuple(excludes))
+        planned = self.config().with_folder(
+            root, algorithm=algorithm, excludes=tuple(excludes), keep_copies=keep_copies
+        )
         folder = planned.folders[-1]
         result = Scanner(
-            root, planned.excludes_for(folder), folder.algorithm, progress=progress, stop=stop
+            root,
+            planned.excludes_for(folder),
+            folder.algorithm,
+            progress=progress,
+            stop=stop,
+            hash_workers=planned.hash_workers,
         ).run()
         now = self.clock()
         record = baseline_store.Baseline(
@@ -118,11 +135,16 @@ class Service:
         with self._locked():
             config = self.config()  # another process may have changed it meanwhile
             if config.find(root) is None:
-                config = config.with_folder(root, algorithm=algorithm, excludes=tuple(excludes))
+                config = config.with_folder(
+                    root, algorithm=algorithm, excludes=tuple(excludes), keep_copies=keep_copies
+                )
             # Baseline first: the settings never name a folder that has no baseline.
             baseline_store.save(self.paths.baseline_file(folder.id), record, self._key_bytes())
             self._save_pending(folder, [], now, full=True)  # a first baseline hashes all
             config_store.save(self.paths.config_file, config)
+        if folder.keep_copies:  # after the save, so the copies are referred to from the start
+            copied = self._keeper.record(folder, folder.algorithm, result.entries, config)
+            result = replace(result, problems=(*result.problems, *copied.problems))
         return folder, result
 
     def unwatch(self, path: str) -> Folder:
@@ -138,6 +160,7 @@ class Service:
             ):
                 with contextlib.suppress(FileNotFoundError):
                     leftover.unlink()
+        self._keeper.prune_quietly()
         return folder
 
     # -- check ---------------------------------------------------------------------------------
@@ -182,6 +205,7 @@ class Service:
                 progress=progress,
                 stop=stop,
                 root_dev=trusted.root_dev,
+                hash_workers=config.hash_workers,
             ).run()
             changes = compare(trusted.entries, result.entries, result.unlisted)
             with self._locked():
@@ -249,6 +273,7 @@ class Service:
             trusted.algorithm,
             previous=trusted.entries,
             root_dev=trusted.root_dev,
+            hash_workers=config.hash_workers,
         ).run()
         changes = [c for c in compare(trusted.entries, result.entries, result.unlisted) if keep(c)]
         if not changes:
@@ -271,7 +296,13 @@ class Service:
                 if c.signature() in seen
             ]  # fmt: skip
             self._save_pending(folder, still, now)
-        return FolderReport(folder, now, changes=tuple(changes), files=len(result.entries))
+        problems: tuple[Problem, ...] = ()
+        if folder.keep_copies:
+            problems = self._keeper.record(folder, trusted.algorithm, entries, config).problems
+        self._keeper.prune_quietly()
+        return FolderReport(
+            folder, now, changes=tuple(changes), problems=problems, files=len(result.entries)
+        )
 
     # -- status and history --------------------------------------------------------------------
 
@@ -300,6 +331,45 @@ class Service:
 
     def history(self, limit: int | None = None) -> list[Event]:
         return self.history_log.read(limit)
+
+    # -- saved copies, diff and restore: the logic is in keeper, textdiff and restore ----------
+
+    def set_keep_copies(self, path: str, on: bool) -> tuple[Folder, CopyReport | None]:
+        """Turn copies on (the files that still match the baseline are copied now) or off
+        (the folder's copies are pruned)."""
+        return self._keeper.set_keep_copies(path, on)
+
+    def copies_status(self) -> CopiesStatus:
+        return self._keeper.status()
+
+    def prune_copies(self) -> PruneReport:
+        return self._keeper.prune()
+
+    def diff(self, path: str, file: str) -> textdiff.DiffResult:
+        """What changed inside ``file`` (relative to the watched folder, or absolute)."""
+        return textdiff.diff(self, path, file)
+
+    def restore(
+        self, path: str, file: str, *, expected_signature: str | None = None, force: bool = False
+    ) -> restoring.RestoreResult:
+        """Put ``file`` back as the baseline has it; see :func:`fim_tray.restore.restore`."""
+        return restoring.restore(
+            self, path, file, expected_signature=expected_signature, force=force
+        )
+
+    def undo_restore(self, path: str, file: str, *, force: bool = False) -> restoring.RestoreResult:
+        """Put back what the last restore of ``file`` replaced."""
+        return restoring.undo(self, path, file, force=force)
+
+    def file_key(self, folder: Folder, file: str) -> str:
+        """A file named by a front end, as the baseline names it: a path relative to the
+        watched folder (taken as given, not against the current folder), or absolute."""
+        rel = _relative(folder, file) if os.path.isabs(file) else None
+        if not os.path.isabs(file):
+            rel = Path(os.path.normpath(file)).as_posix()
+        if rel is None or rel in ("", ".", "..") or rel.startswith("../"):
+            raise NotWatchedError(f"{file} does not name a file inside {folder.path}.")
+        return rel
 
     # -- pending changes: what was already reported, so each change is announced once ---------
 

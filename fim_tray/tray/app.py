@@ -89,7 +89,8 @@ class TrayApp:
         self.monitor = Monitor(
             service, self._on_report, on_event=self._on_event, events=True, background=True
         )
-        self.dialogs = Dialogs(on_problem=self._problem)
+        # A restore in the details window changes the folder, not the baseline: check it again.
+        self.dialogs = Dialogs(on_problem=self._problem, on_restored=self.monitor.check_now)
         self._pystray: ModuleType | None = None
         self._icon: Any = None
         self._quitting = threading.Event()
@@ -220,6 +221,11 @@ class TrayApp:
                 menu(
                     item("Check now", _run(self.monitor.check_now, path)),
                     item("Open folder", _run(open_folder, path)),
+                    item(
+                        "Keep copies to allow restore",
+                        _run(self.toggle_copies, path),
+                        checked=lambda _item, p=path: self._keeps_copies(p),
+                    ),
                     item("Stop watching", _run(self.unwatch, path)),
                 ),
             )
@@ -269,13 +275,32 @@ class TrayApp:
             self.model.message = f"Could not change start at login: {exc}"
         self._refresh(menu=True)  # the check box reads the OS: redraw it
 
-    def unwatch(self, path: str) -> None:
+    def _keeps_copies(self, path: str) -> bool:
         try:
+            folder = self.service.config().find(path)
+        except FimError:
+            return False
+        return folder is not None and folder.keep_copies
+
+    def toggle_copies(self, path: str) -> None:
+        """Copies on (the folder's files are copied now) or off, on the monitor thread."""
+        on = not self._keeps_copies(path)
+
+        def task() -> None:
+            self.service.set_keep_copies(path, on)
+            self._refresh(menu=True)
+
+        self.monitor.call(task, path)
+
+    def unwatch(self, path: str) -> None:
+        """Stop watching, on the monitor thread so no scan of it is under way meanwhile."""
+
+        def task() -> None:
             self.service.unwatch(path)
-        except FimError as exc:
-            self.model.message = exc.message
-        self.model.set_folders([f.path for f in self.service.folders()])
-        self._refresh()
+            self.model.set_folders([f.path for f in self.service.folders()])
+            self._refresh()
+
+        self.monitor.call(task, path)
 
 
 def run_tray(service: Service) -> int:

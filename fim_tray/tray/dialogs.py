@@ -27,6 +27,7 @@ from fim_tray.ui.details import items_from_changes
 log = logging.getLogger(__name__)
 
 OnAccept = Callable[[str, frozenset[str]], None]  # folder, signatures of the accepted changes
+OnRestored = Callable[[str], None]  # folder where the window put a file back
 OnPicked = Callable[[str], None]
 OnProblem = Callable[[str], None]
 
@@ -54,8 +55,9 @@ def _end(child: subprocess.Popen[str]) -> None:
 class Dialogs:
     """Starts dialog processes, tracks them, and hands their answers to callbacks."""
 
-    def __init__(self, on_problem: OnProblem) -> None:
+    def __init__(self, on_problem: OnProblem, on_restored: OnRestored | None = None) -> None:
         self.on_problem = on_problem
+        self.on_restored = on_restored
         self._children: set[subprocess.Popen[str]] = set()
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -137,7 +139,7 @@ class Dialogs:
             try:
                 assert child.stdout is not None
                 for line in child.stdout:  # one decision per line, while the window is open
-                    _apply(line, on_accept)
+                    _apply(line, on_accept, self.on_restored)
                 err = child.stderr.read() if child.stderr is not None else ""
                 code = child.wait()
                 log.debug("the details window ended with status %s", code)
@@ -159,11 +161,16 @@ class Dialogs:
             _end(child)
 
 
-def _apply(line: str, on_accept: OnAccept) -> None:
-    """Hand one ``{"action": "accept", "items": [...]}`` line on, grouped by folder."""
+def _apply(line: str, on_accept: OnAccept, on_restored: OnRestored | None = None) -> None:
+    """Hand one ``{"action": "accept" or "restored", "items": [...]}`` line on, by folder."""
     try:
         decision = json.loads(line)
-        if decision.get("action") != "accept":
+        action = decision.get("action")
+        if action == "restored" and on_restored is not None:
+            for folder in {str(entry["folder"]) for entry in decision["items"]}:
+                on_restored(folder)
+            return
+        if action != "accept":
             return
         by_folder: dict[str, set[str]] = {}
         for entry in decision["items"]:

@@ -20,6 +20,8 @@ from fim_tray.display import escape
 from fim_tray.history import change_json
 from fim_tray.models import Change, Event
 from fim_tray.paths import decode_name
+from fim_tray.service import Service
+from fim_tray.ui.content import diff_lines, restore
 
 ROWS = (  # label, key in the before/after objects
     ("Type", "type"),
@@ -129,23 +131,30 @@ def _on_key(command: Callable[[], None]) -> Callable[[object], None]:
 class DetailsWindow:
     """The Tk window. ``opener`` opens a folder in the file manager."""
 
-    def __init__(self, title: str, items: list[dict[str, Any]], opener: Callable[[str], object]):
+    def __init__(
+        self,
+        title: str,
+        items: list[dict[str, Any]],
+        opener: Callable[[str], object],
+        service: Service,
+    ):
         import tkinter as tk
         from tkinter import ttk
 
+        self.service = service
         self.items = items
         self.opener = opener
         self.accepted: set[int] = set()
         self.root = tk.Tk(className="fim-tray")
         self.root.title(f"fim-tray: {title}")
-        self.root.geometry("900x560")
+        self.root.geometry("900x640")
         self.root.minsize(600, 400)
         frame = ttk.Frame(self.root, padding=10)
         frame.pack(fill="both", expand=True)
         ttk.Label(frame, text=title, font=("TkDefaultFont", 12, "bold")).pack(anchor="w")
 
         columns = ("time", "change", "path")
-        self.tree = ttk.Treeview(frame, columns=columns, show="headings", height=10)
+        self.tree = ttk.Treeview(frame, columns=columns, show="headings", height=8)
         for name, label, width in (("time", "Time", 170), ("change", "Change", 190),
                                    ("path", "Path", 520)):  # fmt: skip
             self.tree.heading(name, text=label)
@@ -164,8 +173,22 @@ class DetailsWindow:
 
         self.warning = ttk.Label(frame, text="", foreground="#b71c1c", wraplength=860)
         self.warning.pack(anchor="w")
-        table = ttk.Frame(frame)
-        table.pack(fill="x", pady=(4, 8))
+        tabs = ttk.Notebook(frame)
+        tabs.pack(fill="both", expand=True, pady=(4, 8))
+        table = ttk.Frame(tabs, padding=6)
+        tabs.add(table, text="Before and after", underline=0)
+        inside = ttk.Frame(tabs, padding=6)
+        tabs.add(inside, text="What changed inside (diff)", underline=21)
+        self.root.bind("<Alt-b>", lambda _event: tabs.select(table))  # type: ignore[no-untyped-call]
+        self.root.bind("<Alt-d>", lambda _event: tabs.select(inside))  # type: ignore[no-untyped-call]
+        self.diff_note = ttk.Label(inside, text="", wraplength=840)
+        self.diff_note.pack(anchor="w")
+        self.diff = tk.Text(inside, height=10, wrap="none", font=("TkFixedFont", 9))
+        self.diff.tag_configure("del", foreground="#b71c1c")
+        self.diff.tag_configure("add", foreground="#1b5e20")
+        self.diff.pack(fill="both", expand=True)
+        self.status = ttk.Label(frame, text="", wraplength=860)
+        self.status.pack(anchor="w")
         ttk.Label(table, text="", width=18).grid(row=0, column=0)
         ttk.Label(table, text="Before (baseline)", font=("TkDefaultFont", 10, "bold")).grid(
             row=0, column=1, sticky="w"
@@ -190,6 +213,7 @@ class DetailsWindow:
         for text, underline, command, key in (
             ("Accept", 0, self.accept_selected, "a"),
             ("Accept all", 7, self.accept_all, "l"),
+            ("Restore", 0, self.restore_selected, "r"),
             ("Open folder", 0, self.open_folder, "o"),
         ):
             ttk.Button(buttons, text=text, underline=underline, command=command).pack(
@@ -231,6 +255,44 @@ class DetailsWindow:
             )
         else:
             self.warning.configure(text="")
+        self.show_diff(item)
+
+    def show_diff(self, item: dict[str, Any]) -> None:
+        """The text diff of baseline vs now, or a plain word on why there is none."""
+        message, lines = diff_lines(self.service, item)
+        self.diff_note.configure(text=message)
+        self.diff.configure(state="normal")
+        self.diff.delete("1.0", "end")
+        for line in lines:
+            tag = "del" if line.startswith("-") else "add" if line.startswith("+") else ""
+            self.diff.insert("end", line + "\n", tag)
+        self.diff.configure(state="disabled")
+
+    def restore_selected(self) -> None:
+        """Put the selected file back; ask first when it changed again since it was shown."""
+        from tkinter import messagebox
+
+        chosen = self.selected()
+        if not chosen:
+            return
+        item = self.items[chosen[0]]
+        outcome = restore(self.service, item)
+        if outcome.ask and messagebox.askyesno(
+            "fim-tray: restore anyway?",
+            f"{outcome.message}\n\nRestore the baseline content anyway? What is there now is "
+            "kept as a copy, so this can be undone.",
+            parent=self.root,
+        ):
+            outcome = restore(self.service, item, force=True)
+        self.status.configure(
+            text=outcome.message, foreground="#1b5e20" if outcome.ok else "#b71c1c"
+        )
+        if outcome.ok:
+            answer("restored", [item])  # the tray checks the folder again: the icon follows
+            values = list(self.tree.item(str(chosen[0]), "values"))
+            values[1] = f"restored ({item.get('change', '')})"
+            self.tree.item(str(chosen[0]), values=values, tags=("accepted",))
+            self.show_diff(item)
 
     def _accept(self, indexes: list[int]) -> None:
         todo = [i for i in indexes if i not in self.accepted]
@@ -264,8 +326,6 @@ def main(argv: Sequence[str]) -> int:
     from fim_tray.platform.opener import open_folder
 
     if argv and argv[0] == "--history":
-        from fim_tray.service import Service
-
         items = items_from_events(reversed(Service().history(2000)))
         title = f"History: the last {len(items)} changes"
     elif argv:
@@ -275,7 +335,7 @@ def main(argv: Sequence[str]) -> int:
         print("usage: fim-tray _details FILE | --history", file=sys.stderr)
         return 2
     try:
-        window = DetailsWindow(title, items, open_folder)
+        window = DetailsWindow(title, items, open_folder, Service())
     except Exception as exc:  # no display, no Tk: say so, plainly
         print(f"cannot open the details window: {exc}", file=sys.stderr)
         return 2

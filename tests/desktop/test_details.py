@@ -168,3 +168,31 @@ def test_history_opens_the_whole_history(
     assert title == "fim-tray: History: the last 1 changes"
     desktop.screenshot(SCREENSHOTS / "history.png", box=(0, 0, 900, 560))
     _key(desktop, window, "Escape")
+
+
+def test_restore_in_the_details_window_puts_the_file_back(
+    start_tray: StartTray, desktop: Desktop, spy: NotificationSpy, tmp_path: Path
+) -> None:
+    watched = tmp_path / "Letters"
+    watched.mkdir()
+    letter = watched / "letter.txt"
+    letter.write_text("Dear Ann,\nthe meeting is on Monday.\nBest, Bob\n")
+    home = tmp_path / "home"
+    assert run_cli("add", "--keep-copies", watched, home=home).returncode == 0
+    home = _home_with(tmp_path, interval=1.0)  # the same home, with a short interval
+    tray = start_tray(home=home)
+    wait_for(lambda: "All clear" in tray.menu.status(), 10, "the tray")
+
+    letter.write_text("Dear Ann,\nthe meeting is on Friday.\nBest, Bob\n")
+    spy.wait(1)
+    desktop.run(["dunstctl", "action", "0"])
+    window = _details_window(desktop, "fim-tray: 1 change in Letters")
+    _key(desktop, window, "alt+d")  # the "What changed inside (diff)" tab
+    time.sleep(0.5)
+    desktop.screenshot(SCREENSHOTS / "diff.png", box=(0, 0, 900, 640))
+    _key(desktop, window, "alt+r")  # Restore
+    wait_for(lambda: "Monday" in letter.read_text(), 10, "the file to be put back")
+    assert letter.read_text() == "Dear Ann,\nthe meeting is on Monday.\nBest, Bob\n"
+    wait_for(lambda: tray.menu.status() == "All clear: 1 folder watched", 15, "all clear")
+    assert run_cli("check", watched, home=home).returncode == 0
+    _key(desktop, window, "Escape")

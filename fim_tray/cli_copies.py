@@ -1,0 +1,208 @@
+"""The ``fim-tray`` commands for saved copies: keep-copies, diff, restore, prune and status."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from fim_tray import jsonio
+from fim_tray.copies import CopyReport
+from fim_tray.display import escape
+from fim_tray.models import Folder
+from fim_tray.paths import encode_name
+from fim_tray.service import Service
+
+EXIT_OK, EXIT_ERROR = 0, 2
+SHOWN = ("diff", "removed", "same")  # diff statuses that answer the question: exit 0
+FILE_HELP = "relative to the watched folder (to the current folder inside it), or absolute"
+
+
+def _say(message: str) -> None:
+    """As cli._say (not imported: cli imports this module)."""
+    print(f"fim-tray: {message}", file=sys.stderr)
+
+
+def add_parsers(sub: Any) -> None:
+    """Add this module's commands to the ``fim-tray`` parser's subcommands."""
+    keep = sub.add_parser("keep-copies", help="keep copies of a folder's files, to diff and "
+                          "restore them (on), or stop and delete them (off)")  # fmt: skip
+    keep.add_argument("path")
+    keep.add_argument("state", choices=("on", "off"))
+
+    diff = sub.add_parser("diff", help="what changed inside a file since the baseline")
+    diff.add_argument("path", help="the watched folder")
+    diff.add_argument("file", help=FILE_HELP)
+
+    restore = sub.add_parser("restore", help="put a file back as the baseline has it")
+    restore.add_argument("path", help="the watched folder")
+    restore.add_argument("file", help=FILE_HELP)
+    restore.add_argument("--if-unchanged", metavar="SIG", help="refuse unless the file's change "
+                         "is still the one with this signature (see check --json)")  # fmt: skip
+    restore.add_argument("--force", action="store_true", help="restore even if it changed "
+                         "again, or its current content cannot be kept")  # fmt: skip
+    restore.add_argument("--undo", action="store_true",
+                         help="put back what the last restore of FILE replaced")  # fmt: skip
+
+    sub.add_parser("prune", help="delete saved copies nothing refers to any more")
+
+    status = sub.add_parser("status", help="folders, saved copies and the no-copy patterns")
+    status.add_argument("--json", action="store_true", help="one JSON object")
+
+
+def _file(service: Service, path: str, file: str) -> str:
+    """FILE as typed: relative to the current folder when that is inside the watched folder
+    (as ``accept --file``), else relative to the watched folder."""
+    if os.path.isabs(file):
+        return file
+    root = service.folder(path).path
+    here = os.getcwd()
+    inside = os.path.relpath(here, root)
+    if inside != "." and inside != ".." and not inside.startswith(".." + os.sep):
+        return os.path.join(here, file)
+    return file
+
+
+def _mb(size: int) -> str:
+    if size < 1000:
+        return f"{size} bytes"
+    if size < 1_000_000:
+        return f"{size / 1e3:.1f} KB"
+    return f"{size / 1e6:,.1f} MB"
+
+
+def say_copied(folder: Folder, report: CopyReport) -> None:
+    """One line on what recording copies did, and one per file that could not be copied."""
+    for problem in report.problems:
+        _say(f"{escape(problem.path)}: {problem.message}")
+    skipped = [
+        f"{n} {what}"
+        for n, what in (
+            (report.secret, "secret (no-copy patterns)"),
+            (report.too_big, "too big"),
+            (report.over_quota, "over the quota"),
+        )
+        if n
+    ]
+    note = f"; not copied: {', '.join(skipped)}" if skipped else ""
+    _say(
+        f"keeping copies for {escape(folder.path)}: {report.stored} stored now "
+        f"({_mb(report.stored_bytes)}), {report.present} kept already{note}"
+    )
+
+
+def say_kept(service: Service, folder: Folder) -> None:
+    """After ``add --keep-copies``: how many of its files have a copy."""
+    for kept in service.copies_status().folders:
+        if kept.folder.path == folder.path:
+            _say(
+                f"keeping copies: {kept.kept:,} of {kept.files:,} files ({kept.secret} secret, "
+                f"{kept.too_big} too big), {_mb(kept.used_bytes)}; `fim-tray status` shows "
+                "the no-copy patterns"
+            )
+
+
+def cmd_keep_copies(service: Service, args: argparse.Namespace) -> int:
+    folder, report = service.set_keep_copies(args.path, args.state == "on")
+    if report is None:
+        _say(
+            f"copies off for {escape(folder.path)}; the copies of its files were deleted (those "
+            "that can undo a restore stay while the history lists that restore)"
+        )
+    else:
+        say_copied(folder, report)
+    return EXIT_OK
+
+
+def cmd_diff(service: Service, args: argparse.Namespace) -> int:
+    result = service.diff(args.path, _file(service, args.path, args.file))
+    for line in result.lines:
+        sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+    if not result.lines or result.truncated or result.status == "removed":
+        _say(result.message)
+    return EXIT_OK if result.status in SHOWN else EXIT_ERROR
+
+
+def cmd_restore(service: Service, args: argparse.Namespace) -> int:
+    file = _file(service, args.path, args.file)
+    if args.undo:
+        result = service.undo_restore(args.path, file, force=args.force)
+    else:
+        result = service.restore(
+            args.path, file, expected_signature=args.if_unchanged, force=args.force
+        )
+    _say(result.message)
+    for note in result.notes:
+        _say(f"{escape(result.path)}: {note}")
+    if result.previous_digest is not None:
+        _say("the content it replaced is kept; `fim-tray restore --undo` puts it back")
+    return EXIT_OK
+
+
+def cmd_prune(service: Service, args: argparse.Namespace) -> int:
+    report = service.prune_copies()
+    if report.note:
+        _say(report.note)
+    _say(
+        f"removed {report.removed} saved copies ({_mb(report.removed_bytes)}); "
+        f"{report.count} kept ({_mb(report.bytes)})"
+    )
+    return EXIT_OK
+
+
+def cmd_status(service: Service, args: argparse.Namespace) -> int:
+    copies = service.copies_status()
+    by_folder = {c.folder.path: c for c in copies.folders}
+    settings = copies.settings
+    rows: list[dict[str, Any]] = []
+    for status in service.status():
+        state = "error" if status.error else f"{status.pending} pending" if status.pending else "ok"
+        kept = by_folder.get(status.folder.path)
+        name = encode_name(status.folder.path)
+        row: dict[str, Any] = {
+            "folder": name.get("path", name.get("path_b64")), "state": state,
+            "keep_copies": status.folder.keep_copies, "error": status.error,
+        }  # fmt: skip
+        if kept is not None:
+            row.update(files=kept.files, kept=kept.kept, secret=kept.secret,
+                       too_big=kept.too_big, used_bytes=kept.used_bytes)  # fmt: skip
+        rows.append(row)
+        if args.json:
+            continue
+        line = f"{escape(status.folder.path)}  {state}  copies "
+        if kept is not None:
+            line += (
+                f"on: {kept.kept:,} of {kept.files:,} files kept ({kept.secret} secret, "
+                f"{kept.too_big} too big), {_mb(kept.used_bytes)}"
+            )
+        else:
+            line += "on" if status.folder.keep_copies else "off"
+        print(line)
+    if args.json:
+        obj = {
+            "store": str(copies.store), "count": copies.count, "bytes": copies.bytes,
+            "max_file_bytes": settings.max_file_bytes, "quota_bytes": settings.quota_bytes,
+            "no_copy": list(settings.no_copy), "folders": rows, "errors": list(copies.errors),
+        }  # fmt: skip
+        print(jsonio.dumps(obj).decode("utf-8", "backslashreplace"))
+        return EXIT_OK
+    print(f"saved copies: {copies.count:,} ({_mb(copies.bytes)}) in {escape(str(copies.store))}")
+    print(
+        f"copy limits: {_mb(settings.max_file_bytes)} per file, "
+        f"{_mb(settings.quota_bytes)} per folder"
+    )
+    print(f"no-copy patterns: {', '.join(escape(p) for p in settings.no_copy) or '(none)'}")
+    for error in copies.errors:
+        _say(error)
+    return EXIT_OK
+
+
+COMMANDS = {
+    "keep-copies": cmd_keep_copies,
+    "diff": cmd_diff,
+    "restore": cmd_restore,
+    "prune": cmd_prune,
+    "status": cmd_status,
+}
