@@ -12,15 +12,18 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TextIO
 
+# Only what every command needs is imported here, so `fim-tray check` starts quickly: the
+# monitor (with file events), the GUI and the dialogs are imported by the commands using them,
+# and cli_copies imports saved copies, diff and restore only when they run.
 from fim_tray import __version__, cli_copies, jsonio
 from fim_tray.display import change_line, escape, timestamp
 from fim_tray.errors import FimError
 from fim_tray.hashing import ALGORITHMS
 from fim_tray.history import change_json
 from fim_tray.models import Folder, FolderReport
-from fim_tray.monitor import Monitor
 from fim_tray.paths import encode_name
 from fim_tray.service import Service
+from fim_tray.throttle import check_mb_per_s, throttle_for
 
 EXIT_OK, EXIT_CHANGES, EXIT_ERROR = 0, 1, 2
 LOCK_TIMEOUT_ENV = "FIM_TRAY_LOCK_TIMEOUT"
@@ -30,6 +33,21 @@ log = logging.getLogger("fim_tray")
 def _say(message: str) -> None:
     """A message for the person, on stderr, so stdout stays parseable."""
     print(f"fim-tray: {message}", file=sys.stderr)
+
+
+def _mb_per_s(text: str) -> float:
+    """``--max-mb-per-s``: a number of MB per second, 0 or more (0 is no cap)."""
+    try:
+        return check_mb_per_s(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of MB per second (0 or more; 0 is no cap)"
+        ) from None
+
+
+def _add_speed_cap(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-mb-per-s", type=_mb_per_s, default=0.0, metavar="N",
+                        help="read files at most N MB/s (default: full speed)")  # fmt: skip
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -64,6 +82,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     add.add_argument("--keep-copies", action="store_true",
                      help="also keep copies of its files, to diff and restore them")  # fmt: skip
+    _add_speed_cap(add)
 
     remove = sub.add_parser("remove", help="stop watching a folder and delete its baseline")
     remove.add_argument("path")
@@ -76,6 +95,7 @@ def _build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="one JSON object per change")
     check.add_argument("--full", action="store_true", help="re-hash every file, not only the "
                        "ones whose size, times or inode changed")  # fmt: skip
+    _add_speed_cap(check)
 
     accept = sub.add_parser("accept", help="take the current state into the baseline")
     accept.add_argument("path", nargs="?")
@@ -154,7 +174,11 @@ def cmd_add(service: Service, args: argparse.Namespace) -> int:
     started = time.monotonic()
     _say(f"recording the baseline of {escape(args.path)}...")
     folder, result = service.watch(
-        args.path, algorithm=args.algorithm, excludes=args.exclude, keep_copies=args.keep_copies
+        args.path,
+        algorithm=args.algorithm,
+        excludes=args.exclude,
+        keep_copies=args.keep_copies,
+        throttle=throttle_for(args.max_mb_per_s),
     )
     if result is None:
         _say(f"{escape(folder.path)} is already watched; `fim-tray check` compares it.")
@@ -205,7 +229,7 @@ def cmd_list(service: Service, args: argparse.Namespace) -> int:
 
 
 def cmd_check(service: Service, args: argparse.Namespace) -> int:
-    reports = service.check(args.path, full=args.full)
+    reports = service.check(args.path, full=args.full, throttle=throttle_for(args.max_mb_per_s))
     many = len(reports) > 1
     for report in reports:
         _print_report(report, as_json=args.json, many=many, only_new=False, out=sys.stdout)
@@ -233,6 +257,8 @@ def cmd_accept(service: Service, args: argparse.Namespace) -> int:
 
 
 def cmd_monitor(service: Service, args: argparse.Namespace) -> int:
+    from fim_tray.monitor import Monitor  # with file events: not needed by the other commands
+
     folders: Sequence[Folder] = (service.folder(args.path),) if args.path else service.folders()
     if not folders:
         _say("no folders are watched yet; add one with `fim-tray add PATH`")

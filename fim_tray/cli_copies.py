@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fim_tray import jsonio
-from fim_tray.copies import CopyReport
 from fim_tray.display import escape
 from fim_tray.models import Folder
 from fim_tray.paths import encode_name
-from fim_tray.service import Service
+
+if TYPE_CHECKING:  # annotations only: every command imports this module to build its parser
+    from fim_tray.copies import CopyReport
+    from fim_tray.service import Service
 
 EXIT_OK, EXIT_ERROR = 0, 2
 SHOWN = ("diff", "removed", "same")  # diff statuses that answer the question: exit 0

@@ -1,4 +1,5 @@
-"""Settings: the watched folders, the check interval and the exclude globs, in config.json."""
+"""Settings: the watched folders, the check interval, the exclude globs and how gently the
+background scans run, in config.json."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fim_tray.hashing import ALGORITHMS, DEFAULT_ALGORITHM
 from fim_tray.models import Folder
 from fim_tray.paths import decode_name, encode_name, folder_id
 from fim_tray.scanner import DEFAULT_EXCLUDES, DEFAULT_HASH_WORKERS, MAX_HASH_WORKERS
+from fim_tray.throttle import check_mb_per_s
 
 SCHEMA = 1
 DEFAULT_INTERVAL = 60.0  # seconds between polls of every watched folder
@@ -30,6 +32,11 @@ class Config:
     extra: dict[str, Any] = field(default_factory=dict)
     # Threads hashing big files at once (never more than the CPUs); 1 hashes on one thread.
     hash_workers: int = DEFAULT_HASH_WORKERS
+    # A cap on the background monitor's reading speed, in MB/s; 0 is none. A person's own
+    # `fim-tray add` / `check` run at full speed unless given --max-mb-per-s.
+    max_mb_per_s: float = 0.0
+    # Hold back the monitor's scheduled polls and full re-hashes while on battery.
+    pause_on_battery: bool = False
 
     def find(self, path: str) -> Folder | None:
         return next((f for f in self.folders if f.path == path), None)
@@ -67,6 +74,8 @@ def to_json(config: Config) -> dict[str, Any]:
         "schema": SCHEMA,
         "interval": config.interval,
         "hash_workers": config.hash_workers,
+        "max_mb_per_s": config.max_mb_per_s,
+        "pause_on_battery": config.pause_on_battery,
         "algorithm": config.algorithm,
         "excludes": list(config.excludes),
         "folders": [_folder_json(f) for f in config.folders],
@@ -83,6 +92,7 @@ def from_json(obj: Any, source: str = "config.json") -> Config:
             f"{source} has schema {obj.get('schema')!r}; this fim-tray reads {SCHEMA}."
         )
     known = {"schema", "interval", "algorithm", "excludes", "folders", "hash_workers"}
+    known |= {"max_mb_per_s", "pause_on_battery"}
     raw_folders = obj.get("folders", [])
     if not isinstance(raw_folders, list):
         raise ConfigError(f"{source}: folders must be a list of folders. Fix or delete it.")
@@ -125,8 +135,29 @@ def from_json(obj: Any, source: str = "config.json") -> Config:
             f"{source}: hash_workers must be a whole number from 1 to {MAX_HASH_WORKERS}, "
             f"not {hash_workers!r}."
         )
+    try:
+        max_mb_per_s = check_mb_per_s(obj.get("max_mb_per_s", 0))
+    except ValueError:
+        raise ConfigError(
+            f"{source}: max_mb_per_s must be a number of MB per second, 0 or more (0 is no "
+            f"cap), not {obj.get('max_mb_per_s')!r}."
+        ) from None
+    pause_on_battery = obj.get("pause_on_battery", False)
+    if not isinstance(pause_on_battery, bool):
+        raise ConfigError(
+            f"{source}: pause_on_battery must be true or false, not {pause_on_battery!r}."
+        )
     extra = {k: v for k, v in obj.items() if k not in known}
-    return Config(tuple(folders), interval, excludes, algorithm, extra, hash_workers)
+    return Config(
+        tuple(folders),
+        interval,
+        excludes,
+        algorithm,
+        extra,
+        hash_workers,
+        max_mb_per_s=max_mb_per_s,
+        pause_on_battery=pause_on_battery,
+    )
 
 
 def _strings(value: Any, what: str) -> tuple[str, ...]:

@@ -10,7 +10,10 @@ import os
 import stat
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # only for the annotation: a scan without a cap never imports it
+    from fim_tray.throttle import Throttle
 
 # preadv reads at an offset into our buffer: no seek before a retry, no file object per file.
 # It is missing on Windows (and on older macOS builds), which take the portable path below.
@@ -75,6 +78,7 @@ def hash_fd(
     algorithm: str = DEFAULT_ALGORITHM,
     size: int = -1,
     cancelled: Callable[[], bool] | None = None,
+    throttle: Throttle | None = None,
 ) -> str | None:
     """Hex digest of an open regular file, from its start whatever its file offset.
 
@@ -83,6 +87,7 @@ def hash_fd(
     the buffer takes one read instead of two). A file that grew meanwhile is read on to its
     real end; callers compare ``fstat`` before and after anyway. ``cancelled`` is asked between
     full chunks, so a stop ends the hashing of a huge file within one chunk; then None.
+    ``throttle`` is charged for every chunk read, and a stop also ends its wait (then None).
     """
     digest = new_hash(algorithm)
     buf = _buffer()
@@ -93,6 +98,8 @@ def hash_fd(
             while n := stream.readinto(buf):
                 digest.update(buf if n == chunk else buf[:n])
                 if cancelled is not None and n == chunk and cancelled():
+                    return None
+                if throttle is not None and not throttle.charge(n, cancelled):
                     return None
         hexdigest: str = digest.hexdigest()
         return hexdigest
@@ -106,10 +113,14 @@ def hash_fd(
             offset += n
             if cancelled is not None and cancelled():
                 return None
+            if throttle is not None and not throttle.charge(n, cancelled):
+                return None
             continue
         if n:
             digest.update(buf[:n])
             offset += n
+            if throttle is not None and not throttle.charge(n, cancelled):
+                return None
         if not n or offset == size:
             hexdigest = digest.hexdigest()
             return hexdigest

@@ -114,6 +114,7 @@ class FolderReport:
     error: str | None = None
     files: int = 0
     seconds: float = 0.0
+    pending: int | None = None  # changes pending in the whole folder, when ``changes`` is not
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 
 from fim_tray.errors import FimError, ScanCancelled
 from fim_tray.models import Folder, FolderReport
+from fim_tray.platform import power
 from fim_tray.platform.priority import lower_this_thread
 from fim_tray.service import Service
+from fim_tray.throttle import throttle_for
 from fim_tray.watcher import EventWatcher
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 FULL_EVERY = 24 * 3600.0  # seconds between full re-hashes of a folder (catches mtime put back)
 SAFETY_POLL = 900.0  # seconds between polls while file events cover every folder
 STOP_POLL = 0.25  # seconds: how soon ``run`` notices ``stop`` set without a request
+POWER_POLL = 30.0  # seconds between looks at the power while held back on battery
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,15 @@ class EventsState:
     why: str = ""
 
 
-MonitorEvent = Scanning | Watched | Failed | PausedChanged | Accepted | EventsState
+@dataclass(frozen=True)
+class PowerState:
+    """Scheduled polls and full re-hashes are held back because the machine runs on battery
+    (``pause_on_battery`` is on), or, False, run again."""
+
+    on_battery: bool
+
+
+MonitorEvent = Scanning | Watched | Failed | PausedChanged | Accepted | EventsState | PowerState
 Sink = Callable[[FolderReport], None]
 
 
@@ -95,7 +106,10 @@ class Monitor:
     """Polls at ``interval`` seconds (the settings' interval when None) until stopped.
 
     ``run`` blocks (the command line's ``monitor`` calls it on the main thread); ``start`` runs
-    it on a named daemon thread for the tray. One folder's error never ends the loop.
+    it on a named daemon thread for the tray. One folder's error never ends the loop. Its scans
+    read at most ``max_mb_per_s`` (a setting); with ``pause_on_battery`` on, the scheduled polls
+    and full re-hashes wait while ``on_battery`` says True (requested checks and file events
+    still run: they read little).
     """
 
     def __init__(
@@ -112,6 +126,7 @@ class Monitor:
         background: bool = False,
         full_every: float = FULL_EVERY,
         watcher_factory: Callable[..., EventWatcher] = EventWatcher,
+        on_battery: Callable[[], bool | None] = power.on_battery,
     ) -> None:
         self.service = service
         self.sink = sink
@@ -125,6 +140,8 @@ class Monitor:
         self.background = background
         self.full_every = full_every
         self._watcher_factory = watcher_factory
+        self._on_battery = on_battery
+        self._held = False  # scheduled scans held back on battery (as last told in PowerState)
         self._watcher: EventWatcher | None = None
         self._requests: queue.Queue[_Request] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -155,11 +172,14 @@ class Monitor:
 
     # -- the loop ------------------------------------------------------------------------------
 
-    def run_once(self, path: str | None = None, *, full: bool = False) -> list[FolderReport]:
+    def run_once(
+        self, path: str | None = None, *, full: bool = False, paths: frozenset[str] | None = None
+    ) -> list[FolderReport]:
         """Check each folder (or one) once, handing every report to the sink when ready."""
         config = self.service.config()
         target = path or self.path
         folders = (self.service.folder(target),) if target else config.folders
+        throttle = throttle_for(config.max_mb_per_s)  # one bucket: the cap spans the folders
         reports = []
         for folder in folders:
             if self.stop.is_set():
@@ -167,7 +187,13 @@ class Monitor:
             self.on_event(Scanning(folder.path, 0))
             try:
                 report = self.service.check_folder(
-                    folder, config, full=full, stop=self.stop, progress=self._progress(folder.path)
+                    folder,
+                    config,
+                    full=full,
+                    stop=self.stop,
+                    progress=self._progress(folder.path),
+                    paths=paths,
+                    throttle=throttle,
                 )
             except ScanCancelled:
                 break
@@ -269,7 +295,10 @@ class Monitor:
             if self.stop.is_set():
                 break
             try:
-                if request is None:
+                if request is None and self._held_on_battery():
+                    # Skipped, not queued: on outside power the next poll catches up anyway.
+                    next_poll = self.clock() + min(self._interval(), POWER_POLL)
+                elif request is None:
                     full_due = self._full_due()
                     self.run_once()
                     for folder in full_due:  # the scheduled full re-hash, after the quick checks
@@ -282,6 +311,20 @@ class Monitor:
                 self.on_event(Failed(exc.title, exc.message))
                 next_poll = self.clock() + self._interval()
 
+    def _held_on_battery(self) -> bool:
+        """Whether the scheduled poll waits: ``pause_on_battery`` is on and the machine runs on
+        battery (unknown counts as outside power). The tray hears when this changes."""
+        held = False
+        if self.service.config().pause_on_battery:
+            try:
+                held = self._on_battery() is True
+            except Exception:  # a power reading must never end the monitor
+                log.debug("cannot tell whether on battery", exc_info=True)
+        if held != self._held:
+            self._held = held
+            self.on_event(PowerState(held))
+        return held
+
     def _handle(self, request: _Request) -> None:
         if request.kind == "check":
             self.run_once(request.path, full=request.full)
@@ -292,7 +335,7 @@ class Monitor:
                 if self._watcher is not None:
                     self._watcher.unwatch(request.path)
                 return
-            self.run_once(request.path)
+            self.run_once(request.path, paths=request.paths)  # just the touched paths
         elif request.kind == "lost":
             self.on_event(EventsState(request.path, False, request.why))
             self.run_once(request.path)  # whatever the lost events said, a rescan sees
@@ -330,6 +373,7 @@ class Monitor:
                 path,
                 stop=self.stop,
                 progress=self._progress(path, first=True),
+                throttle=throttle_for(self.service.config().max_mb_per_s),
             )
         except ScanCancelled:
             return

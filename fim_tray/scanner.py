@@ -11,12 +11,13 @@ import re
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from fim_tray.errors import FolderMissingError, ScanCancelled
 from fim_tray.hashing import BUFFER_SIZE, DEFAULT_ALGORITHM, OPEN_FLAGS, hash_fd
 from fim_tray.models import Entry, EntryType, Problem, ScanResult
+from fim_tray.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +187,7 @@ def _hash_open(
     st: os.stat_result,
     algorithm: str,
     cancelled: Callable[[], bool] | None,
+    throttle: Throttle | None = None,
 ) -> _Outcome:
     """Hash a file :func:`_open_file` opened (``before`` is its fstat), and close it. A file
     that changed while it was read is read once more. ``st`` is what an error entry records."""
@@ -198,7 +200,7 @@ def _hash_open(
                     before = os.fstat(fd)
                     if not stat.S_ISREG(before.st_mode):
                         return None, "was replaced during the scan", files, nbytes
-                digest = hash_fd(fd, algorithm, before.st_size, cancelled)
+                digest = hash_fd(fd, algorithm, before.st_size, cancelled, throttle)
                 if digest is None:
                     raise _Stopped
                 after = os.fstat(fd)
@@ -233,7 +235,11 @@ def _hash_open(
 
 
 def _hash_file(
-    path: str, st: os.stat_result, algorithm: str, cancelled: Callable[[], bool] | None
+    path: str,
+    st: os.stat_result,
+    algorithm: str,
+    cancelled: Callable[[], bool] | None,
+    throttle: Throttle | None = None,
 ) -> _Outcome:
     """Open, check and hash one regular file that ``lstat`` saw as ``st``.
 
@@ -244,7 +250,7 @@ def _hash_file(
     if failed is not None:
         return failed
     assert before is not None
-    return _hash_open(fd, before, st, algorithm, cancelled)
+    return _hash_open(fd, before, st, algorithm, cancelled, throttle)
 
 
 # Holds a big file's place in the entries while a worker hashes it, so the entries come out in
@@ -275,10 +281,17 @@ class _HashPool:
     :meth:`close` ends and joins every thread, so none outlives its scan.
     """
 
-    def __init__(self, size: int, algorithm: str, stop: threading.Event | None) -> None:
+    def __init__(
+        self,
+        size: int,
+        algorithm: str,
+        stop: threading.Event | None,
+        throttle: Throttle | None = None,
+    ) -> None:
         self.size = size
         self.algorithm = algorithm
         self.stop = stop
+        self.throttle = throttle  # one for the whole scan: the cap holds across the threads
         self.jobs: list[_Job] = []
         self._abort = threading.Event()
         self._todo: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -309,7 +322,9 @@ class _HashPool:
     def _do(self, job: _Job) -> None:
         if not self.cancelled():
             try:
-                job.outcome = _hash_file(job.path, job.st, self.algorithm, self.cancelled)
+                job.outcome = _hash_file(
+                    job.path, job.st, self.algorithm, self.cancelled, self.throttle
+                )
             except BaseException as exc:  # raised again on the scanning thread, by wait()
                 job.failure = exc
         self._done.put(job)
@@ -352,7 +367,8 @@ class Scanner:
     are unchanged; ``full=True`` re-hashes every file. ``stop`` ends the walk early with
     :class:`ScanCancelled`. Files of BIG_FILE bytes or more are hashed by up to ``hash_workers``
     threads (never more than the CPUs) while the walk goes on; the result is the same as a scan
-    on one thread, entries, problems and their order included.
+    on one thread, entries, problems and their order included. ``throttle`` caps how fast the
+    scan reads (every thread charges the same one); None reads at full speed.
     """
 
     root: str
@@ -364,6 +380,8 @@ class Scanner:
     stop: threading.Event | None = None
     root_dev: int | None = None  # the device the baseline was recorded on, to spot an unmount
     hash_workers: int = DEFAULT_HASH_WORKERS
+    throttle: Throttle | None = None  # a cap on reading speed, shared by the hashing threads
+    only: Collection[str] | None = None  # relative paths: scan just these (and below folders)
     _entries: dict[str, Entry] = field(default_factory=dict, init=False)
     _problems: list[Problem] = field(default_factory=list, init=False)
     _unlisted: set[str] = field(default_factory=set, init=False)
@@ -384,7 +402,10 @@ class Scanner:
         self._cancelled = self.stop.is_set if self.stop is not None else None
         self._quick = None if self.full else self.previous  # the records whose digest may serve
         workers = hash_threads(self.hash_workers)
-        pool = self._pool = _HashPool(workers, self.algorithm, self.stop) if workers else None
+        pool: _HashPool | None = None
+        if workers:
+            pool = _HashPool(workers, self.algorithm, self.stop, self.throttle)
+        self._pool = pool
         try:
             seen = self._walk()
             if pool is not None:
@@ -418,8 +439,11 @@ class Scanner:
         name_match = excluded._name.match if excluded._name is not None else None
         path_match = excluded._path.match if excluded._path is not None else None
         stop, progress, record = self.stop, self.progress, self._record
-        stack: list[tuple[str, str]] = [(self.root, "")]
-        seen = 0
+        if self.only is None or "" in self.only:
+            stack: list[tuple[str, str]] = [(self.root, "")]
+            seen = 0
+        else:
+            stack, seen = self._targets(excluded)
         while stack:
             if stop is not None and stop.is_set():
                 raise _Stopped
@@ -452,6 +476,33 @@ class Scanner:
                 if progress is not None and seen % 1000 == 0:
                     progress(seen)
         return seen
+
+    def _targets(self, excluded: Excluder) -> tuple[list[tuple[str, str]], int]:
+        """Record each path of ``only`` (what file events said was touched) and return the
+        folders among them to walk. A path that is gone is simply not recorded: compared with
+        the baseline, it and everything below it are removed."""
+        wanted = sorted({p.strip("/") for p in self.only or ()})
+        tops = [p for i, p in enumerate(wanted) if not any(_below(p, q) for q in wanted[:i])]
+        by_parent: dict[str, set[str]] = {}
+        for rel in tops:
+            parts = rel.split("/")
+            if any(excluded(name, "/".join(parts[: i + 1])) for i, name in enumerate(parts)):
+                continue  # an excluded name, or inside an excluded folder
+            by_parent.setdefault("/".join(parts[:-1]), set()).add(parts[-1])
+        stack: list[tuple[str, str]] = []
+        seen = 0
+        for parent, names in by_parent.items():
+            prefix = parent + "/" if parent else ""
+            try:
+                with os.scandir(os.path.join(self.root, parent)) as listing:
+                    children = [c for c in listing if c.name in names]
+            except OSError:
+                continue  # the parent is gone or unreadable now: nothing of it to record
+            for child in children:
+                if self._record(child, prefix + child.name):
+                    stack.append((child.path, prefix + child.name + "/"))
+                seen += 1
+        return stack, seen
 
     def _check_root(self, expect_dev: int | None = None) -> int:
         """The root must exist and be a folder, before the walk and still after it."""
@@ -600,12 +651,15 @@ class Scanner:
                 return self._count(rel, failed)
             assert before is not None
             if pool is None or before.st_size < BIG_FILE:
-                outcome = _hash_open(fd, before, before, self.algorithm, self._cancelled)
+                outcome = _hash_open(
+                    fd, before, before, self.algorithm, self._cancelled, self.throttle
+                )
                 return self._count(rel, outcome)
             os.close(fd)  # a worker opens it again: cheaper than open files waiting in a queue
             st = before
         elif pool is None or st.st_size < BIG_FILE:
-            return self._count(rel, _hash_file(path, st, self.algorithm, self._cancelled))
+            outcome = _hash_file(path, st, self.algorithm, self._cancelled, self.throttle)
+            return self._count(rel, outcome)
         pool.submit(_Job(path, rel, st, len(self._problems)))
         return _PENDING
 
@@ -632,3 +686,8 @@ class Scanner:
                 self._entries.pop(job.rel, None)
             elif self._entries.get(job.rel) is _PENDING:
                 self._entries[job.rel] = entry
+
+
+def _below(path: str, folder: str) -> bool:
+    """True when ``path`` is ``folder`` or inside it (relative, ``/``-separated paths)."""
+    return path == folder or path.startswith(folder + "/")

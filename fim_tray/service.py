@@ -10,22 +10,29 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fim_tray import baseline as baseline_store
+from fim_tray import baseline_cache as baseline_store  # the JSON baselines, with a load cache
 from fim_tray import config as config_store
-from fim_tray import jsonio, textdiff
-from fim_tray import restore as restoring
+from fim_tray import jsonio
 from fim_tray.compare import compare
 from fim_tray.config import Config
-from fim_tray.copies import CopyReport, PruneReport
 from fim_tray.errors import FimError, FolderMissingError, NotWatchedError, ScanCancelled
 from fim_tray.history import History
-from fim_tray.keeper import CopiesStatus, Keeper
 from fim_tray.lock import data_lock
 from fim_tray.models import Change, Event, Folder, FolderReport, Problem, ScanResult
-from fim_tray.paths import Paths
+from fim_tray.paths import Paths, decode_name, encode_name
 from fim_tray.scanner import Progress, Scanner
-from fim_tray.snapshots import SnapshotStore
+from fim_tray.throttle import Throttle
+
+if TYPE_CHECKING:
+    # Saved copies, diff and restore are imported when first used: a check or a monitor that
+    # keeps no copies never loads them, which keeps the command line's start-up quick.
+    from fim_tray import restore as restoring
+    from fim_tray import textdiff
+    from fim_tray.copies import CopyReport, PruneReport
+    from fim_tray.keeper import CopiesStatus, Keeper
+    from fim_tray.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +67,30 @@ class Service:
         self.clock = clock
         self.lock_timeout = lock_timeout
         self.history_log = History(self.paths.events_file)
-        self.snapshots = SnapshotStore(self.paths.data_dir / "snapshots")
-        self._keeper = Keeper(self)
+        self._lazy = threading.Lock()  # so two threads never build two stores (see snapshots)
+        self._snapshots: SnapshotStore | None = None
+        self._keeper_: Keeper | None = None
         self._key: bytes | None = None
+
+    @property
+    def snapshots(self) -> SnapshotStore:
+        """The store of saved copies, built on first use. One per service: it remembers what
+        it wrote until :meth:`SnapshotStore.sync`, so a second one would lose that."""
+        with self._lazy:
+            if self._snapshots is None:
+                from fim_tray.snapshots import SnapshotStore
+
+                self._snapshots = SnapshotStore(self.paths.data_dir / "snapshots")
+            return self._snapshots
+
+    @property
+    def _keeper(self) -> Keeper:
+        with self._lazy:
+            if self._keeper_ is None:
+                from fim_tray.keeper import Keeper
+
+                self._keeper_ = Keeper(self)
+            return self._keeper_
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -105,11 +133,13 @@ class Service:
         progress: Progress | None = None,
         stop: threading.Event | None = None,
         keep_copies: bool = False,
+        throttle: Throttle | None = None,
     ) -> tuple[Folder, ScanResult | None]:
         """Record the baseline of a new folder; returns (folder, None) when already watched.
 
         ``keep_copies`` also stores the content of its files (see :mod:`fim_tray.copies`); a
-        file that could not be copied is listed in the result's problems."""
+        file that could not be copied is listed in the result's problems. ``throttle`` caps
+        the reading speed of the scan (None: full speed)."""
         root = _resolve(path)
         if not os.path.isdir(root):
             raise FolderMissingError(f"{path} is not a folder that exists.")
@@ -127,6 +157,7 @@ class Service:
             progress=progress,
             stop=stop,
             hash_workers=planned.hash_workers,
+            throttle=throttle,
         ).run()
         now = self.clock()
         record = baseline_store.Baseline(
@@ -156,6 +187,7 @@ class Service:
             for leftover in (
                 base,
                 base.with_name(base.name + ".bak"),
+                baseline_store.cache_path(base),
                 self.paths.pending_file(folder.id),
             ):
                 with contextlib.suppress(FileNotFoundError):
@@ -172,14 +204,20 @@ class Service:
         full: bool = False,
         progress: Callable[[Folder, int], None] | None = None,
         stop: threading.Event | None = None,
+        throttle: Throttle | None = None,
     ) -> list[FolderReport]:
-        """Scan each watched folder (or the one named) and compare it with its baseline."""
+        """Scan each watched folder (or the one named) and compare it with its baseline;
+        ``throttle`` caps the reading speed of every scan."""
         config = self.config()
         folders = (self.folder(path),) if path is not None else config.folders
         reports = []
         for folder in folders:
             step = None if progress is None else (lambda n, f=folder: progress(f, n))
-            reports.append(self.check_folder(folder, config, full=full, progress=step, stop=stop))
+            reports.append(
+                self.check_folder(
+                    folder, config, full=full, progress=step, stop=stop, throttle=throttle
+                )
+            )
         return reports
 
     def check_folder(
@@ -190,10 +228,19 @@ class Service:
         full: bool = False,
         progress: Progress | None = None,
         stop: threading.Event | None = None,
+        paths: Collection[str] | None = None,
+        throttle: Throttle | None = None,
     ) -> FolderReport:
-        """One folder's report. Errors are reported in it, never raised (except a cancel)."""
+        """One folder's report. Errors are reported in it, never raised (except a cancel).
+
+        ``paths`` (relative, from file events) limits the scan to those paths and what is below
+        them; the report's ``changes`` then cover just those, and ``pending`` counts them all.
+        """
         config = config or self.config()
         now = self.clock()
+        scope = None if paths is None else frozenset(p.strip("/") for p in paths)
+        if scope is not None and ("" in scope or self._pending_map(folder) is None):
+            scope = None  # the whole folder, or pending changes this version cannot place
         try:
             trusted = self.load_baseline(folder)
             result = Scanner(
@@ -206,13 +253,23 @@ class Service:
                 stop=stop,
                 root_dev=trusted.root_dev,
                 hash_workers=config.hash_workers,
+                only=scope,
+                throttle=throttle,
             ).run()
-            changes = compare(trusted.entries, result.entries, result.unlisted)
+            before = trusted.entries
+            targets = sorted(scope or ())
+            if scope is not None:
+                before = {p: e for p, e in before.items() if _selected(p, targets)}
+            changes = compare(before, result.entries, result.unlisted)
             with self._locked():
-                seen = self._load_pending(folder)
-                new = [c for c in changes if c.signature() not in seen]
+                old = self._pending_map(folder) or {}
+                new = [c for c in changes if c.signature() not in old]
                 self.history_log.append(folder.path, new, now)
-                self._save_pending(folder, changes, now, full=full)
+                pending = {c.signature(): c.path for c in changes}
+                if scope is not None:  # what is pending elsewhere in the folder stays pending
+                    kept = {s: p for s, p in old.items() if not _selected(p, targets)}
+                    pending = {**kept, **pending}
+                self._write_pending(folder, pending, now, full=full)
         except ScanCancelled:
             raise
         except FimError as exc:
@@ -226,6 +283,7 @@ class Service:
             problems=result.problems,
             files=len(result.entries),
             seconds=result.seconds,
+            pending=len(pending),
         )
 
     # -- accept --------------------------------------------------------------------------------
@@ -347,18 +405,24 @@ class Service:
 
     def diff(self, path: str, file: str) -> textdiff.DiffResult:
         """What changed inside ``file`` (relative to the watched folder, or absolute)."""
+        from fim_tray import textdiff
+
         return textdiff.diff(self, path, file)
 
     def restore(
         self, path: str, file: str, *, expected_signature: str | None = None, force: bool = False
     ) -> restoring.RestoreResult:
         """Put ``file`` back as the baseline has it; see :func:`fim_tray.restore.restore`."""
+        from fim_tray import restore as restoring
+
         return restoring.restore(
             self, path, file, expected_signature=expected_signature, force=force
         )
 
     def undo_restore(self, path: str, file: str, *, force: bool = False) -> restoring.RestoreResult:
         """Put back what the last restore of ``file`` replaced."""
+        from fim_tray import restore as restoring
+
         return restoring.undo(self, path, file, force=force)
 
     def file_key(self, folder: Folder, file: str) -> str:
@@ -384,14 +448,32 @@ class Service:
         signatures = self._read_pending(folder).get("signatures", [])
         return set(signatures) if isinstance(signatures, list) else set()
 
+    def _pending_map(self, folder: Folder) -> dict[str, str] | None:
+        """Pending changes as signature -> path; None for a file written before paths were
+        kept with them (a full check then rewrites it)."""
+        obj = self._read_pending(folder)
+        signatures, paths = obj.get("signatures", []), obj.get("paths")
+        if not isinstance(signatures, list) or not isinstance(paths, dict):
+            return None if signatures else {}
+        try:
+            return {s: decode_name(paths[s]) for s in signatures}
+        except (KeyError, TypeError, ValueError):
+            return None
+
     def _save_pending(
         self, folder: Folder, changes: Sequence[Change], now: datetime, *, full: bool = False
+    ) -> None:
+        self._write_pending(folder, {c.signature(): c.path for c in changes}, now, full=full)
+
+    def _write_pending(
+        self, folder: Folder, pending: dict[str, str], now: datetime, *, full: bool = False
     ) -> None:
         full_checked = now.isoformat() if full else self._read_pending(folder).get("full_checked")
         obj = {
             "checked": now.isoformat(),
             "full_checked": full_checked,  # the last time every file was re-hashed
-            "signatures": [c.signature() for c in changes],
+            "signatures": list(pending),
+            "paths": {s: encode_name(p) for s, p in pending.items()},  # for targeted checks
         }
         jsonio.atomic_write(self.paths.pending_file(folder.id), jsonio.dumps(obj))
 

@@ -26,6 +26,7 @@ from fim_tray.hashing import BUFFER_SIZE, hash_fd
 from fim_tray.models import Entry, ScanResult
 from fim_tray.paths import encode_name
 from fim_tray.scanner import BIG_FILE, DEFAULT_HASH_WORKERS, MAX_HASH_WORKERS, Scanner
+from fim_tray.throttle import Throttle
 
 KEY = bytes(range(32))
 MAIN = threading.current_thread().name
@@ -294,14 +295,18 @@ def _stop_after_first_chunk(monkeypatch: pytest.MonkeyPatch, stop: threading.Eve
     seen: list[str] = []
 
     def hash_then_stop(
-        fd: int, algorithm: str, size: int, cancelled: Callable[[], bool] | None
+        fd: int,
+        algorithm: str,
+        size: int,
+        cancelled: Callable[[], bool] | None,
+        throttle: Throttle | None = None,
     ) -> str | None:
         def stop_now() -> bool:
             seen.append(threading.current_thread().name)
             stop.set()
             return cancelled() if cancelled is not None else False
 
-        return real(fd, algorithm, size, stop_now)
+        return real(fd, algorithm, size, stop_now, throttle)
 
     monkeypatch.setattr(scanner_module, "hash_fd", hash_then_stop)
     return seen
@@ -338,7 +343,11 @@ def test_a_stop_while_waiting_for_the_workers_cancels(
     hashed_on: list[str] = []
 
     def long_hash(
-        fd: int, algorithm: str, size: int, cancelled: Callable[[], bool] | None
+        fd: int,
+        algorithm: str,
+        size: int,
+        cancelled: Callable[[], bool] | None,
+        throttle: Throttle | None = None,
     ) -> str | None:
         hashed_on.append(threading.current_thread().name)
         assert cancelled is not None

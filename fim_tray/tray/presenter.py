@@ -18,6 +18,7 @@ from fim_tray.monitor import (
     Failed,
     MonitorEvent,
     PausedChanged,
+    PowerState,
     Scanning,
     Watched,
 )
@@ -104,6 +105,7 @@ class TrayModel:
     message: str | None = None  # the last failure that is not about one folder
     degraded: list[str] = field(default_factory=list)  # features that do not work here
     polling: dict[str | None, str] = field(default_factory=dict)  # folder -> why no file events
+    on_battery: bool = False  # scheduled checks held back on battery
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def set_folders(self, paths: list[str], pending: dict[str, int] | None = None) -> None:
@@ -119,7 +121,7 @@ class TrayModel:
             view.scanning, view.first = None, False
             view.error = report.error
             if report.error is None:
-                view.pending = len(report.changes)
+                view.pending = len(report.changes) if report.pending is None else report.pending
             for change in report.new:
                 self.recent.appendleft(Recent(report.time, report.folder.path, change, report.new))
         return notice_for(report)
@@ -142,6 +144,8 @@ class TrayModel:
                     self.message = event.message
             elif isinstance(event, PausedChanged):
                 self.paused = event.paused
+            elif isinstance(event, PowerState):
+                self.on_battery = event.on_battery
             elif isinstance(event, EventsState):
                 if event.live:
                     self.polling.pop(event.folder, None)
@@ -195,6 +199,8 @@ class TrayModel:
             if self.paused:
                 line = "Paused. " + line
             notes = list(self.degraded)
+            if self.on_battery:
+                notes.append("paused on battery")
             if self.polling:
                 why = next(iter(self.polling.values()))
                 notes.append(f"polling only: {why}")
