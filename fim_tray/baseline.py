@@ -28,7 +28,7 @@ FORMAT = "fim-tray-baseline"
 _HEAD = b'{"format":"' + FORMAT.encode() + b'","schema":%d,"hmac":"'
 _BODY = b'","body":'
 _TAIL = b"}\n"
-_BODY_KEYS = {"path", "path_b64", "algorithm", "created", "updated", "root_dev", "entries"}
+BODY_KEYS = {"path", "path_b64", "algorithm", "created", "updated", "root_dev", "entries"}
 KEY_BYTES = 32
 KEY_WAIT = 2.0  # seconds to wait for a key file another process has created but not yet filled
 
@@ -194,7 +194,7 @@ def serialize(baseline: Baseline, key: bytes) -> bytes:
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """No cyclic garbage collection while 100,000 objects that all survive are made (the parsed
     JSON, then the entries): each collection would only walk them in vain (measured: 5% of a
     whole `check`). Left as found, so the collector is never switched off for good."""
@@ -207,9 +207,31 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def signature(data: bytes, key: bytes) -> str | None:
+    """The signature (hex HMAC) of a baseline file's content when it is in the layout
+    :func:`serialize` writes and verifies with ``key``; None for anything else.
+
+    No JSON parse: one HMAC pass over the body, so a cache of the parsed content can be
+    trusted for exactly this file. None says nothing about why: :func:`parse` tells that.
+    """
+    start = len(_HEAD % SCHEMA)
+    end = start + 2 * hashlib.sha256().digest_size
+    if not (
+        len(data) > end + len(_BODY) + len(_TAIL)
+        and data.startswith(_HEAD % SCHEMA)
+        and data.startswith(_BODY, end)
+        and data.endswith(_TAIL)
+    ):
+        return None
+    claimed = data[start:end]
+    body = memoryview(data)[end + len(_BODY) : -len(_TAIL)]  # no copy of 13 MB
+    expected = hmac.new(key, body, hashlib.sha256).hexdigest().encode()
+    return claimed.decode() if hmac.compare_digest(expected, claimed) else None
+
+
 def parse(data: bytes, key: bytes, source: str = "the baseline") -> Baseline:
     """Check and read a baseline file's content; every failure is a :class:`BaselineError`."""
-    with _gc_paused():
+    with gc_paused():
         return _parse(data, key, source)
 
 
@@ -248,16 +270,16 @@ def _parse(data: bytes, key: bytes, source: str) -> Baseline:
             created=datetime.fromisoformat(body["created"]),
             updated=datetime.fromisoformat(body["updated"]),
             root_dev=body.get("root_dev"),
-            extra={k: v for k, v in body.items() if k not in _BODY_KEYS},
+            extra={k: v for k, v in body.items() if k not in BODY_KEYS},
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BaselineError(f"{source} is signed but incomplete ({exc!r}).") from exc
 
 
-def load(path: Path, key: bytes) -> Baseline:
-    """Read and verify a baseline file."""
+def read(path: Path) -> bytes:
+    """A baseline file's content; a missing or unreadable file is a :class:`BaselineError`."""
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise BaselineError(
             f"The baseline {path} is missing. Remove the folder and add it again to record a "
@@ -265,9 +287,17 @@ def load(path: Path, key: bytes) -> Baseline:
         ) from None
     except OSError as exc:
         raise BaselineError(f"The baseline {path} cannot be read: {exc.strerror}.") from exc
-    return parse(data, key, source=f"The baseline {path}")
 
 
-def save(path: Path, baseline: Baseline, key: bytes) -> None:
-    """Write atomically, keeping the previous version as ``<name>.bak``."""
-    jsonio.atomic_write(path, serialize(baseline, key), keep_backup=True)
+def load(path: Path, key: bytes) -> Baseline:
+    """Read and verify a baseline file."""
+    return parse(read(path), key, source=f"The baseline {path}")
+
+
+def save(path: Path, baseline: Baseline, key: bytes) -> str:
+    """Write atomically, keeping the previous version as ``<name>.bak``; returns the
+    :func:`signature` of what was written."""
+    data = serialize(baseline, key)
+    jsonio.atomic_write(path, data, keep_backup=True)
+    start = len(_HEAD % SCHEMA)
+    return data[start : start + 2 * hashlib.sha256().digest_size].decode()
