@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,9 +83,11 @@ def cli(
     cwd: Path | str | None = None,
     timeout: float = 30,
     user: int | None = None,
+    wrap: Sequence[str] = (),
 ) -> Run:
-    """Run ``python -m fim_tray ARGS`` (optionally as another user); never a traceback."""
-    argv: list[str | bytes] = [sys.executable, "-m", "fim_tray"]
+    """Run ``python -m fim_tray ARGS`` (optionally as another user, or under ``wrap``, a
+    command that runs the rest); never a traceback."""
+    argv: list[str | bytes] = [*wrap, sys.executable, "-m", "fim_tray"]
     argv += [a if isinstance(a, str | bytes) else os.fspath(a) for a in args]
     ids: dict[str, Any] = {} if user is None else {"user": user, "group": user, "extra_groups": []}
     done = subprocess.run(

@@ -216,25 +216,47 @@ def test_symlinks_are_recorded_by_target_and_never_followed(tmp_path: Path, home
 # -- unreadable files and folders ------------------------------------------------------------
 
 
-def _nobody_can_run(home: Path, cwd: Path) -> None:
-    """The repository and the venv's python must be usable by nobody: say so plainly if not."""
+# Root without the capabilities that let it read and search everything: for it, as for any
+# user, a file with mode 000 cannot be read, yet the repository stays reachable wherever it is.
+WITHOUT_DAC = ("setpriv", "--bounding-set=-dac_override,-dac_read_search", "--")
+
+
+def _nobody_can_run(home: Path, cwd: Path) -> bool:
+    """Whether user nobody can run this checkout's python (not when it lies under a private
+    folder, as a fresh clone in a 0700 temporary folder does)."""
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", "import fim_tray.cli, orjson, platformdirs"],
+            capture_output=True,
+            text=True,
+            env=cli_env(home),
+            cwd=cwd,
+            user=NOBODY,
+            group=NOBODY,
+            extra_groups=[],
+            timeout=30,
+            check=False,
+        )
+    except OSError:
+        return False
+    return probe.returncode == 0
+
+
+def _without_dac_works(home: Path, cwd: Path) -> None:
+    """The fallback must really take root's power to read everything away: prove it."""
+    locked = cwd / "probe-locked"
+    locked.write_text("x")
+    locked.chmod(0)
     probe = subprocess.run(
-        [sys.executable, "-c", "import fim_tray.cli, orjson, platformdirs"],
-        capture_output=True,
-        text=True,
-        env=cli_env(home),
-        cwd=cwd,
-        user=NOBODY,
-        group=NOBODY,
-        extra_groups=[],
-        timeout=30,
-        check=False,
-    )
-    if probe.returncode != 0:
+        [*WITHOUT_DAC, sys.executable, "-c", f"open({str(locked)!r}).read()"],
+        capture_output=True, text=True, env=cli_env(home), cwd=cwd, timeout=30, check=False,
+    )  # fmt: skip
+    locked.unlink()
+    if probe.returncode == 0 or "PermissionError" not in probe.stderr:
         pytest.fail(
-            f"user nobody ({NOBODY}) cannot run {sys.executable} -m fim_tray from {REPO}: "
-            f"{probe.stderr.strip()[-500:]}\nMake the repository and the venv readable by every "
-            "user (chmod -R a+rX) so the unreadable-file tests can run as a non-root user."
+            f"cannot test unreadable files here: user nobody cannot run {sys.executable} from "
+            f"{REPO}, and {' '.join(WITHOUT_DAC)} did not stop root from reading a mode-000 "
+            f"file ({probe.stderr.strip()[-300:]})"
         )
 
 
@@ -246,9 +268,10 @@ class Unprivileged:
     tmp: Path
     home: Path
     user: int | None
+    wrap: tuple[str, ...] = ()
 
     def run(self, *args: str | Path) -> Run:
-        return cli(*args, home=self.home, cwd=self.tmp, user=self.user, timeout=15)
+        return cli(*args, home=self.home, cwd=self.tmp, user=self.user, wrap=self.wrap, timeout=15)
 
     def tree(self, files: dict[str, str | bytes]) -> Path:
         watched = make_tree(self.tmp / "w", files)
@@ -266,11 +289,16 @@ def unprivileged() -> Iterator[Unprivileged]:
         home = tmp / "home"
         home.mkdir()
         user: int | None = None
+        wrap: tuple[str, ...] = ()
         if IS_ROOT:
-            user = NOBODY
             os.chown(home, NOBODY, NOBODY)
-            _nobody_can_run(home, tmp)
-        yield Unprivileged(tmp, home, user)
+            if _nobody_can_run(home, tmp):
+                user = NOBODY
+            else:  # the checkout is private to root: stay root, without reading everything
+                os.chown(home, 0, 0)
+                _without_dac_works(home, tmp)
+                wrap = WITHOUT_DAC
+        yield Unprivileged(tmp, home, user, wrap)
 
 
 def test_unreadable_file_and_folder_are_reported_and_the_scan_goes_on(
