@@ -19,7 +19,7 @@ from typing import Any
 from fim_tray import jsonio
 from fim_tray.errors import BaselineError, BaselineTamperedError, StorageError
 from fim_tray.models import Entry
-from fim_tray.paths import decode_name, encode_name
+from fim_tray.paths import decode_name, encode_name, name_fields, name_from
 
 SCHEMA = 1
 FORMAT = "fim-tray-baseline"
@@ -96,8 +96,8 @@ def load_key(path: Path) -> bytes:
 
 
 def _entry_to_json(path: str, entry: Entry) -> dict[str, Any]:
-    # One dict display: the fastest way to build it for 50,000 entries. The keys, and their
-    # order, are those the format has always had.
+    # One dict display: the fastest way to build it for 50,000 entries. The keys and their
+    # order are part of the file format (the HMAC covers these exact bytes).
     obj: dict[str, Any] = {
         "path": path,
         "type": entry.type,
@@ -124,8 +124,7 @@ def _entry_to_json(path: str, entry: Entry) -> dict[str, Any]:
 
 
 def _target_json(target: str) -> dict[str, str]:
-    encoded = encode_name(target)
-    return {"target": encoded["path"]} if "path" in encoded else {"target_b64": encoded["path_b64"]}
+    return name_fields(target, "target")
 
 
 def _entries_from_json(items: Any) -> dict[str, Entry]:
@@ -143,7 +142,7 @@ def _entries_from_json(items: Any) -> dict[str, Entry]:
             path = decode_name(obj)
         target = obj.get("target")
         if target is None and "target_b64" in obj:
-            target = decode_name({"path_b64": obj["target_b64"]})
+            target = name_from(obj, "target")
         entries[path] = Entry(
             obj["type"],
             int(obj["size"]),
@@ -196,7 +195,7 @@ def serialize(baseline: Baseline, key: bytes) -> bytes:
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
     """No cyclic garbage collection while 100,000 objects that all survive are made (the parsed
-    JSON, then the entries): each collection would only walk them in vain (measured: 5% of a
+    JSON, then the entries): each collection would only walk them in vain (about 5% of a
     whole `check`). Left as found, so the collector is never switched off for good."""
     was_enabled = gc.isenabled()
     gc.disable()

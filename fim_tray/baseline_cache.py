@@ -7,10 +7,10 @@ its baseline; the cache holds the same content as marshal data, in columns, and 
 when it is provably the JSON's own content:
 
 * the JSON's signature is verified on every load (one HMAC pass, no parse), so a tampered
-  or damaged JSON is reported exactly as before, whatever cache sits beside it;
+  or damaged JSON is reported as such, whatever cache sits beside it;
 * the cache carries that signature, and its own HMAC-SHA256 (same install key) covers it
   and the rest of the cache, so a cache made from another JSON, edited, or made with
-  another key is ignored: the JSON is then parsed as before and the cache written again.
+  another key is ignored: the JSON is then parsed and the cache written again.
 
 Layout: ``MAGIC``, the cache's HMAC (32 bytes), then what it signs: the JSON's signature
 (32 bytes), ``_TAG`` (cache version; Python version, byte order and array item sizes, as
@@ -38,9 +38,13 @@ from typing import Any
 from fim_tray import baseline as store
 from fim_tray import jsonio
 from fim_tray.baseline import Baseline, load_key
+from fim_tray.errors import BaselineError
 from fim_tray.models import Entry
 
-__all__ = ["SUFFIX", "Baseline", "cache_path", "decode", "encode", "load", "load_key", "save"]
+__all__ = [
+    "SUFFIX", "Baseline", "cache_path", "decode", "encode", "load", "load_key", "load_signed",
+    "save",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -181,28 +185,36 @@ def _build(payload: Any) -> Baseline | None:
 def load(path: Path, key: bytes) -> Baseline:
     """Read and verify the baseline ``path`` as :func:`fim_tray.baseline.load` does (the same
     errors for the same files), from its cache when that is the JSON's own content."""
+    return load_signed(path, key)[0]
+
+
+def load_signed(path: Path, key: bytes) -> tuple[Baseline, str]:
+    """:func:`load`, and the :func:`~fim_tray.baseline.signature` of the JSON it verified."""
     data = store.read(path)
     source = f"The baseline {path}"
     json_mac = store.signature(data, key)
     if json_mac is None:  # damaged, tampered, another key or schema: parse says which
-        return store.parse(data, key, source=source)
+        store.parse(data, key, source=source)
+        raise BaselineError(f"{source} is not in the layout fim-tray writes.")
     try:
         cached = cache_path(path).read_bytes()
     except OSError:  # none yet (FileNotFoundError), or unreadable: the JSON it is
         cached = b""
     record = decode(cached, json_mac, key) if cached else None
     if record is not None:
-        return record
+        return record, json_mac
     # The very bytes that were verified: the cache must hold what json_mac signs.
     record = store.parse(data, key, source=source)
     _write_cache(path, record, json_mac, key)
-    return record
+    return record, json_mac
 
 
-def save(path: Path, record: Baseline, key: bytes) -> None:
-    """Write the baseline atomically (keeping ``<name>.bak``), then its cache."""
+def save(path: Path, record: Baseline, key: bytes) -> str:
+    """Write the baseline atomically (keeping ``<name>.bak``), then its cache; returns the
+    JSON's :func:`~fim_tray.baseline.signature`."""
     json_mac = store.save(path, record, key)
     _write_cache(path, record, json_mac, key)
+    return json_mac
 
 
 def _write_cache(path: Path, record: Baseline, json_mac: str, key: bytes) -> None:

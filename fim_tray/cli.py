@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import math
 import os
@@ -21,7 +22,7 @@ from fim_tray.errors import FimError
 from fim_tray.hashing import ALGORITHMS
 from fim_tray.history import change_json
 from fim_tray.models import Folder, FolderReport
-from fim_tray.paths import encode_name
+from fim_tray.paths import encode_name, name_fields
 from fim_tray.service import Service
 from fim_tray.throttle import check_mb_per_s, throttle_for
 
@@ -104,12 +105,14 @@ def _build_parser() -> argparse.ArgumentParser:
 
     monitor = sub.add_parser("monitor", help="check in a loop and print each new change")
     monitor.add_argument("path", nargs="?")
-    monitor.add_argument("--interval", type=float, metavar="S", help="seconds between checks")
+    monitor.add_argument(
+        "--interval", type=_seconds, metavar="S", help="seconds between checks (at least 1)"
+    )
     monitor.add_argument("--json", action="store_true", help="one JSON object per change")
 
     history = sub.add_parser("history", help="changes reported so far")
     history.add_argument("--json", action="store_true", help="one JSON object per line")
-    history.add_argument("--limit", type=int, default=50, metavar="N", help="default: 50")
+    history.add_argument("--limit", type=_count, default=50, metavar="N", help="default: 50")
     cli_copies.add_parsers(sub)
     return parser
 
@@ -138,11 +141,10 @@ def _print_report(report: FolderReport, *, as_json: bool, many: bool, only_new: 
         _say(f"{escape(_name(report, problem.path, many))}: {problem.message}")
 
 
-def _json_name(name: str) -> str:
-    """A folder name for JSON output, as ``check --json`` writes it: the text, or the raw bytes
-    in base64 when the name is not valid UTF-8 (such a string cannot be written as JSON)."""
-    encoded = encode_name(name)
-    return encoded.get("path", encoded.get("path_b64", ""))
+def _json_name(name: str) -> dict[str, str]:
+    """A folder name for JSON output, as ``check --json`` writes it: ``{"folder": text}``, or
+    ``{"folder_b64": raw bytes}`` when the name is not valid UTF-8 (see name_fields)."""
+    return name_fields(name, "folder")
 
 
 def _lock_timeout() -> float:
@@ -159,15 +161,44 @@ def _lock_timeout() -> float:
     return seconds
 
 
+def _seconds(text: str) -> float:
+    """An interval for argparse: a number of seconds, at least the settings' minimum."""
+    from fim_tray.config import MIN_INTERVAL
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not MIN_INTERVAL <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_INTERVAL:g} seconds")
+    return value
+
+
+def _count(text: str) -> int:
+    """A count for argparse: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _plural(count: int, word: str, words: str | None = None) -> str:
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {words or word + 's'}"
+
+
 def _summary(report: FolderReport) -> str:
     if report.error is not None:
         return f"{escape(report.folder.path)}: error"
     name = escape(report.folder.path)
     if not report.changes:
-        return f"{name}: no changes in {report.files:,} entries ({report.seconds:.1f} s)"
+        files = _plural(report.files, "entry", "entries")
+        return f"{name}: no changes in {files} ({report.seconds:.1f} s)"
     kinds = Counter(c.kind for c in report.changes)
     what = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
-    return f"{escape(report.folder.path)}: {len(report.changes)} changes ({what})"
+    return f"{escape(report.folder.path)}: {_plural(len(report.changes), 'change')} ({what})"
 
 
 def cmd_add(service: Service, args: argparse.Namespace) -> int:
@@ -190,7 +221,7 @@ def cmd_add(service: Service, args: argparse.Namespace) -> int:
         f" ({unreadable} could not be read and are recorded without a hash)" if unreadable else ""
     )
     _say(
-        f"watching {escape(folder.path)}: {len(result.entries):,} entries, "
+        f"watching {escape(folder.path)}: {_plural(len(result.entries), 'entry', 'entries')}, "
         f"{result.hashed_bytes / 1e6:,.1f} MB hashed with {folder.algorithm} in "
         f"{time.monotonic() - started:.1f} s{note}"
     )
@@ -213,7 +244,7 @@ def cmd_list(service: Service, args: argparse.Namespace) -> int:
         state = "error" if status.error else f"{status.pending} pending" if status.pending else "ok"
         if args.json:
             obj = {
-                "folder": _json_name(status.folder.path), "state": state, "files": status.files,
+                **_json_name(status.folder.path), "state": state, "files": status.files,
                 "pending": status.pending, "error": status.error,
                 "checked": status.checked.isoformat() if status.checked else None,
                 "algorithm": status.folder.algorithm,
@@ -221,7 +252,7 @@ def cmd_list(service: Service, args: argparse.Namespace) -> int:
             print(jsonio.dumps(obj).decode())
             continue
         checked = timestamp(status.checked) if status.checked else "never checked"
-        files = f"{status.files:,} entries" if status.files is not None else "no baseline"
+        files = "no baseline" if status.files is None else _plural(status.files, "entry", "entries")
         print(f"{escape(status.folder.path)}  {state}  {files}  last check {checked}")
         if status.error:
             print(f"    {status.error}")
@@ -282,7 +313,7 @@ def cmd_history(service: Service, args: argparse.Namespace) -> int:
         if args.json:
             obj = {
                 "id": event.id, "time": event.time.isoformat(),
-                "folder": _json_name(event.folder), **encode_name(event.path),
+                **_json_name(event.folder), **encode_name(event.path),
                 "change": event.change, "suspicious": event.suspicious,
                 "fields": list(event.fields), "before": event.before, "after": event.after,
             }  # fmt: skip
@@ -346,6 +377,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("stopped")
         return 130
+    except BrokenPipeError:  # `fim-tray check | head`: the reader left; say nothing more
+        with contextlib.suppress(OSError):  # and keep Python from complaining at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
     except Exception as exc:
         log.debug("unexpected error", exc_info=True)
         _say(f"unexpected error: {exc!r}. Run again with --debug for details.")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from typing import TYPE_CHECKING, Any
 
 from fim_tray import jsonio
 from fim_tray.display import escape
 from fim_tray.models import Folder
-from fim_tray.paths import encode_name
+from fim_tray.paths import name_fields
 
 if TYPE_CHECKING:  # annotations only: every command imports this module to build its parser
     from fim_tray.copies import CopyReport
@@ -138,9 +139,19 @@ def cmd_restore(service: Service, args: argparse.Namespace) -> int:
     _say(result.message)
     for note in result.notes:
         _say(f"{escape(result.path)}: {note}")
-    if result.previous_digest is not None:
-        _say("the content it replaced is kept; `fim-tray restore --undo` puts it back")
+    if result.previous_digest is not None and not args.undo:
+        _say(
+            f"the content it replaced is kept; `{undo_command(args.path, args.file)}` puts it back"
+        )
     return EXIT_OK
+
+
+def undo_command(path: str, file: str) -> str:
+    """The command that undoes a restore, ready to paste: shell-quoted, then escaped for
+    display (a name with control characters or bytes that are not UTF-8 stays visible)."""
+    ends = ["--"] if path.startswith("-") or file.startswith("-") else []
+    words = ["fim-tray", "restore", "--undo", *ends, path, file]
+    return escape(" ".join(shlex.quote(w) for w in words))
 
 
 def cmd_prune(service: Service, args: argparse.Namespace) -> int:
@@ -162,9 +173,8 @@ def cmd_status(service: Service, args: argparse.Namespace) -> int:
     for status in service.status():
         state = "error" if status.error else f"{status.pending} pending" if status.pending else "ok"
         kept = by_folder.get(status.folder.path)
-        name = encode_name(status.folder.path)
         row: dict[str, Any] = {
-            "folder": name.get("path", name.get("path_b64")), "state": state,
+            **name_fields(status.folder.path, "folder"), "state": state,
             "keep_copies": status.folder.keep_copies, "error": status.error,
         }  # fmt: skip
         if kept is not None:

@@ -64,7 +64,7 @@ def _folder_json(folder: Folder) -> dict[str, Any]:
         **encode_name(folder.path),
         "algorithm": folder.algorithm,
         "excludes": list(folder.excludes),
-        # written only when on, so configs without copies look as before
+        # written only when on: a folder without copies needs no key
         **({"keep_copies": True} if folder.keep_copies else {}),
     }
 

@@ -201,9 +201,12 @@ def record(
     present = stored = stored_bytes = over_quota = 0
     problems: list[Problem] = []
     for digest, (rel, size) in wanted.items():
-        if digest in on_disk:
+        blob = on_disk.get(digest)
+        if blob is not None and store.intact(blob.path, blob.algorithm):
             present += 1
             continue
+        if blob is not None:  # damaged: written again below (put checks it fully)
+            used -= blob.size
         while used + size + HEADER_ROOM > settings.quota_bytes and evictable and not refs.unknown:
             oldest = evictable.pop(0)
             store.remove(oldest)
@@ -270,8 +273,11 @@ def prune(store: SnapshotStore, refs: References, quotas: Mapping[str, int]) -> 
         )  # fmt: skip
     store.remove_temporaries()
     needed = refs.all()
-    removed: list[Blob] = [b for b in blobs if b.digest not in needed]
-    kept = {b.digest: b for b in blobs if b.digest in needed}
+    removed: list[Blob] = [
+        b for b in blobs if b.digest not in needed or not store.intact(b.path, b.algorithm)
+    ]
+    gone_now = {id(b) for b in removed}
+    kept = {b.digest: b for b in blobs if id(b) not in gone_now}
     for folder, quota in quotas.items():
         removed += _over_quota(folder, quota, kept, refs)
     for blob in removed:

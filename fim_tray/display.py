@@ -37,7 +37,7 @@ def escape(text: str) -> str:
 
 
 def timestamp(when: datetime) -> str:
-    """Local time as the original tutorial printed it: ``2026-01-02 10:11:12``."""
+    """Local time to the second, the way every alert line starts: ``2026-01-02 10:11:12``."""
     return when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 

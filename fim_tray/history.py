@@ -15,7 +15,7 @@ from typing import Any
 from fim_tray import jsonio
 from fim_tray.errors import StorageError
 from fim_tray.models import Change, Entry, Event
-from fim_tray.paths import decode_name, encode_name
+from fim_tray.paths import decode_name, name_fields, name_from
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,7 @@ def entry_json(entry: Entry | None) -> dict[str, Any] | None:
     if entry.digest is not None:
         obj["digest"] = entry.digest
     if entry.target is not None:
-        target = encode_name(entry.target)
-        obj["target"] = target.get("path", target.get("path_b64"))
+        obj.update(name_fields(entry.target, "target"))
     if entry.error is not None:
         obj["error"] = entry.error
     return obj
@@ -47,11 +46,10 @@ def entry_json(entry: Entry | None) -> dict[str, Any] | None:
 
 def change_json(change: Change, folder: str, when: datetime) -> dict[str, Any]:
     """The JSON object for one change: time, folder, path, change, suspicious, before, after."""
-    folder_name = encode_name(folder)
     return {
         "time": when.isoformat(),
-        "folder": folder_name.get("path", folder_name.get("path_b64")),
-        **encode_name(change.path),
+        **name_fields(folder, "folder"),
+        **name_fields(change.path, "path"),
         "change": change.kind,
         "suspicious": change.suspicious,
         "fields": list(change.fields),
@@ -75,14 +73,19 @@ class History:
 
     def append(self, folder: str, changes: Iterable[Change], when: datetime) -> list[Event]:
         """Add one line per change, in one write; returns the events written."""
-        return self.append_records(
-            {
-                "id": new_event_id(when),
-                **change_json(change, folder, when),
-                "signature": change.signature(),  # lets the details window accept this change
-            }
-            for change in changes
-        )
+        try:
+            return self.append_records(
+                {
+                    "id": new_event_id(when),
+                    **change_json(change, folder, when),
+                    "signature": change.signature(),  # lets the details window accept it
+                }
+                for change in changes
+            )
+        except StorageError as exc:
+            raise StorageError(
+                f"{exc.message} The changes are still pending and will be reported again."
+            ) from exc.__cause__
 
     def append_records(self, records: Iterable[dict[str, Any]]) -> list[Event]:
         """Add events already in their JSON form (such as a restore's), in one write."""
@@ -107,8 +110,7 @@ class History:
                 os.close(fd)
         except OSError as exc:
             raise StorageError(
-                f"Could not add to the history {self.path}: {exc.strerror}. The changes are still "
-                "pending and will be reported again."
+                f"Could not add to the history {self.path}: {exc.strerror or exc}."
             ) from exc
         return events
 
@@ -157,7 +159,8 @@ class History:
                 log.warning("skipping damaged line %d of %s", number, path)
 
 
-_EVENT_KEYS = {"id", "time", "folder", "path", "path_b64", "change", "suspicious", "fields"}
+_EVENT_KEYS = {"id", "time", "folder", "folder_b64", "path", "path_b64", "change", "suspicious"}
+_EVENT_KEYS |= {"fields"}
 _EVENT_KEYS |= {"before", "after", "signature"}
 
 
@@ -165,7 +168,7 @@ def _event(obj: dict[str, Any]) -> Event:
     return Event(
         id=str(obj["id"]),
         time=datetime.fromisoformat(obj["time"]),
-        folder=str(obj["folder"]),
+        folder=_folder(obj),
         path=decode_name(obj),
         change=str(obj["change"]),
         suspicious=bool(obj.get("suspicious", False)),
@@ -175,3 +178,10 @@ def _event(obj: dict[str, Any]) -> Event:
         signature=obj.get("signature"),
         extra={k: v for k, v in obj.items() if k not in _EVENT_KEYS},  # such as previous_digest
     )
+
+
+def _folder(obj: dict[str, Any]) -> str:
+    folder = name_from(obj, "folder")
+    if folder is None:
+        raise KeyError("folder")
+    return folder

@@ -24,7 +24,6 @@ from fim_tray.copies import (
 )
 from fim_tray.errors import FimError
 from fim_tray.models import Entry, Folder
-from fim_tray.paths import encode_name
 
 if TYPE_CHECKING:  # the service imports this module
     from fim_tray.service import Service
@@ -44,12 +43,6 @@ class CopiesStatus:
     errors: tuple[str, ...] = ()  # a folder whose baseline cannot be read, with why
 
 
-def history_name(path: str) -> str:
-    """A folder's name as history lines hold it (base64 when not valid UTF-8)."""
-    encoded = encode_name(path)
-    return encoded.get("path", encoded.get("path_b64", ""))
-
-
 class Keeper:
     """Works on the service's state; holds none of its own."""
 
@@ -61,7 +54,7 @@ class Keeper:
         refs = References()
         by_name: dict[str, Folder] = {}
         for folder in config.folders:
-            by_name[history_name(folder.path)] = folder
+            by_name[folder.path] = folder  # history lines hold the name (see name_fields)
             if not folder.keep_copies:
                 continue
             try:
@@ -140,6 +133,7 @@ class Keeper:
         store = self.service.snapshots
         blobs = store.blobs()
         refs = self.references(config)
+        whole = [b for b in blobs if store.intact(b.path, b.algorithm)]  # a damaged one is not kept
         folders = []
         errors = []
         for folder in config.folders:
@@ -150,7 +144,7 @@ class Keeper:
             except FimError as exc:
                 errors.append(f"{folder.path}: {exc.message}")
                 continue
-            folders.append(folder_copies(store, folder, entries, settings, refs, blobs))
+            folders.append(folder_copies(store, folder, entries, settings, refs, whole))
         return CopiesStatus(
             store.root,
             len(blobs),

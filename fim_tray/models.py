@@ -31,15 +31,6 @@ class Entry:
     target: str | None = None
     error: str | None = None
 
-    def same_stat(self, other: Entry) -> bool:
-        """True when size, mtime, ctime and inode all match: the content can be assumed equal."""
-        return (
-            self.size == other.size
-            and self.mtime_ns == other.mtime_ns
-            and self.ctime_ns == other.ctime_ns
-            and self.ino == other.ino
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Problem:

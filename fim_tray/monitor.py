@@ -93,7 +93,7 @@ Sink = Callable[[FolderReport], None]
 
 @dataclass(frozen=True)
 class _Request:
-    kind: str  # "check", "changed", "lost", "watch", "accept", "pause", "resume", "wake"
+    kind: str  # check, changed, lost, watch, accept, call, pause, resume, wake
     path: str | None = None
     full: bool = False
     signatures: frozenset[str] | None = None  # for "accept": None accepts everything
@@ -309,6 +309,10 @@ class Monitor:
             except FimError as exc:  # settings unreadable, folder gone: say so, keep going
                 log.warning("%s", exc.message)
                 self.on_event(Failed(exc.title, exc.message))
+                next_poll = self.clock() + self._interval()
+            except Exception as exc:  # a bug or an odd OS error must not end the watching
+                log.exception("the monitor's %s failed", request.kind if request else "poll")
+                self.on_event(Failed("Something went wrong", f"{exc.__class__.__name__}: {exc}"))
                 next_poll = self.clock() + self._interval()
 
     def _held_on_battery(self) -> bool:

@@ -9,16 +9,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fim_tray import fileops, jsonio, restore_log
+from fim_tray import fileops, restore_log
 from fim_tray.compare import compare, compare_entry
 from fim_tray.config import Config
 from fim_tray.copies import CopySettings
 from fim_tray.display import describe, escape
-from fim_tray.errors import FimError
+from fim_tray.errors import FimError, StorageError
 from fim_tray.hashing import OPEN_FLAGS, new_hash
-from fim_tray.keeper import history_name
 from fim_tray.models import Change, Entry, Event, Folder
-from fim_tray.scanner import Scanner
 from fim_tray.snapshots import SnapshotDamagedError, SnapshotError
 
 if TYPE_CHECKING:  # the service imports this module
@@ -78,12 +76,11 @@ def undo(service: Service, path: str, file: str, *, force: bool = False) -> Rest
     folder = service.folder(path)
     rel = service.file_key(folder, file)
     trusted = service.load_baseline(folder)
-    name = history_name(folder.path)
     for event in reversed(service.history()):
-        if (event.change, event.folder, event.path) == ("restored", name, rel) and (
+        if (event.change, event.folder, event.path) == ("restored", folder.path, rel) and (
             "undo" in event.extra
         ):
-            want = restore_log.state_entry(event.extra["undo"])
+            want = restore_log.undo_entry(event, service._key_bytes())
             return _put_back(service, folder, trusted, rel, want, None, force, undo=True)
     raise RestoreRefused(f"{escape(rel)} has not been restored, so there is nothing to undo.")
 
@@ -102,7 +99,11 @@ def _put_back(
     """Make ``rel`` match ``want`` (None: absent)."""
     shown = escape(rel)
     if not fileops.supported():
-        raise RestoreRefused("Restoring files is not available on this system yet.")
+        raise RestoreRefused(
+            "Restoring files is not available on this system: it has no folder handles "
+            "(Windows lacks them), and they are what keeps a restore from writing through a "
+            "link someone put in the way."
+        )
     config = service.config()
     settings = CopySettings.from_config(config)
     current, change, _changes = _scan(service, folder, config, trusted, rel)
@@ -120,6 +121,7 @@ def _put_back(
         # read before the lock: a missing or damaged copy is refused before anything is done
         data = _saved_content(service, settings, folder, rel, file_want, trusted.algorithm)
     create = _parent_maker(trusted.entries) if want is not None else None
+    recorded = False
     with service._locked():  # the copy and the event must be there before a prune looks
         try:
             with fileops.parent_dir(folder.path, rel, create=create) as (dir_fd, name):
@@ -139,14 +141,31 @@ def _put_back(
                     data = _saved_content(
                         service, settings, folder, rel, file_want, trusted.algorithm
                     )
+                # the history first: a restore that is done can always be undone
+                try:
+                    event = restore_log.record(
+                        service, folder, rel, current, previous, want, undo, service._key_bytes()
+                    )
+                except StorageError as exc:
+                    raise RestoreRefused(
+                        f"{shown} was not restored: the history, which an undo needs, could not "
+                        f"be written: {exc.message}"
+                    ) from exc
+                recorded = True
                 owned = _write(dir_fd, name, want, None if same else data, now.kind)
         except fileops.NotAFolder as exc:
             raise RestoreRefused(f"{shown} was not restored: {exc.message}") from None
         except OSError as exc:
+            after = (
+                " The history lists this restore, but nothing was changed: undoing it leaves "
+                "the file as it is."
+                if recorded
+                else ""
+            )
             raise RestoreRefused(
-                f"{shown} could not be restored: {exc.strerror or exc}. It was left as it was."
+                f"{shown} could not be restored: {exc.strerror or exc}. It was left as it "
+                f"was.{after}"
             ) from exc
-        event = restore_log.record(service, folder, rel, current, previous, want, undo)
     notes = [] if owned else ["its owner could not be given back (that needs root)"]
     notes += _settle_pending(service, folder, config, trusted, rel, check=not undo)
     message = f"{shown} is back {goal}."
@@ -164,13 +183,7 @@ def _scan(
     service: Service, folder: Folder, config: Config, trusted: Baseline, rel: str
 ) -> tuple[Entry | None, Change | None, list[Change]]:
     """The entry of ``rel`` now, its change against the baseline, and every change."""
-    result = Scanner(
-        folder.path,
-        config.excludes_for(folder),
-        trusted.algorithm,
-        previous=trusted.entries,
-        root_dev=trusted.root_dev,
-    ).run()
+    result = service.rescan(folder, config, trusted)
     changes = compare(trusted.entries, result.entries, result.unlisted)
     change = next((c for c in changes if c.path == rel), None)
     return result.entries.get(rel), change, changes
@@ -219,7 +232,8 @@ def _saved_content(
         return service.snapshots.read(want.digest, algorithm)
     except SnapshotDamagedError as exc:
         raise SnapshotDamagedError(
-            f"The saved copy of {shown} is damaged: {exc.message} {shown} was left as it is."
+            f"The saved copy of {shown} is damaged ({exc.reason}), so it was not used and was "
+            f"removed; {shown} was left as it is. Accepting content again stores a fresh copy."
         ) from None
     except SnapshotError:
         why = settings.why_not(folder, rel, want) or (
@@ -356,11 +370,7 @@ def _settle_pending(
         return [f"it could not be checked afterwards: {exc.message}"]
     signatures = {c.signature() for c in changes}
     with service._locked():
-        obj = service._read_pending(folder)
-        seen = obj.get("signatures")
-        if isinstance(seen, list):
-            obj["signatures"] = [s for s in seen if s in signatures]
-            jsonio.atomic_write(service.paths.pending_file(folder.id), jsonio.dumps(obj))
+        service.pending(folder).keep_signatures(signatures)
     if check and change is not None:
         return [f"it still differs from the baseline: {describe(change)}"]
     return []

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import errno
 import fnmatch
-import logging
 import os
-import queue
 import re
 import stat
 import threading
@@ -14,12 +11,29 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+# The walking thread calls the hashing helpers through the module (hashpool._open_file), not
+# through names bound here, so one patch of hashpool reaches both the walk and the workers.
+from fim_tray import hashpool
+from fim_tray.dirwalk import Dir, Replaced, Todo, list_folder, open_below
 from fim_tray.errors import FolderMissingError, ScanCancelled
-from fim_tray.hashing import BUFFER_SIZE, DEFAULT_ALGORITHM, OPEN_FLAGS, hash_fd
+from fim_tray.hashing import DEFAULT_ALGORITHM
+
+# The `X as X` names are re-exported: configuration, the service and tests take them from here.
+from fim_tray.hashpool import BIG_FILE as BIG_FILE
+from fim_tray.hashpool import DEFAULT_HASH_WORKERS as DEFAULT_HASH_WORKERS
+from fim_tray.hashpool import MAX_HASH_WORKERS as MAX_HASH_WORKERS
+from fim_tray.hashpool import (
+    _describe,
+    _entry_from_stat,
+    _HashPool,
+    _Job,
+    _Outcome,
+    _Stopped,
+)
+from fim_tray.hashpool import cpu_count as cpu_count
+from fim_tray.hashpool import hash_threads as hash_threads
 from fim_tray.models import Entry, EntryType, Problem, ScanResult
 from fim_tray.throttle import Throttle
-
-log = logging.getLogger(__name__)
 
 # Editor swap files, OS litter and office lock files: they change constantly and mean nothing.
 DEFAULT_EXCLUDES: tuple[str, ...] = (
@@ -56,35 +70,7 @@ _IFREG = stat.S_IFREG
 _IFDIR = stat.S_IFDIR
 _IFLNK = stat.S_IFLNK
 
-# Files at least this big are hashed on worker threads; smaller ones on the walking thread. hashlib
-# and reads release the GIL only for the call itself: for a small file the per-file Python work
-# (GIL-bound) dominates and a second thread only adds switching (measured: slower); a big file is
-# one long GIL-free stretch per 1 MiB chunk, which another CPU can take.
-BIG_FILE = BUFFER_SIZE
-DEFAULT_HASH_WORKERS = 4  # a desktop monitor should not take every core; disks rarely feed more
-MAX_HASH_WORKERS = 64
-STOP_POLL = 0.1  # seconds: how often the walking thread looks at ``stop`` while workers hash
-
 Progress = Callable[[int], None]
-# What hashing one file found: its entry (None when it is not recorded), a problem to report,
-# and the files and bytes read (a file that changed while it was read is read twice).
-_Outcome = tuple[Entry | None, str | None, int, int]
-
-
-def cpu_count() -> int:
-    """CPUs this process may run on: its affinity mask where the OS has one (containers, taskset),
-    else every CPU."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def hash_threads(setting: int = DEFAULT_HASH_WORKERS) -> int:
-    """Worker threads a scan may use for big files: one per CPU, at most ``setting``. One (or a
-    single CPU) means none: every file is hashed on the walking thread, one at a time."""
-    workers = max(1, min(setting, MAX_HASH_WORKERS, cpu_count()))
-    return workers if workers > 1 else 0
 
 
 class Excluder:
@@ -112,251 +98,14 @@ class Excluder:
         )
 
 
-def _entry_from_stat(st: os.stat_result, kind: EntryType, **extra: str | None) -> Entry:
-    return Entry(
-        kind,
-        st.st_size if kind in ("file", "symlink") else 0,
-        st.st_mtime_ns,
-        st.st_ctime_ns,
-        st.st_ino,
-        st.st_mode & _PERMS,
-        st.st_uid,
-        st.st_gid,
-        **extra,
-    )
-
-
-def _describe(exc: OSError) -> str:
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    return exc.strerror or exc.__class__.__name__
-
-
-class _Stopped(Exception):
-    """``stop`` was seen set (between folders, between the chunks of a big file, or while the
-    workers hash); :meth:`Scanner.run` turns it into ScanCancelled."""
-
-
 # Passed as the lstat result of a regular file that was not lstat'ed: add and full scans open
 # every regular file anyway, and the open file's fstat says all that an lstat would have.
 _UNSTATED = os.stat_result((0,) * 10)
 
 
-def _unreadable(path: str, st: os.stat_result | None, exc: OSError) -> _Outcome:
-    """A file recorded as unreadable, with what its lstat says (taken now if it was not)."""
-    why = _describe(exc)
-    if st is None:
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            return None, "vanished during the scan", 0, 0
-        except OSError as lstat_exc:
-            return None, f"cannot read its details: {_describe(lstat_exc)}", 0, 0
-    return _entry_from_stat(st, "file", error=why), f"cannot be read: {why}", 0, 0
-
-
-def _open_file(
-    path: str, st: os.stat_result | None
-) -> tuple[int, os.stat_result | None, _Outcome | None]:
-    """Open a regular file for hashing: ``(fd, its fstat, None)``, or ``(-1, None, outcome)``
-    when it cannot be hashed. ``st`` is its lstat, or None when it was not taken."""
-    try:
-        fd = os.open(path, OPEN_FLAGS)
-    except FileNotFoundError:
-        return -1, None, (None, "vanished during the scan", 0, 0)
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENXIO, errno.EMLINK):
-            return -1, None, (None, "was replaced during the scan", 0, 0)
-        return -1, None, _unreadable(path, st, exc)
-    try:
-        # Checked on the open file: a FIFO or device swapped in after the listing is never read
-        # (O_NONBLOCK let the open return at once).
-        before = os.fstat(fd)
-    except OSError as exc:
-        os.close(fd)
-        return -1, None, _unreadable(path, st, exc)
-    if not stat.S_ISREG(before.st_mode):
-        os.close(fd)
-        return -1, None, (None, "was replaced during the scan", 0, 0)
-    return fd, before, None
-
-
-def _hash_open(
-    fd: int,
-    before: os.stat_result,
-    st: os.stat_result,
-    algorithm: str,
-    cancelled: Callable[[], bool] | None,
-    throttle: Throttle | None = None,
-) -> _Outcome:
-    """Hash a file :func:`_open_file` opened (``before`` is its fstat), and close it. A file
-    that changed while it was read is read once more. ``st`` is what an error entry records."""
-    files = nbytes = 0
-    problem = None
-    try:
-        for attempt in range(2):
-            try:
-                if attempt:
-                    before = os.fstat(fd)
-                    if not stat.S_ISREG(before.st_mode):
-                        return None, "was replaced during the scan", files, nbytes
-                digest = hash_fd(fd, algorithm, before.st_size, cancelled, throttle)
-                if digest is None:
-                    raise _Stopped
-                after = os.fstat(fd)
-            except OSError as exc:
-                why = _describe(exc)
-                return (
-                    _entry_from_stat(st, "file", error=why),
-                    f"cannot be read: {why}",
-                    files,
-                    nbytes,
-                )
-            files += 1
-            nbytes += after.st_size
-            if after.st_size == before.st_size and after.st_mtime_ns == before.st_mtime_ns:
-                break
-        else:
-            problem = "kept changing while it was read"
-    finally:
-        os.close(fd)
-    entry = Entry(
-        "file",
-        after.st_size,
-        after.st_mtime_ns,
-        after.st_ctime_ns,
-        after.st_ino,
-        after.st_mode & _PERMS,
-        after.st_uid,
-        after.st_gid,
-        digest,
-    )
-    return entry, problem, files, nbytes
-
-
-def _hash_file(
-    path: str,
-    st: os.stat_result,
-    algorithm: str,
-    cancelled: Callable[[], bool] | None,
-    throttle: Throttle | None = None,
-) -> _Outcome:
-    """Open, check and hash one regular file that ``lstat`` saw as ``st``.
-
-    It touches no scan state, so a worker thread can run it; the walking thread runs the very
-    same code for small files, which keeps parallel and serial scans identical.
-    """
-    fd, before, failed = _open_file(path, st)
-    if failed is not None:
-        return failed
-    assert before is not None
-    return _hash_open(fd, before, st, algorithm, cancelled, throttle)
-
-
 # Holds a big file's place in the entries while a worker hashes it, so the entries come out in
 # the order a serial scan gives; never part of a result.
 _PENDING = Entry("file", -1, -1, -1, -1, -1, -1, -1, error="being hashed")
-
-
-class _Job:
-    """One big file for the workers, and where its problem goes among the scan's problems."""
-
-    __slots__ = ("failure", "outcome", "path", "problems_at", "rel", "st")
-
-    def __init__(self, path: str, rel: str, st: os.stat_result, problems_at: int) -> None:
-        self.path = path
-        self.rel = rel
-        self.st = st
-        self.problems_at = problems_at
-        self.outcome: _Outcome | None = None
-        self.failure: BaseException | None = None
-
-
-class _HashPool:
-    """Up to ``size`` threads that hash big files while the walk goes on.
-
-    Threads start only when a big file needs hashing (quick rescans and folders of small files
-    start none) and from the scanning thread, so they inherit its priority (the monitor lowers
-    it). Each reuses one 1 MiB buffer: memory stays constant whatever the file sizes.
-    :meth:`close` ends and joins every thread, so none outlives its scan.
-    """
-
-    def __init__(
-        self,
-        size: int,
-        algorithm: str,
-        stop: threading.Event | None,
-        throttle: Throttle | None = None,
-    ) -> None:
-        self.size = size
-        self.algorithm = algorithm
-        self.stop = stop
-        self.throttle = throttle  # one for the whole scan: the cap holds across the threads
-        self.jobs: list[_Job] = []
-        self._abort = threading.Event()
-        self._todo: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._done: queue.SimpleQueue[_Job] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
-
-    def cancelled(self) -> bool:
-        return self._abort.is_set() or (self.stop is not None and self.stop.is_set())
-
-    def submit(self, job: _Job) -> None:
-        self.jobs.append(job)
-        if len(self._threads) < min(self.size, len(self.jobs)):
-            # A daemon: a read stuck on a dead network share must not keep the process alive.
-            thread = threading.Thread(
-                target=self._work, name=f"fim-tray-hash-{len(self._threads) + 1}", daemon=True
-            )
-            try:
-                thread.start()
-            except RuntimeError:  # no more threads allowed (a process limit): go on without
-                log.debug("cannot start a hashing thread", exc_info=True)
-                if not self._threads:
-                    self._do(job)  # right here, as a serial scan would
-                    return
-            else:
-                self._threads.append(thread)
-        self._todo.put(job)
-
-    def _do(self, job: _Job) -> None:
-        if not self.cancelled():
-            try:
-                job.outcome = _hash_file(
-                    job.path, job.st, self.algorithm, self.cancelled, self.throttle
-                )
-            except BaseException as exc:  # raised again on the scanning thread, by wait()
-                job.failure = exc
-        self._done.put(job)
-
-    def _work(self) -> None:
-        while (job := self._todo.get()) is not None:
-            self._do(job)
-
-    def wait(self) -> None:
-        """Until every submitted file is hashed; raises what a worker raised, and ``_Stopped``
-        (within STOP_POLL) when ``stop`` is set."""
-        for _ in self.jobs:
-            while True:
-                try:
-                    job = self._done.get(timeout=STOP_POLL)
-                    break
-                except queue.Empty:
-                    if self.cancelled():
-                        raise _Stopped from None
-            if job.failure is not None:
-                raise job.failure
-            if job.outcome is None:  # skipped: a stop came first
-                raise _Stopped
-
-    def close(self) -> None:
-        """Stop every worker (a file being hashed is left within one chunk) and join it."""
-        self._abort.set()
-        for _ in self._threads:
-            self._todo.put(None)
-        for thread in self._threads:
-            thread.join()
-        self._threads.clear()
 
 
 @dataclass
@@ -390,6 +139,10 @@ class Scanner:
     _pool: _HashPool | None = field(default=None, init=False, repr=False)
     _cancelled: Callable[[], bool] | None = field(default=None, init=False, repr=False)
     _quick: Mapping[str, Entry] | None = field(default=None, init=False, repr=False)
+    # The folder being listed: its descriptor on POSIX (its entries' ``path`` is then just their
+    # name), else None (their ``path`` is the full path).
+    _dir_fd: int | None = field(default=None, init=False, repr=False)
+    _folder: str = field(default="", init=False, repr=False)
 
     def run(self) -> ScanResult:
         started = time.monotonic()
@@ -440,44 +193,66 @@ class Scanner:
         path_match = excluded._path.match if excluded._path is not None else None
         stop, progress, record = self.stop, self.progress, self._record
         if self.only is None or "" in self.only:
-            stack: list[tuple[str, str]] = [(self.root, "")]
+            stack: list[Todo] = [(self.root, "", None)]
             seen = 0
         else:
             stack, seen = self._targets(excluded)
-        while stack:
-            if stop is not None and stop.is_set():
-                raise _Stopped
-            folder, prefix = stack.pop()
-            try:
-                with os.scandir(folder) as listing:
-                    children = list(listing)
-            except FileNotFoundError:
-                if prefix:  # the folder went away during the walk: its parent saw it, now gone
-                    self._problems.append(Problem(prefix[:-1], "vanished during the scan"))
-                    self._entries.pop(prefix[:-1], None)
-                continue
-            except OSError as exc:
-                rel = prefix[:-1] if prefix else "."
-                self._problems.append(Problem(rel, f"cannot list folder: {_describe(exc)}"))
-                self._unlisted.add(prefix[:-1])
-                if prefix and rel in self._entries:
-                    self._entries[rel] = replace(self._entries[rel], error=_describe(exc))
-                continue
-            for child in children:
-                name = child.name
-                rel = prefix + name
-                if (name_match is not None and name_match(name)) or (
-                    path_match is not None and path_match(rel)
-                ):
+        here: Dir | None = None
+        try:
+            while stack:
+                if stop is not None and stop.is_set():
+                    raise _Stopped
+                folder, prefix, parent = stack.pop()
+                try:
+                    children, here = list_folder(folder, parent)
+                except FileNotFoundError:
+                    if prefix:  # the folder went away during the walk: its parent saw it
+                        self._problems.append(Problem(prefix[:-1], "vanished during the scan"))
+                        self._entries.pop(prefix[:-1], None)
                     continue
-                if record(child, rel):
-                    stack.append((child.path, rel + "/"))
-                seen += 1
-                if progress is not None and seen % 1000 == 0:
-                    progress(seen)
+                except Replaced:
+                    # A link put in the folder's place since its parent was listed: not
+                    # followed, and not recorded, as a file swapped for a link is not.
+                    self._problems.append(Problem(prefix[:-1], "was replaced during the scan"))
+                    self._entries.pop(prefix[:-1], None)
+                    continue
+                except OSError as exc:
+                    rel = prefix[:-1] if prefix else "."
+                    self._problems.append(Problem(rel, f"cannot list folder: {_describe(exc)}"))
+                    self._unlisted.add(prefix[:-1])
+                    if prefix and rel in self._entries:
+                        self._entries[rel] = replace(self._entries[rel], error=_describe(exc))
+                    continue
+                self._dir_fd = here.fd if here is not None else None
+                self._folder = folder
+                for child in children:
+                    name = child.name
+                    rel = prefix + name
+                    if (name_match is not None and name_match(name)) or (
+                        path_match is not None and path_match(rel)
+                    ):
+                        continue
+                    if record(child, rel):
+                        if here is not None:
+                            here.refs += 1
+                        stack.append((os.path.join(folder, name), rel + "/", here))
+                    seen += 1
+                    if progress is not None and seen % 1000 == 0:
+                        progress(seen)
+                if here is not None:
+                    here.release()  # the listing's own hold; its subfolders hold it open
+                    here = None
+        finally:
+            # A stop or an error ends the walk early: close every folder still held.
+            self._dir_fd = None
+            if here is not None:
+                here.close()
+            for _, _, held in stack:
+                if held is not None:
+                    held.close()
         return seen
 
-    def _targets(self, excluded: Excluder) -> tuple[list[tuple[str, str]], int]:
+    def _targets(self, excluded: Excluder) -> tuple[list[Todo], int]:
         """Record each path of ``only`` (what file events said was touched) and return the
         folders among them to walk. A path that is gone is simply not recorded: compared with
         the baseline, it and everything below it are removed."""
@@ -489,19 +264,38 @@ class Scanner:
             if any(excluded(name, "/".join(parts[: i + 1])) for i, name in enumerate(parts)):
                 continue  # an excluded name, or inside an excluded folder
             by_parent.setdefault("/".join(parts[:-1]), set()).add(parts[-1])
-        stack: list[tuple[str, str]] = []
+        stack: list[Todo] = []
         seen = 0
-        for parent, names in by_parent.items():
-            prefix = parent + "/" if parent else ""
-            try:
-                with os.scandir(os.path.join(self.root, parent)) as listing:
-                    children = [c for c in listing if c.name in names]
-            except OSError:
-                continue  # the parent is gone or unreadable now: nothing of it to record
-            for child in children:
-                if self._record(child, prefix + child.name):
-                    stack.append((child.path, prefix + child.name + "/"))
-                seen += 1
+        try:
+            for parent, names in by_parent.items():
+                prefix = parent + "/" if parent else ""
+                folder = os.path.join(self.root, parent) if parent else self.root
+                try:
+                    listing, here = list_folder(folder, open_below(self.root, parent))
+                except OSError:
+                    continue  # the parent is gone or unreadable now: nothing of it to record
+                self._dir_fd = here.fd if here is not None else None
+                self._folder = folder
+                try:
+                    for child in listing:
+                        if child.name not in names:
+                            continue
+                        if self._record(child, prefix + child.name):
+                            if here is not None:
+                                here.refs += 1
+                            stack.append(
+                                (os.path.join(folder, child.name), prefix + child.name + "/", here)
+                            )
+                        seen += 1
+                finally:
+                    self._dir_fd = None
+                    if here is not None:
+                        here.release()
+        except BaseException:
+            for _, _, held in stack:
+                if held is not None:
+                    held.close()
+            raise
         return stack, seen
 
     def _check_root(self, expect_dev: int | None = None) -> int:
@@ -537,7 +331,7 @@ class Scanner:
             except OSError:
                 regular = False  # the lstat below says why
             if regular:
-                entry = self._file_entry(child.path, rel, _UNSTATED)
+                entry = self._file_entry(self._full(child), rel, _UNSTATED)
                 if entry is not None:
                     self._entries[rel] = entry
                 return False
@@ -587,13 +381,13 @@ class Scanner:
                         old.digest,
                     )
                 return False
-            entry = self._file_entry(child.path, rel, st)
+            entry = self._file_entry(self._full(child), rel, st)
             if entry is not None:
                 self._entries[rel] = entry
             return False
         if fmt == _IFLNK:
             try:
-                target = os.readlink(child.path)
+                target = os.readlink(child.path, dir_fd=self._dir_fd)
             except OSError as exc:
                 self._entries[rel] = _entry_from_stat(st, "symlink", error=_describe(exc))
                 return False
@@ -640,27 +434,41 @@ class Scanner:
             target,
         )
 
+    def _full(self, child: os.DirEntry[str]) -> str:
+        """The full path of an entry of the folder being listed (listed by descriptor, its own
+        ``path`` is just its name)."""
+        return child.path if self._dir_fd is None else os.path.join(self._folder, child.name)
+
     def _file_entry(self, path: str, rel: str, st: os.stat_result) -> Entry | None:
-        """Hash one regular file: here when it is small, on a worker when it is big (its place
-        is held until :meth:`_merge`). None when it is not recorded (vanished, replaced).
-        ``st`` is its lstat, or ``_UNSTATED`` when none was taken."""
+        """Hash one regular file (``path`` is its full path): here when it is small, on a
+        worker when it is big (its place is held until :meth:`_merge`). None when it is not
+        recorded (vanished, replaced). ``st`` is its lstat, or ``_UNSTATED`` when none was
+        taken. Here it is opened by name in the folder held open, where there is one."""
         pool = self._pool
+        dir_fd = self._dir_fd
+        name = path if dir_fd is None else os.path.basename(path)
         if st is _UNSTATED:
-            fd, before, failed = _open_file(path, None)
+            fd, before, failed = hashpool._open_file(name, None, dir_fd)
             if failed is not None:
                 return self._count(rel, failed)
             assert before is not None
             if pool is None or before.st_size < BIG_FILE:
-                outcome = _hash_open(
+                outcome = hashpool._hash_open(
                     fd, before, before, self.algorithm, self._cancelled, self.throttle
                 )
                 return self._count(rel, outcome)
             os.close(fd)  # a worker opens it again: cheaper than open files waiting in a queue
             st = before
         elif pool is None or st.st_size < BIG_FILE:
-            outcome = _hash_file(path, st, self.algorithm, self._cancelled, self.throttle)
+            outcome = hashpool._hash_file(
+                name, st, self.algorithm, self._cancelled, self.throttle, dir_fd
+            )
             return self._count(rel, outcome)
-        pool.submit(_Job(path, rel, st, len(self._problems)))
+        # A worker opens it later by full path, when the folder's descriptor may be closed: it
+        # reads it only if it is still the very file seen here (a folder on the way may have
+        # been swapped for a link meanwhile).
+        same_as = None if dir_fd is None else st
+        pool.submit(_Job(path, rel, st, len(self._problems), same_as))
         return _PENDING
 
     def _count(self, rel: str, outcome: _Outcome) -> Entry | None:

@@ -6,22 +6,29 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fim_tray import baseline_cache as baseline_store  # the JSON baselines, with a load cache
 from fim_tray import config as config_store
-from fim_tray import jsonio
 from fim_tray.compare import compare
 from fim_tray.config import Config
-from fim_tray.errors import FimError, FolderMissingError, NotWatchedError, ScanCancelled
+from fim_tray.errors import (
+    BaselineError,
+    BaselineTamperedError,
+    FimError,
+    FolderMissingError,
+    NotWatchedError,
+    ScanCancelled,
+)
 from fim_tray.history import History
 from fim_tray.lock import data_lock
-from fim_tray.models import Change, Event, Folder, FolderReport, Problem, ScanResult
-from fim_tray.paths import Paths, decode_name, encode_name
+from fim_tray.models import Event, Folder, FolderReport, ScanResult
+from fim_tray.paths import Paths
+from fim_tray.pending import PendingFile
 from fim_tray.scanner import Progress, Scanner
 from fim_tray.throttle import Throttle
 
@@ -71,6 +78,7 @@ class Service:
         self._snapshots: SnapshotStore | None = None
         self._keeper_: Keeper | None = None
         self._key: bytes | None = None
+        self._holding = threading.local()  # whether this thread holds the data lock
 
     @property
     def snapshots(self) -> SnapshotStore:
@@ -111,16 +119,69 @@ class Service:
         watched = ", ".join(f.path for f in config.folders) or "none yet"
         raise NotWatchedError(f"{path} is not a watched folder (watched: {watched}).")
 
-    def _locked(self) -> contextlib.AbstractContextManager[None]:
-        return data_lock(self.paths.lock_file, self.lock_timeout)
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with data_lock(self.paths.lock_file, self.lock_timeout):
+            self._holding.on = True
+            try:
+                yield
+            finally:
+                self._holding.on = False
 
     def _key_bytes(self) -> bytes:
+        """The install key; made on first use, but only while no baseline exists: a key lost
+        later is an error, as a new one would make every baseline look tampered with."""
         if self._key is None:
-            self._key = baseline_store.load_key(self.paths.key_file)
+            key_file = self.paths.key_file
+            if not key_file.exists() and self._any_baseline():
+                raise BaselineError(
+                    f"The install key {key_file} is missing: baselines cannot be verified "
+                    "without it; restore it from a backup, or remove and add the folders again."
+                )
+            self._key = baseline_store.load_key(key_file)
         return self._key
 
+    def _any_baseline(self) -> bool:
+        try:
+            names = [p.name for p in self.paths.baselines_dir.iterdir()]
+        except OSError:  # no folder yet: no baseline
+            return False
+        return any((n.endswith((".json", ".json.bak")) and ".pending." not in n) for n in names)
+
+    def pending(self, folder: Folder) -> PendingFile:
+        """The signed pending file of ``folder`` (see :mod:`fim_tray.pending`)."""
+        return PendingFile(self.paths.pending_file(folder.id), self._key_bytes(), folder.id)
+
     def load_baseline(self, folder: Folder) -> baseline_store.Baseline:
-        return baseline_store.load(self.paths.baseline_file(folder.id), self._key_bytes())
+        """The verified baseline of ``folder``; it must also be the one fim-tray last wrote."""
+        record, _signature = self._load_signed(folder)
+        return record
+
+    def _load_signed(self, folder: Folder) -> tuple[baseline_store.Baseline, str]:
+        path = self.paths.baseline_file(folder.id)
+        record, signature = baseline_store.load_signed(path, self._key_bytes())
+        expected = self.pending(folder).baseline()
+        if (
+            expected is not None
+            and expected != signature
+            and not getattr(self._holding, "on", False)
+        ):
+            # A save may be under way (baseline written, pending file not yet): ask again
+            # under the lock, which every save holds for both files.
+            with self._locked():
+                record, signature = baseline_store.load_signed(path, self._key_bytes())
+                expected = self.pending(folder).baseline()
+        # None: no pending file (an install older than this check), or one that fails its
+        # signature. The limit: a baseline and a pending file put back together, both from
+        # the same earlier moment, agree with each other and are not detected.
+        if expected is not None and expected != signature:
+            raise BaselineTamperedError(
+                f"The baseline {path} is not the one fim-tray last wrote: an older copy may "
+                "have been put back (a .bak, or a backup) to hide a change. It was left as it "
+                "is for you to inspect; to start again from the folder as it is now, remove "
+                "the folder and add it again."
+            )
+        return record, signature
 
     # -- watch / unwatch -----------------------------------------------------------------------
 
@@ -170,8 +231,10 @@ class Service:
                     root, algorithm=algorithm, excludes=tuple(excludes), keep_copies=keep_copies
                 )
             # Baseline first: the settings never name a folder that has no baseline.
-            baseline_store.save(self.paths.baseline_file(folder.id), record, self._key_bytes())
-            self._save_pending(folder, [], now, full=True)  # a first baseline hashes all
+            signed = baseline_store.save(
+                self.paths.baseline_file(folder.id), record, self._key_bytes()
+            )
+            self.pending(folder).save({}, now, full=True, baseline=signed)  # a first one hashes all
             config_store.save(self.paths.config_file, config)
         if folder.keep_copies:  # after the save, so the copies are referred to from the start
             copied = self._keeper.record(folder, folder.algorithm, result.entries, config)
@@ -239,37 +302,35 @@ class Service:
         config = config or self.config()
         now = self.clock()
         scope = None if paths is None else frozenset(p.strip("/") for p in paths)
-        if scope is not None and ("" in scope or self._pending_map(folder) is None):
-            scope = None  # the whole folder, or pending changes this version cannot place
         try:
+            if scope is not None and ("" in scope or self.pending(folder).changes() is None):
+                scope = None  # the whole folder, or pending changes this version cannot place
             trusted = self.load_baseline(folder)
-            result = Scanner(
-                folder.path,
-                config.excludes_for(folder),
-                trusted.algorithm,
-                previous=trusted.entries,
+            result = self.rescan(
+                folder,
+                config,
+                trusted,
                 full=full,
                 progress=progress,
                 stop=stop,
-                root_dev=trusted.root_dev,
-                hash_workers=config.hash_workers,
                 only=scope,
                 throttle=throttle,
-            ).run()
+            )
             before = trusted.entries
             targets = sorted(scope or ())
             if scope is not None:
-                before = {p: e for p, e in before.items() if _selected(p, targets)}
+                before = {p: e for p, e in before.items() if is_selected(p, targets)}
             changes = compare(before, result.entries, result.unlisted)
             with self._locked():
-                old = self._pending_map(folder) or {}
+                store = self.pending(folder)
+                old = store.changes(warn=True) or {}
                 new = [c for c in changes if c.signature() not in old]
                 self.history_log.append(folder.path, new, now)
                 pending = {c.signature(): c.path for c in changes}
                 if scope is not None:  # what is pending elsewhere in the folder stays pending
-                    kept = {s: p for s, p in old.items() if not _selected(p, targets)}
+                    kept = {s: p for s, p in old.items() if not is_selected(p, targets)}
                     pending = {**kept, **pending}
-                self._write_pending(folder, pending, now, full=full)
+                store.save(pending, now, full=full)
         except ScanCancelled:
             raise
         except FimError as exc:
@@ -286,81 +347,39 @@ class Service:
             pending=len(pending),
         )
 
-    # -- accept --------------------------------------------------------------------------------
-
-    def accept(self, path: str | None = None, files: Iterable[str] = ()) -> list[FolderReport]:
-        """Take the current state into the baseline: all of it, or only ``files`` (paths
-        relative to the folder or absolute, a folder meaning everything under it)."""
-        config = self.config()
-        folders = (self.folder(path),) if path is not None else config.folders
-        wanted = list(files)
-        for name in wanted:  # an absolute name must be inside one of the folders
-            if all(_relative(folder, name) is None for folder in folders):
-                where = "any watched folder"
-                if len(folders) == 1:
-                    where = f"the watched folder {folders[0].path}"
-                raise NotWatchedError(f"{name} is not inside {where}.")
-        reports = []
-        for folder in folders:
-            selected = [rel for rel in (_relative(folder, f) for f in wanted) if rel is not None]
-            if wanted and not selected:  # only absolute names, all in other folders
-                continue
-            reports.append(self._accept_folder(folder, config, _paths_filter(selected)))
-        return reports
-
-    def accept_changes(self, path: str, signatures: Collection[str]) -> FolderReport:
-        """Accept exactly the changes a person saw, named by :meth:`Change.signature`.
-
-        A file that changed again since it was shown has another signature and stays pending,
-        so nothing is accepted that the person did not see.
-        """
-        wanted = set(signatures)
-        return self._accept_folder(
-            self.folder(path), self.config(), lambda c: c.signature() in wanted
-        )
-
-    def _accept_folder(
-        self, folder: Folder, config: Config, keep: Callable[[Change], bool]
-    ) -> FolderReport:
-        """Rescan ``folder`` and move the changes ``keep`` selects into its baseline; the
-        report lists the accepted changes."""
-        trusted = self.load_baseline(folder)  # a damaged or tampered baseline is never replaced
-        result = Scanner(
+    def rescan(
+        self,
+        folder: Folder,
+        config: Config,
+        trusted: baseline_store.Baseline,
+        **options: Any,
+    ) -> ScanResult:
+        """Scan ``folder`` against its baseline: the folder's excludes and algorithm, the
+        baseline's digests for unchanged files, its disk to spot an unmount. ``options`` go to
+        :class:`Scanner` (full, progress, stop, only, throttle)."""
+        return Scanner(
             folder.path,
             config.excludes_for(folder),
             trusted.algorithm,
             previous=trusted.entries,
             root_dev=trusted.root_dev,
             hash_workers=config.hash_workers,
+            **options,
         ).run()
-        changes = [c for c in compare(trusted.entries, result.entries, result.unlisted) if keep(c)]
-        if not changes:
-            return FolderReport(folder, self.clock(), files=len(result.entries))
-        entries = dict(trusted.entries)
-        for change in changes:
-            if change.after is None:
-                entries.pop(change.path, None)
-            else:
-                entries[change.path] = change.after
-        now = self.clock()
-        trusted.entries, trusted.updated = entries, now
-        with self._locked():
-            baseline_store.save(self.paths.baseline_file(folder.id), trusted, self._key_bytes())
-            # Still pending: what was announced and not accepted. A change no check has
-            # announced yet stays out, so the next check still reports it (and logs it).
-            seen = self._load_pending(folder)
-            still = [
-                c for c in compare(entries, result.entries, result.unlisted)
-                if c.signature() in seen
-            ]  # fmt: skip
-            self._save_pending(folder, still, now)
-        problems: tuple[Problem, ...] = ()
-        if folder.keep_copies:
-            problems = self._keeper.record(folder, trusted.algorithm, entries, config).problems
-        self._keeper.prune_quietly()
-        return FolderReport(
-            folder, now, changes=tuple(changes), problems=problems, files=len(result.entries)
-        )
+
+    # -- accept: the logic is in fim_tray.accepting ------------------------------------------
+
+    def accept(self, path: str | None = None, files: Iterable[str] = ()) -> list[FolderReport]:
+        """Take the current state into the baseline: all of it, or only ``files``."""
+        from fim_tray import accepting
+
+        return accepting.accept(self, path, files)
+
+    def accept_changes(self, path: str, signatures: Collection[str]) -> FolderReport:
+        """Accept exactly the changes a person saw, named by :meth:`Change.signature`."""
+        from fim_tray import accepting
+
+        return accepting.accept_changes(self, path, signatures)
 
     # -- status and history --------------------------------------------------------------------
 
@@ -368,20 +387,22 @@ class Service:
         """Per folder: file count in the baseline, last check, pending changes, last error."""
         statuses = []
         for folder in self.folders():
-            pending = self._read_pending(folder)
+            pending: dict[str, object] = {}
             files: int | None = None
-            error = pending.get("error")
             try:
+                pending = self.pending(folder).read()
+                error = pending.get("error")
                 files = len(self.load_baseline(folder).entries)
             except FimError as exc:
                 error = exc.message
             checked = pending.get("checked")
+            signatures = pending.get("signatures")
             statuses.append(
                 FolderStatus(
                     folder,
                     files,
                     datetime.fromisoformat(checked) if isinstance(checked, str) else None,
-                    len(self._load_pending(folder)),
+                    len(set(signatures)) if isinstance(signatures, list) else 0,
                     error if isinstance(error, str) else None,
                 )
             )
@@ -428,75 +449,29 @@ class Service:
     def file_key(self, folder: Folder, file: str) -> str:
         """A file named by a front end, as the baseline names it: a path relative to the
         watched folder (taken as given, not against the current folder), or absolute."""
-        rel = _relative(folder, file) if os.path.isabs(file) else None
+        rel = relative_name(folder, file) if os.path.isabs(file) else None
         if not os.path.isabs(file):
             rel = Path(os.path.normpath(file)).as_posix()
         if rel is None or rel in ("", ".", "..") or rel.startswith("../"):
             raise NotWatchedError(f"{file} does not name a file inside {folder.path}.")
         return rel
 
-    # -- pending changes: what was already reported, so each change is announced once ---------
-
-    def _read_pending(self, folder: Folder) -> dict[str, object]:
-        try:
-            obj = jsonio.loads(self.paths.pending_file(folder.id).read_bytes())
-        except (OSError, ValueError):
-            return {}
-        return obj if isinstance(obj, dict) else {}
-
-    def _load_pending(self, folder: Folder) -> set[str]:
-        signatures = self._read_pending(folder).get("signatures", [])
-        return set(signatures) if isinstance(signatures, list) else set()
-
-    def _pending_map(self, folder: Folder) -> dict[str, str] | None:
-        """Pending changes as signature -> path; None for a file written before paths were
-        kept with them (a full check then rewrites it)."""
-        obj = self._read_pending(folder)
-        signatures, paths = obj.get("signatures", []), obj.get("paths")
-        if not isinstance(signatures, list) or not isinstance(paths, dict):
-            return None if signatures else {}
-        try:
-            return {s: decode_name(paths[s]) for s in signatures}
-        except (KeyError, TypeError, ValueError):
-            return None
-
-    def _save_pending(
-        self, folder: Folder, changes: Sequence[Change], now: datetime, *, full: bool = False
-    ) -> None:
-        self._write_pending(folder, {c.signature(): c.path for c in changes}, now, full=full)
-
-    def _write_pending(
-        self, folder: Folder, pending: dict[str, str], now: datetime, *, full: bool = False
-    ) -> None:
-        full_checked = now.isoformat() if full else self._read_pending(folder).get("full_checked")
-        obj = {
-            "checked": now.isoformat(),
-            "full_checked": full_checked,  # the last time every file was re-hashed
-            "signatures": list(pending),
-            "paths": {s: encode_name(p) for s, p in pending.items()},  # for targeted checks
-        }
-        jsonio.atomic_write(self.paths.pending_file(folder.id), jsonio.dumps(obj))
+    # -- pending changes: what was already reported (see fim_tray.pending) --------------------
 
     def last_full_check(self, folder: Folder) -> datetime | None:
         """When every file of ``folder`` was last re-hashed (its baseline counts as one)."""
-        value = self._read_pending(folder).get("full_checked")
-        try:
-            return datetime.fromisoformat(value) if isinstance(value, str) else None
-        except ValueError:
-            return None
+        return self.pending(folder).last_full_check()
 
     def _save_pending_error(self, folder: Folder, message: str, now: datetime) -> None:
-        obj = self._read_pending(folder)
-        obj.update(checked=now.isoformat(), error=message)
         with contextlib.suppress(FimError):
-            jsonio.atomic_write(self.paths.pending_file(folder.id), jsonio.dumps(obj))
+            self.pending(folder).save_error(message, now)
 
 
 def _resolve(path: str) -> str:
     return os.path.realpath(os.path.abspath(os.path.expanduser(path)))
 
 
-def _relative(folder: Folder, name: str) -> str | None:
+def relative_name(folder: Folder, name: str) -> str | None:
     """A path given on the command line, as the baseline names it (relative, ``/``-separated);
     None for an absolute path outside the folder."""
     absolute = os.path.abspath(os.path.expanduser(name))
@@ -514,10 +489,5 @@ def _relative(folder: Folder, name: str) -> str | None:
     return Path(os.path.normpath(name)).as_posix().strip("/")  # relative to the watched folder
 
 
-def _paths_filter(selected: Sequence[str]) -> Callable[[Change], bool]:
-    """Keep every change (nothing selected) or those at or under the selected paths."""
-    return lambda change: not selected or _selected(change.path, selected)
-
-
-def _selected(path: str, selected: Sequence[str]) -> bool:
+def is_selected(path: str, selected: Sequence[str]) -> bool:
     return any(s in (".", "") or path == s or path.startswith(s + "/") for s in selected)

@@ -36,9 +36,14 @@ class SnapshotError(FimError):
 
 
 class SnapshotDamagedError(SnapshotError):
-    """A copy's content no longer hashes to its digest: it is never restored."""
+    """A copy's content no longer hashes to its digest: it is never restored. ``reason`` says
+    what is wrong in a few words, for a caller's own sentence."""
 
     title = "Saved copy is damaged"
+
+    def __init__(self, message: str, *, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 @dataclass(frozen=True)
@@ -85,10 +90,11 @@ def encode(data: bytes, algorithm: str, codec: int | None = None) -> bytes:
 def decode(blob: bytes, digest: str, algorithm: str) -> bytes:
     """The content of a stored copy; :class:`SnapshotDamagedError` unless it hashes to
     ``digest`` with ``algorithm``."""
+    reason = f"its content no longer matches its {algorithm} hash"
     damaged = SnapshotDamagedError(
-        f"The saved copy {digest[:12]}... is damaged (its content no longer matches its "
-        f"{algorithm} hash), so it was not used. `fim-tray prune` keeps the store tidy; the "
-        "next accepted baseline stores a fresh copy."
+        f"The saved copy {digest[:12]}... is damaged ({reason}), so it was not used and was "
+        "removed; the next accepted baseline stores a fresh copy.",
+        reason=reason,
     )
     if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + 2:
         raise damaged
@@ -139,8 +145,8 @@ class SnapshotStore:
         if _hash(data, algorithm) != digest:
             raise ValueError("content does not match its digest")
         path = self.path(digest, algorithm)
-        if path.is_file():
-            return 0
+        if path.is_file() and self.verify(digest, algorithm):
+            return 0  # a damaged copy is written again below
         blob = encode(data, algorithm)
         try:
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -176,7 +182,9 @@ class SnapshotStore:
         self._dirty.clear()
 
     def read(self, digest: str, algorithm: str = DEFAULT_ALGORITHM) -> bytes:
-        """The verified content of a copy (see :func:`decode`)."""
+        """The verified content of a copy (see :func:`decode`). A damaged copy is removed, so
+        that the next :meth:`put` of that content stores it again (and no count calls it
+        kept)."""
         path = self.path(digest, algorithm)
         try:
             blob = path.read_bytes()
@@ -184,7 +192,49 @@ class SnapshotStore:
             raise SnapshotError(f"No copy of {digest[:12]}... is kept.") from None
         except OSError as exc:
             raise SnapshotError(f"The copy {path} cannot be read: {exc.strerror}.") from exc
-        return decode(blob, digest, algorithm)
+        try:
+            return decode(blob, digest, algorithm)
+        except SnapshotDamagedError:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise
+
+    def verify(self, digest: str, algorithm: str = DEFAULT_ALGORITHM) -> bool:
+        """True when the copy is there and whole: its header and size first (cheap), then its
+        content against its digest. A damaged copy is removed."""
+        if not self.intact(self.path(digest, algorithm), algorithm):
+            with contextlib.suppress(OSError):
+                self.path(digest, algorithm).unlink()
+            return False
+        try:
+            self.read(digest, algorithm)
+        except SnapshotError:  # damaged (and removed by read), or unreadable
+            return False
+        return True
+
+    @staticmethod
+    def intact(path: Path, algorithm: str) -> bool:
+        """The cheap check: a regular file whose header is well formed, names ``algorithm``
+        and, for a raw copy, matches the file's size. False for a missing file."""
+        name = algorithm.encode("ascii")
+        start = len(MAGIC) + 2
+        try:
+            with open(path, "rb") as f:
+                size_on_disk = os.fstat(f.fileno()).st_size
+                head = f.read(start + len(name) + 8)
+        except OSError:
+            return False
+        if len(head) < start + len(name) + 8 or not head.startswith(MAGIC):
+            return False
+        codec, name_len = head[len(MAGIC)], head[len(MAGIC) + 1]
+        if codec not in CODEC_NAMES or name_len != len(name) or head[start:-8] != name:
+            return False
+        size = int.from_bytes(head[-8:], "big")
+        if size > MAX_HEADER_SIZE:
+            return False
+        if codec == RAW:
+            return size_on_disk == len(head) + size
+        return size_on_disk > len(head)
 
     def blobs(self) -> list[Blob]:
         """Every copy in the store (temporary files and stray names left out)."""

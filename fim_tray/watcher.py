@@ -138,7 +138,7 @@ class EventWatcher:
             if self._ignore and path.startswith(self._ignore):
                 continue
             rel = os.path.relpath(path, folder)
-            if rel == "." or not rel.startswith(".."):
+            if rel == "." or not (rel == ".." or rel.startswith(".." + os.sep)):  # not outside
                 rels.add("" if rel == "." else rel.replace(os.sep, "/"))
         if not rels:
             return

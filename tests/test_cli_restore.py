@@ -3,7 +3,9 @@ status; exit codes 0 done and 2 error with one line on stderr, never a traceback
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -162,3 +164,23 @@ def test_a_damaged_copy_is_one_clear_error(kept: Path, home: Path) -> None:
     assert run.returncode == 2
     one_error(run, "damaged", "was left as it is")
     assert (kept / "todo.txt").read_text() == "changed\n"
+
+
+def test_the_undo_hint_is_the_whole_command(kept: Path, home: Path) -> None:
+    (kept / "my notes.txt").write_text("v1\n")
+    assert cli("accept", kept, home=home).returncode == 0
+    (kept / "my notes.txt").write_text("v2\n")
+    run = cli("restore", kept, "my notes.txt", home=home)
+    assert run.returncode == 0, run.err
+    assert f"`fim-tray restore --undo {kept} 'my notes.txt'` puts it back" in run.err
+    run = cli("restore", kept, "--undo", "my notes.txt", home=home)
+    assert run.returncode == 0, run.err
+    assert "--undo" not in run.err
+    assert (kept / "my notes.txt").read_text() == "v2\n"
+
+
+def test_status_json_marks_a_folder_name_that_is_not_utf8(tmp_path: Path, home: Path) -> None:
+    folder = make_tree(tmp_path / "d\udcefr", {"a.txt": "alpha\n"})
+    assert cli("add", "--keep-copies", folder, home=home).returncode == 0
+    [row] = json.loads(cli("status", "--json", home=home).out)["folders"]
+    assert "folder" not in row and base64.b64decode(row["folder_b64"]) == os.fsencode(folder)

@@ -3,8 +3,10 @@ damaged copies, changed-again refusals, undo, the pending list, and a restore ki
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
+import json
 import os
 import random
 import signal
@@ -12,14 +14,18 @@ import stat
 import subprocess
 import sys
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fim_tray import config as config_store
-from fim_tray import textdiff
+from fim_tray import fileops, textdiff
+from fim_tray.errors import StorageError
+from fim_tray.history import change_json
 from fim_tray.restore import RestoreRefused
+from fim_tray.restore_log import DamagedUndo
 from fim_tray.service import Service
 from fim_tray.snapshots import SnapshotDamagedError
 from tests.helpers import REPO, make_tree
@@ -182,10 +188,14 @@ def test_damaged_copy_is_never_restored(service: Service, kept: Path) -> None:
     blob = bytearray(path.read_bytes())
     blob[-1] ^= 0xFF
     path.write_bytes(bytes(blob))
-    with pytest.raises(SnapshotDamagedError, match=r"saved copy of notes\.txt is damaged"):
+    with pytest.raises(SnapshotDamagedError, match=r"saved copy of notes\.txt is damaged") as err:
         service.restore(str(kept), "notes.txt")
+    assert err.value.message.count("damaged") == 1  # said once
     assert (kept / "notes.txt").read_text() == "changed\n"
-    assert service.diff(str(kept), "notes.txt").status == "damaged"
+    assert not path.exists()  # removed: the next copy of that content is stored again
+    (kept / "notes.txt").write_text("one\ntwo\nthree\n")
+    service.set_keep_copies(str(kept), True)
+    assert service.snapshots.read(digest) == b"one\ntwo\nthree\n"
 
 
 def test_changed_again_since_shown(service: Service, kept: Path) -> None:
@@ -465,3 +475,73 @@ def test_only_the_mode_of_a_secret_changed(service: Service, kept: Path) -> None
     result = service.restore(str(kept), ".env")
     assert result.restored and result.previous_digest is None
     assert stat.S_IMODE((kept / ".env").stat().st_mode) == 0o644
+
+
+# -- undo trusts only signed history lines; the history is written first -----------------------
+
+
+def _edit_last_line(service: Service, edit: Any) -> None:
+    lines = service.paths.events_file.read_bytes().splitlines()
+    obj = json.loads(lines[-1])
+    edit(obj)
+    lines[-1] = json.dumps(obj).encode()
+    service.paths.events_file.write_bytes(b"\n".join(lines) + b"\n")
+
+
+def test_undo_refuses_a_forged_history_line(service: Service, kept: Path) -> None:
+    (kept / "notes.txt").write_text("my edit\n")
+    service.restore(str(kept), "notes.txt")
+    _edit_last_line(service, lambda obj: obj["undo"].update(mode=0o4755, uid=0))
+    with pytest.raises(DamagedUndo, match="does not match its signature"):
+        service.undo_restore(str(kept), "notes.txt")
+    _edit_last_line(service, lambda obj: obj.pop("hmac"))
+    with pytest.raises(DamagedUndo, match="not signed"):
+        service.undo_restore(str(kept), "notes.txt")
+    assert (kept / "notes.txt").read_text() == "one\ntwo\nthree\n"
+
+
+def test_undo_of_a_name_that_is_not_utf8(service: Service, kept: Path) -> None:
+    (kept / NAME).write_text("changed\n")
+    service.restore(str(kept), NAME)
+    service.undo_restore(str(kept), NAME)
+    assert (kept / NAME).read_text() == "changed\n"
+
+
+def test_a_failing_history_append_restores_nothing(
+    service: Service, kept: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (kept / "notes.txt").write_text("my edit\n")
+
+    def full(*args: Any, **kwargs: Any) -> Any:
+        raise StorageError("Could not add to the history: No space left on device.")
+
+    monkeypatch.setattr(service.history_log, "append_records", full)
+    with pytest.raises(RestoreRefused, match=r"was not restored: the history.*No space left"):
+        service.restore(str(kept), "notes.txt")
+    assert (kept / "notes.txt").read_text() == "my edit\n"
+
+
+def test_a_folder_name_that_is_not_utf8(service: Service, tmp_path: Path) -> None:
+    folder = make_tree(tmp_path / "d\udcefr", {"a.txt": "alpha\n"})
+    service.watch(str(folder), keep_copies=True)
+    (folder / "a.txt").write_text("edit\n")
+    service.check()
+    service.restore(str(folder), "a.txt")
+    lines = [json.loads(line) for line in service.paths.events_file.read_bytes().splitlines()]
+    assert all("folder" not in obj and "folder_b64" in obj for obj in lines)
+    assert [e.folder for e in service.history()] == [str(folder)] * 2
+    service.undo_restore(str(folder), "a.txt")
+    assert (folder / "a.txt").read_text() == "edit\n"
+    change = service.check()[0].changes[0]
+    obj = change_json(change, str(folder), datetime.now())
+    assert "folder" not in obj and os.fsdecode(base64.b64decode(obj["folder_b64"])) == str(folder)
+
+
+def test_no_folder_handles_says_what_and_why(
+    service: Service, kept: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fileops, "supported", lambda: False)
+    (kept / "notes.txt").write_text("my edit\n")
+    with pytest.raises(RestoreRefused, match=r"Restoring files is not available.*Windows") as err:
+        service.restore(str(kept), "notes.txt")
+    assert "yet" not in err.value.message

@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 
 from fim_tray import baseline as store
-from fim_tray import hashing, jsonio
-from fim_tray import scanner as scanner_module
+from fim_tray import hashing, hashpool, jsonio
 from fim_tray.compare import compare
 from fim_tray.config import Config, from_json, to_json
 from fim_tray.errors import ConfigError, ScanCancelled
@@ -157,10 +156,10 @@ def threads_used(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     sees four CPUs."""
     used: dict[str, str] = {}
     opened: dict[tuple[int, int], str] = {}  # (thread, fd): file name
-    real_open, real_hash = scanner_module._open_file, hashing.hash_fd
+    real_open, real_hash = hashpool._open_file, hashing.hash_fd
 
-    def spy_open(path: str, st: os.stat_result | None) -> Any:
-        fd, before, failed = real_open(path, st)
+    def spy_open(path: str, st: os.stat_result | None, *args: Any) -> Any:
+        fd, before, failed = real_open(path, st, *args)
         opened[threading.get_ident(), fd] = os.path.basename(path)
         return fd, before, failed
 
@@ -168,9 +167,9 @@ def threads_used(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         used[opened[threading.get_ident(), fd]] = threading.current_thread().name
         return real_hash(fd, *args)
 
-    monkeypatch.setattr(scanner_module, "_open_file", spy_open)
-    monkeypatch.setattr(scanner_module, "hash_fd", spy_hash)
-    monkeypatch.setattr(scanner_module, "cpu_count", lambda: 4)
+    monkeypatch.setattr(hashpool, "_open_file", spy_open)
+    monkeypatch.setattr(hashpool, "hash_fd", spy_hash)
+    monkeypatch.setattr(hashpool, "cpu_count", lambda: 4)
     yield used
 
 
@@ -279,14 +278,14 @@ def test_when_no_thread_can_start_big_files_are_hashed_on_the_scanning_thread(
 
 
 def test_workers_are_capped_by_the_cpus_and_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scanner_module, "cpu_count", lambda: 2)
-    assert scanner_module.hash_threads(8) == 2
-    assert scanner_module.hash_threads(1) == 0  # one thread: inline, no pool
-    monkeypatch.setattr(scanner_module, "cpu_count", lambda: 1)
-    assert scanner_module.hash_threads(8) == 0  # a single CPU gains nothing from a worker
-    monkeypatch.setattr(scanner_module, "cpu_count", lambda: 256)
-    assert scanner_module.hash_threads(8) == 8
-    assert scanner_module.hash_threads(10_000) == MAX_HASH_WORKERS
+    monkeypatch.setattr(hashpool, "cpu_count", lambda: 2)
+    assert hashpool.hash_threads(8) == 2
+    assert hashpool.hash_threads(1) == 0  # one thread: inline, no pool
+    monkeypatch.setattr(hashpool, "cpu_count", lambda: 1)
+    assert hashpool.hash_threads(8) == 0  # a single CPU gains nothing from a worker
+    monkeypatch.setattr(hashpool, "cpu_count", lambda: 256)
+    assert hashpool.hash_threads(8) == 8
+    assert hashpool.hash_threads(10_000) == MAX_HASH_WORKERS
 
 
 def _stop_after_first_chunk(monkeypatch: pytest.MonkeyPatch, stop: threading.Event) -> list[str]:
@@ -308,7 +307,7 @@ def _stop_after_first_chunk(monkeypatch: pytest.MonkeyPatch, stop: threading.Eve
 
         return real(fd, algorithm, size, stop_now, throttle)
 
-    monkeypatch.setattr(scanner_module, "hash_fd", hash_then_stop)
+    monkeypatch.setattr(hashpool, "hash_fd", hash_then_stop)
     return seen
 
 
@@ -334,9 +333,9 @@ def test_a_stop_while_waiting_for_the_workers_cancels(
     (tmp_path / "big.bin").write_bytes(b"b" * BIG_FILE)
     stop = threading.Event()
     waiting = threading.Event()
-    real_wait = scanner_module._HashPool.wait
+    real_wait = hashpool._HashPool.wait
 
-    def wait(pool: scanner_module._HashPool) -> None:
+    def wait(pool: hashpool._HashPool) -> None:
         waiting.set()  # the walk is over: the scanning thread now only waits for the workers
         real_wait(pool)
 
@@ -359,14 +358,49 @@ def test_a_stop_while_waiting_for_the_workers_cancels(
             threading.Event().wait(0.01)
         raise AssertionError("the worker was never told to stop")
 
-    monkeypatch.setattr(scanner_module._HashPool, "wait", wait)
-    monkeypatch.setattr(scanner_module, "hash_fd", long_hash)
+    monkeypatch.setattr(hashpool._HashPool, "wait", wait)
+    monkeypatch.setattr(hashpool, "hash_fd", long_hash)
     before = set(threading.enumerate())
     with pytest.raises(ScanCancelled):
         Scanner(str(tmp_path), stop=stop, hash_workers=4).run()
     assert len(hashed_on) == 1
     assert hashed_on[0].startswith("fim-tray-hash-")
     assert set(threading.enumerate()) == before
+
+
+def test_a_worker_stuck_in_a_read_is_left_behind_and_does_not_hang_the_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A read that never returns (a dead network share) ignores every stop: closing the pool
+    waits JOIN_TIMEOUT, warns, and lets the daemon thread go instead of hanging Ctrl-C/Quit."""
+    (tmp_path / "big.bin").write_bytes(b"b" * BIG_FILE)
+    stop = threading.Event()
+    release = threading.Event()
+    stuck: list[threading.Thread] = []
+
+    def blocked_read(fd: int, *args: Any) -> str | None:
+        stuck.append(threading.current_thread())
+        stop.set()  # Quit is pressed while the read hangs
+        release.wait(30)  # deaf to ``cancelled``, as a read in the kernel is
+        return None
+
+    monkeypatch.setattr(hashpool, "cpu_count", lambda: 4)
+    monkeypatch.setattr(hashpool, "hash_fd", blocked_read)
+    monkeypatch.setattr(hashpool, "JOIN_TIMEOUT", 0.2)
+    try:
+        with (
+            caplog.at_level("WARNING", logger="fim_tray.hashpool"),
+            pytest.raises(ScanCancelled),
+        ):
+            Scanner(str(tmp_path), stop=stop, hash_workers=4).run()
+        assert len(stuck) == 1 and stuck[0].name.startswith("fim-tray-hash-")
+        assert stuck[0].is_alive() and stuck[0].daemon  # left behind, cannot keep us alive
+        assert f"{stuck[0].name} did not stop" in caplog.text
+    finally:
+        release.set()
+        for thread in stuck:
+            thread.join(10)
+    assert not any(thread.is_alive() for thread in stuck)
 
 
 def test_an_error_on_a_worker_is_raised_by_the_scan(

@@ -11,10 +11,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from fim_tray import dirwalk, hashing, hashpool
 from fim_tray.errors import FolderMissingError, ScanCancelled
+from fim_tray.models import Entry
 from fim_tray.scanner import DEFAULT_EXCLUDES, Excluder, Scanner
 
 
@@ -227,8 +230,10 @@ def test_excluded_folder_is_not_descended(tmp_path: Path, monkeypatch: pytest.Mo
     listed: list[str] = []
     real_scandir = os.scandir
 
-    def spy(path: str) -> object:
-        listed.append(os.path.relpath(path, root))
+    def spy(path: str | int) -> object:
+        # On POSIX the walk lists the folders it holds open: name them by their descriptor.
+        name = os.readlink(f"/proc/self/fd/{path}") if isinstance(path, int) else path
+        listed.append(os.path.relpath(name, root))
         return real_scandir(path)
 
     monkeypatch.setattr(os, "scandir", spy)
@@ -409,3 +414,164 @@ def test_entry_mode_is_permission_bits_only(folder: Path) -> None:
     (folder / "a.txt").chmod(0o4755)
     entry = Scanner(str(folder)).run().entries["a.txt"]
     assert entry.mode == stat.S_IMODE(os.lstat(folder / "a.txt").st_mode) == 0o4755
+
+
+# -- the walk by folder descriptors (POSIX) ---------------------------------------------------
+
+needs_fd_walk = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or not dirwalk.FD_WALK,
+    reason="the walk by descriptors, checked through /proc/self/fd",
+)
+
+
+def _open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+def _swap_for_link(folder: Path, target: Path) -> None:
+    """Put a link to ``target`` in the place of ``folder`` (the folder itself is kept aside)."""
+    folder.rename(folder.with_name(folder.name + ".aside"))
+    folder.symlink_to(target, target_is_directory=True)
+
+
+@pytest.fixture
+def read_paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The real path of every file the scan reads and every folder it lists."""
+    seen: list[str] = []
+    real_hash, real_scandir = hashing.hash_fd, os.scandir
+
+    def where(fd: int) -> str:
+        return os.readlink(f"/proc/self/fd/{fd}")
+
+    def spy_hash(fd: int, *args: object) -> str | None:
+        seen.append(where(fd))
+        return real_hash(fd, *args)  # type: ignore[arg-type]
+
+    def spy_scandir(path: str | int) -> object:
+        seen.append(where(path) if isinstance(path, int) else os.path.realpath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(hashpool, "hash_fd", spy_hash)
+    monkeypatch.setattr(os, "scandir", spy_scandir)
+    return seen
+
+
+@needs_fd_walk
+@pytest.mark.parametrize("previous", [None, {}])
+def test_a_folder_swapped_for_a_link_before_the_descent_is_not_followed(
+    tmp_path: Path, read_paths: list[str], previous: dict[str, Entry] | None
+) -> None:
+    root = _tree(tmp_path / "w", {"a.txt": b"a", "sub/in.txt": b"inside"})
+    outside = _tree(tmp_path / "outside", {"secret.txt": b"secret", "deep/more.txt": b"more"})
+
+    class SwapOnDescent(Scanner):
+        def _record(self, child: os.DirEntry[str], rel: str) -> bool:
+            descend = super()._record(child, rel)
+            if rel == "sub":  # listed and recorded as a folder; the walk descends next
+                _swap_for_link(root / "sub", outside)
+            return descend
+
+    before = _open_fds()
+    result = SwapOnDescent(str(root), previous=previous, hash_workers=1).run()
+    assert _open_fds() == before
+    assert set(result.entries) == {"a.txt"}
+    assert [(p.path, p.message) for p in result.problems] == [
+        ("sub", "was replaced during the scan")
+    ]
+    assert not [p for p in read_paths if p.startswith(str(outside))]
+    # Told by file events that something in it changed: the link is not followed either.
+    targeted = Scanner(str(root), only=["sub/secret.txt", "sub/deep"]).run()
+    assert set(targeted.entries) == set()
+    assert _open_fds() == before
+    assert not [p for p in read_paths if p.startswith(str(outside))]
+
+
+@needs_fd_walk
+def test_a_big_file_whose_folder_is_swapped_before_a_worker_opens_it_is_not_read(
+    tmp_path: Path, read_paths: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hashpool, "cpu_count", lambda: 4)
+    big = b"b" * hashpool.BIG_FILE
+    root = _tree(tmp_path / "w", {"sub/big.bin": big})
+    outside = _tree(tmp_path / "outside", {"big.bin": big})
+
+    class SwapBeforeWorker(Scanner):
+        def _file_entry(self, path: str, rel: str, st: os.stat_result) -> Entry | None:
+            entry = super()._file_entry(path, rel, st)  # big: queued for a worker by full path
+            if rel == "sub/big.bin":
+                _swap_for_link(root / "sub", outside)
+            return entry
+
+    # The worker may not open it before the swap: hold the first open until it is done.
+    swapped = threading.Event()
+    real_open = hashpool._open_file
+
+    def open_after_swap(path: str, *args: Any) -> Any:
+        if threading.current_thread().name.startswith("fim-tray-hash-"):
+            assert swapped.wait(10)
+        return real_open(path, *args)
+
+    monkeypatch.setattr(hashpool, "_open_file", open_after_swap)
+
+    class Signal(SwapBeforeWorker):
+        def _file_entry(self, path: str, rel: str, st: os.stat_result) -> Entry | None:
+            entry = super()._file_entry(path, rel, st)
+            swapped.set()
+            return entry
+
+    before = _open_fds()
+    result = Signal(str(root), hash_workers=4).run()
+    assert _open_fds() == before
+    assert set(result.entries) == {"sub"}
+    assert [(p.path, p.message) for p in result.problems] == [
+        ("sub/big.bin", "was replaced during the scan")
+    ]
+    assert not [p for p in read_paths if p.startswith(str(outside))]
+
+
+@needs_fd_walk
+def test_no_descriptor_is_left_open_whatever_ends_the_walk(tmp_path: Path) -> None:
+    files = {f"d{i}/e{j}/f.txt": b"x" for i in range(4) for j in range(3)}
+    root = _tree(tmp_path / "w", {**files, "top.txt": b"t"})
+    before = _open_fds()
+
+    Scanner(str(root)).run()  # a whole walk
+    Scanner(str(root), previous={}).run()  # a rescan (lstat first)
+    Scanner(str(root), only=["d1", "d2/e0/f.txt", "gone/x"]).run()  # targeted
+    assert _open_fds() == before
+
+    class Failing(Scanner):
+        def _record(self, child: os.DirEntry[str], rel: str) -> bool:
+            if rel == "d2/e1":  # folders wait on the stack, their parents held open
+                raise RuntimeError("boom")
+            return super()._record(child, rel)
+
+    with pytest.raises(RuntimeError, match="boom"):
+        Failing(str(root)).run()
+    with pytest.raises(RuntimeError, match="boom"):
+        Failing(str(root), only=["d2/e1", "d3"]).run()
+    assert _open_fds() == before
+
+    stop = threading.Event()
+
+    class Stopping(Scanner):
+        def _record(self, child: os.DirEntry[str], rel: str) -> bool:
+            if rel == "d1/e1":
+                stop.set()
+            return super()._record(child, rel)
+
+    with pytest.raises(ScanCancelled):
+        Stopping(str(root), stop=stop).run()
+    assert _open_fds() == before
+
+    class Vanishing(Scanner):
+        def _record(self, child: os.DirEntry[str], rel: str) -> bool:
+            descend = super()._record(child, rel)
+            if rel == "d0/e0":  # gone before the walk descends into it
+                (root / "d0/e0/f.txt").unlink()
+                (root / "d0/e0").rmdir()
+            return descend
+
+    result = Vanishing(str(root)).run()
+    assert ("d0/e0", "vanished during the scan") in [(p.path, p.message) for p in result.problems]
+    assert _open_fds() == before

@@ -440,3 +440,45 @@ def test_prune_removes_unreferenced_and_stale_temporaries(store: SnapshotStore) 
     assert report.removed == 1 and report.count == 1
     assert [b.digest for b in store.blobs()] == [sha(keep)]
     assert not stale.exists()
+
+
+# -- a damaged copy is replaced, never trusted -------------------------------------------------
+
+
+def flip_last_byte(path: Path) -> None:
+    blob = bytearray(path.read_bytes())
+    blob[-1] ^= 0xFF
+    path.write_bytes(bytes(blob))
+
+
+def test_put_rewrites_a_damaged_copy(store: SnapshotStore) -> None:
+    data = b"some content that is kept raw" * 3 + os.urandom(64)
+    store.put(data, sha(data))
+    flip_last_byte(store.path(sha(data)))  # the header and size are fine: only the hash tells
+    assert store.put(data, sha(data)) > 0
+    assert store.read(sha(data)) == data
+    assert store.put(data, sha(data)) == 0  # a whole copy is trusted
+
+
+def test_a_damaged_copy_is_removed_when_read(store: SnapshotStore) -> None:
+    store.put(b"x" * 100, sha(b"x" * 100))
+    flip_last_byte(store.path(sha(b"x" * 100)))
+    with pytest.raises(SnapshotDamagedError) as caught:
+        store.read(sha(b"x" * 100))
+    assert caught.value.message.count("damaged") == 1
+    assert not store.has(sha(b"x" * 100))
+
+
+def test_keep_copies_on_and_prune_replace_a_truncated_copy(service: Service, docs: Path) -> None:
+    service.watch(str(docs), keep_copies=True)
+    path = service.snapshots.path(sha(b"alpha\n"))
+    path.write_bytes(path.read_bytes()[:-2])
+    [kept] = service.copies_status().folders
+    assert kept.kept == 4  # the truncated copy is not counted as kept
+    _folder, report = service.set_keep_copies(str(docs), True)
+    assert report is not None and report.stored == 1
+    assert service.snapshots.read(sha(b"alpha\n")) == b"alpha\n"
+
+    path.write_bytes(path.read_bytes()[:-2])
+    assert service.prune_copies().removed == 1
+    assert not service.snapshots.has(sha(b"alpha\n"))

@@ -90,8 +90,10 @@ def test_pending_written_without_paths_falls_back_to_a_whole_check(
     (root / "a.txt").write_text("changed a")
     (root / "other/d.txt").write_text("changed d")
     service.check_folder(folder)
-    pending = service.paths.pending_file(folder.id)
-    pending.write_text(pending.read_text().split(',"paths"')[0] + "}")  # an older format
+    pending = service.pending(folder)
+    obj = pending.read()
+    del obj["paths"]  # an older format
+    pending.write(obj)
     report = service.check_folder(folder, paths={"a.txt"})
     assert [c.path for c in report.changes] == ["a.txt", "other/d.txt"]
 

@@ -119,9 +119,14 @@ class TrayApp:
         self.monitor.start()
 
     def quit(self) -> None:
-        """Stop the monitor (cancelling a scan), close dialogs, then the icon."""
+        """Close the dialogs and stop the monitor (cancelling a scan); the waiting for it
+        happens on a thread of its own, so the menu's loop never blocks."""
         self._quitting.set()
         self.dialogs.close()
+        self.monitor.stop.set()
+        threading.Thread(target=self._finish, name="fim-tray-quit", daemon=True).start()
+
+    def _finish(self) -> None:
         self.monitor.join(timeout=10)
         if self.notifier is not None:
             self.notifier.close()

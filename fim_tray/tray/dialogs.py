@@ -137,11 +137,16 @@ class Dialogs:
             if child is None:
                 return
             try:
-                assert child.stdout is not None
+                assert child.stdout is not None and child.stderr is not None
+                stderr, errors = child.stderr, list[str]()
+                # Drain stderr beside stdout: a window that writes much to it must not block.
+                drain = threading.Thread(target=lambda: errors.append(stderr.read()), daemon=True)
+                drain.start()
                 for line in child.stdout:  # one decision per line, while the window is open
                     _apply(line, on_accept, self.on_restored)
-                err = child.stderr.read() if child.stderr is not None else ""
                 code = child.wait()
+                drain.join(5)
+                err = "".join(errors)
                 log.debug("the details window ended with status %s", code)
                 if code != 0 and not self._closing.is_set():
                     log.warning("the details window ended with status %s: %s", code, err.strip())

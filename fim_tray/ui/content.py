@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fim_tray.errors import FimError
-from fim_tray.paths import decode_name
+from fim_tray.paths import decode_name, name_from
 from fim_tray.service import Service
 
 
@@ -24,7 +24,7 @@ class Outcome:
 def diff_lines(service: Service, item: dict[str, Any]) -> tuple[str, list[str]]:
     """A plain sentence, and the unified diff's lines when there is one."""
     try:
-        result = service.diff(str(item["folder"]), decode_name(item))
+        result = service.diff(_folder(item), decode_name(item))
     except (FimError, KeyError, ValueError) as exc:
         return (getattr(exc, "message", str(exc)), [])
     lines = list(result.lines)
@@ -40,7 +40,7 @@ def restore(service: Service, item: dict[str, Any], *, force: bool = False) -> O
 
     try:
         result = service.restore(
-            str(item["folder"]),
+            _folder(item),
             decode_name(item),
             expected_signature=None if force else item.get("signature"),
             force=force,
@@ -50,3 +50,8 @@ def restore(service: Service, item: dict[str, Any], *, force: bool = False) -> O
     except (FimError, KeyError, ValueError) as exc:
         return Outcome(False, getattr(exc, "message", str(exc)))
     return Outcome(True, " ".join([result.message, *result.notes]))
+
+
+def _folder(item: dict[str, Any]) -> str:
+    """The watched folder of an item (``folder``, or ``folder_b64`` for a name not UTF-8)."""
+    return name_from(item, "folder") or ""

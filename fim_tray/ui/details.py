@@ -19,7 +19,7 @@ from fim_tray import jsonio
 from fim_tray.display import escape
 from fim_tray.history import change_json
 from fim_tray.models import Change, Event
-from fim_tray.paths import decode_name
+from fim_tray.paths import decode_name, name_from
 from fim_tray.service import Service
 from fim_tray.ui.content import diff_lines, restore
 
@@ -114,8 +114,12 @@ def _time(item: dict[str, Any]) -> str:
 
 def answer(action: str, items: Sequence[dict[str, Any]], out: Any = None) -> None:
     """Tell the tray a decision: one JSON line on stdout."""
-    line = {"action": action, "items": [{"folder": i["folder"], "signature": i["signature"]}
-                                        for i in items if i.get("signature")]}  # fmt: skip
+    chosen = [
+        {"folder": name_from(i, "folder") or "", "signature": i["signature"]}
+        for i in items
+        if i.get("signature")
+    ]
+    line = {"action": action, "items": chosen}
     stream = out or sys.stdout
     stream.write(json.dumps(line) + "\n")
     stream.flush()
@@ -314,7 +318,7 @@ class DetailsWindow:
     def open_folder(self) -> None:
         chosen = self.selected() or [0]
         if self.items:
-            self.opener(str(self.items[chosen[0]]["folder"]))
+            self.opener(name_from(self.items[chosen[0]], "folder") or "")
 
     def run(self) -> None:
         self.root.mainloop()

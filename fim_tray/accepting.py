@@ -1,0 +1,108 @@
+"""Accepting changes: moving the changes a person chose, and nothing else, into a baseline."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Collection, Iterable, Sequence
+
+from fim_tray import baseline_cache as baseline_store
+from fim_tray.compare import compare
+from fim_tray.config import Config
+from fim_tray.errors import FimError, NotWatchedError
+from fim_tray.models import Change, Folder, FolderReport, Problem
+from fim_tray.service import Service, is_selected, relative_name
+
+
+def accept(
+    service: Service, path: str | None = None, files: Iterable[str] = ()
+) -> list[FolderReport]:
+    """Take the current state into the baseline: all of it, or only ``files`` (paths
+    relative to the folder or absolute, a folder meaning everything under it)."""
+    config = service.config()
+    folders = (service.folder(path),) if path is not None else config.folders
+    wanted = list(files)
+    for name in wanted:  # a name must be inside one of the folders, and name something
+        where = "any watched folder"
+        if len(folders) == 1:
+            where = f"the watched folder {folders[0].path}"
+        inside = [(f, r) for f in folders if (r := relative_name(f, name)) is not None]
+        if not inside or all(r == ".." or r.startswith("../") for _f, r in inside):
+            raise NotWatchedError(f"{name} is not inside {where}.")
+        if not any(_names_something(service, f, r) for f, r in inside):
+            raise FimError(f"no change to accept at {name}", title="Nothing to accept")
+    reports = []
+    for folder in folders:
+        selected = [rel for rel in (relative_name(folder, f) for f in wanted) if rel is not None]
+        if wanted and not selected:  # only absolute names, all in other folders
+            continue
+        reports.append(accept_folder(service, folder, config, _paths_filter(selected)))
+    return reports
+
+
+def accept_changes(service: Service, path: str, signatures: Collection[str]) -> FolderReport:
+    """Accept exactly the changes a person saw, named by :meth:`Change.signature`.
+
+    A file that changed again since it was shown has another signature and stays pending,
+    so nothing is accepted that the person did not see.
+    """
+    wanted = set(signatures)
+    return accept_folder(
+        service, service.folder(path), service.config(), lambda c: c.signature() in wanted
+    )
+
+
+def _names_something(service: Service, folder: Folder, rel: str) -> bool:
+    """Whether ``rel`` is in ``folder`` now or in its baseline (a file since removed)."""
+    if rel in (".", "") or os.path.lexists(os.path.join(folder.path, rel)):
+        return True
+    entries = service.load_baseline(folder).entries
+    return rel in entries or any(p.startswith(rel + "/") for p in entries)
+
+
+def accept_folder(
+    service: Service, folder: Folder, config: Config, keep: Callable[[Change], bool]
+) -> FolderReport:
+    """Rescan ``folder`` and move the changes ``keep`` selects into its baseline; the
+    report lists the accepted changes."""
+    trusted = service.load_baseline(folder)  # a damaged or tampered baseline is never replaced
+    result = service.rescan(folder, config, trusted)
+    changes = [c for c in compare(trusted.entries, result.entries, result.unlisted) if keep(c)]
+    if not changes:
+        return FolderReport(folder, service.clock(), files=len(result.entries))
+    now = service.clock()
+    with service._locked():
+        # The baseline again, under the lock: another accept may have saved it since it
+        # was read, and its changes must stay. Only the selected changes are applied.
+        trusted, _signature = service._load_signed(folder)
+        entries = dict(trusted.entries)
+        for change in changes:
+            if change.after is None:
+                entries.pop(change.path, None)
+            else:
+                entries[change.path] = change.after
+        trusted.entries, trusted.updated = entries, now
+        signed = baseline_store.save(
+            service.paths.baseline_file(folder.id), trusted, service._key_bytes()
+        )
+        # Still pending: what was announced and not accepted. A change no check has
+        # announced yet stays out, so the next check still reports it (and logs it).
+        store = service.pending(folder)
+        seen = store.signatures()
+        still = {
+            c.signature(): c.path
+            for c in compare(entries, result.entries, result.unlisted)
+            if c.signature() in seen
+        }
+        store.save(still, now, baseline=signed)
+    problems: tuple[Problem, ...] = ()
+    if folder.keep_copies:
+        problems = service._keeper.record(folder, trusted.algorithm, entries, config).problems
+    service._keeper.prune_quietly()
+    return FolderReport(
+        folder, now, changes=tuple(changes), problems=problems, files=len(result.entries)
+    )
+
+
+def _paths_filter(selected: Sequence[str]) -> Callable[[Change], bool]:
+    """Keep every change (nothing selected) or those at or under the selected paths."""
+    return lambda change: not selected or is_selected(change.path, selected)
