@@ -240,7 +240,7 @@ def _parse(data: bytes, key: bytes, source: str) -> Baseline:
     except ValueError:
         raise BaselineError(
             f"{source} is damaged: it is not valid JSON (was it cut short by a crash or a full "
-            "disk?). It was left as it is; its previous version is kept beside it as .bak."
+            "disk?). It was left as it is; the version before it, if any, is beside it as .bak."
         ) from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise BaselineError(f"{source} is not a fim-tray baseline. It was left as it is.")

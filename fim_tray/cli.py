@@ -7,6 +7,7 @@ import contextlib
 import logging
 import math
 import os
+import signal
 import sys
 import time
 from collections import Counter
@@ -301,6 +302,10 @@ def cmd_monitor(service: Service, args: argparse.Namespace) -> int:
     def sink(report: FolderReport) -> None:
         _print_report(report, as_json=args.json, many=many, only_new=True, out=sys.stdout)
 
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # a service manager's SIGTERM ends the loop as Ctrl-C does
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         Monitor(service, sink, interval=args.interval, path=args.path, events=True).run()
     except KeyboardInterrupt:  # Ctrl-C is how a person ends the loop: not an error

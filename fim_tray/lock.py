@@ -12,7 +12,9 @@ from pathlib import Path
 
 from fim_tray.errors import LockedError, StorageError
 
-_thread_lock = threading.RLock()  # flock does not exclude threads sharing one descriptor
+# flock does not exclude threads sharing one descriptor, so threads take this first. Not
+# re-entrant in effect: a nested data_lock opens a second descriptor and waits on the first.
+_thread_lock = threading.RLock()
 
 
 def _try_lock(fd: int) -> bool:

@@ -204,6 +204,13 @@ class Service:
         root = _resolve(path)
         if not os.path.isdir(root):
             raise FolderMissingError(f"{path} is not a folder that exists.")
+        for own in (self.paths.data_dir, self.paths.config_dir):
+            if os.path.commonpath([_resolve(str(own)), root]) == root:
+                raise FimError(
+                    f"{path} holds fim-tray's own state ({own}), which changes at every check. "
+                    "Watch a folder that does not, or move the state with FIM_TRAY_HOME.",
+                    title="Cannot watch this folder",
+                )
         existing = self.config().find(root)
         if existing is not None:
             return existing, None

@@ -77,7 +77,7 @@ def test_state_follows_events_and_reports() -> None:
     assert model.tooltip() == "fim-tray: 1 change to review"
     assert model.folder_line(FOLDER.path) == "Documents (1 pending)"
     assert [r.change for r in model.recent_items()] == [change]
-    model.accepted(FOLDER.path)
+    model.apply_report(_report())  # the check the monitor runs after an accept
     assert model.state() == "ok"
     model.apply_event(PausedChanged(True))
     assert model.state() == "paused" and model.status_line().startswith("Paused. ")

@@ -573,3 +573,16 @@ def test_accept_the_folder_itself_by_its_symlink(service: Service, watched: Path
 def test_accept_an_absolute_file_with_nothing_watched(service: Service, tmp_path: Path) -> None:
     with pytest.raises(NotWatchedError, match="any watched folder"):
         service.accept(None, [str(tmp_path / "x")])
+
+
+def test_a_folder_that_holds_fim_trays_own_state_is_refused(tmp_path: Path) -> None:
+    from fim_tray.errors import FimError
+    from fim_tray.paths import Paths
+    from fim_tray.service import Service
+
+    parent = tmp_path / "everything"
+    service = Service(Paths(parent / "state" / "data", parent / "state" / "config"))
+    parent.mkdir()
+    with pytest.raises(FimError, match="holds fim-tray's own state"):
+        service.watch(str(parent))
+    assert service.folders() == ()

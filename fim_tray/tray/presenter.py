@@ -152,11 +152,6 @@ class TrayModel:
                 else:
                     self.polling[event.folder] = event.why
 
-    def accepted(self, folder: str) -> None:
-        with self._lock:
-            if folder in self.folders:
-                self.folders[folder].pending = 0
-
     # -- what to show --------------------------------------------------------------------------
 
     @property
