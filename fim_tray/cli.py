@@ -123,7 +123,9 @@ def _name(report: FolderReport, path: str, many: bool) -> str:
 
 
 def _print_report(report: FolderReport, *, as_json: bool, many: bool, only_new: bool,
-                  out: TextIO) -> None:  # fmt: skip
+                  out: TextIO, said: set[tuple[str, str]] | None = None) -> None:  # fmt: skip
+    """Print a report's changes (only the new ones for ``monitor``) and its problems; ``said``
+    keeps a problem from being repeated at every poll."""
     if report.error is not None:
         _say(f"{escape(report.folder.path)}: {report.error}")
         return
@@ -139,6 +141,11 @@ def _print_report(report: FolderReport, *, as_json: bool, many: bool, only_new: 
             out.write(change_line(change, report.time, _name(report, change.path, many)) + "\n")
     out.flush()
     for problem in report.problems:
+        key = (os.path.join(report.folder.path, problem.path), problem.message)
+        if said is not None:
+            if key in said:
+                continue
+            said.add(key)
         _say(f"{escape(_name(report, problem.path, many))}: {problem.message}")
 
 
@@ -253,7 +260,10 @@ def cmd_list(service: Service, args: argparse.Namespace) -> int:
             print(jsonio.dumps(obj).decode())
             continue
         checked = timestamp(status.checked) if status.checked else "never checked"
-        files = "no baseline" if status.files is None else _plural(status.files, "entry", "entries")
+        if status.files is not None:
+            files = _plural(status.files, "entry", "entries")
+        else:  # the baseline is there but failed to load (its error follows), or is missing
+            files = "baseline not usable" if status.error else "no baseline"
         print(f"{escape(status.folder.path)}  {state}  {files}  last check {checked}")
         if status.error:
             print(f"    {status.error}")
@@ -299,8 +309,12 @@ def cmd_monitor(service: Service, args: argparse.Namespace) -> int:
     _say(f"watching {len(folders)} folder(s): file events and {polls}; Ctrl-C stops")
     many = len(folders) > 1
 
+    said: set[tuple[str, str]] = set()
+
     def sink(report: FolderReport) -> None:
-        _print_report(report, as_json=args.json, many=many, only_new=True, out=sys.stdout)
+        _print_report(
+            report, as_json=args.json, many=many, only_new=True, out=sys.stdout, said=said
+        )
 
     def stop(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt  # a service manager's SIGTERM ends the loop as Ctrl-C does
