@@ -18,6 +18,7 @@ from typing import TextIO
 # monitor (with file events), the GUI and the dialogs are imported by the commands using them,
 # and cli_copies imports saved copies, diff and restore only when they run.
 from fim_tray import __version__, cli_copies, jsonio
+from fim_tray.cli_common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, say, state_word
 from fim_tray.display import change_line, escape, timestamp
 from fim_tray.errors import FimError
 from fim_tray.hashing import ALGORITHMS
@@ -27,14 +28,8 @@ from fim_tray.paths import encode_name, name_fields
 from fim_tray.service import Service
 from fim_tray.throttle import check_mb_per_s, throttle_for
 
-EXIT_OK, EXIT_CHANGES, EXIT_ERROR = 0, 1, 2
 LOCK_TIMEOUT_ENV = "FIM_TRAY_LOCK_TIMEOUT"
 log = logging.getLogger("fim_tray")
-
-
-def _say(message: str) -> None:
-    """A message for the person, on stderr, so stdout stays parseable."""
-    print(f"fim-tray: {message}", file=sys.stderr)
 
 
 def _mb_per_s(text: str) -> float:
@@ -127,7 +122,7 @@ def _print_report(report: FolderReport, *, as_json: bool, many: bool, only_new: 
     """Print a report's changes (only the new ones for ``monitor``) and its problems; ``said``
     keeps a problem from being repeated at every poll."""
     if report.error is not None:
-        _say(f"{escape(report.folder.path)}: {report.error}")
+        say(f"{escape(report.folder.path)}: {report.error}")
         return
     changes = report.new if only_new else report.changes
     new = {c.signature() for c in report.new}
@@ -146,7 +141,7 @@ def _print_report(report: FolderReport, *, as_json: bool, many: bool, only_new: 
             if key in said:
                 continue
             said.add(key)
-        _say(f"{escape(_name(report, problem.path, many))}: {problem.message}")
+        say(f"{escape(_name(report, problem.path, many))}: {problem.message}")
 
 
 def _json_name(name: str) -> dict[str, str]:
@@ -211,7 +206,7 @@ def _summary(report: FolderReport) -> str:
 
 def cmd_add(service: Service, args: argparse.Namespace) -> int:
     started = time.monotonic()
-    _say(f"recording the baseline of {escape(args.path)}...")
+    say(f"recording the baseline of {escape(args.path)}...")
     folder, result = service.watch(
         args.path,
         algorithm=args.algorithm,
@@ -220,15 +215,15 @@ def cmd_add(service: Service, args: argparse.Namespace) -> int:
         throttle=throttle_for(args.max_mb_per_s),
     )
     if result is None:
-        _say(f"{escape(folder.path)} is already watched; `fim-tray check` compares it.")
+        say(f"{escape(folder.path)} is already watched; `fim-tray check` compares it.")
         return EXIT_OK
     for problem in result.problems:
-        _say(f"{escape(problem.path)}: {problem.message}")
+        say(f"{escape(problem.path)}: {problem.message}")
     unreadable = sum(1 for e in result.entries.values() if e.error is not None)
     note = (
         f" ({unreadable} could not be read and are recorded without a hash)" if unreadable else ""
     )
-    _say(
+    say(
         f"watching {escape(folder.path)}: {_plural(len(result.entries), 'entry', 'entries')}, "
         f"{result.hashed_bytes / 1e6:,.1f} MB hashed with {folder.algorithm} in "
         f"{time.monotonic() - started:.1f} s{note}"
@@ -240,16 +235,16 @@ def cmd_add(service: Service, args: argparse.Namespace) -> int:
 
 def cmd_remove(service: Service, args: argparse.Namespace) -> int:
     folder = service.unwatch(args.path)
-    _say(f"stopped watching {escape(folder.path)}; its baseline was deleted")
+    say(f"stopped watching {escape(folder.path)}; its baseline was deleted")
     return EXIT_OK
 
 
 def cmd_list(service: Service, args: argparse.Namespace) -> int:
     statuses = service.status()
     if not statuses and not args.json:
-        _say("no folders are watched yet; add one with `fim-tray add PATH`")
+        say("no folders are watched yet; add one with `fim-tray add PATH`")
     for status in statuses:
-        state = "error" if status.error else f"{status.pending} pending" if status.pending else "ok"
+        state = state_word(status)
         if args.json:
             obj = {
                 **_json_name(status.folder.path), "state": state, "files": status.files,
@@ -276,9 +271,9 @@ def cmd_check(service: Service, args: argparse.Namespace) -> int:
     for report in reports:
         _print_report(report, as_json=args.json, many=many, only_new=False, out=sys.stdout)
         if not args.json and report.error is None:  # an error was said once, in full, already
-            _say(_summary(report))
+            say(_summary(report))
     if not reports:
-        _say("no folders are watched yet; add one with `fim-tray add PATH`")
+        say("no folders are watched yet; add one with `fim-tray add PATH`")
     if any(r.error for r in reports):
         return EXIT_ERROR
     return EXIT_CHANGES if any(r.changes for r in reports) else EXIT_OK
@@ -290,11 +285,11 @@ def cmd_accept(service: Service, args: argparse.Namespace) -> int:
     for report in reports:
         for change in report.changes:
             name = escape(_name(report, change.path, many))
-            _say(f"accepted {change.kind} {name}")
+            say(f"accepted {change.kind} {name}")
         for problem in report.problems:  # files whose copy could not be kept
-            _say(f"{escape(_name(report, problem.path, many))}: {problem.message}")
+            say(f"{escape(_name(report, problem.path, many))}: {problem.message}")
         if not report.changes:
-            _say(f"{escape(report.folder.path)}: nothing to accept")
+            say(f"{escape(report.folder.path)}: nothing to accept")
     return EXIT_OK
 
 
@@ -303,10 +298,10 @@ def cmd_monitor(service: Service, args: argparse.Namespace) -> int:
 
     folders: Sequence[Folder] = (service.folder(args.path),) if args.path else service.folders()
     if not folders:
-        _say("no folders are watched yet; add one with `fim-tray add PATH`")
+        say("no folders are watched yet; add one with `fim-tray add PATH`")
         return EXIT_ERROR
     polls = f"a check every {args.interval:g} s" if args.interval else "checks as a safety net"
-    _say(f"watching {len(folders)} folder(s): file events and {polls}; Ctrl-C stops")
+    say(f"watching {len(folders)} folder(s): file events and {polls}; Ctrl-C stops")
     many = len(folders) > 1
 
     said: set[tuple[str, str]] = set()
@@ -323,7 +318,7 @@ def cmd_monitor(service: Service, args: argparse.Namespace) -> int:
     try:
         Monitor(service, sink, interval=args.interval, path=args.path, events=True).run()
     except KeyboardInterrupt:  # Ctrl-C is how a person ends the loop: not an error
-        _say("monitor stopped")
+        say("monitor stopped")
     return EXIT_OK
 
 
@@ -348,7 +343,7 @@ def cmd_tray(service: Service, args: argparse.Namespace) -> int:
     if sys.platform.startswith("linux") and not (
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     ):
-        _say(
+        say(
             "no desktop display found (neither DISPLAY nor WAYLAND_DISPLAY is set), so there is "
             "no tray to show. On a server or in a terminal, use `fim-tray monitor` instead "
             "(and `fim-tray --help` for the other commands)."
@@ -391,10 +386,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return command(Service(lock_timeout=_lock_timeout()), args)
     except FimError as exc:
-        _say(exc.message)
+        say(exc.message)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        _say("stopped")
+        say("stopped")
         return 130
     except BrokenPipeError:  # `fim-tray check | head`: the reader left; say nothing more
         with contextlib.suppress(OSError):  # and keep Python from complaining at exit
@@ -402,5 +397,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except Exception as exc:
         log.debug("unexpected error", exc_info=True)
-        _say(f"unexpected error: {exc!r}. Run again with --debug for details.")
+        say(f"unexpected error: {exc!r}. Run again with --debug for details.")
         return EXIT_ERROR

@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from fim_tray import jsonio
+from fim_tray.cli_common import EXIT_ERROR, EXIT_OK, say, state_word
 from fim_tray.display import escape
 from fim_tray.models import Folder
 from fim_tray.paths import name_fields
@@ -17,14 +18,8 @@ if TYPE_CHECKING:  # annotations only: every command imports this module to buil
     from fim_tray.copies import CopyReport
     from fim_tray.service import Service
 
-EXIT_OK, EXIT_ERROR = 0, 2
 SHOWN = ("diff", "removed", "same")  # diff statuses that answer the question: exit 0
 FILE_HELP = "relative to the watched folder (to the current folder inside it), or absolute"
-
-
-def _say(message: str) -> None:
-    """As cli._say (not imported: cli imports this module)."""
-    print(f"fim-tray: {message}", file=sys.stderr)
 
 
 def add_parsers(sub: Any) -> None:
@@ -78,7 +73,7 @@ def _mb(size: int) -> str:
 def say_copied(folder: Folder, report: CopyReport) -> None:
     """One line on what recording copies did, and one per file that could not be copied."""
     for problem in report.problems:
-        _say(f"{escape(problem.path)}: {problem.message}")
+        say(f"{escape(problem.path)}: {problem.message}")
     skipped = [
         f"{n} {what}"
         for n, what in (
@@ -89,7 +84,7 @@ def say_copied(folder: Folder, report: CopyReport) -> None:
         if n
     ]
     note = f"; not copied: {', '.join(skipped)}" if skipped else ""
-    _say(
+    say(
         f"keeping copies for {escape(folder.path)}: {report.stored} stored now "
         f"({_mb(report.stored_bytes)}), {report.present} kept already{note}"
     )
@@ -99,7 +94,7 @@ def say_kept(service: Service, folder: Folder) -> None:
     """After ``add --keep-copies``: how many of its files have a copy."""
     for kept in service.copies_status().folders:
         if kept.folder.path == folder.path:
-            _say(
+            say(
                 f"keeping copies: {kept.kept:,} of {kept.files:,} files ({kept.secret} secret, "
                 f"{kept.too_big} too big), {_mb(kept.used_bytes)}; `fim-tray status` shows "
                 "the no-copy patterns"
@@ -109,7 +104,7 @@ def say_kept(service: Service, folder: Folder) -> None:
 def cmd_keep_copies(service: Service, args: argparse.Namespace) -> int:
     folder, report = service.set_keep_copies(args.path, args.state == "on")
     if report is None:
-        _say(
+        say(
             f"copies off for {escape(folder.path)}; the copies of its files were deleted (those "
             "that can undo a restore stay while the history lists that restore)"
         )
@@ -124,7 +119,7 @@ def cmd_diff(service: Service, args: argparse.Namespace) -> int:
         sys.stdout.write(line + "\n")
     sys.stdout.flush()
     if not result.lines or result.truncated or result.status == "removed":
-        _say(result.message)
+        say(result.message)
     return EXIT_OK if result.status in SHOWN else EXIT_ERROR
 
 
@@ -136,13 +131,11 @@ def cmd_restore(service: Service, args: argparse.Namespace) -> int:
         result = service.restore(
             args.path, file, expected_signature=args.if_unchanged, force=args.force
         )
-    _say(result.message)
+    say(result.message)
     for note in result.notes:
-        _say(f"{escape(result.path)}: {note}")
+        say(f"{escape(result.path)}: {note}")
     if result.previous_digest is not None and not args.undo:
-        _say(
-            f"the content it replaced is kept; `{undo_command(args.path, args.file)}` puts it back"
-        )
+        say(f"the content it replaced is kept; `{undo_command(args.path, args.file)}` puts it back")
     return EXIT_OK
 
 
@@ -157,8 +150,8 @@ def undo_command(path: str, file: str) -> str:
 def cmd_prune(service: Service, args: argparse.Namespace) -> int:
     report = service.prune_copies()
     if report.note:
-        _say(report.note)
-    _say(
+        say(report.note)
+    say(
         f"removed {report.removed} saved copies ({_mb(report.removed_bytes)}); "
         f"{report.count} kept ({_mb(report.bytes)})"
     )
@@ -171,7 +164,7 @@ def cmd_status(service: Service, args: argparse.Namespace) -> int:
     settings = copies.settings
     rows: list[dict[str, Any]] = []
     for status in service.status():
-        state = "error" if status.error else f"{status.pending} pending" if status.pending else "ok"
+        state = state_word(status)
         kept = by_folder.get(status.folder.path)
         row: dict[str, Any] = {
             **name_fields(status.folder.path, "folder"), "state": state,
@@ -207,7 +200,7 @@ def cmd_status(service: Service, args: argparse.Namespace) -> int:
     )
     print(f"no-copy patterns: {', '.join(escape(p) for p in settings.no_copy) or '(none)'}")
     for error in copies.errors:
-        _say(error)
+        say(error)
     return EXIT_OK
 
 
