@@ -135,7 +135,7 @@ class EventWatcher:
             if not raw:
                 continue
             path = os.fsdecode(raw)
-            if self._ignore and path.startswith(self._ignore):
+            if self._ignore and (path + os.sep).startswith(self._ignore):  # it, or inside it
                 continue
             rel = os.path.relpath(path, folder)
             if rel == "." or not (rel == ".." or rel.startswith(".." + os.sep)):  # not outside
