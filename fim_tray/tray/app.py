@@ -144,12 +144,13 @@ class TrayApp:
         )
 
     def _icon_file(self) -> Path | None:
-        """The app icon as a file, which notification daemons want."""
-        path = self.service.paths.data_dir / "icons" / "fim-tray.png"
+        """The notifications' icon as a file, which daemons want: the orange "changes to review"
+        shield, since every notification is about a change."""
+        path = self.service.paths.data_dir / "icons" / "fim-tray-changes.png"
         try:
             if not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
-                draw_icon("ok", 128).save(path)
+                draw_icon("pending", 128).save(path)
         except OSError:
             return None
         return path

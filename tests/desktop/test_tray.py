@@ -212,7 +212,7 @@ def test_the_icon_and_its_menu_on_a_visible_panel(tmp_path: Path) -> None:
         panel.run(["xdotool", "mousemove", str(x), str(y), "click", "1"])
         time.sleep(1)
         shot = panel.screenshot(tmp_path / "open.png")
-        shot_box = (max(0, x - 440), 0, min(1280, x + 30), y + 220)
+        shot_box = (max(0, x - 440), 0, min(1280, x + 30), y + 290)
         panel.screenshot(SCREENSHOTS / "tray-menu.png", box=shot_box)
         box = (x - 250, y + 20, x, y + 200)  # where the menu drops down
         diff = ImageChops.difference(Image.open(closed).convert("RGB").crop(box),
