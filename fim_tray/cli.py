@@ -18,6 +18,7 @@ from typing import TextIO
 # monitor (with file events), the GUI and the dialogs are imported by the commands using them,
 # and cli_copies imports saved copies, diff and restore only when they run.
 from fim_tray import __version__, cli_copies, jsonio
+from fim_tray.baseline import gc_paused
 from fim_tray.cli_common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, say, state_word
 from fim_tray.display import change_line, escape, timestamp
 from fim_tray.errors import FimError
@@ -29,6 +30,11 @@ from fim_tray.service import Service
 from fim_tray.throttle import check_mb_per_s, throttle_for
 
 LOCK_TIMEOUT_ENV = "FIM_TRAY_LOCK_TIMEOUT"
+# Commands that load or record a whole baseline and then end run without the cyclic garbage
+# collector: their 50,000 records hold no cycles and are freed by reference counting, yet the
+# collector would walk them again and again (5-8% of a no-change check). Commands
+# that run on (tray, monitor) keep it.
+NO_GC_COMMANDS = frozenset({"add", "check", "accept", "list"})
 log = logging.getLogger("fim_tray")
 
 
@@ -383,8 +389,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="fim-tray: %(levelname)s: %(message)s",
     )
     command = COMMANDS[args.command or "tray"]
+    paused = gc_paused() if args.command in NO_GC_COMMANDS else contextlib.nullcontext()
     try:
-        return command(Service(lock_timeout=_lock_timeout()), args)
+        with paused:
+            return command(Service(lock_timeout=_lock_timeout()), args)
     except FimError as exc:
         say(exc.message)
         return EXIT_ERROR

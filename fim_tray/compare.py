@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from itertools import compress
+from operator import is_, not_
 
 from fim_tray.models import Change, Entry
 
@@ -67,13 +69,14 @@ def compare(
     """
     unlisted = tuple(unlisted)
     changes: list[Change] = []
-    found = 0  # paths of the baseline seen again: all of them means nothing was removed
-    get = baseline.get
-    for path, new in current.items():
-        old = get(path)
-        if old is new:  # the record a quick rescan reused: unchanged, nothing to compare
-            found += 1
-            continue
+    # The baseline's record of each current path, and whether it is the very record a quick
+    # rescan reused (unchanged: nothing to compare). Both in C, by map(): on 50,000 unchanged
+    # files a Python loop over them costs more than the rest of the comparison.
+    olds = list(map(baseline.get, current))
+    reused = list(map(is_, olds, current.values()))
+    found = reused.count(True)  # paths of the baseline seen again: all means none removed
+    others = compress(zip(current, current.values(), olds, strict=True), map(not_, reused))
+    for path, new, old in others:
         if old is None:
             changes.append(Change("added", path, None, new))
             continue

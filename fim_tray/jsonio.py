@@ -6,7 +6,7 @@ import contextlib
 import errno
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -50,6 +50,30 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+# As tempfile.mkstemp opens its files (without importing tempfile, shutil, bz2 and lzma at
+# every start of the command line): a new file only, never through a link, 0600.
+_TEMP_FLAGS = (
+    os.O_RDWR
+    | os.O_CREAT
+    | os.O_EXCL
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+_TEMP_TRIES = 100
+
+
+def _temp_file(folder: Path, prefix: str, suffix: str) -> tuple[int, str]:
+    """A new file in ``folder`` with a random name: (descriptor, path)."""
+    for _ in range(_TEMP_TRIES):
+        name = os.path.join(folder, f"{prefix}{secrets.token_hex(6)}{suffix}")
+        try:
+            return os.open(name, _TEMP_FLAGS, 0o600), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(folder))
+
+
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o600, keep_backup: bool = False) -> None:
     """Replace ``path`` with ``data`` so a crash or a full disk leaves the old or the new file.
 
@@ -60,7 +84,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o600, keep_backup: boo
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        fd, tmp = _temp_file(folder, f".{path.name}.", ".tmp")
     except OSError as exc:
         raise _storage_error(path, exc) from exc
     try:
