@@ -16,23 +16,11 @@ import stat
 import time
 from collections.abc import Callable, Iterator
 
+from fim_tray.dirwalk import DIR_FLAGS
 from fim_tray.errors import FimError
 from fim_tray.hashing import OPEN_FLAGS, hash_stream
+from fim_tray.jsonio import NEW_FILE_FLAGS
 
-DIR_FLAGS = (
-    os.O_RDONLY
-    | getattr(os, "O_DIRECTORY", 0)
-    | getattr(os, "O_NOFOLLOW", 0)
-    | getattr(os, "O_CLOEXEC", 0)
-)
-_WRITE_FLAGS = (
-    os.O_WRONLY
-    | os.O_CREAT
-    | os.O_EXCL
-    | getattr(os, "O_NOFOLLOW", 0)
-    | getattr(os, "O_CLOEXEC", 0)
-    | getattr(os, "O_BINARY", 0)
-)
 TEMP_PREFIX = ".fim-restore-"  # short, so a temporary name fits even beside a 255-byte name
 TEMP_SUFFIX = ".tmp"
 
@@ -158,7 +146,7 @@ def replace_file(
     Returns False when the owner could not be given back.
     """
     tmp = _temp_name()
-    fd = os.open(tmp, _WRITE_FLAGS, 0o600, dir_fd=dir_fd)
+    fd = os.open(tmp, NEW_FILE_FLAGS, 0o600, dir_fd=dir_fd)
     try:
         try:
             view = memoryview(data)
@@ -171,12 +159,10 @@ def replace_file(
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp, dir_fd=dir_fd)
+        _discard(dir_fd, tmp)
         raise
-    os.fsync(dir_fd)
+    _commit(dir_fd, tmp, name)
     return owned
 
 
@@ -195,13 +181,27 @@ def replace_link(dir_fd: int, name: str, target: str, *, uid: int, gid: int, mti
         )
         with contextlib.suppress(NotImplementedError, OSError):  # not every system sets link times
             os.utime(tmp, ns=(time.time_ns(), mtime_ns), dir_fd=dir_fd, follow_symlinks=False)
+    except BaseException:
+        _discard(dir_fd, tmp)
+        raise
+    _commit(dir_fd, tmp, name)
+    return owned
+
+
+def _commit(dir_fd: int, tmp: str, name: str) -> None:
+    """Rename the finished temporary over ``name`` and make the rename durable; on failure the
+    temporary goes and ``name`` is as it was."""
+    try:
         os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp, dir_fd=dir_fd)
+        _discard(dir_fd, tmp)
         raise
     os.fsync(dir_fd)
-    return owned
+
+
+def _discard(dir_fd: int, tmp: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(tmp, dir_fd=dir_fd)
 
 
 def fix_metadata(fd: int, *, mode: int, uid: int, gid: int, mtime_ns: int | None) -> bool:

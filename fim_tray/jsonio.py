@@ -50,10 +50,11 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-# As tempfile.mkstemp opens its files (without importing tempfile, shutil, bz2 and lzma at
-# every start of the command line): a new file only, never through a link, 0600.
-_TEMP_FLAGS = (
-    os.O_RDWR
+# How every temporary file is opened, as tempfile.mkstemp does (without importing tempfile,
+# shutil, bz2 and lzma at every start of the command line): a new file only, never through a
+# link.
+NEW_FILE_FLAGS = (
+    os.O_WRONLY
     | os.O_CREAT
     | os.O_EXCL
     | getattr(os, "O_NOFOLLOW", 0)
@@ -68,7 +69,7 @@ def _temp_file(folder: Path, prefix: str, suffix: str) -> tuple[int, str]:
     for _ in range(_TEMP_TRIES):
         name = os.path.join(folder, f"{prefix}{secrets.token_hex(6)}{suffix}")
         try:
-            return os.open(name, _TEMP_FLAGS, 0o600), name
+            return os.open(name, NEW_FILE_FLAGS, 0o600), name
         except FileExistsError:
             continue
     raise FileExistsError(errno.EEXIST, "no free temporary file name", str(folder))

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fim_tray import fileops, restore_log
+from fim_tray import dirwalk, fileops, restore_log
 from fim_tray.compare import compare, compare_entry
 from fim_tray.config import Config
 from fim_tray.copies import CopySettings
@@ -344,7 +344,7 @@ def _write(
     if want.type == "dir":
         if kind_now is None:
             os.mkdir(name, 0o700, dir_fd=dir_fd)
-        fd = os.open(name, fileops.DIR_FLAGS, dir_fd=dir_fd)
+        fd = os.open(name, dirwalk.DIR_FLAGS, dir_fd=dir_fd)
         mtime_ns = None  # a folder's times follow its content: not compared
     else:  # the same content: only its mode, owner or mtime differ
         fd = os.open(name, OPEN_FLAGS, dir_fd=dir_fd)

@@ -359,27 +359,7 @@ class Scanner:
                 and old.type == "file"
                 and old.digest is not None
             ):
-                mode = st.st_mode & _PERMS
-                if (
-                    old.mode == mode
-                    and old.uid == st.st_uid
-                    and old.gid == st.st_gid
-                    and old.error is None
-                    and old.target is None
-                ):
-                    self._entries[rel] = old  # the same record: compare skips it at once
-                else:
-                    self._entries[rel] = Entry(
-                        "file",
-                        st.st_size,
-                        st.st_mtime_ns,
-                        st.st_ctime_ns,
-                        st.st_ino,
-                        mode,
-                        st.st_uid,
-                        st.st_gid,
-                        old.digest,
-                    )
+                self._entries[rel] = self._stat_entry(rel, "file", st, None, old.digest)
                 return False
             entry = self._file_entry(self._full(child), rel, st)
             if entry is not None:
@@ -399,11 +379,17 @@ class Scanner:
         return kind == "dir"
 
     def _stat_entry(
-        self, rel: str, kind: EntryType, st: os.stat_result, target: str | None
+        self,
+        rel: str,
+        kind: EntryType,
+        st: os.stat_result,
+        target: str | None,
+        digest: str | None = None,
     ) -> Entry:
-        """The entry of a path that is not hashed: the previous record itself when every field
-        is the same (fewer objects, and compare sees at once that it did not change)."""
-        size = st.st_size if kind == "symlink" else 0
+        """The entry of a path not hashed now (``digest`` carries a file's unchanged hash on a
+        quick rescan): the previous record itself when every field is the same (fewer objects,
+        and compare sees at once that it did not change)."""
+        size = st.st_size if kind in ("file", "symlink") else 0
         mode = st.st_mode & _PERMS
         old = self.previous.get(rel) if self.previous is not None else None
         if (
@@ -417,7 +403,7 @@ class Scanner:
             and old.uid == st.st_uid
             and old.gid == st.st_gid
             and old.target == target
-            and old.digest is None
+            and old.digest == digest
             and old.error is None
         ):
             return old
@@ -430,7 +416,7 @@ class Scanner:
             mode,
             st.st_uid,
             st.st_gid,
-            None,
+            digest,
             target,
         )
 
