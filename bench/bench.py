@@ -468,8 +468,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--corpus-dir", type=Path, default=DEFAULT_CORPUS_DIR, help="default: bench/.corpus")
     add("--small-files", type=int, help="files in the small corpus (default 50000)")
     add("--small-folders", type=int, help="folders in it (default: 2800 per 50000 files)")
-    add("--large-files", type=int, help="files in the large corpus (default 4)")
-    add("--large-mib", type=int, help="MiB per large file (default 100)")
+    add("--large-files", type=int, help="files in the large corpus (default 20)")
+    add("--large-mib", type=int, help="MiB per large file (default 50)")
     add("--repeat", type=int, help="runs per measurement; the median is reported (default 3)")
     add("--quick", action="store_true", help="preset: 2000 small files, 2 x 20 MiB, 1 run")
     add("--only", choices=["small", "large", "big-file"], help="run one step only")
@@ -482,7 +482,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--install-aide", action="store_true", help="apt-get install aide when it is missing")
     add("--json", type=Path, metavar="FILE", help="also write every figure to FILE as JSON")
     args = parser.parse_args(argv)
-    preset = (2000, 2, 20, 1) if args.quick else (50000, 4, 100, 3)
+    preset = (2000, 2, 20, 1) if args.quick else (50000, 20, 50, 3)
     for name, value in zip(
         ("small_files", "large_files", "large_mib", "repeat"), preset, strict=True
     ):

@@ -35,6 +35,8 @@ LOCK_TIMEOUT_ENV = "FIM_TRAY_LOCK_TIMEOUT"
 # collector would walk them again and again (5-8% of a no-change check). Commands
 # that run on (tray, monitor) keep it.
 NO_GC_COMMANDS = frozenset({"add", "check", "accept", "list"})
+# Commands that run on this one thread: their first baselines and full re-hashes may fork.
+PROCESS_COMMANDS = frozenset({"add", "check"})
 log = logging.getLogger("fim_tray")
 
 
@@ -392,7 +394,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     paused = gc_paused() if args.command in NO_GC_COMMANDS else contextlib.nullcontext()
     try:
         with paused:
-            return command(Service(lock_timeout=_lock_timeout()), args)
+            service = Service(
+                lock_timeout=_lock_timeout(), processes=args.command in PROCESS_COMMANDS
+            )
+            return command(service, args)
     except FimError as exc:
         say(exc.message)
         return EXIT_ERROR

@@ -37,6 +37,11 @@ OPEN_FLAGS = (
 )
 
 _local = threading.local()
+# Anonymous mmap memory is shared with forked children unless asked private: worker processes
+# (fim_tray.procscan) would otherwise all read into the one buffer their parent made.
+_PRIVATE: dict[str, int] = (
+    {"flags": mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS} if hasattr(mmap, "MAP_PRIVATE") else {}
+)
 
 
 def _buffer() -> memoryview:
@@ -47,7 +52,7 @@ def _buffer() -> memoryview:
     """
     view: memoryview | None = getattr(_local, "view", None)
     if view is None:
-        view = memoryview(mmap.mmap(-1, BUFFER_SIZE))
+        view = memoryview(mmap.mmap(-1, BUFFER_SIZE, **_PRIVATE))
         _local.view = view
     return view
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import logging
 import os
 import re
 import stat
@@ -10,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 # The walking thread calls the hashing helpers through the module (hashpool._open_file), not
 # through names bound here, so one patch of hashpool reaches both the walk and the workers.
@@ -53,6 +55,8 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
     ".goutputstream-*",  # GTK's temporary save files
 )
 
+log = logging.getLogger(__name__)
+
 _TYPES: dict[int, EntryType] = {
     stat.S_IFREG: "file",
     stat.S_IFDIR: "dir",
@@ -71,6 +75,18 @@ _IFDIR = stat.S_IFDIR
 _IFLNK = stat.S_IFLNK
 
 Progress = Callable[[int], None]
+
+# Why a folder could not be listed: Unlisted.kind, with the OS's reason in Unlisted.detail.
+VANISHED = "vanished during the scan"
+REPLACED = "was replaced during the scan"
+CANNOT_LIST = "cannot list folder"
+
+
+class Unlisted(NamedTuple):
+    """Why a folder of the walk could not be listed."""
+
+    kind: str
+    detail: str | None = None
 
 
 class Excluder:
@@ -131,18 +147,24 @@ class Scanner:
     hash_workers: int = DEFAULT_HASH_WORKERS
     throttle: Throttle | None = None  # a cap on reading speed, shared by the hashing threads
     only: Collection[str] | None = None  # relative paths: scan just these (and below folders)
+    # A first baseline or full re-hash may run on worker processes (fim_tray.procscan); only a
+    # caller with a single thread (the command line) asks for it, and it is used only then.
+    processes: bool = False
     _entries: dict[str, Entry] = field(default_factory=dict, init=False)
     _problems: list[Problem] = field(default_factory=list, init=False)
     _unlisted: set[str] = field(default_factory=set, init=False)
     _hashed_files: int = field(default=0, init=False)
     _hashed_bytes: int = field(default=0, init=False)
     _pool: _HashPool | None = field(default=None, init=False, repr=False)
+    _pool_size: int = field(default=0, init=False, repr=False)
     _cancelled: Callable[[], bool] | None = field(default=None, init=False, repr=False)
     _quick: Mapping[str, Entry] | None = field(default=None, init=False, repr=False)
     # The folder being listed: its descriptor on POSIX (its entries' ``path`` is then just their
     # name), else None (their ``path`` is the full path).
     _dir_fd: int | None = field(default=None, init=False, repr=False)
     _folder: str = field(default="", init=False, repr=False)
+    _name_match: Callable[[str], object] | None = field(default=None, init=False, repr=False)
+    _path_match: Callable[[str], object] | None = field(default=None, init=False, repr=False)
 
     def run(self) -> ScanResult:
         started = time.monotonic()
@@ -154,16 +176,18 @@ class Scanner:
             )
         self._cancelled = self.stop.is_set if self.stop is not None else None
         self._quick = None if self.full else self.previous  # the records whose digest may serve
-        workers = hash_threads(self.hash_workers)
+        workers = self._pool_size = hash_threads(self.hash_workers)
         pool: _HashPool | None = None
-        if workers:
-            pool = _HashPool(workers, self.algorithm, self.stop, self.throttle)
-        self._pool = pool
         try:
-            seen = self._walk()
-            if pool is not None:
-                pool.wait()
-                self._merge(pool.jobs)
+            seen = self._walk_on_processes(workers)
+            if seen is None:
+                if workers:
+                    pool = _HashPool(workers, self.algorithm, self.stop, self.throttle)
+                self._pool = pool
+                seen = self._walk()
+                if pool is not None:
+                    pool.wait()
+                    self._merge(pool.jobs)
         except _Stopped:
             raise ScanCancelled(
                 f"The scan of {self.root} was stopped before it finished."
@@ -187,58 +211,33 @@ class Scanner:
 
     def _walk(self) -> int:
         """Record everything under the root, depth first without recursion; returns the count."""
-        excluded = Excluder(self.excludes)
-        # The compiled patterns, bound once: this loop runs for every entry of the folder.
-        name_match = excluded._name.match if excluded._name is not None else None
-        path_match = excluded._path.match if excluded._path is not None else None
-        stop, progress, record = self.stop, self.progress, self._record
+        excluded = self._set_excluder()
+        stop = self.stop
         if self.only is None or "" in self.only:
             stack: list[Todo] = [(self.root, "", None)]
             seen = 0
         else:
             stack, seen = self._targets(excluded)
         here: Dir | None = None
+
+        def descend(name: str, rel: str) -> None:
+            assert folder is not None
+            if here is not None:
+                here.refs += 1
+            stack.append((os.path.join(folder, name), rel + "/", here))
+
+        folder: str | None = None
         try:
             while stack:
                 if stop is not None and stop.is_set():
                     raise _Stopped
                 folder, prefix, parent = stack.pop()
-                try:
-                    children, here = list_folder(folder, parent)
-                except FileNotFoundError:
-                    if prefix:  # the folder went away during the walk: its parent saw it
-                        self._problems.append(Problem(prefix[:-1], "vanished during the scan"))
-                        self._entries.pop(prefix[:-1], None)
+                listing = self._list(folder, prefix, parent)
+                if isinstance(listing, Unlisted):
+                    self._unlistable(prefix, listing)
                     continue
-                except Replaced:
-                    # A link put in the folder's place since its parent was listed: not
-                    # followed, and not recorded, as a file swapped for a link is not.
-                    self._problems.append(Problem(prefix[:-1], "was replaced during the scan"))
-                    self._entries.pop(prefix[:-1], None)
-                    continue
-                except OSError as exc:
-                    rel = prefix[:-1] if prefix else "."
-                    self._problems.append(Problem(rel, f"cannot list folder: {_describe(exc)}"))
-                    self._unlisted.add(prefix[:-1])
-                    if prefix and rel in self._entries:
-                        self._entries[rel] = replace(self._entries[rel], error=_describe(exc))
-                    continue
-                self._dir_fd = here.fd if here is not None else None
-                self._folder = folder
-                for child in children:
-                    name = child.name
-                    rel = prefix + name
-                    if (name_match is not None and name_match(name)) or (
-                        path_match is not None and path_match(rel)
-                    ):
-                        continue
-                    if record(child, rel):
-                        if here is not None:
-                            here.refs += 1
-                        stack.append((os.path.join(folder, name), rel + "/", here))
-                    seen += 1
-                    if progress is not None and seen % 1000 == 0:
-                        progress(seen)
+                children, here = listing
+                seen = self._record_listing(children, folder, prefix, here, descend, seen)
                 if here is not None:
                     here.release()  # the listing's own hold; its subfolders hold it open
                     here = None
@@ -250,6 +249,102 @@ class Scanner:
             for _, _, held in stack:
                 if held is not None:
                     held.close()
+        return seen
+
+    def _walk_on_processes(self, workers: int) -> int | None:
+        """The walk of :func:`fim_tray.procscan.walk`, where it may run: a first baseline or a
+        full re-hash of a whole folder at full speed, for a caller that asked for processes.
+        None when it may not, or when a worker failed (the walk is then done here)."""
+        if not (
+            self.processes
+            and workers
+            and self._quick is None
+            and self.only is None
+            and self.throttle is None
+        ):
+            return None
+        from fim_tray import procscan
+
+        if not procscan.usable():
+            return None
+        self._set_excluder()
+        try:
+            return procscan.walk(self, workers, self.progress)
+        except procscan.WorkersFailed as exc:
+            log.warning("%s; scanning %s in this process instead", exc, self.root)
+            self._entries, self._problems, self._unlisted = {}, [], set()
+            self._hashed_files = self._hashed_bytes = 0
+            return None
+
+    def _set_excluder(self) -> Excluder:
+        excluded = Excluder(self.excludes)
+        # The compiled patterns, bound once: they are tried on every entry of the folder.
+        self._name_match = excluded._name.match if excluded._name is not None else None
+        self._path_match = excluded._path.match if excluded._path is not None else None
+        return excluded
+
+    def _list(
+        self, folder: str, prefix: str, parent: Dir | None
+    ) -> tuple[list[os.DirEntry[str]], Dir | None] | Unlisted:
+        """The entries of ``folder`` and the folder held open (see :func:`list_folder`), or
+        why it could not be listed."""
+        try:
+            return list_folder(folder, parent)
+        except FileNotFoundError:
+            return Unlisted(VANISHED)
+        except Replaced:
+            return Unlisted(REPLACED)
+        except OSError as exc:
+            return Unlisted(CANNOT_LIST, _describe(exc))
+
+    def _unlistable(self, prefix: str, why: Unlisted) -> None:
+        """Record that the folder ``prefix`` could not be listed, as the walk reaches it."""
+        rel = prefix[:-1]
+        if why.kind == VANISHED:
+            if prefix:  # the folder went away during the walk: its parent saw it
+                self._problems.append(Problem(rel, VANISHED))
+                self._entries.pop(rel, None)
+        elif why.kind == REPLACED:
+            # A link put in the folder's place since its parent was listed: not followed, and
+            # not recorded, as a file swapped for a link is not.
+            self._problems.append(Problem(rel, REPLACED))
+            self._entries.pop(rel, None)
+        else:
+            self._problems.append(Problem(rel or ".", f"cannot list folder: {why.detail}"))
+            self._unlisted.add(rel)
+            if prefix and rel in self._entries:
+                self._entries[rel] = replace(self._entries[rel], error=why.detail)
+
+    def _record_listing(
+        self,
+        children: list[os.DirEntry[str]],
+        folder: str,
+        prefix: str,
+        here: Dir | None,
+        descend: Callable[[str, str], None],
+        seen: int,
+    ) -> int:
+        """Record the entries of one listed folder, calling ``descend(name, rel)`` for each
+        subfolder to walk; returns ``seen`` plus the entries recorded."""
+        name_match, path_match = self._name_match, self._path_match
+        progress, record = self.progress, self._record
+        self._dir_fd = here.fd if here is not None else None
+        self._folder = folder
+        try:
+            for child in children:
+                name = child.name
+                rel = prefix + name
+                if (name_match is not None and name_match(name)) or (
+                    path_match is not None and path_match(rel)
+                ):
+                    continue
+                if record(child, rel):
+                    descend(name, rel)
+                seen += 1
+                if progress is not None and seen % 1000 == 0:
+                    progress(seen)
+        finally:
+            self._dir_fd = None
         return seen
 
     def _targets(self, excluded: Excluder) -> tuple[list[Todo], int]:

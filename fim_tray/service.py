@@ -69,8 +69,12 @@ class Service:
         *,
         clock: Callable[[], datetime] = local_now,
         lock_timeout: float = 30.0,
+        processes: bool = False,
     ) -> None:
         self.paths = paths or Paths.default()
+        # First baselines and full re-hashes may fork worker processes (see Scanner): for a
+        # caller with one thread only, such as the command line; never the tray.
+        self.processes = processes
         self.clock = clock
         self.lock_timeout = lock_timeout
         self.history_log = History(self.paths.events_file)
@@ -226,6 +230,7 @@ class Service:
             stop=stop,
             hash_workers=planned.hash_workers,
             throttle=throttle,
+            processes=self.processes,
         ).run()
         now = self.clock()
         record = baseline_store.Baseline(
@@ -371,6 +376,7 @@ class Service:
             previous=trusted.entries,
             root_dev=trusted.root_dev,
             hash_workers=config.hash_workers,
+            processes=self.processes,
             **options,
         ).run()
 

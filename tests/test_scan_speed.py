@@ -81,7 +81,7 @@ OLD_ENTRIES = {
 # -- a mixed tree, and ways to make files unreadable, vanish or change while they are read --------
 
 
-def _data(size: int, seed: int) -> bytes:
+def data_of(size: int, seed: int) -> bytes:
     block = hashlib.sha256(str(seed).encode()).digest()
     return (block * (size // len(block) + 1))[:size]
 
@@ -99,27 +99,30 @@ SIZES = {
 
 @pytest.fixture
 def mixed(tmp_path: Path) -> Path:
+    return build_mixed(tmp_path / "w")
+
+
+def build_mixed(root: Path) -> Path:
     """Small and big files in several folders, a symlink, a FIFO, and files named so that
-    :func:`_sabotage` makes them unreadable (locked-*), vanish (gone-*) or change while they
+    :func:`sabotage` makes them unreadable (locked-*), vanish (gone-*) or change while they
     are read (restless-*), each in a small and a big size."""
-    root = tmp_path / "w"
     seed = 0
     for folder in ("", "a", "a/deep", "b"):
         (root / folder).mkdir(parents=True, exist_ok=True)
         for name, size in SIZES.items():
             seed += 1
-            (root / folder / f"{name}.bin").write_bytes(_data(size, seed))
+            (root / folder / f"{name}.bin").write_bytes(data_of(size, seed))
     for trouble in ("locked", "gone", "restless"):
         for size_name, size in (("small", 10), ("big", 2 * BIG_FILE)):
             seed += 1
-            (root / "b" / f"{trouble}-{size_name}.bin").write_bytes(_data(size, seed))
+            (root / "b" / f"{trouble}-{size_name}.bin").write_bytes(data_of(size, seed))
     (root / "a" / "link").symlink_to("../one.bin")
     if hasattr(os, "mkfifo"):
         os.mkfifo(root / "a" / "pipe")
     return root
 
 
-def _sabotage(monkeypatch: pytest.MonkeyPatch) -> None:
+def sabotage(monkeypatch: pytest.MonkeyPatch) -> None:
     """os.open refuses locked-* (permission denied, whoever runs the tests) and finds no gone-*;
     os.fstat shows a new mtime at every call for restless-*, as for a file being written."""
     real_open, real_fstat = os.open, os.fstat
@@ -173,7 +176,7 @@ def threads_used(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     yield used
 
 
-def _same(first: ScanResult, second: ScanResult) -> None:
+def assert_same(first: ScanResult, second: ScanResult) -> None:
     assert list(first.entries.items()) == list(second.entries.items())  # in the same order
     assert first.problems == second.problems
     assert first.unlisted == second.unlisted
@@ -192,12 +195,12 @@ def test_parallel_and_serial_scans_give_identical_results(
     monkeypatch: pytest.MonkeyPatch,
     previous: dict[str, Entry] | None,
 ) -> None:
-    _sabotage(monkeypatch)
+    sabotage(monkeypatch)
     serial = Scanner(str(mixed), previous=previous, hash_workers=1).run()
     assert set(threads_used.values()) == {MAIN}
     threads_used.clear()
     parallel = Scanner(str(mixed), previous=previous, hash_workers=4).run()
-    _same(serial, parallel)
+    assert_same(serial, parallel)
 
     # Big files went to the workers, small ones stayed on the walking thread.
     for name, thread in threads_used.items():
@@ -237,10 +240,10 @@ def test_parallel_and_serial_scans_give_identical_results(
 def test_a_first_baseline_without_lstat_records_what_a_rescan_with_lstat_does(
     mixed: Path, threads_used: dict[str, str], monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
-    _sabotage(monkeypatch)
+    sabotage(monkeypatch)
     first = Scanner(str(mixed), hash_workers=workers).run()
-    _same(first, Scanner(str(mixed), previous={}, hash_workers=workers).run())
-    _same(first, Scanner(str(mixed), previous=first.entries, full=True, hash_workers=1).run())
+    assert_same(first, Scanner(str(mixed), previous={}, hash_workers=workers).run())
+    assert_same(first, Scanner(str(mixed), previous=first.entries, full=True, hash_workers=1).run())
 
 
 def test_one_hash_worker_hashes_everything_on_the_scanning_thread(
@@ -273,7 +276,7 @@ def test_when_no_thread_can_start_big_files_are_hashed_on_the_scanning_thread(
         raise RuntimeError("can't start new thread")
 
     monkeypatch.setattr(threading.Thread, "start", refuse)
-    _same(serial, Scanner(str(mixed), hash_workers=4).run())
+    assert_same(serial, Scanner(str(mixed), hash_workers=4).run())
     assert set(threads_used.values()) == {MAIN}
 
 
@@ -469,7 +472,7 @@ def test_hash_fd_reads_the_whole_file_whatever_the_size_hint(
 ) -> None:
     if portable:  # as on Windows: no preadv
         monkeypatch.setattr(hashing, "_preadv", None)
-    data = _data(size, size)
+    data = data_of(size, size)
     path = tmp_path / "f"
     path.write_bytes(data)
     expected = hashlib.sha256(data).hexdigest()
