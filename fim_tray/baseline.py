@@ -7,7 +7,6 @@ import gc
 import hashlib
 import hmac
 import os
-import secrets
 import string
 import time
 from collections.abc import Iterator
@@ -77,7 +76,7 @@ def load_key(path: Path) -> bytes:
         pass
     except (OSError, ValueError) as exc:
         raise _key_error(path, exc) from exc
-    key = secrets.token_bytes(KEY_BYTES)
+    key = os.urandom(KEY_BYTES)  # what secrets.token_bytes gives, without importing random
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -176,7 +175,9 @@ def _body_parts(baseline: Baseline) -> list[bytes]:
     entries = baseline.entries
     paths = sorted(entries)  # sorting the names alone is cheaper than sorting (name, entry) pairs
     chunks = [
-        jsonio.dumps([_entry_to_json(p, entries[p]) for p in paths[i : i + ENTRY_CHUNK]])[1:-1]
+        jsonio.dumps(
+            [_entry_to_json(p, entries[p]) for p in paths[i : i + ENTRY_CHUNK]], large=True
+        )[1:-1]
         for i in range(0, len(paths), ENTRY_CHUNK)
     ]
     return [jsonio.dumps(head)[:-1], b',"entries":[', b",".join(chunks), b"]}"]
@@ -297,6 +298,16 @@ def save(path: Path, baseline: Baseline, key: bytes) -> str:
     """Write atomically, keeping the previous version as ``<name>.bak``; returns the
     :func:`signature` of what was written."""
     data = serialize(baseline, key)
+    write(path, data)
+    return signature_of(data)
+
+
+def write(path: Path, data: bytes) -> None:
+    """Write :func:`serialize`'s ``data`` atomically, keeping the previous file as ``.bak``."""
     jsonio.atomic_write(path, data, keep_backup=True)
+
+
+def signature_of(data: bytes) -> str:
+    """The :func:`signature` of what :func:`serialize` just made, without verifying it."""
     start = len(_HEAD % SCHEMA)
     return data[start : start + 2 * hashlib.sha256().digest_size].decode()

@@ -26,6 +26,7 @@ import logging
 import marshal
 import struct
 import sys
+import threading
 from array import array
 from datetime import datetime
 from operator import attrgetter
@@ -202,18 +203,51 @@ def load_signed(path: Path, key: bytes) -> tuple[Baseline, str]:
 
 def save(path: Path, record: Baseline, key: bytes) -> str:
     """Write the baseline atomically (keeping ``<name>.bak``), then its cache; returns the
-    JSON's :func:`~fim_tray.baseline.signature`."""
-    json_mac = store.save(path, record, key)
-    _write_cache(path, record, json_mac, key)
+    JSON's :func:`~fim_tray.baseline.signature`.
+
+    The cache is encoded (CPU work) on this thread while another writes the JSON and waits
+    for the disk to hold it (which takes no CPU): for 50,000 entries, a third of a save."""
+    data = store.serialize(record, key)
+    json_mac = store.signature_of(data)
+    failed: list[BaseException] = []
+
+    def write_json() -> None:
+        try:
+            store.write(path, data)
+        except BaseException as exc:  # raised again on the calling thread, below
+            failed.append(exc)
+
+    writer = threading.Thread(target=write_json, name="fim-tray-save", daemon=True)
+    writer.start()
+    try:
+        blob: bytes | Exception = encode(record, json_mac, key)
+    except Exception as exc:  # no cache then (logged by _write_cache); the JSON still counts
+        blob = exc
+    finally:
+        writer.join()
+    if failed:
+        raise failed[0]
+    _write_cache(path, record, json_mac, key, blob)
     return json_mac
 
 
-def _write_cache(path: Path, record: Baseline, json_mac: str, key: bytes) -> None:
+def _write_cache(
+    path: Path,
+    record: Baseline,
+    json_mac: str,
+    key: bytes,
+    blob: bytes | Exception | None = None,
+) -> None:
     """Best effort: without a cache the next load parses the JSON, so a failure here (a full
-    disk, a record the cache cannot hold) is logged and never fails the save or the load."""
+    disk, a record the cache cannot hold) is logged and never fails the save or the load.
+    ``blob`` is the cache if it was already encoded, or what encoding it raised. The disk is
+    not waited for: a cache cut short by a power failure fails its HMAC and is not used."""
     target = cache_path(path)
     try:
-        jsonio.atomic_write(target, encode(record, json_mac, key))
+        if isinstance(blob, Exception):
+            raise blob
+        data = blob if blob is not None else encode(record, json_mac, key)
+        jsonio.atomic_write(target, data, durable=False)
     except Exception as exc:
         log.warning(
             "could not write the baseline cache %s (the next load is slower): %s",

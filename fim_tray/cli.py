@@ -11,8 +11,8 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
 
 # Only what every command needs is imported here, so `fim-tray check` starts quickly: the
 # monitor (with file events), the GUI and the dialogs are imported by the commands using them,
@@ -55,13 +55,30 @@ def _add_speed_cap(parser: argparse.ArgumentParser) -> None:
                         help="read files at most N MB/s (default: full speed)")  # fmt: skip
 
 
-def _build_parser() -> argparse.ArgumentParser:
+class _Formatter(argparse.HelpFormatter):
+    """argparse's own, told the terminal's width: left to find it, it imports shutil (and
+    with it bz2 and lzma) at every start of every command."""
+
+    def __init__(self, prog: str, **options: Any) -> None:
+        if "width" not in options:
+            try:
+                columns = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size().columns
+            except (ValueError, OSError):  # not a number; no terminal
+                columns = 80
+            options["width"] = max(columns, 40) - 2  # as argparse does
+        super().__init__(prog, **options)
+
+
+def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of ``command`` alone: that is all one run needs, and
+    building all sixteen costs more than a whole check of a few big files."""
     parser = argparse.ArgumentParser(
         prog="fim-tray",
         description="File Integrity Monitor: records a trusted baseline of folders and reports "
         "every file added, removed, altered, or given new permissions or owner.",
         epilog="With no command, the tray starts. State lives in the platform's data folder, or "
         "under $FIM_TRAY_HOME when that is set.",
+        formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"fim-tray {__version__}")
     parser.add_argument("--debug", action="store_true", help="log details to stderr")
@@ -71,14 +88,36 @@ def _build_parser() -> argparse.ArgumentParser:
         help="tray, add, remove, list, check, accept, monitor, history, diff, restore, "
         "keep-copies, prune, status",
     )
+    for name, (help_text, build) in PARSERS.items():
+        if command is None or name == command:
+            if help_text:
+                built = sub.add_parser(name, help=help_text, formatter_class=_Formatter)
+            else:  # the tray's own child processes: not listed
+                built = sub.add_parser(name, formatter_class=_Formatter)
+            build(built)
+    return parser
 
-    sub.add_parser("tray", help="start the tray icon (the default)")
-    sub.add_parser("_pick-folder")  # the tray's folder chooser, run as a child process
-    details = sub.add_parser("_details")  # the tray's details window, run as a child process
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` runs when it is plain to see (after --debug only); else None."""
+    for arg in argv:
+        if arg in PARSERS:
+            return arg
+        if arg != "--debug":
+            return None
+    return None
+
+
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _details_parser(details: argparse.ArgumentParser) -> None:
     details.add_argument("source", nargs="?", help="a JSON file of changes, or --history")
     details.add_argument("--history", action="store_true")
 
-    add = sub.add_parser("add", help="watch a folder: record its baseline")
+
+def _add_parser(add: argparse.ArgumentParser) -> None:
     add.add_argument("path")
     add.add_argument("--algorithm", choices=sorted(ALGORITHMS), help="default: sha256")
     add.add_argument(
@@ -89,36 +128,57 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="also keep copies of its files, to diff and restore them")  # fmt: skip
     _add_speed_cap(add)
 
-    remove = sub.add_parser("remove", help="stop watching a folder and delete its baseline")
-    remove.add_argument("path")
 
-    listing = sub.add_parser("list", help="watched folders and their state")
-    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+def _path_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path")
 
-    check = sub.add_parser("check", help="rescan now; exit 0 no change, 1 changes, 2 error")
+
+def _json_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+
+
+def _check_parser(check: argparse.ArgumentParser) -> None:
     check.add_argument("path", nargs="?")
     check.add_argument("--json", action="store_true", help="one JSON object per change")
     check.add_argument("--full", action="store_true", help="re-hash every file, not only the "
                        "ones whose size, times or inode changed")  # fmt: skip
     _add_speed_cap(check)
 
-    accept = sub.add_parser("accept", help="take the current state into the baseline")
+
+def _accept_parser(accept: argparse.ArgumentParser) -> None:
     accept.add_argument("path", nargs="?")
     accept.add_argument("--file", action="append", default=[], metavar="F",
                         help="accept only this file (or folder); repeatable")  # fmt: skip
 
-    monitor = sub.add_parser("monitor", help="check in a loop and print each new change")
+
+def _monitor_parser(monitor: argparse.ArgumentParser) -> None:
     monitor.add_argument("path", nargs="?")
     monitor.add_argument(
         "--interval", type=_seconds, metavar="S", help="seconds between checks (at least 1)"
     )
     monitor.add_argument("--json", action="store_true", help="one JSON object per change")
 
-    history = sub.add_parser("history", help="changes reported so far")
-    history.add_argument("--json", action="store_true", help="one JSON object per line")
+
+def _history_parser(history: argparse.ArgumentParser) -> None:
+    _json_parser(history)
     history.add_argument("--limit", type=_count, default=50, metavar="N", help="default: 50")
-    cli_copies.add_parsers(sub)
-    return parser
+
+
+# Each command: its help ("" for the tray's own child processes, which are not listed) and
+# what adds its arguments.
+PARSERS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "tray": ("start the tray icon (the default)", _no_arguments),
+    "_pick-folder": ("", _no_arguments),  # the tray's folder chooser, run as a child process
+    "_details": ("", _details_parser),  # the tray's details window, run as a child process
+    "add": ("watch a folder: record its baseline", _add_parser),
+    "remove": ("stop watching a folder and delete its baseline", _path_parser),
+    "list": ("watched folders and their state", _json_parser),
+    "check": ("rescan now; exit 0 no change, 1 changes, 2 error", _check_parser),
+    "accept": ("take the current state into the baseline", _accept_parser),
+    "monitor": ("check in a loop and print each new change", _monitor_parser),
+    "history": ("changes reported so far", _history_parser),
+    **cli_copies.PARSERS,
+}
 
 
 def _name(report: FolderReport, path: str, many: bool) -> str:
@@ -385,7 +445,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):  # a file name must never crash an ASCII terminal
             stream.reconfigure(errors="backslashreplace")
-    args = _build_parser().parse_args(argv)
+    if argv is None:
+        argv = sys.argv[1:]
+    args = _build_parser(_command_in(argv)).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="fim-tray: %(levelname)s: %(message)s",

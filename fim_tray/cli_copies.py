@@ -6,6 +6,7 @@ import argparse
 import os
 import shlex
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fim_tray import jsonio
@@ -22,20 +23,18 @@ SHOWN = ("diff", "removed", "same")  # diff statuses that answer the question: e
 FILE_HELP = "relative to the watched folder (to the current folder inside it), or absolute"
 
 
-def add_parsers(sub: Any) -> None:
-    """Add this module's commands to the ``fim-tray`` parser's subcommands."""
-    keep = sub.add_parser("keep-copies", help="keep copies of a folder's files, to diff and "
-                          "restore them (on), or stop and delete them (off)")  # fmt: skip
+def _keep_parser(keep: argparse.ArgumentParser) -> None:
     keep.add_argument("path")
     keep.add_argument("state", choices=("on", "off"))
 
-    diff = sub.add_parser("diff", help="what changed inside a file since the baseline")
+
+def _diff_parser(diff: argparse.ArgumentParser) -> None:
     diff.add_argument("path", help="the watched folder")
     diff.add_argument("file", help=FILE_HELP)
 
-    restore = sub.add_parser("restore", help="put a file back as the baseline has it")
-    restore.add_argument("path", help="the watched folder")
-    restore.add_argument("file", help=FILE_HELP)
+
+def _restore_parser(restore: argparse.ArgumentParser) -> None:
+    _diff_parser(restore)
     restore.add_argument("--if-unchanged", metavar="SIG", help="refuse unless the file's change "
                          "is still the one with this signature (see check --json)")  # fmt: skip
     restore.add_argument("--force", action="store_true", help="restore even if it changed "
@@ -43,10 +42,27 @@ def add_parsers(sub: Any) -> None:
     restore.add_argument("--undo", action="store_true",
                          help="put back what the last restore of FILE replaced")  # fmt: skip
 
-    sub.add_parser("prune", help="delete saved copies nothing refers to any more")
 
-    status = sub.add_parser("status", help="folders, saved copies and the no-copy patterns")
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _status_parser(status: argparse.ArgumentParser) -> None:
     status.add_argument("--json", action="store_true", help="one JSON object")
+
+
+# This module's commands for the ``fim-tray`` parser: their help and what adds their arguments.
+PARSERS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "keep-copies": (
+        "keep copies of a folder's files, to diff and restore them (on), or stop and delete "
+        "them (off)",
+        _keep_parser,
+    ),
+    "diff": ("what changed inside a file since the baseline", _diff_parser),
+    "restore": ("put a file back as the baseline has it", _restore_parser),
+    "prune": ("delete saved copies nothing refers to any more", _no_arguments),
+    "status": ("folders, saved copies and the no-copy patterns", _status_parser),
+}
 
 
 def _file(service: Service, path: str, file: str) -> str:

@@ -11,7 +11,6 @@ import contextlib
 import errno
 import io
 import os
-import secrets
 import stat
 import time
 from collections.abc import Callable, Iterator
@@ -111,7 +110,7 @@ def hash_regular(name: str, algorithm: str, *, dir_fd: int | None = None) -> str
 
 
 def _temp_name() -> str:
-    return f"{TEMP_PREFIX}{secrets.token_hex(6)}{TEMP_SUFFIX}"
+    return f"{TEMP_PREFIX}{os.urandom(6).hex()}{TEMP_SUFFIX}"
 
 
 def remove_leftovers(dir_fd: int) -> None:

@@ -6,7 +6,6 @@ import contextlib
 import errno
 import logging
 import os
-import secrets
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -60,7 +59,7 @@ def change_json(change: Change, folder: str, when: datetime) -> dict[str, Any]:
 
 def new_event_id(when: datetime) -> str:
     """Sortable and unique: microseconds since the epoch, then random bits."""
-    return f"{int(when.timestamp() * 1e6):x}-{secrets.token_hex(4)}"
+    return f"{int(when.timestamp() * 1e6):x}-{os.urandom(4).hex()}"
 
 
 class History:

@@ -6,25 +6,40 @@ import contextlib
 import errno
 import json
 import os
-import secrets
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from fim_tray.errors import StorageError
 
-_orjson: ModuleType | None
-try:  # orjson is 5-10x faster on 50,000-entry baselines; the standard library is the fallback.
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - exercised only where orjson is absent
-    _orjson = None
+# orjson is 5-10x faster on 50,000-entry baselines, but importing it (and what it imports to
+# know their types: uuid, datetime, dataclasses, ...) costs more than a whole no-change `check`
+# of a few big files. So the standard library reads and writes the small files (settings,
+# pending changes, history lines) and orjson only what is big, where it is installed.
+LARGE = 64 * 1024  # bytes of JSON from which loads() takes orjson
+_orjson: ModuleType | bool | None = False  # False: not imported yet
 
 
-def dumps(obj: Any, *, pretty: bool = False) -> bytes:
+def _fast() -> ModuleType | None:
+    global _orjson
+    if _orjson is False:
+        try:
+            import orjson
+        except ImportError:  # pragma: no cover - exercised only where orjson is absent
+            _orjson = None
+        else:
+            _orjson = orjson
+    assert _orjson is not True
+    return _orjson
+
+
+def dumps(obj: Any, *, pretty: bool = False, large: bool = False) -> bytes:
     """UTF-8 JSON bytes, compact or indented for files people read (strings must be valid
-    Unicode: see :func:`fim_tray.paths.encode_name` for names that are not)."""
-    if _orjson is not None:
-        data: bytes = _orjson.dumps(obj, option=_orjson.OPT_INDENT_2 if pretty else 0)
+    Unicode: see :func:`fim_tray.paths.encode_name` for names that are not). ``large`` says
+    it is big enough to be worth orjson."""
+    fast = _fast() if large else None
+    if fast is not None:
+        data: bytes = fast.dumps(obj, option=fast.OPT_INDENT_2 if pretty else 0)
         return data
     separators = (",", ": ") if pretty else (",", ":")
     indent = 2 if pretty else None
@@ -34,8 +49,9 @@ def dumps(obj: Any, *, pretty: bool = False) -> bytes:
 
 def loads(data: bytes | str) -> Any:
     """Parse JSON; raises ``ValueError`` on anything that is not valid JSON."""
-    if _orjson is not None:
-        return _orjson.loads(data)
+    fast = _fast() if len(data) >= LARGE else None
+    if fast is not None:
+        return fast.loads(data)
     return json.loads(data)
 
 
@@ -67,7 +83,7 @@ _TEMP_TRIES = 100
 def _temp_file(folder: Path, prefix: str, suffix: str) -> tuple[int, str]:
     """A new file in ``folder`` with a random name: (descriptor, path)."""
     for _ in range(_TEMP_TRIES):
-        name = os.path.join(folder, f"{prefix}{secrets.token_hex(6)}{suffix}")
+        name = os.path.join(folder, f"{prefix}{os.urandom(6).hex()}{suffix}")
         try:
             return os.open(name, NEW_FILE_FLAGS, 0o600), name
         except FileExistsError:
@@ -75,12 +91,21 @@ def _temp_file(folder: Path, prefix: str, suffix: str) -> tuple[int, str]:
     raise FileExistsError(errno.EEXIST, "no free temporary file name", str(folder))
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o600, keep_backup: bool = False) -> None:
+def atomic_write(
+    path: Path,
+    data: bytes,
+    *,
+    mode: int = 0o600,
+    keep_backup: bool = False,
+    durable: bool = True,
+) -> None:
     """Replace ``path`` with ``data`` so a crash or a full disk leaves the old or the new file.
 
     Writes a temporary file in the same folder, fsyncs it, optionally hard-links the current file
     to ``path.bak`` first, then ``os.replace``s and fsyncs the folder. On failure the temporary
-    file is removed and :class:`StorageError` says why; the old file is untouched.
+    file is removed and :class:`StorageError` says why; the old file is untouched. Without
+    ``durable`` nothing waits for the disk: for a file whose loss or damage in a power cut costs
+    nothing but time, as a cache checked on every read.
     """
     folder = path.parent
     try:
@@ -96,7 +121,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o600, keep_backup: boo
             while view:
                 written = os.write(fd, view)
                 view = view[written:]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         if keep_backup and path.exists():
@@ -108,7 +134,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o600, keep_backup: boo
             except OSError:  # no hard links here (some network shares): copy instead
                 atomic_write(backup, path.read_bytes(), mode=mode)
         os.replace(tmp, path)
-        _fsync_dir(folder)
+        if durable:
+            _fsync_dir(folder)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -426,7 +426,7 @@ class Scanner:
             except OSError:
                 regular = False  # the lstat below says why
             if regular:
-                entry = self._file_entry(self._full(child), rel, _UNSTATED)
+                entry = self._file_entry(child.path, rel, _UNSTATED)
                 if entry is not None:
                     self._entries[rel] = entry
                 return False
@@ -456,7 +456,7 @@ class Scanner:
             ):
                 self._entries[rel] = self._stat_entry(rel, "file", st, None, old.digest)
                 return False
-            entry = self._file_entry(self._full(child), rel, st)
+            entry = self._file_entry(child.path, rel, st)
             if entry is not None:
                 self._entries[rel] = entry
             return False
@@ -515,19 +515,13 @@ class Scanner:
             target,
         )
 
-    def _full(self, child: os.DirEntry[str]) -> str:
-        """The full path of an entry of the folder being listed (listed by descriptor, its own
-        ``path`` is just its name)."""
-        return child.path if self._dir_fd is None else os.path.join(self._folder, child.name)
-
-    def _file_entry(self, path: str, rel: str, st: os.stat_result) -> Entry | None:
-        """Hash one regular file (``path`` is its full path): here when it is small, on a
-        worker when it is big (its place is held until :meth:`_merge`). None when it is not
-        recorded (vanished, replaced). ``st`` is its lstat, or ``_UNSTATED`` when none was
-        taken. Here it is opened by name in the folder held open, where there is one."""
+    def _file_entry(self, name: str, rel: str, st: os.stat_result) -> Entry | None:
+        """Hash one regular file (``name`` is its listing's ``path``: its name in the folder
+        held open where there is one, else its full path): here when it is small, on a worker
+        when it is big (its place is held until :meth:`_merge`). None when it is not recorded
+        (vanished, replaced). ``st`` is its lstat, or ``_UNSTATED`` when none was taken."""
         pool = self._pool
         dir_fd = self._dir_fd
-        name = path if dir_fd is None else os.path.basename(path)
         if st is _UNSTATED:
             fd, before, failed = hashpool._open_file(name, None, dir_fd)
             if failed is not None:
@@ -548,7 +542,7 @@ class Scanner:
         # A worker opens it later by full path, when the folder's descriptor may be closed: it
         # reads it only if it is still the very file seen here (a folder on the way may have
         # been swapped for a link meanwhile).
-        same_as = None if dir_fd is None else st
+        path, same_as = (name, None) if dir_fd is None else (os.path.join(self._folder, name), st)
         pool.submit(_Job(path, rel, st, len(self._problems), same_as))
         return _PENDING
 

@@ -447,10 +447,10 @@ def test_vanished_during_a_check_is_a_problem_not_a_crash(
     (tree / "c.txt").write_text("changed")
 
     class Vanishing(Scanner):
-        def _file_entry(self, path: str, rel: str, st: os.stat_result) -> Entry | None:
+        def _file_entry(self, name: str, rel: str, st: os.stat_result) -> Entry | None:
             if rel == "sub/d.txt":
-                os.unlink(path)
-            return super()._file_entry(path, rel, st)
+                os.unlink(tree / rel)
+            return super()._file_entry(name, rel, st)
 
     monkeypatch.setattr("fim_tray.service.Scanner", Vanishing)
     (tree / "sub" / "d.txt").write_text("touched, so it is re-hashed")

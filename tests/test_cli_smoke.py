@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from fim_tray import cli
 from tests.conftest import run_cli
 
 
@@ -29,3 +32,43 @@ def test_version() -> None:
     result = run_cli("--version", home=Path("/nonexistent"))
     assert result.returncode == 0
     assert result.stdout.startswith("fim-tray ")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check"],
+        ["--debug", "check", "--full", "--json", "/w"],
+        ["add", "/w", "--exclude", "*.tmp", "--exclude", "b/", "--keep-copies"],
+        ["history", "--limit", "3"],
+        ["restore", "/w", "f", "--force"],
+        ["status", "--json"],
+        [],
+    ],
+)
+def test_a_command_parses_alone_as_among_all(argv: list[str]) -> None:
+    """Only the parser of the command run is built; it must read the line as the full one."""
+    alone = cli._build_parser(cli._command_in(argv)).parse_args(argv)
+    assert vars(alone) == vars(cli._build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["check", "--full"], "check"),
+        (["--debug", "add", "x"], "add"),
+        (["-h", "check"], None),  # the help of every command
+        (["--version"], None),
+        (["chek"], None),  # argparse names the real ones
+        ([], None),
+    ],
+)
+def test_the_command_is_found_only_where_it_is_plain(argv: list[str], command: str | None) -> None:
+    assert cli._command_in(argv) == command
+
+
+def test_an_unknown_command_lists_every_command(home: Path) -> None:
+    run = run_cli("chek", home=home)
+    assert run.returncode == 2
+    assert "invalid choice: 'chek'" in run.stderr
+    assert "'check'" in run.stderr and "'keep-copies'" in run.stderr

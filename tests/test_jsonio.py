@@ -166,6 +166,26 @@ def test_disk_full_midway_leaves_no_temporary_file(
     assert _names(tmp_path) == ["f"]
 
 
+@pytest.mark.parametrize(("durable", "syncs"), [(True, 2), (False, 0)])
+def test_only_a_durable_write_waits_for_the_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durable: bool, syncs: int
+) -> None:
+    real_fsync, calls = os.fsync, []
+
+    def counted(fd: int) -> None:
+        calls.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counted)
+    target = tmp_path / "cache"
+    atomic_write(target, b"old")
+    calls.clear()
+    atomic_write(target, b"new", durable=durable)
+    assert target.read_bytes() == b"new"
+    assert len(calls) == syncs  # the file, then its folder
+    assert [p.name for p in tmp_path.iterdir()] == ["cache"]
+
+
 def test_failed_fsync_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def failing_fsync(fd: int) -> None:
         raise OSError(errno.EIO, "Input/output error")
