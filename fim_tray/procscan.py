@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 # Fork without exec is safe in a process with one thread; macOS system libraries are not
 # fork-safe even then, and Windows has no fork.
 AVAILABLE = FD_WALK and hasattr(os, "fork") and sys.platform != "darwin"
-IN_FLIGHT = 2  # folders asked of each worker at a time: it never waits for the next one
+IN_FLIGHT = 8  # folders queued for each worker: it never waits for the next one (2: 7% slower)
 POLL = 0.1  # seconds between looks at ``stop`` while the workers work
 _LEN = struct.Struct("<Q")
 ENDED = "a worker process ended before its work was done"
