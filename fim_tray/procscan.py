@@ -7,10 +7,11 @@ spawning a fresh interpreter where fork is not the default, and cost more to imp
 ``check``. A forked worker already holds the scanner (excludes, the previous records for a full
 re-hash) and sends back plain tuples with marshal over a pipe.
 
-The workers list and hash one folder each time they are asked (opened from the root one name at
-a time, never through a link), report its subfolders as soon as it is listed, and hand back its
-entries. The folders are then put together in the very order a walk on one thread takes, so the
-result is the same, entries, problems and their order included.
+This process hands folders to the workers and scans one itself whenever each worker has enough
+queued. A folder is listed and hashed whole by one of them (opened from the root one name at a
+time, never through a link); its subfolders are reported as soon as it is listed, its entries
+when it is done. The folders are then put together in the very order a walk on one thread
+takes, so the result is the same, entries, problems and their order included.
 """
 
 from __future__ import annotations
@@ -255,7 +256,10 @@ def walk(scanner: Scanner, processes: int, progress: Callable[[int], None] | Non
     done = False
     try:
         for _ in range(processes - 1):
-            workers.append(_start(scanner, workers))
+            try:
+                workers.append(_start(scanner, workers))
+            except OSError as exc:  # a process limit (EAGAIN), no memory: none of them then
+                raise WorkersFailed(f"cannot start a worker process ({exc.strerror})") from exc
         folders = _run(scanner, workers, progress)
         done = True
     finally:

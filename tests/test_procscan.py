@@ -3,6 +3,7 @@ gives, fall back to one when a worker fails, and leave no process behind."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -178,6 +179,27 @@ def test_a_worker_that_dies_is_replaced_by_a_scan_here(
     assert forked
     assert_same(serial, result)
     assert "a worker process ended before its work was done" in caplog.text
+
+
+def test_no_worker_allowed_is_a_scan_here(
+    tmp_path: Path, forked: list[int], monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    _tree(tmp_path)
+    serial = Scanner(str(tmp_path), hash_workers=1).run()
+    real_fork, calls = os.fork, []
+
+    def limited() -> int:  # the second fork hits the process limit
+        calls.append(1)
+        if len(calls) > 1:
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", limited)
+    with caplog.at_level(logging.WARNING):
+        result = Scanner(str(tmp_path), processes=True).run()
+    assert_same(serial, result)
+    assert "cannot start a worker process (Resource temporarily unavailable)" in caplog.text
+    assert len(calls) == 2 and len(forked) == 1  # the one started was ended and waited for
 
 
 def test_a_worker_that_fails_is_replaced_by_a_scan_here(
