@@ -13,8 +13,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+from fim_tray.baseline import Baseline
+from fim_tray.models import Entry
 
 REPO = Path(__file__).resolve().parent.parent
 NOBODY = 65534
@@ -143,3 +147,20 @@ def make_tree(root: Path, files: dict[str, str | bytes]) -> Path:
         data = content.encode() if isinstance(content, str) else content
         path.write_bytes(data)
     return root
+
+
+# A moment with microseconds and a zone that is not UTC: what a baseline must keep exactly.
+WHEN = datetime(2026, 1, 2, 10, 11, 12, 345678, tzinfo=timezone(timedelta(hours=2)))
+
+
+def sample_baseline(entries: dict[str, Entry], **extra: object) -> Baseline:
+    """A baseline of ``entries`` for a folder whose name is not UTF-8, with ``extra`` keys."""
+    return Baseline(
+        folder="/home/ann/Doc\udcffuments",
+        algorithm="sha256",
+        entries=entries,
+        created=WHEN,
+        updated=WHEN + timedelta(days=1),
+        root_dev=2049,
+        extra=dict(extra),
+    )

@@ -10,7 +10,7 @@ import os
 import stat
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,10 +19,10 @@ from fim_tray import baseline as store
 from fim_tray.baseline import Baseline, load, load_key, parse, save, serialize
 from fim_tray.errors import BaselineError, BaselineTamperedError
 from fim_tray.models import Entry
+from tests.helpers import WHEN, sample_baseline
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(32)
-WHEN = datetime(2026, 1, 2, 10, 11, 12, 345678, tzinfo=timezone(timedelta(hours=2)))
 
 
 def _entries() -> dict[str, Entry]:
@@ -48,15 +48,7 @@ def _entries() -> dict[str, Entry]:
 
 
 def _baseline(**extra: object) -> Baseline:
-    return Baseline(
-        folder="/home/ann/Doc\udcffuments",
-        algorithm="sha256",
-        entries=_entries(),
-        created=WHEN,
-        updated=WHEN + timedelta(days=1),
-        root_dev=2049,
-        extra=dict(extra),
-    )
+    return sample_baseline(_entries(), **extra)
 
 
 def _signed(body: bytes, key: bytes = KEY, schema: int = 1) -> bytes:

@@ -8,7 +8,6 @@ import logging
 import os
 import stat
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +21,10 @@ from fim_tray.errors import BaselineError, BaselineTamperedError, StorageError
 from fim_tray.models import Entry
 from fim_tray.paths import Paths
 from fim_tray.service import Service
+from tests.helpers import WHEN, sample_baseline
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(32)
-WHEN = datetime(2026, 1, 2, 10, 11, 12, 345678, tzinfo=timezone(timedelta(hours=2)))
 
 
 def _entries() -> dict[str, Entry]:
@@ -43,15 +42,7 @@ def _entries() -> dict[str, Entry]:
 
 
 def _baseline(**extra: object) -> Baseline:
-    return Baseline(
-        folder="/home/ann/Doc\udcffuments",
-        algorithm="sha256",
-        entries=_entries(),
-        created=WHEN,
-        updated=WHEN + timedelta(days=1),
-        root_dev=2049,
-        extra=dict(extra),
-    )
+    return sample_baseline(_entries(), **extra)
 
 
 @pytest.fixture

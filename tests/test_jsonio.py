@@ -183,7 +183,7 @@ def test_only_a_durable_write_waits_for_the_disk(
     atomic_write(target, b"new", durable=durable)
     assert target.read_bytes() == b"new"
     assert len(calls) == syncs  # the file, then its folder
-    assert [p.name for p in tmp_path.iterdir()] == ["cache"]
+    assert _names(tmp_path) == ["cache"]
 
 
 def test_failed_fsync_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -192,6 +194,19 @@ def _pause_on_battery(service: Service, on: bool = True) -> None:
     config_store.save(service.paths.config_file, config)
 
 
+@contextmanager
+def _monitor(
+    watched: Service, sink: Sink, power: Power, events: list[MonitorEvent]
+) -> Iterator[Monitor]:
+    """A monitor polling every 10 ms with ``power`` as its battery reading, for the block."""
+    monitor = Monitor(watched, sink, interval=0.01, on_event=events.append, on_battery=power)
+    monitor.start()
+    try:
+        yield monitor
+    finally:
+        monitor.join(5)
+
+
 def _power_events(events: list[MonitorEvent]) -> list[bool]:
     return [e.on_battery for e in list(events) if isinstance(e, PowerState)]
 
@@ -200,9 +215,7 @@ def test_the_monitor_skips_polls_on_battery_and_resumes_on_mains(watched: Servic
     _pause_on_battery(watched)
     sink, events = Sink(), list[MonitorEvent]()
     power = Power(sink.reports, battery=True)
-    monitor = Monitor(watched, sink, interval=0.01, on_event=events.append, on_battery=power)
-    monitor.start()
-    try:
+    with _monitor(watched, sink, power, events) as monitor:
         power.wait_asked(4)
         # Asked at every poll; no poll (and no full re-hash) ran meanwhile.
         assert power.reports_seen[:4] == [0, 0, 0, 0]
@@ -212,20 +225,14 @@ def test_the_monitor_skips_polls_on_battery_and_resumes_on_mains(watched: Servic
         sink.wait_for(1)
         power.battery = False  # plugged in
         sink.wait_for(3)  # scheduled polls again
-    finally:
-        monitor.join(5)
     assert _power_events(events) == [True, False]
 
 
 def test_the_monitor_polls_on_battery_when_not_told_to_pause(watched: Service) -> None:
-    sink = Sink()
+    sink, events = Sink(), list[MonitorEvent]()
     power = Power(sink.reports, battery=True)
-    monitor = Monitor(watched, sink, interval=0.01, on_battery=power)
-    monitor.start()
-    try:
+    with _monitor(watched, sink, power, events):
         sink.wait_for(2)
-    finally:
-        monitor.join(5)
     assert power.reports_seen == []  # not even asked: the setting is off
 
 
@@ -235,12 +242,8 @@ def test_unknown_power_counts_as_mains(watched: Service, reading: str) -> None:
     sink, events = Sink(), list[MonitorEvent]()
     power = Power(sink.reports, battery=None)
     power.fail = reading == "error"
-    monitor = Monitor(watched, sink, interval=0.01, on_event=events.append, on_battery=power)
-    monitor.start()
-    try:
+    with _monitor(watched, sink, power, events):
         sink.wait_for(2)
-    finally:
-        monitor.join(5)
     assert _power_events(events) == []
 
 
@@ -248,12 +251,8 @@ def test_turning_the_setting_off_on_battery_resumes_the_polls(watched: Service) 
     _pause_on_battery(watched)
     sink, events = Sink(), list[MonitorEvent]()
     power = Power(sink.reports, battery=True)
-    monitor = Monitor(watched, sink, interval=0.01, on_event=events.append, on_battery=power)
-    monitor.start()
-    try:
+    with _monitor(watched, sink, power, events):
         power.wait_asked(2)
         _pause_on_battery(watched, False)
         sink.wait_for(2)
-    finally:
-        monitor.join(5)
     assert _power_events(events) == [True, False]  # the tray no longer says paused
