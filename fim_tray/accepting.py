@@ -80,7 +80,7 @@ def accept_folder(
                 entries.pop(change.path, None)
             else:
                 entries[change.path] = change.after
-        trusted.entries, trusted.updated = entries, now
+        trusted = trusted._replace(entries=entries, updated=now)
         signed = baseline_store.save(
             service.paths.baseline_file(folder.id), trusted, service._key_bytes()
         )

@@ -9,11 +9,11 @@ import hmac
 import os
 import string
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from fim_tray import jsonio
 from fim_tray.errors import BaselineError, BaselineTamperedError, StorageError
@@ -32,8 +32,7 @@ KEY_BYTES = 32
 KEY_WAIT = 2.0  # seconds to wait for a key file another process has created but not yet filled
 
 
-@dataclass
-class Baseline:
+class Baseline(NamedTuple):
     """What was trusted in one folder: its entries and how they were recorded."""
 
     folder: str
@@ -42,7 +41,7 @@ class Baseline:
     created: datetime
     updated: datetime
     root_dev: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = MappingProxyType({})
 
 
 def _read_key(path: Path) -> bytes:

@@ -100,7 +100,7 @@ def encode(record: Baseline, json_mac: str, key: bytes) -> bytes:
     if extra.keys() & store.BODY_KEYS:  # they override the body's own keys in the JSON
         raise ValueError(f"extra keys {sorted(extra.keys() & store.BODY_KEYS)}")
     # What the JSON parse gives: JSON values (lists, not tuples), in the JSON's order.
-    extra = jsonio.loads(jsonio.dumps(extra))
+    extra = jsonio.loads(jsonio.dumps(dict(extra)))
     paths = sorted(record.entries)  # the JSON's order; already sorted after a parse: O(n)
     entries = [record.entries[p] for p in paths]
     columns = []

@@ -3,9 +3,10 @@ background scans run, in config.json."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from fim_tray import jsonio
 from fim_tray.errors import ConfigError
@@ -21,15 +22,14 @@ MIN_INTERVAL = 1.0
 MAX_INTERVAL = 365 * 86400.0  # far below what threading's waits accept
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     """Everything a person can set. ``excludes`` apply to every folder, on top of each folder's."""
 
     folders: tuple[Folder, ...] = ()
     interval: float = DEFAULT_INTERVAL
     excludes: tuple[str, ...] = DEFAULT_EXCLUDES
     algorithm: str = DEFAULT_ALGORITHM
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = MappingProxyType({})
     # Threads hashing big files at once (never more than the CPUs); 1 hashes on one thread.
     hash_workers: int = DEFAULT_HASH_WORKERS
     # A cap on the background monitor's reading speed, in MB/s; 0 is none. A person's own
@@ -50,10 +50,10 @@ class Config:
         keep_copies: bool = False,
     ) -> Config:
         folder = Folder(path, folder_id(path), algorithm or self.algorithm, excludes, keep_copies)
-        return replace(self, folders=(*self.folders, folder))
+        return self._replace(folders=(*self.folders, folder))
 
     def without_folder(self, path: str) -> Config:
-        return replace(self, folders=tuple(f for f in self.folders if f.path != path))
+        return self._replace(folders=tuple(f for f in self.folders if f.path != path))
 
     def excludes_for(self, folder: Folder) -> tuple[str, ...]:
         return (*self.excludes, *folder.excludes)

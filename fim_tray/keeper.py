@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -116,11 +116,11 @@ class Keeper:
         with self.service._locked():
             config = self.service.config()
             folders = tuple(
-                replace(f, keep_copies=on) if f.path == folder.path else f for f in config.folders
+                f._replace(keep_copies=on) if f.path == folder.path else f for f in config.folders
             )
-            config = replace(config, folders=folders)
+            config = config._replace(folders=folders)
             config_store.save(self.service.paths.config_file, config)
-        folder = replace(folder, keep_copies=on)
+        folder = folder._replace(keep_copies=on)
         if not on:
             self.prune_quietly()
             return folder, None

@@ -6,16 +6,15 @@ import base64
 import hashlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from fim_tray import APP_NAME
 
 HOME_ENV = "FIM_TRAY_HOME"
 
 
-@dataclass(frozen=True)
-class Paths:
+class Paths(NamedTuple):
     """Every file and folder of fim-tray's state.
 
     ``data_dir`` holds baselines, history and the lock; ``config_dir`` the settings and the

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from fim_tray.display import escape
@@ -124,7 +123,7 @@ def record(
 ) -> Event:
     """A "restored" line in the history, signed with ``key``: what was there (and its saved
     copy), what is now. ``StorageError`` when it cannot be written."""
-    before = replace(current, digest=previous) if current and previous else current
+    before = current._replace(digest=previous) if current and previous else current
     now = service.clock()
     obj: dict[str, Any] = {
         "id": new_event_id(now),

@@ -10,7 +10,6 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 # The walking thread calls the hashing helpers through the module (hashpool._open_file), not
@@ -124,7 +123,6 @@ _UNSTATED = os.stat_result((0,) * 10)
 _PENDING = Entry("file", -1, -1, -1, -1, -1, -1, -1, error="being hashed")
 
 
-@dataclass
 class Scanner:
     """One walk of one folder.
 
@@ -136,35 +134,50 @@ class Scanner:
     scan reads (every thread charges the same one); None reads at full speed.
     """
 
-    root: str
-    excludes: Iterable[str] = DEFAULT_EXCLUDES
-    algorithm: str = DEFAULT_ALGORITHM
-    previous: Mapping[str, Entry] | None = None
-    full: bool = False
-    progress: Progress | None = None
-    stop: threading.Event | None = None
-    root_dev: int | None = None  # the device the baseline was recorded on, to spot an unmount
-    hash_workers: int = DEFAULT_HASH_WORKERS
-    throttle: Throttle | None = None  # a cap on reading speed, shared by the hashing threads
-    only: Collection[str] | None = None  # relative paths: scan just these (and below folders)
-    # A first baseline or full re-hash may run on worker processes (fim_tray.procscan); only a
-    # caller with a single thread (the command line) asks for it, and it is used only then.
-    processes: bool = False
-    _entries: dict[str, Entry] = field(default_factory=dict, init=False)
-    _problems: list[Problem] = field(default_factory=list, init=False)
-    _unlisted: set[str] = field(default_factory=set, init=False)
-    _hashed_files: int = field(default=0, init=False)
-    _hashed_bytes: int = field(default=0, init=False)
-    _pool: _HashPool | None = field(default=None, init=False, repr=False)
-    _pool_size: int = field(default=0, init=False, repr=False)
-    _cancelled: Callable[[], bool] | None = field(default=None, init=False, repr=False)
-    _quick: Mapping[str, Entry] | None = field(default=None, init=False, repr=False)
-    # The folder being listed: its descriptor on POSIX (its entries' ``path`` is then just their
-    # name), else None (their ``path`` is the full path).
-    _dir_fd: int | None = field(default=None, init=False, repr=False)
-    _folder: str = field(default="", init=False, repr=False)
-    _name_match: Callable[[str], object] | None = field(default=None, init=False, repr=False)
-    _path_match: Callable[[str], object] | None = field(default=None, init=False, repr=False)
+    def __init__(
+        self,
+        root: str,
+        excludes: Iterable[str] = DEFAULT_EXCLUDES,
+        algorithm: str = DEFAULT_ALGORITHM,
+        previous: Mapping[str, Entry] | None = None,
+        full: bool = False,
+        progress: Progress | None = None,
+        stop: threading.Event | None = None,
+        root_dev: int | None = None,
+        hash_workers: int = DEFAULT_HASH_WORKERS,
+        throttle: Throttle | None = None,
+        only: Collection[str] | None = None,
+        processes: bool = False,
+    ) -> None:
+        self.root = root
+        self.excludes = excludes
+        self.algorithm = algorithm
+        self.previous = previous
+        self.full = full
+        self.progress = progress
+        self.stop = stop
+        self.root_dev = root_dev  # the device the baseline was recorded on, to spot an unmount
+        self.hash_workers = hash_workers
+        self.throttle = throttle  # a cap on reading speed, shared by the hashing threads
+        self.only = only  # relative paths: scan just these (and below folders)
+        # A first baseline or full re-hash may run on worker processes (fim_tray.procscan);
+        # only a caller with a single thread (the command line) asks for it, and only then.
+        self.processes = processes
+        self._entries: dict[str, Entry] = {}
+        self._problems: list[Problem] = []
+        self._unlisted: set[str] = set()
+        self._hashed_files = 0
+        self._hashed_bytes = 0
+        self._pool: _HashPool | None = None
+        self._pool_size = 0
+        self._cancelled: Callable[[], bool] | None = None
+        self._quick: Mapping[str, Entry] | None = None  # the records whose digest may serve
+        # The folder being listed: its descriptor on POSIX (its entries' ``path`` is then just
+        # their name), else None (their ``path`` is the full path).
+        self._dir_fd: int | None = None
+        self._folder = ""
+        self._name_match: Callable[[str], object] | None = None
+        self._path_match: Callable[[str], object] | None = None
 
     def run(self) -> ScanResult:
         started = time.monotonic()
@@ -313,7 +326,7 @@ class Scanner:
             self._problems.append(Problem(rel or ".", f"cannot list folder: {why.detail}"))
             self._unlisted.add(rel)
             if prefix and rel in self._entries:
-                self._entries[rel] = replace(self._entries[rel], error=why.detail)
+                self._entries[rel] = self._entries[rel]._replace(error=why.detail)
 
     def _record_listing(
         self,

@@ -7,10 +7,9 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from fim_tray import baseline_cache as baseline_store  # the JSON baselines, with a load cache
 from fim_tray import config as config_store
@@ -49,8 +48,7 @@ def local_now() -> datetime:
     return datetime.now().astimezone()
 
 
-@dataclass(frozen=True)
-class FolderStatus:
+class FolderStatus(NamedTuple):
     """One line of ``fim-tray list``: what is known of a watched folder without scanning it."""
 
     folder: Folder
@@ -250,7 +248,7 @@ class Service:
             config_store.save(self.paths.config_file, config)
         if folder.keep_copies:  # after the save, so the copies are referred to from the start
             copied = self._keeper.record(folder, folder.algorithm, result.entries, config)
-            result = replace(result, problems=(*result.problems, *copied.problems))
+            result = result._replace(problems=(*result.problems, *copied.problems))
         return folder, result
 
     def unwatch(self, path: str) -> Folder:

@@ -837,7 +837,7 @@ def test_kill_9_during_baseline_writes_leaves_old_or_new(tmp_path: Path, home: P
     assert target.exists()
     # Leftover temporary files never get in the way of the next save or load.
     record = baseline_store.load(target, key)
-    record.entries = {}
+    record = record._replace(entries={})
     baseline_store.save(target, record, key)
     assert baseline_store.load(target, key).entries == {}
 

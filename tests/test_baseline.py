@@ -124,7 +124,7 @@ def test_file_is_valid_utf8_json_in_the_documented_layout() -> None:
 def test_serialize_is_deterministic_and_sorted() -> None:
     first = serialize(_baseline(), KEY)
     reordered = _baseline()
-    reordered.entries = dict(reversed(list(reordered.entries.items())))
+    reordered = reordered._replace(entries=dict(reversed(list(reordered.entries.items()))))
     assert serialize(reordered, KEY) == first
     paths = [e.get("path") for e in json.loads(first)["body"]["entries"] if "path" in e]
     assert paths == sorted(paths)
@@ -270,12 +270,12 @@ def test_save_keeps_the_previous_version_as_bak(tmp_path: Path) -> None:
     save(path, first, KEY)
     assert not (tmp_path / "x.json.bak").exists()
     second = _baseline()
-    second.entries = {"only": second.entries["a.txt"]}
+    second = second._replace(entries={"only": second.entries["a.txt"]})
     save(path, second, KEY)
     assert load(path, KEY) == second
     assert load(tmp_path / "x.json.bak", KEY) == first
     third = _baseline()
-    third.entries = {}
+    third = third._replace(entries={})
     save(path, third, KEY)
     assert load(tmp_path / "x.json.bak", KEY) == second
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json", "x.json.bak"]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from typing import Any
 
 from fim_tray.compare import compare, compare_entry
 from fim_tray.models import Entry
 
 
-def _file(data: str = "a", **changes: object) -> Entry:
+def _file(data: str = "a", **changes: Any) -> Entry:
     base = Entry(
         type="file",
         size=10,
@@ -20,17 +20,17 @@ def _file(data: str = "a", **changes: object) -> Entry:
         gid=1000,
         digest=data * 64,
     )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return base._replace(**changes)
 
 
-def _dir(**changes: object) -> Entry:
+def _dir(**changes: Any) -> Entry:
     base = Entry("dir", 0, 1_000, 1_000, 2, 0o755, 1000, 1000)
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return base._replace(**changes)
 
 
-def _link(target: str, **changes: object) -> Entry:
+def _link(target: str, **changes: Any) -> Entry:
     base = Entry("symlink", len(target), 1_000, 1_000, 3, 0o777, 1000, 1000, target=target)
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return base._replace(**changes)
 
 
 def test_identical_entries_give_no_change() -> None:

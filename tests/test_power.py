@@ -7,7 +7,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -190,7 +189,7 @@ def watched(service: Service, tmp_path: Path) -> Service:
 
 
 def _pause_on_battery(service: Service, on: bool = True) -> None:
-    config = replace(service.config(), pause_on_battery=on)
+    config = service.config()._replace(pause_on_battery=on)
     config_store.save(service.paths.config_file, config)
 
 

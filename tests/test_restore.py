@@ -13,7 +13,6 @@ import signal
 import stat
 import subprocess
 import sys
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -61,7 +60,7 @@ def changes(service: Service, docs: Path) -> list[tuple[str, str]]:
 
 def set_extra(service: Service, **extra: object) -> None:
     config = service.config()
-    config_store.save(service.paths.config_file, replace(config, extra={**config.extra, **extra}))
+    config_store.save(service.paths.config_file, config._replace(extra={**config.extra, **extra}))
 
 
 # -- restore: round trips ----------------------------------------------------------------------

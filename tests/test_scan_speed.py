@@ -9,7 +9,6 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -436,7 +435,7 @@ def test_quick_rescan_builds_a_new_record_when_only_metadata_differs(mixed: Path
     # A record that agrees on size, times and inode but not on the mode (a chmod moves the
     # ctime, so this takes a baseline recorded otherwise): the digest is reused, the record not.
     previous = dict(first.entries)
-    previous["one.bin"] = replace(first.entries["one.bin"], mode=0o600)
+    previous["one.bin"] = first.entries["one.bin"]._replace(mode=0o600)
     second = Scanner(str(mixed), previous=previous).run()
     assert second.hashed_files == 0
     assert second.entries["one.bin"] is not previous["one.bin"]
@@ -456,7 +455,7 @@ def test_a_full_rescan_hashes_every_file_again(mixed: Path) -> None:
 def test_a_reused_record_never_carries_a_stale_error_or_target(mixed: Path) -> None:
     first = Scanner(str(mixed)).run()
     previous = dict(first.entries)
-    previous["one.bin"] = replace(previous["one.bin"], error="permission denied")
+    previous["one.bin"] = previous["one.bin"]._replace(error="permission denied")
     second = Scanner(str(mixed), previous=previous).run()
     assert second.entries["one.bin"] == first.entries["one.bin"]
     assert second.hashed_files == 0
@@ -549,7 +548,7 @@ def test_the_body_written_in_chunks_is_the_body_written_at_once(
     body = _old_style(loaded)
     assert data.endswith(b',"body":' + body + b"}\n")
     assert json.loads(data)["body"] == json.loads(body)
-    empty = replace(loaded, entries={})
+    empty = loaded._replace(entries={})
     assert store.serialize(empty, KEY).endswith(b',"body":' + _old_style(empty) + b"}\n")
 
 

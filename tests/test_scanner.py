@@ -9,7 +9,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -332,7 +331,7 @@ def test_full_rescan_catches_content_with_every_stat_field_kept(folder: Path) ->
     old = forged["a.txt"]
     # A baseline digest that no longer matches what is on disk, with every stat field the same:
     # only a full re-hash can see it.
-    forged["a.txt"] = replace(old, digest="0" * 64)
+    forged["a.txt"] = old._replace(digest="0" * 64)
     quick = Scanner(str(folder), previous=forged).run()
     full = Scanner(str(folder), previous=forged, full=True).run()
     assert quick.entries["a.txt"].digest == "0" * 64

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import threading
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -274,8 +273,8 @@ def test_check_full_rehashes(service: Service, watched: Path) -> None:
     st = os.stat(path)
     forged = dict(trusted.entries)
     # Every stat field as on disk but another digest: only a full check can see it.
-    forged["a.txt"] = replace(forged["a.txt"], digest="0" * 64, ctime_ns=st.st_ctime_ns)
-    trusted.entries = forged
+    forged["a.txt"] = forged["a.txt"]._replace(digest="0" * 64, ctime_ns=st.st_ctime_ns)
+    trusted = trusted._replace(entries=forged)
     signed = baseline_store.save(
         service.paths.baseline_file(folder.id), trusted, service._key_bytes()
     )

@@ -7,7 +7,6 @@ import hashlib
 import os
 import threading
 import zlib
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -48,7 +47,7 @@ def raw_store_bytes(store: SnapshotStore) -> bytes:
 
 def set_copy_settings(service: Service, **extra: object) -> None:
     config = service.config()
-    config_store.save(service.paths.config_file, replace(config, extra={**config.extra, **extra}))
+    config_store.save(service.paths.config_file, config._replace(extra={**config.extra, **extra}))
 
 
 @pytest.fixture

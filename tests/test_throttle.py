@@ -7,7 +7,6 @@ import hashlib
 import math
 import os
 import threading
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -247,7 +246,7 @@ def spy(service: Service, tmp_path: Path) -> SpyService:
 
 
 def _set(service: Service, **settings: Any) -> None:
-    config_store.save(service.paths.config_file, replace(service.config(), **settings))
+    config_store.save(service.paths.config_file, service.config()._replace(**settings))
 
 
 def test_the_monitor_applies_the_setting(spy: SpyService, tmp_path: Path) -> None:
