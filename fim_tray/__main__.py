@@ -1,8 +1,6 @@
 """Entry point for ``python -m fim_tray``: the same as the ``fim-tray`` command."""
 
-import sys
-
-from fim_tray.cli import main
+from fim_tray.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import marshal
 import struct
 import sys
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from fim_tray import baseline as store
-from fim_tray import jsonio
+from fim_tray import jsonio, logs
 from fim_tray.baseline import Baseline, load_key
 from fim_tray.errors import BaselineError
 from fim_tray.models import ENTRY_FIELDS, entries_from_columns
@@ -44,7 +43,7 @@ __all__ = [
     "save",
 ]  # fmt: skip
 
-log = logging.getLogger(__name__)
+log = logs.getLogger(__name__)
 
 SUFFIX = ".cache"
 VERSION = 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import fnmatch
-import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -13,13 +12,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from fim_tray import fileops
+from fim_tray import fileops, logs
 from fim_tray.config import Config
 from fim_tray.errors import ConfigError
 from fim_tray.models import Entry, Folder, Problem
 from fim_tray.snapshots import Blob, SnapshotStore, digest_ok
 
-log = logging.getLogger(__name__)
+log = logs.getLogger(__name__)
 
 # Secrets never copied: private keys, key stores, password databases and credential files.
 DEFAULT_NO_COPY: tuple[str, ...] = (

@@ -4,7 +4,6 @@ and the pool of worker threads that hashes big ones while the walk goes on."""
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import queue
 import stat
@@ -12,11 +11,12 @@ import threading
 import time
 from collections.abc import Callable
 
+from fim_tray import logs
 from fim_tray.hashing import BUFFER_SIZE, OPEN_FLAGS, hash_fd
 from fim_tray.models import Entry, EntryType
 from fim_tray.throttle import Throttle
 
-log = logging.getLogger(__name__)
+log = logs.getLogger(__name__)
 
 _PERMS = 0o7777  # the permission bits of st_mode, as stat.S_IMODE takes them, without a call
 # How long close() waits for each worker. A worker stuck in a read on a dead network share never

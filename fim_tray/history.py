@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import os
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fim_tray import jsonio
+from fim_tray import jsonio, logs
 from fim_tray.errors import StorageError
 from fim_tray.models import Change, Entry, Event
 from fim_tray.paths import decode_name, name_fields, name_from
 
-log = logging.getLogger(__name__)
+log = logs.getLogger(__name__)
 
 MAX_BYTES = 4 * 1024 * 1024  # rotate events.jsonl past this size
 KEEP = 3  # rotated files kept: events.jsonl.1 (newest) .. events.jsonl.3 (oldest)

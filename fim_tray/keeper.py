@@ -3,13 +3,13 @@ baseline, knowing what refers to each copy, pruning, and the store's status."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fim_tray import config as config_store
+from fim_tray import logs
 from fim_tray.config import Config
 from fim_tray.copies import (
     CopyReport,
@@ -28,7 +28,7 @@ from fim_tray.models import Entry, Folder
 if TYPE_CHECKING:  # the service imports this module
     from fim_tray.service import Service
 
-log = logging.getLogger(__name__)
+log = logs.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 from collections.abc import Collection, Mapping
 from datetime import datetime
 from pathlib import Path
 
-from fim_tray import jsonio
+from fim_tray import jsonio, logs
 from fim_tray.paths import decode_name, encode_name
 
-log = logging.getLogger(__name__)
+log = logs.getLogger(__name__)
 
 FORMAT = "fim-tray-pending"
 _HEAD = b'{"format":"' + FORMAT.encode() + b'","hmac":"'

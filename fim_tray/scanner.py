@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import logging
 import os
 import re
 import stat
@@ -14,7 +13,7 @@ from typing import NamedTuple
 
 # The walking thread calls the hashing helpers through the module (hashpool._open_file), not
 # through names bound here, so one patch of hashpool reaches both the walk and the workers.
-from fim_tray import hashpool
+from fim_tray import hashpool, logs
 from fim_tray.dirwalk import Dir, Replaced, Todo, list_folder, open_below
 from fim_tray.errors import FolderMissingError, ScanCancelled
 from fim_tray.hashing import DEFAULT_ALGORITHM
@@ -54,7 +53,7 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
     ".goutputstream-*",  # GTK's temporary save files
 )
 
-log = logging.getLogger(__name__)
+log = logs.getLogger(__name__)
 
 _TYPES: dict[int, EntryType] = {
     stat.S_IFREG: "file",

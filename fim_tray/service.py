@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from fim_tray import baseline_cache as baseline_store  # the JSON baselines, with a load cache
 from fim_tray import config as config_store
+from fim_tray import logs
 from fim_tray.compare import compare
 from fim_tray.config import Config
 from fim_tray.errors import (
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from fim_tray.keeper import CopiesStatus, Keeper
     from fim_tray.snapshots import SnapshotStore
 
-log = logging.getLogger(__name__)
+log = logs.getLogger(__name__)
 
 
 def local_now() -> datetime:
