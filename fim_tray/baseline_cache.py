@@ -28,7 +28,6 @@ import sys
 import threading
 from array import array
 from datetime import datetime
-from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +57,6 @@ _TAG = struct.pack(
 _MAC = hashlib.sha256().digest_size
 _BOUND = len(MAGIC) + _MAC  # where the signed part starts
 _FIELDS = ENTRY_FIELDS
-_GETTERS = tuple(attrgetter(name) for name in _FIELDS)
 
 
 def cache_path(path: Path) -> Path:
@@ -103,11 +101,13 @@ def encode(record: Baseline, json_mac: str, key: bytes) -> bytes:
     paths = sorted(record.entries)  # the JSON's order; already sorted after a parse: O(n)
     entries = [record.entries[p] for p in paths]
     columns = []
-    for name, getter in zip(_FIELDS, _GETTERS, strict=True):
-        values = list(map(getter, entries))
+    # Entries are tuples: zip() turns the rows into columns in C.
+    for name, values in zip(
+        _FIELDS, zip(*entries, strict=True) if entries else [()] * len(_FIELDS), strict=True
+    ):
         if name == "type":  # one object per type, so marshal writes a reference after the first
-            values = list(map(sys.intern, values))
-        columns.append(_pack(values))
+            values = tuple(map(sys.intern, values))
+        columns.append(_pack(list(values)))
     payload = marshal.dumps(
         (
             _FIELDS,

@@ -26,7 +26,6 @@ import struct
 import sys
 import threading
 from collections.abc import Callable, Collection
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from fim_tray.dirwalk import FD_WALK, open_below
@@ -43,7 +42,6 @@ IN_FLIGHT = 8  # folders queued for each worker: it never waits for the next one
 POLL = 0.1  # seconds between looks at ``stop`` while the workers work
 _LEN = struct.Struct("<Q")
 ENDED = "a worker process ended before its work was done"
-_ROW = attrgetter(*ENTRY_FIELDS)
 
 
 class WorkersFailed(Exception):
@@ -108,7 +106,7 @@ def _serve(scanner: Scanner, requests: int, results: int) -> None:
         prefix = marshal.loads(body)  # noqa: S302 - from the parent, over its own pipe
         found = _scan_folder(scanner, prefix, tell_dirs)
         entries = found.entries
-        rows = (list(entries), list(map(_ROW, entries.values())))
+        rows = (list(entries), list(map(tuple, entries.values())))  # plain tuples for marshal
         problems = [(p.path, p.message) for p in found.problems]
         _send(
             results,
