@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fim-tray's two commands for a fresh machine:
 #   ./dev.sh run [ARGS]   set up (once) and start fim-tray (the tray; ARGS go to the fim-tray command)
-#   ./dev.sh test [ARGS]  set up (once) and run every check: ruff, mypy and the whole test suite
+#   ./dev.sh test [ARGS]  set up (once) and run every check: ruff, mypy, import-linter and the tests
 # Both create ./.venv and install what they need, system packages included on Debian/Ubuntu.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -74,6 +74,7 @@ case "$cmd" in
     export PATH="$VENV/bin:$PATH"
     say "ruff"; ruff check .
     say "mypy"; mypy
+    say "import-linter: the floors of the package"; lint-imports
     say "pytest"; exec python -m pytest "$@"
     ;;
   *)

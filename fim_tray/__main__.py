@@ -1,6 +1,6 @@
 """Entry point for ``python -m fim_tray``: the same as the ``fim-tray`` command."""
 
-from fim_tray.cli import run
+from fim_tray.cli.main import run
 
 if __name__ == "__main__":
     run()

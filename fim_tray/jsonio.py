@@ -35,7 +35,7 @@ def _fast() -> ModuleType | None:
 
 def dumps(obj: Any, *, pretty: bool = False, large: bool = False) -> bytes:
     """UTF-8 JSON bytes, compact or indented for files people read (strings must be valid
-    Unicode: see :func:`fim_tray.paths.encode_name` for names that are not). ``large`` says
+    Unicode: see :func:`fim_tray.store.names.encode_name` for names that are not). ``large`` says
     it is big enough to be worth orjson."""
     fast = _fast() if large else None
     if fast is not None:

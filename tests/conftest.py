@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from fim_tray.paths import Paths
-from fim_tray.service import Service
+from fim_tray.app.service import Service
+from fim_tray.store.paths import Paths
 
 REPO = Path(__file__).resolve().parent.parent
 

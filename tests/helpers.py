@@ -17,8 +17,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from fim_tray.baseline import Baseline
 from fim_tray.models import Entry
+from fim_tray.store.baseline import Baseline
 
 REPO = Path(__file__).resolve().parent.parent
 NOBODY = 65534

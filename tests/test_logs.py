@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fim_tray.paths import folder_id
+from fim_tray.store.paths import folder_id
 from tests.helpers import cli, cli_env
 
 HEAVY = ("logging", "dataclasses", "orjson", "shutil", "inspect")
@@ -32,7 +32,7 @@ def test_a_check_with_nothing_to_say_imports_none_of_the_heavy_modules(
     (tmp_path / "w" / "a.txt").write_text("a")
     assert cli("add", tmp_path / "w", home=home).returncode == 0
     code = (
-        "import sys\nfrom fim_tray import cli\n"
+        "import sys\nfrom fim_tray.cli import main as cli\n"
         f"code = cli.main(['check', {str(tmp_path / 'w')!r}])\n"
         f"print(code, [m for m in {HEAVY!r} if m in sys.modules])"
     )

@@ -236,7 +236,7 @@ def test_the_desktop_entry_is_valid_and_starts_the_tray() -> None:
     assert result.returncode == 0 and "error" not in result.stdout.lower(), result.stdout
     keys = _desktop_keys(DESKTOP_FILE)
     assert keys["Exec"] == "fim-tray tray"
-    assert re.search(r'^fim-tray = "fim_tray\.cli:run"$', PYPROJECT.read_text(), re.M)
+    assert re.search(r'^fim-tray = "fim_tray\.cli\.main:run"$', PYPROJECT.read_text(), re.M)
     assert keys["TryExec"] == "fim-tray"
     assert keys["Icon"] == load_make_icons().NAME
     assert keys["Terminal"] == "false"

@@ -1,1 +1,1 @@
-"""Platform features with one backend per OS, each chosen in exactly one function."""
+"""Platform features (start at login, notifications, power, file events): one backend per OS."""

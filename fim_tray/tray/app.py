@@ -17,14 +17,14 @@ from types import ModuleType
 from typing import Any
 
 from fim_tray import APP_NAME
+from fim_tray.app.monitor import Monitor, MonitorEvent, Watched
+from fim_tray.app.service import Service
 from fim_tray.errors import FimError
-from fim_tray.lock import InstanceLock
 from fim_tray.models import Change, FolderReport
-from fim_tray.monitor import Monitor, MonitorEvent, Watched
 from fim_tray.platform.autostart import Autostart, autostart_for_platform
 from fim_tray.platform.notify import Notifier, choose_notifier
 from fim_tray.platform.opener import open_folder
-from fim_tray.service import Service
+from fim_tray.store.lock import InstanceLock
 from fim_tray.tray.dialogs import Dialogs
 from fim_tray.tray.icons import icon as draw_icon
 from fim_tray.tray.presenter import TrayModel

@@ -22,7 +22,7 @@ from pathlib import Path
 from fim_tray import jsonio
 from fim_tray.models import Change
 from fim_tray.tray.presenter import folder_label
-from fim_tray.ui.details import items_from_changes
+from fim_tray.ui.wire import items_from_changes
 
 log = logging.getLogger(__name__)
 

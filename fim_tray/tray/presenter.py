@@ -11,9 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from fim_tray.display import describe, escape
-from fim_tray.models import Change, FolderReport
-from fim_tray.monitor import (
+from fim_tray.app.monitor import (
     EventsState,
     Failed,
     MonitorEvent,
@@ -22,6 +20,8 @@ from fim_tray.monitor import (
     Scanning,
     Watched,
 )
+from fim_tray.display import describe, escape
+from fim_tray.models import Change, FolderReport
 from fim_tray.tray.icons import State
 
 RECENT = 10  # changes listed under "Recent changes"

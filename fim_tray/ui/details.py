@@ -8,20 +8,18 @@ stdout with one JSON line per decision: ``{"action": "accept", "items": [{"folde
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fim_tray import jsonio
+from fim_tray.app.service import Service
 from fim_tray.display import escape
-from fim_tray.history import change_json
-from fim_tray.models import Change, Event
-from fim_tray.paths import decode_name, name_from
-from fim_tray.service import Service
-from fim_tray.ui.content import diff_lines, restore
+from fim_tray.store.names import decode_name, name_from
+from fim_tray.ui.actions import diff_lines, restore
+from fim_tray.ui.wire import answer, items_from_events
 
 ROWS = (  # label, key in the before/after objects
     ("Type", "type"),
@@ -34,25 +32,6 @@ ROWS = (  # label, key in the before/after objects
     ("Link target", "target"),
     ("Error", "error"),
 )
-
-
-def items_from_changes(
-    folder: str, changes: Iterable[Change], when: datetime
-) -> list[dict[str, Any]]:
-    """What the window needs to show and accept these changes."""
-    return [{**change_json(c, folder, when), "signature": c.signature()} for c in changes]
-
-
-def items_from_events(events: Iterable[Event]) -> list[dict[str, Any]]:
-    items = []
-    for event in events:
-        item: dict[str, Any] = {
-            "time": event.time.isoformat(), "folder": event.folder, "path": event.path,
-            "change": event.change, "suspicious": event.suspicious, "fields": list(event.fields),
-            "before": event.before, "after": event.after, "signature": event.signature,
-        }  # fmt: skip
-        items.append(item)
-    return items
 
 
 def _name(item: dict[str, Any]) -> str:
@@ -110,19 +89,6 @@ def _time(item: dict[str, Any]) -> str:
         return datetime.fromisoformat(item["time"]).astimezone().strftime("%Y-%m-%d %H:%M:%S")
     except (KeyError, ValueError, TypeError):
         return ""
-
-
-def answer(action: str, items: Sequence[dict[str, Any]], out: Any = None) -> None:
-    """Tell the tray a decision: one JSON line on stdout."""
-    chosen = [
-        {"folder": name_from(i, "folder") or "", "signature": i["signature"]}
-        for i in items
-        if i.get("signature")
-    ]
-    line = {"action": action, "items": chosen}
-    stream = out or sys.stdout
-    stream.write(json.dumps(line) + "\n")
-    stream.flush()
 
 
 def _on_key(command: Callable[[], None]) -> Callable[[object], None]:

@@ -1,0 +1,142 @@
+"""Check a watched folder against its baseline: rescan it, compare, and record in its pending file
+and the history what is pending and what is new."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection
+from typing import Any
+
+from fim_tray.app.selection import is_selected
+from fim_tray.errors import FimError, ScanCancelled
+from fim_tray.models import Folder, FolderReport, ScanResult
+from fim_tray.scan.compare import compare
+from fim_tray.scan.record import Progress
+from fim_tray.scan.scanner import Scanner
+from fim_tray.scan.throttle import Throttle
+from fim_tray.store.baseline import Baseline
+from fim_tray.store.config import Config
+from fim_tray.store.state import Store
+
+
+def rescan(
+    folder: Folder,
+    config: Config,
+    trusted: Baseline,
+    *,
+    processes: bool = False,
+    **options: Any,
+) -> ScanResult:
+    """Scan ``folder`` against its baseline: the folder's excludes and algorithm, the
+    baseline's digests for unchanged files, its disk to spot an unmount. ``options`` go to
+    :class:`Scanner` (full, progress, stop, only, throttle); ``processes`` lets a full re-hash
+    run on worker processes (a caller with one thread only)."""
+    return Scanner(
+        folder.path,
+        config.excludes_for(folder),
+        trusted.algorithm,
+        previous=trusted.entries,
+        root_dev=trusted.root_dev,
+        hash_workers=config.hash_workers,
+        processes=processes,
+        **options,
+    ).run()
+
+
+def check(
+    store: Store,
+    path: str | None = None,
+    *,
+    full: bool = False,
+    progress: Callable[[Folder, int], None] | None = None,
+    stop: threading.Event | None = None,
+    throttle: Throttle | None = None,
+    processes: bool = False,
+) -> list[FolderReport]:
+    """Scan each watched folder (or the one named) and compare it with its baseline;
+    ``throttle`` caps the reading speed of every scan."""
+    config = store.config()
+    folders = (store.folder(path),) if path is not None else config.folders
+    reports = []
+    for folder in folders:
+        step = None if progress is None else (lambda n, f=folder: progress(f, n))
+        reports.append(
+            check_folder(
+                store,
+                folder,
+                config,
+                full=full,
+                progress=step,
+                stop=stop,
+                throttle=throttle,
+                processes=processes,
+            )
+        )
+    return reports
+
+
+def check_folder(
+    store: Store,
+    folder: Folder,
+    config: Config | None = None,
+    *,
+    full: bool = False,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    paths: Collection[str] | None = None,
+    throttle: Throttle | None = None,
+    processes: bool = False,
+) -> FolderReport:
+    """One folder's report. Errors are reported in it, never raised (except a cancel).
+
+    ``paths`` (relative, from file events) limits the scan to those paths and what is below
+    them; the report's ``changes`` then cover just those, and ``pending`` counts them all.
+    """
+    config = config or store.config()
+    now = store.clock()
+    scope = None if paths is None else frozenset(p.strip("/") for p in paths)
+    try:
+        if scope is not None and ("" in scope or store.pending(folder).changes() is None):
+            scope = None  # the whole folder, or pending changes this version cannot place
+        trusted = store.load_baseline(folder)
+        result = rescan(
+            folder,
+            config,
+            trusted,
+            full=full,
+            progress=progress,
+            stop=stop,
+            only=scope,
+            throttle=throttle,
+            processes=processes,
+        )
+        before = trusted.entries
+        targets = sorted(scope or ())
+        if scope is not None:
+            before = {p: e for p, e in before.items() if is_selected(p, targets)}
+        changes = compare(before, result.entries, result.unlisted)
+        with store.locked():
+            pending_file = store.pending(folder)
+            old = pending_file.changes(warn=True) or {}
+            new = [c for c in changes if c.signature() not in old]
+            store.history.append(folder.path, new, now)
+            pending = {c.signature(): c.path for c in changes}
+            if scope is not None:  # what is pending elsewhere in the folder stays pending
+                kept = {s: p for s, p in old.items() if not is_selected(p, targets)}
+                pending = {**kept, **pending}
+            pending_file.save(pending, now, full=full)
+    except ScanCancelled:
+        raise
+    except FimError as exc:
+        store.save_pending_error(folder, exc.message, now)
+        return FolderReport(folder, now, error=exc.message)
+    return FolderReport(
+        folder,
+        now,
+        changes=tuple(changes),
+        new=tuple(new),
+        problems=result.problems,
+        files=len(result.entries),
+        seconds=result.seconds,
+        pending=len(pending),
+    )

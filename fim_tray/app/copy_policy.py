@@ -1,0 +1,94 @@
+"""What gets a saved copy: the no-copy patterns (secrets are never copied), the size limit and the
+per-folder quota, as config.json sets them."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+from fim_tray.errors import ConfigError
+from fim_tray.models import Entry, Folder
+from fim_tray.store.config import Config
+
+# Secrets never copied: private keys, key stores, password databases and credential files.
+DEFAULT_NO_COPY: tuple[str, ...] = (
+    "*.key",
+    "*.pem",
+    "id_*",  # ssh keys: id_rsa, id_ed25519, ...
+    ".env",
+    ".env.*",
+    "*.kdbx",
+    "*.p12",
+    "*.pfx",
+    "*.jks",
+    "*.keystore",
+    "*.gpg",
+    ".netrc",
+    ".pgpass",
+    ".git-credentials",
+    ".ssh",
+    ".gnupg",
+)
+DEFAULT_MAX_FILE_BYTES = 10_000_000  # 10 MB
+DEFAULT_QUOTA_BYTES = 1_000_000_000  # 1 GB per watched folder
+
+
+@dataclass(frozen=True)
+class CopySettings:
+    """``no_copy``, ``copy_max_file_bytes`` and ``copy_quota_bytes`` from config.json."""
+
+    no_copy: tuple[str, ...] = DEFAULT_NO_COPY
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    quota_bytes: int = DEFAULT_QUOTA_BYTES
+
+    @classmethod
+    def from_config(cls, config: Config, source: str = "config.json") -> CopySettings:
+        extra = config.extra
+        no_copy = extra.get("no_copy", list(DEFAULT_NO_COPY))
+        if not isinstance(no_copy, list) or not all(isinstance(p, str) for p in no_copy):
+            raise ConfigError(f"{source}: no_copy must be a list of glob patterns.")
+        sizes = []
+        for key, default in (
+            ("copy_max_file_bytes", DEFAULT_MAX_FILE_BYTES),
+            ("copy_quota_bytes", DEFAULT_QUOTA_BYTES),
+        ):
+            value = extra.get(key, default)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{source}: {key} must be a whole number of bytes.")
+            sizes.append(value)
+        return cls(tuple(no_copy), sizes[0], sizes[1])
+
+    @cached_property
+    def _compiled(self) -> list[tuple[str, re.Pattern[str], bool]]:
+        flags = re.IGNORECASE if os.name == "nt" else 0
+        return [
+            (p, re.compile(fnmatch.translate(p.strip("/")), flags), "/" in p) for p in self.no_copy
+        ]
+
+    def secret(self, rel: str) -> str | None:
+        """The no-copy pattern ``rel`` or one of its folders matches, or None. As for excludes,
+        a pattern without ``/`` matches a name, one with ``/`` a path in the folder."""
+        parts = rel.split("/")
+        for index, name in enumerate(parts):
+            sub = "/".join(parts[: index + 1])
+            for pattern, regex, is_path in self._compiled:
+                if regex.match(sub if is_path else name):
+                    return pattern
+        return None
+
+    def why_not(self, folder: Folder, rel: str, entry: Entry) -> str | None:
+        """Why this entry has no copy by policy, in words; None when it should have one."""
+        if not folder.keep_copies:
+            return (
+                "copies are off for this folder (turn them on with `fim-tray keep-copies "
+                "FOLDER on`; only content recorded afterwards is kept)"
+            )
+        pattern = self.secret(rel)
+        if pattern is not None:
+            return f"it matches the no-copy pattern {pattern} (secrets are never copied)"
+        if entry.size > self.max_file_bytes:
+            return f"it is bigger than the {self.max_file_bytes / 1e6:g} MB limit for copies"
+        return None

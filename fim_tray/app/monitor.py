@@ -1,0 +1,405 @@
+"""The monitor loop: checks the watched folders at an interval and runs requests in between.
+
+One thread does every scan, so scans never overlap and a front end only enqueues requests
+(check now, watch a folder, pause, resume) and never blocks. Reports go to ``sink``; progress
+and other happenings, as frozen objects, to ``on_event``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fim_tray.app.service import Service
+from fim_tray.errors import FimError, ScanCancelled
+from fim_tray.models import Folder, FolderReport
+from fim_tray.platform import power
+from fim_tray.platform.priority import lower_this_thread
+from fim_tray.platform.watcher import EventWatcher
+from fim_tray.scan.throttle import throttle_for
+
+log = logging.getLogger(__name__)
+
+FULL_EVERY = 24 * 3600.0  # seconds between full re-hashes of a folder (catches mtime put back)
+SAFETY_POLL = 900.0  # seconds between polls while file events cover every folder
+STOP_POLL = 0.25  # seconds: how soon ``run`` notices ``stop`` set without a request
+POWER_POLL = 30.0  # seconds between looks at the power while held back on battery
+
+
+@dataclass(frozen=True)
+class Scanning:
+    """A scan of ``folder`` is under way; ``first`` when it records a new baseline."""
+
+    folder: str
+    files: int
+    first: bool = False
+
+
+@dataclass(frozen=True)
+class Watched:
+    """A new folder's baseline was recorded (never a reason to notify)."""
+
+    folder: str
+    files: int
+    problems: int
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A request could not be done; ``message`` is fit to show a person."""
+
+    title: str
+    message: str
+    folder: str | None = None
+
+
+@dataclass(frozen=True)
+class PausedChanged:
+    paused: bool
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """``count`` changes went into the baseline of ``folder`` (of every folder when None)."""
+
+    folder: str | None
+    count: int
+
+
+@dataclass(frozen=True)
+class EventsState:
+    """Whether OS file events cover ``folder`` (every folder when None); ``why`` if not."""
+
+    folder: str | None
+    live: bool
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class PowerState:
+    """Scheduled polls and full re-hashes are held back because the machine runs on battery
+    (``pause_on_battery`` is on), or, False, run again."""
+
+    on_battery: bool
+
+
+MonitorEvent = Scanning | Watched | Failed | PausedChanged | Accepted | EventsState | PowerState
+Sink = Callable[[FolderReport], None]
+
+
+@dataclass(frozen=True)
+class _Request:
+    kind: str  # check, changed, lost, watch, accept, call, pause, resume, wake
+    path: str | None = None
+    full: bool = False
+    signatures: frozenset[str] | None = None  # for "accept": None accepts everything
+    paths: frozenset[str] = frozenset()  # for "changed": what the OS said was touched
+    why: str = ""  # for "lost"
+    task: Callable[[], object] | None = None  # for "call"
+
+
+class Monitor:
+    """Polls at ``interval`` seconds (the settings' interval when None) until stopped.
+
+    ``run`` blocks (the command line's ``monitor`` calls it on the main thread); ``start`` runs
+    it on a named daemon thread for the tray. One folder's error never ends the loop. Its scans
+    read at most ``max_mb_per_s`` (a setting); with ``pause_on_battery`` on, the scheduled polls
+    and full re-hashes wait while ``on_battery`` says True (requested checks and file events
+    still run: they read little).
+    """
+
+    def __init__(
+        self,
+        service: Service,
+        sink: Sink,
+        *,
+        interval: float | None = None,
+        path: str | None = None,
+        stop: threading.Event | None = None,
+        on_event: Callable[[MonitorEvent], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        events: bool = False,
+        background: bool = False,
+        full_every: float = FULL_EVERY,
+        watcher_factory: Callable[..., EventWatcher] = EventWatcher,
+        on_battery: Callable[[], bool | None] = power.on_battery,
+    ) -> None:
+        self.service = service
+        self.sink = sink
+        self.on_event = on_event or (lambda event: None)
+        self.interval = interval
+        self.path = path
+        self.stop = stop or threading.Event()
+        self.clock = clock
+        self.paused = False
+        self.events = events
+        self.background = background
+        self.full_every = full_every
+        self._watcher_factory = watcher_factory
+        self._on_battery = on_battery
+        self._held = False  # scheduled scans held back on battery (as last told in PowerState)
+        self._watcher: EventWatcher | None = None
+        self._requests: queue.Queue[_Request] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    # -- requests, safe to call from any thread ------------------------------------------------
+
+    def check_now(self, path: str | None = None, *, full: bool = False) -> None:
+        self._requests.put(_Request("check", path, full))
+
+    def watch(self, path: str) -> None:
+        self._requests.put(_Request("watch", path))
+
+    def accept(self, path: str | None = None, signatures: frozenset[str] | None = None) -> None:
+        """Accept the changes named by signature in folder ``path``, or every change when
+        ``signatures`` is None (in every folder when ``path`` is None too)."""
+        self._requests.put(_Request("accept", path, signatures=signatures))
+
+    def call(self, task: Callable[[], object], folder: str | None = None) -> None:
+        """Run ``task`` on the monitor thread, between scans (settings that read or write many
+        files); a failure becomes a ``Failed`` event for ``folder``."""
+        self._requests.put(_Request("call", folder, task=task))
+
+    def pause(self) -> None:
+        self._requests.put(_Request("pause"))
+
+    def resume(self) -> None:
+        self._requests.put(_Request("resume"))
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run_once(
+        self, path: str | None = None, *, full: bool = False, paths: frozenset[str] | None = None
+    ) -> list[FolderReport]:
+        """Check each folder (or one) once, handing every report to the sink when ready."""
+        config = self.service.config()
+        target = path or self.path
+        folders = (self.service.folder(target),) if target else config.folders
+        throttle = throttle_for(config.max_mb_per_s)  # one bucket: the cap spans the folders
+        reports = []
+        for folder in folders:
+            if self.stop.is_set():
+                break
+            self.on_event(Scanning(folder.path, 0))
+            try:
+                report = self.service.check_folder(
+                    folder,
+                    config,
+                    full=full,
+                    stop=self.stop,
+                    progress=self._progress(folder.path),
+                    paths=paths,
+                    throttle=throttle,
+                )
+            except ScanCancelled:
+                break
+            except Exception as exc:  # a bug or an odd OS error in one folder: report, go on
+                log.exception("checking %s failed", folder.path)
+                message = f"Checking {folder.path} failed unexpectedly: {exc}"
+                report = FolderReport(folder, self.service.clock(), error=message)
+            reports.append(report)
+            self.sink(report)
+        return reports
+
+    def _progress(self, folder: str, first: bool = False) -> Callable[[int], None]:
+        def report(files: int) -> None:
+            self.on_event(Scanning(folder, files, first))
+
+        return report
+
+    def _interval(self) -> float:
+        """Seconds to the next poll: the setting, or longer while file events cover everything,
+        since polling is then only the safety net."""
+        if self.interval is not None:
+            return self.interval
+        try:
+            config = self.service.config()
+        except FimError:
+            return 60.0
+        watcher = self._watcher
+        if watcher is not None and all(watcher.watching(f.path) for f in config.folders):
+            return max(config.interval, SAFETY_POLL)
+        return config.interval
+
+    # -- file events ---------------------------------------------------------------------------
+
+    def _start_events(self) -> None:
+        paths = self.service.paths
+        watcher = self._watcher_factory(
+            self._files_changed,
+            self._events_lost,
+            ignore=[str(paths.data_dir), str(paths.config_dir)],  # our own writes
+        )
+        if not watcher.start():
+            self.on_event(EventsState(None, False, "file events are not available here"))
+            return
+        self._watcher = watcher
+        try:
+            folders = self.service.folders()
+        except FimError:
+            return
+        for folder in folders:
+            if self.path is None or folder.path == self.path:
+                self._watch_events(folder.path)
+
+    def _watch_events(self, folder: str) -> None:
+        if self._watcher is not None and self._watcher.watch(folder):
+            self.on_event(EventsState(folder, True))
+
+    def _files_changed(self, folder: str, paths: frozenset[str]) -> None:
+        self._requests.put(_Request("changed", folder, paths=paths))
+
+    def _events_lost(self, folder: str | None, why: str) -> None:
+        self._requests.put(_Request("lost", folder, why=why))
+
+    def _full_due(self) -> list[Folder]:
+        """Folders whose last full re-hash is older than ``full_every``."""
+        now = self.service.clock()
+        due = []
+        for folder in self.service.folders():
+            last = self.service.last_full_check(folder)
+            if self.path in (None, folder.path) and (
+                last is None or (now - last).total_seconds() >= self.full_every
+            ):
+                due.append(folder)
+        return due
+
+    def run(self) -> None:
+        if self.background:
+            lower_this_thread()  # scans started from here, and their workers, run at low priority
+        if self.events:
+            self._start_events()
+        try:
+            self._loop()
+        finally:
+            if self._watcher is not None:
+                self._watcher.stop()
+                self._watcher = None
+
+    def _loop(self) -> None:
+        next_poll = self.clock()
+        while not self.stop.is_set():
+            due = None if self.paused else max(0.0, next_poll - self.clock())
+            # Wake now and then even so: ``stop`` may be set directly, with no request to wake us.
+            timeout = STOP_POLL if due is None else min(due, STOP_POLL)
+            try:
+                request: _Request | None = self._requests.get(timeout=timeout)
+            except queue.Empty:
+                if self.paused or self.clock() < next_poll:
+                    continue
+                request = None
+            if self.stop.is_set():
+                break
+            try:
+                if request is None and self._held_on_battery():
+                    # Skipped, not queued: on outside power the next poll catches up anyway.
+                    next_poll = self.clock() + min(self._interval(), POWER_POLL)
+                elif request is None:
+                    full_due = self._full_due()
+                    self.run_once()
+                    for folder in full_due:  # the scheduled full re-hash, after the quick checks
+                        self.run_once(folder.path, full=True)
+                    next_poll = self.clock() + self._interval()
+                else:
+                    self._handle(request)
+            except FimError as exc:  # settings unreadable, folder gone: say so, keep going
+                log.warning("%s", exc.message)
+                self.on_event(Failed(exc.title, exc.message))
+                next_poll = self.clock() + self._interval()
+            except Exception as exc:  # a bug or an odd OS error must not end the watching
+                log.exception("the monitor's %s failed", request.kind if request else "poll")
+                self.on_event(Failed("Something went wrong", f"{exc.__class__.__name__}: {exc}"))
+                next_poll = self.clock() + self._interval()
+
+    def _held_on_battery(self) -> bool:
+        """Whether the scheduled poll waits: ``pause_on_battery`` is on and the machine runs on
+        battery (unknown counts as outside power). The tray hears when this changes."""
+        held = False
+        if self.service.config().pause_on_battery:
+            try:
+                held = self._on_battery() is True
+            except Exception:  # a power reading must never end the monitor
+                log.debug("cannot tell whether on battery", exc_info=True)
+        if held != self._held:
+            self._held = held
+            self.on_event(PowerState(held))
+        return held
+
+    def _handle(self, request: _Request) -> None:
+        if request.kind == "check":
+            self.run_once(request.path, full=request.full)
+        elif request.kind == "changed" and request.path is not None:
+            if self.paused:
+                return  # the catch-up check on resume sees it
+            if self.service.config().find(request.path) is None:  # no longer watched
+                if self._watcher is not None:
+                    self._watcher.unwatch(request.path)
+                return
+            self.run_once(request.path, paths=request.paths)  # just the touched paths
+        elif request.kind == "lost":
+            self.on_event(EventsState(request.path, False, request.why))
+            self.run_once(request.path)  # whatever the lost events said, a rescan sees
+        elif request.kind == "call" and request.task is not None:
+            try:
+                request.task()
+            except FimError as exc:
+                self.on_event(Failed(exc.title, exc.message, request.path))
+        elif request.kind == "accept":
+            self._accept(request.path, request.signatures)
+        elif request.kind == "watch" and request.path is not None:
+            self._watch(request.path)
+        elif request.kind in ("pause", "resume"):
+            self.paused = request.kind == "pause"
+            self.on_event(PausedChanged(self.paused))
+            if not self.paused:  # catch up at once with what happened while paused
+                self.run_once()
+
+    def _accept(self, path: str | None, signatures: frozenset[str] | None) -> None:
+        """Accept on this thread, between scans, then check again so every view agrees."""
+        if signatures is not None:  # only these changes, in one folder or in every one
+            paths = [path] if path is not None else [f.path for f in self.service.folders()]
+            reports = [self.service.accept_changes(p, signatures) for p in paths]
+        else:
+            reports = self.service.accept(path)
+        accepted = sum(len(r.changes) for r in reports)
+        self.on_event(Accepted(path, accepted))
+        for report in reports:
+            self.run_once(report.folder.path)
+
+    def _watch(self, path: str) -> None:
+        self.on_event(Scanning(path, 0, first=True))
+        try:
+            folder, result = self.service.watch(
+                path,
+                stop=self.stop,
+                progress=self._progress(path, first=True),
+                throttle=throttle_for(self.service.config().max_mb_per_s),
+            )
+        except ScanCancelled:
+            return
+        except FimError as exc:
+            self.on_event(Failed(exc.title, exc.message, path))
+            return
+        files = len(result.entries) if result is not None else 0
+        problems = len(result.problems) if result is not None else 0
+        self.on_event(Watched(folder.path, files, problems))
+        self._watch_events(folder.path)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="fim-tray-monitor", daemon=True)
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Stop the loop (a scan under way is cancelled) and wait for the thread to end."""
+        self.stop.set()
+        self._requests.put(_Request("wake"))
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()

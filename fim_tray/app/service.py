@@ -1,0 +1,199 @@
+"""The facade every front end uses (the command line, the monitor, the tray and its windows): each
+method hands the :class:`Store` to one use-case module and returns plain data or raises
+:class:`FimError`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection, Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from fim_tray.app import accept as accepting
+from fim_tray.app import check as checking
+from fim_tray.app import watch as watching
+from fim_tray.app.status import FolderStatus, status
+from fim_tray.models import Event, Folder, FolderReport, ScanResult
+from fim_tray.scan.record import Progress
+from fim_tray.scan.throttle import Throttle
+from fim_tray.store.config import Config
+from fim_tray.store.paths import Paths
+from fim_tray.store.state import Store, local_now
+
+if TYPE_CHECKING:
+    # Saved copies, diff and restore are imported when first used: a check or a monitor that
+    # keeps no copies never loads them, which keeps the command line's start-up quick.
+    from fim_tray.app.copies import CopiesStatus, CopyReport, PruneReport
+    from fim_tray.app.diff import DiffResult
+    from fim_tray.app.restore import RestoreResult
+
+class Service:
+    """The use cases over one :class:`Store`. ``processes``: first baselines and full re-hashes
+    may fork worker processes (see :class:`Scanner`), for a caller with one thread only, such
+    as the command line; never the tray."""
+
+    def __init__(
+        self,
+        paths: Paths | None = None,
+        *,
+        clock: Callable[[], datetime] = local_now,
+        lock_timeout: float = 30.0,
+        processes: bool = False,
+    ) -> None:
+        self.store = Store(paths, clock=clock, lock_timeout=lock_timeout)
+        self.processes = processes
+
+    @property
+    def paths(self) -> Paths:
+        return self.store.paths
+
+    def clock(self) -> datetime:
+        return self.store.clock()
+
+    # -- settings ------------------------------------------------------------------------------
+
+    def config(self) -> Config:
+        return self.store.config()
+
+    def folders(self) -> tuple[Folder, ...]:
+        return self.store.folders()
+
+    def folder(self, path: str) -> Folder:
+        """The watched folder named by ``path`` (as typed, or resolved)."""
+        return self.store.folder(path)
+
+    # -- watch, check, accept ------------------------------------------------------------------
+
+    def watch(
+        self,
+        path: str,
+        *,
+        algorithm: str | None = None,
+        excludes: Sequence[str] = (),
+        progress: Progress | None = None,
+        stop: threading.Event | None = None,
+        keep_copies: bool = False,
+        throttle: Throttle | None = None,
+    ) -> tuple[Folder, ScanResult | None]:
+        """Record the baseline of a new folder; see :func:`fim_tray.app.watch.watch`."""
+        return watching.watch(
+            self.store,
+            path,
+            algorithm=algorithm,
+            excludes=excludes,
+            progress=progress,
+            stop=stop,
+            keep_copies=keep_copies,
+            throttle=throttle,
+            processes=self.processes,
+        )
+
+    def unwatch(self, path: str) -> Folder:
+        """Stop watching; its baseline, backup and pending file are deleted."""
+        return watching.unwatch(self.store, path)
+
+    def check(
+        self,
+        path: str | None = None,
+        *,
+        full: bool = False,
+        progress: Callable[[Folder, int], None] | None = None,
+        stop: threading.Event | None = None,
+        throttle: Throttle | None = None,
+    ) -> list[FolderReport]:
+        """Check each watched folder (or the one named); see :func:`fim_tray.app.check.check`."""
+        return checking.check(
+            self.store,
+            path,
+            full=full,
+            progress=progress,
+            stop=stop,
+            throttle=throttle,
+            processes=self.processes,
+        )
+
+    def check_folder(
+        self,
+        folder: Folder,
+        config: Config | None = None,
+        *,
+        full: bool = False,
+        progress: Progress | None = None,
+        stop: threading.Event | None = None,
+        paths: Collection[str] | None = None,
+        throttle: Throttle | None = None,
+    ) -> FolderReport:
+        """One folder's report; see :func:`fim_tray.app.check.check_folder`."""
+        return checking.check_folder(
+            self.store,
+            folder,
+            config,
+            full=full,
+            progress=progress,
+            stop=stop,
+            paths=paths,
+            throttle=throttle,
+            processes=self.processes,
+        )
+
+    def accept(self, path: str | None = None, files: Iterable[str] = ()) -> list[FolderReport]:
+        """Take the current state into the baseline: all of it, or only ``files``."""
+        return accepting.accept(self.store, path, files)
+
+    def accept_changes(self, path: str, signatures: Collection[str]) -> FolderReport:
+        """Accept exactly the changes a person saw, named by :meth:`Change.signature`."""
+        return accepting.accept_changes(self.store, path, signatures)
+
+    # -- status and history --------------------------------------------------------------------
+
+    def status(self) -> list[FolderStatus]:
+        """Per folder: file count in the baseline, last check, pending changes, last error."""
+        return status(self.store)
+
+    def history(self, limit: int | None = None) -> list[Event]:
+        return self.store.history.read(limit)
+
+    def last_full_check(self, folder: Folder) -> datetime | None:
+        """When every file of ``folder`` was last re-hashed (its baseline counts as one)."""
+        return self.store.last_full_check(folder)
+
+    # -- saved copies, diff and restore --------------------------------------------------------
+
+    def set_keep_copies(self, path: str, on: bool) -> tuple[Folder, CopyReport | None]:
+        """Turn copies on (the files that still match the baseline are copied now) or off
+        (the folder's copies are pruned)."""
+        from fim_tray.app import copies
+
+        return copies.set_keep_copies(self.store, path, on)
+
+    def copies_status(self) -> CopiesStatus:
+        from fim_tray.app import copies
+
+        return copies.status(self.store)
+
+    def prune_copies(self) -> PruneReport:
+        from fim_tray.app import copies
+
+        return copies.prune(self.store)
+
+    def diff(self, path: str, file: str) -> DiffResult:
+        """What changed inside ``file`` (relative to the watched folder, or absolute)."""
+        from fim_tray.app import diff
+
+        return diff.diff(self.store, path, file)
+
+    def restore(
+        self, path: str, file: str, *, expected_signature: str | None = None, force: bool = False
+    ) -> RestoreResult:
+        """Put ``file`` back as the baseline has it; see :func:`fim_tray.app.restore.restore`."""
+        from fim_tray.app import restore
+
+        return restore.restore(
+            self.store, path, file, expected_signature=expected_signature, force=force
+        )
+
+    def undo_restore(self, path: str, file: str, *, force: bool = False) -> RestoreResult:
+        """Put back what the last restore of ``file`` replaced."""
+        from fim_tray.app import restore
+
+        return restore.undo(self.store, path, file, force=force)

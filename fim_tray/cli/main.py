@@ -1,0 +1,449 @@
+"""The ``fim-tray`` command: argument parsing, human and JSON output, and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+# Only what every command needs is imported here, so `fim-tray check` starts quickly: the
+# monitor (with file events), the GUI and the dialogs are imported by the commands using them,
+# and cli_copies imports saved copies, diff and restore only when they run.
+from fim_tray import __version__, jsonio, logs
+from fim_tray.app.service import Service
+from fim_tray.cli import copies as cli_copies
+from fim_tray.cli.output import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_OK,
+    display_name,
+    json_name,
+    plural,
+    print_report,
+    say,
+    state_word,
+    summary,
+)
+from fim_tray.display import escape, timestamp
+from fim_tray.errors import FimError
+from fim_tray.models import Folder, FolderReport
+from fim_tray.scan.hashing import ALGORITHMS
+from fim_tray.scan.throttle import check_mb_per_s, throttle_for
+from fim_tray.store.baseline import gc_paused
+from fim_tray.store.names import encode_name
+
+LOCK_TIMEOUT_ENV = "FIM_TRAY_LOCK_TIMEOUT"
+# Commands that load or record a whole baseline and then end run without the cyclic garbage
+# collector: their 50,000 records hold no cycles and are freed by reference counting, yet the
+# collector would walk them again and again (5-8% of a no-change check). Commands
+# that run on (tray, monitor) keep it.
+NO_GC_COMMANDS = frozenset({"add", "check", "accept", "list"})
+# Commands that run on this one thread: their first baselines and full re-hashes may fork.
+PROCESS_COMMANDS = frozenset({"add", "check"})
+log = logs.getLogger("fim_tray")
+
+
+def _mb_per_s(text: str) -> float:
+    """``--max-mb-per-s``: a number of MB per second, 0 or more (0 is no cap)."""
+    try:
+        return check_mb_per_s(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of MB per second (0 or more; 0 is no cap)"
+        ) from None
+
+
+def _add_speed_cap(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-mb-per-s", type=_mb_per_s, default=0.0, metavar="N",
+                        help="read files at most N MB/s (default: full speed)")  # fmt: skip
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's own, told the terminal's width: left to find it, it imports shutil (and
+    with it bz2 and lzma) at every start of every command."""
+
+    def __init__(self, prog: str, **options: Any) -> None:
+        if "width" not in options:
+            try:
+                columns = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size().columns
+            except (ValueError, OSError):  # not a number; no terminal
+                columns = 80
+            options["width"] = max(columns, 40) - 2  # as argparse does
+        super().__init__(prog, **options)
+
+
+def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of ``command`` alone: that is all one run needs, and
+    building all sixteen costs more than a whole check of a few big files."""
+    parser = argparse.ArgumentParser(
+        prog="fim-tray",
+        description="File Integrity Monitor: records a trusted baseline of folders and reports "
+        "every file added, removed, altered, or given new permissions or owner.",
+        epilog="With no command, the tray starts. State lives in the platform's data folder, or "
+        "under $FIM_TRAY_HOME when that is set.",
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"fim-tray {__version__}")
+    parser.add_argument("--debug", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(
+        dest="command",
+        metavar="COMMAND",
+        help="tray, add, remove, list, check, accept, monitor, history, diff, restore, "
+        "keep-copies, prune, status",
+    )
+    for name, (help_text, build) in PARSERS.items():
+        if command is None or name == command:
+            if help_text:
+                built = sub.add_parser(name, help=help_text, formatter_class=_Formatter)
+            else:  # the tray's own child processes: not listed
+                built = sub.add_parser(name, formatter_class=_Formatter)
+            build(built)
+    return parser
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` runs when it is plain to see (after --debug only); else None."""
+    for arg in argv:
+        if arg in PARSERS:
+            return arg
+        if arg != "--debug":
+            return None
+    return None
+
+
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _details_parser(details: argparse.ArgumentParser) -> None:
+    details.add_argument("source", nargs="?", help="a JSON file of changes, or --history")
+    details.add_argument("--history", action="store_true")
+
+
+def _add_parser(add: argparse.ArgumentParser) -> None:
+    add.add_argument("path")
+    add.add_argument("--algorithm", choices=sorted(ALGORITHMS), help="default: sha256")
+    add.add_argument(
+        "--exclude", action="append", default=[], metavar="GLOB",
+        help="skip names (or relative paths, with /) matching GLOB; repeatable",
+    )  # fmt: skip
+    add.add_argument("--keep-copies", action="store_true",
+                     help="also keep copies of its files, to diff and restore them")  # fmt: skip
+    _add_speed_cap(add)
+
+
+def _path_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path")
+
+
+def _json_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+
+
+def _check_parser(check: argparse.ArgumentParser) -> None:
+    check.add_argument("path", nargs="?")
+    check.add_argument("--json", action="store_true", help="one JSON object per change")
+    check.add_argument("--full", action="store_true", help="re-hash every file, not only the "
+                       "ones whose size, times or inode changed")  # fmt: skip
+    _add_speed_cap(check)
+
+
+def _accept_parser(accept: argparse.ArgumentParser) -> None:
+    accept.add_argument("path", nargs="?")
+    accept.add_argument("--file", action="append", default=[], metavar="F",
+                        help="accept only this file (or folder); repeatable")  # fmt: skip
+
+
+def _monitor_parser(monitor: argparse.ArgumentParser) -> None:
+    monitor.add_argument("path", nargs="?")
+    monitor.add_argument(
+        "--interval", type=_seconds, metavar="S", help="seconds between checks (at least 1)"
+    )
+    monitor.add_argument("--json", action="store_true", help="one JSON object per change")
+
+
+def _history_parser(history: argparse.ArgumentParser) -> None:
+    _json_parser(history)
+    history.add_argument("--limit", type=_count, default=50, metavar="N", help="default: 50")
+
+
+# Each command: its help ("" for the tray's own child processes, which are not listed) and
+# what adds its arguments.
+PARSERS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "tray": ("start the tray icon (the default)", _no_arguments),
+    "_pick-folder": ("", _no_arguments),  # the tray's folder chooser, run as a child process
+    "_details": ("", _details_parser),  # the tray's details window, run as a child process
+    "add": ("watch a folder: record its baseline", _add_parser),
+    "remove": ("stop watching a folder and delete its baseline", _path_parser),
+    "list": ("watched folders and their state", _json_parser),
+    "check": ("rescan now; exit 0 no change, 1 changes, 2 error", _check_parser),
+    "accept": ("take the current state into the baseline", _accept_parser),
+    "monitor": ("check in a loop and print each new change", _monitor_parser),
+    "history": ("changes reported so far", _history_parser),
+    **cli_copies.PARSERS,
+}
+
+
+def _lock_timeout() -> float:
+    """Seconds a write waits for another fim-tray: ``$FIM_TRAY_LOCK_TIMEOUT``, else 30."""
+    value = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not value:
+        return 30.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise FimError(f"{LOCK_TIMEOUT_ENV}={value} is not a number of seconds (such as 30).")
+    return seconds
+
+
+def _seconds(text: str) -> float:
+    """An interval for argparse: a number of seconds, at least the settings' minimum."""
+    from fim_tray.store.config import MIN_INTERVAL
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not MIN_INTERVAL <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_INTERVAL:g} seconds")
+    return value
+
+
+def _count(text: str) -> int:
+    """A count for argparse: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def cmd_add(service: Service, args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    say(f"recording the baseline of {escape(args.path)}...")
+    folder, result = service.watch(
+        args.path,
+        algorithm=args.algorithm,
+        excludes=args.exclude,
+        keep_copies=args.keep_copies,
+        throttle=throttle_for(args.max_mb_per_s),
+    )
+    if result is None:
+        say(f"{escape(folder.path)} is already watched; `fim-tray check` compares it.")
+        return EXIT_OK
+    for problem in result.problems:
+        say(f"{escape(problem.path)}: {problem.message}")
+    unreadable = sum(1 for e in result.entries.values() if e.error is not None)
+    note = (
+        f" ({unreadable} could not be read and are recorded without a hash)" if unreadable else ""
+    )
+    say(
+        f"watching {escape(folder.path)}: {plural(len(result.entries), 'entry', 'entries')}, "
+        f"{result.hashed_bytes / 1e6:,.1f} MB hashed with {folder.algorithm} in "
+        f"{time.monotonic() - started:.1f} s{note}"
+    )
+    if folder.keep_copies:
+        cli_copies.say_kept(service, folder)
+    return EXIT_OK
+
+
+def cmd_remove(service: Service, args: argparse.Namespace) -> int:
+    folder = service.unwatch(args.path)
+    say(f"stopped watching {escape(folder.path)}; its baseline was deleted")
+    return EXIT_OK
+
+
+def cmd_list(service: Service, args: argparse.Namespace) -> int:
+    statuses = service.status()
+    if not statuses and not args.json:
+        say("no folders are watched yet; add one with `fim-tray add PATH`")
+    for status in statuses:
+        state = state_word(status)
+        if args.json:
+            obj = {
+                **json_name(status.folder.path), "state": state, "files": status.files,
+                "pending": status.pending, "error": status.error,
+                "checked": status.checked.isoformat() if status.checked else None,
+                "algorithm": status.folder.algorithm,
+            }  # fmt: skip
+            print(jsonio.dumps(obj).decode())
+            continue
+        checked = timestamp(status.checked) if status.checked else "never checked"
+        if status.files is not None:
+            files = plural(status.files, "entry", "entries")
+        else:  # the baseline is there but failed to load (its error follows), or is missing
+            files = "baseline not usable" if status.error else "no baseline"
+        print(f"{escape(status.folder.path)}  {state}  {files}  last check {checked}")
+        if status.error:
+            print(f"    {status.error}")
+    return EXIT_OK
+
+
+def cmd_check(service: Service, args: argparse.Namespace) -> int:
+    reports = service.check(args.path, full=args.full, throttle=throttle_for(args.max_mb_per_s))
+    many = len(reports) > 1
+    for report in reports:
+        print_report(report, as_json=args.json, many=many, only_new=False, out=sys.stdout)
+        if not args.json and report.error is None:  # an error was said once, in full, already
+            say(summary(report))
+    if not reports:
+        say("no folders are watched yet; add one with `fim-tray add PATH`")
+    if any(r.error for r in reports):
+        return EXIT_ERROR
+    return EXIT_CHANGES if any(r.changes for r in reports) else EXIT_OK
+
+
+def cmd_accept(service: Service, args: argparse.Namespace) -> int:
+    reports = service.accept(args.path, args.file)
+    many = len(reports) > 1
+    for report in reports:
+        for change in report.changes:
+            name = escape(display_name(report, change.path, many))
+            say(f"accepted {change.kind} {name}")
+        for problem in report.problems:  # files whose copy could not be kept
+            say(f"{escape(display_name(report, problem.path, many))}: {problem.message}")
+        if not report.changes:
+            say(f"{escape(report.folder.path)}: nothing to accept")
+    return EXIT_OK
+
+
+def cmd_monitor(service: Service, args: argparse.Namespace) -> int:
+    from fim_tray.app.monitor import Monitor  # with file events: not needed by the other commands
+
+    folders: Sequence[Folder] = (service.folder(args.path),) if args.path else service.folders()
+    if not folders:
+        say("no folders are watched yet; add one with `fim-tray add PATH`")
+        return EXIT_ERROR
+    polls = f"a check every {args.interval:g} s" if args.interval else "checks as a safety net"
+    say(f"watching {len(folders)} folder(s): file events and {polls}; Ctrl-C stops")
+    many = len(folders) > 1
+
+    said: set[tuple[str, str]] = set()
+
+    def sink(report: FolderReport) -> None:
+        print_report(
+            report, as_json=args.json, many=many, only_new=True, out=sys.stdout, said=said
+        )
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # a service manager's SIGTERM ends the loop as Ctrl-C does
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        Monitor(service, sink, interval=args.interval, path=args.path, events=True).run()
+    except KeyboardInterrupt:  # Ctrl-C is how a person ends the loop: not an error
+        say("monitor stopped")
+    return EXIT_OK
+
+
+def cmd_history(service: Service, args: argparse.Namespace) -> int:
+    for event in service.history(args.limit):
+        if args.json:
+            obj = {
+                "id": event.id, "time": event.time.isoformat(),
+                **json_name(event.folder), **encode_name(event.path),
+                "change": event.change, "suspicious": event.suspicious,
+                "fields": list(event.fields), "before": event.before, "after": event.after,
+            }  # fmt: skip
+            print(jsonio.dumps(obj).decode("utf-8", "backslashreplace"))
+        else:
+            name = escape(os.path.join(event.folder, event.path))
+            flag = "  SUSPICIOUS" if event.suspicious else ""
+            print(f"{timestamp(event.time)}  {event.change:<10}  {name}{flag}")
+    return EXIT_OK
+
+
+def cmd_tray(service: Service, args: argparse.Namespace) -> int:
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        say(
+            "no desktop display found (neither DISPLAY nor WAYLAND_DISPLAY is set), so there is "
+            "no tray to show. On a server or in a terminal, use `fim-tray monitor` instead "
+            "(and `fim-tray --help` for the other commands)."
+        )
+        return EXIT_ERROR
+    from fim_tray.tray.app import run_tray  # the GUI is imported only when it is wanted
+
+    return run_tray(service)
+
+
+def cmd_details(service: Service, args: argparse.Namespace) -> int:
+    from fim_tray.ui import details
+
+    return details.main(["--history"] if args.history else [args.source] if args.source else [])
+
+
+def cmd_pick_folder(service: Service, args: argparse.Namespace) -> int:
+    from fim_tray.ui import picker
+
+    return picker.main()
+
+
+COMMANDS = {
+    "tray": cmd_tray, "add": cmd_add, "remove": cmd_remove, "list": cmd_list,
+    "check": cmd_check, "accept": cmd_accept, "monitor": cmd_monitor, "history": cmd_history,
+    "_pick-folder": cmd_pick_folder, "_details": cmd_details, **cli_copies.COMMANDS,
+}  # fmt: skip
+
+
+# Commands that end with os._exit once their output is flushed: the interpreter's teardown (every
+# module freed and, after a check of 50,000 files, every entry) is work for nothing, and a tenth
+# of a no-change check of a few files. The tray, the monitor and the tray's windows end the
+# usual way: their threads and GUI libraries have cleaning up to do at exit.
+QUICK_EXIT = frozenset(PARSERS) - {"tray", "monitor", "_pick-folder", "_details"}
+
+
+def run() -> NoReturn:
+    """The ``fim-tray`` command: :func:`main` on the command line's arguments, then exit."""
+    argv = sys.argv[1:]
+    code = main(argv)
+    if _command_in(argv) in QUICK_EXIT:
+        logs.flush()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):  # a reader gone (EPIPE): nothing more to say
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):  # a file name must never crash an ASCII terminal
+            stream.reconfigure(errors="backslashreplace")
+    if argv is None:
+        argv = sys.argv[1:]
+    args = _build_parser(_command_in(argv)).parse_args(argv)
+    logs.configure(args.debug, now=args.command not in QUICK_EXIT)
+    command = COMMANDS[args.command or "tray"]
+    paused = gc_paused() if args.command in NO_GC_COMMANDS else contextlib.nullcontext()
+    try:
+        with paused:
+            service = Service(
+                lock_timeout=_lock_timeout(), processes=args.command in PROCESS_COMMANDS
+            )
+            return command(service, args)
+    except FimError as exc:
+        say(exc.message)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        say("stopped")
+        return 130
+    except BrokenPipeError:  # `fim-tray check | head`: the reader left; say nothing more
+        with contextlib.suppress(OSError):  # and keep Python from complaining at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+    except Exception as exc:
+        log.debug("unexpected error", exc_info=True)
+        say(f"unexpected error: {exc!r}. Run again with --debug for details.")
+        return EXIT_ERROR

@@ -1,0 +1,89 @@
+"""What every ``fim-tray`` command prints: exit codes, messages on stderr, report lines, JSON names,
+summaries and a folder's state word."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from typing import TYPE_CHECKING, TextIO
+
+from fim_tray import jsonio
+from fim_tray.display import change_line, escape
+from fim_tray.models import FolderReport
+from fim_tray.store.history import change_json
+from fim_tray.store.names import name_fields
+
+if TYPE_CHECKING:
+    from fim_tray.app.status import FolderStatus
+
+EXIT_OK, EXIT_CHANGES, EXIT_ERROR = 0, 1, 2
+
+
+def say(message: str) -> None:
+    """A message for the person, on stderr, so stdout stays parseable."""
+    print(f"fim-tray: {message}", file=sys.stderr)
+
+
+def state_word(status: FolderStatus) -> str:
+    """``ok``, ``3 pending`` or ``error``, as ``list`` and ``status`` show a folder."""
+    if status.error:
+        return "error"
+    return f"{status.pending} pending" if status.pending else "ok"
+
+
+def display_name(report: FolderReport, path: str, many: bool) -> str:
+    """A path of a report as the person is shown it: full when several folders are reported."""
+    return os.path.join(report.folder.path, path) if many else path
+
+
+def print_report(report: FolderReport, *, as_json: bool, many: bool, only_new: bool,
+                  out: TextIO, said: set[tuple[str, str]] | None = None) -> None:  # fmt: skip
+    """Print a report's changes (only the new ones for ``monitor``) and its problems; ``said``
+    keeps a problem from being repeated at every poll."""
+    if report.error is not None:
+        say(f"{escape(report.folder.path)}: {report.error}")
+        return
+    changes = report.new if only_new else report.changes
+    new = {c.signature() for c in report.new}
+    for change in changes:
+        if as_json:
+            obj = change_json(change, report.folder.path, report.time)
+            obj["new"] = change.signature() in new
+            obj["signature"] = change.signature()  # for restore --if-unchanged
+            out.write(jsonio.dumps(obj).decode() + "\n")
+        else:
+            shown = display_name(report, change.path, many)
+            out.write(change_line(change, report.time, shown) + "\n")
+    out.flush()
+    for problem in report.problems:
+        key = (os.path.join(report.folder.path, problem.path), problem.message)
+        if said is not None:
+            if key in said:
+                continue
+            said.add(key)
+        say(f"{escape(display_name(report, problem.path, many))}: {problem.message}")
+
+
+def json_name(name: str) -> dict[str, str]:
+    """A folder name for JSON output, as ``check --json`` writes it: ``{"folder": text}``, or
+    ``{"folder_b64": raw bytes}`` when the name is not valid UTF-8 (see name_fields)."""
+    return name_fields(name, "folder")
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 entry``, ``2 entries``."""
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {words or word + 's'}"
+
+
+def summary(report: FolderReport) -> str:
+    """One line per folder after a check: no changes in N entries, or the changes by kind."""
+    if report.error is not None:
+        return f"{escape(report.folder.path)}: error"
+    name = escape(report.folder.path)
+    if not report.changes:
+        files = plural(report.files, "entry", "entries")
+        return f"{name}: no changes in {files} ({report.seconds:.1f} s)"
+    kinds = Counter(c.kind for c in report.changes)
+    what = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+    return f"{escape(report.folder.path)}: {plural(len(report.changes), 'change')} ({what})"

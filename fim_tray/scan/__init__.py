@@ -1,0 +1,1 @@
+"""Reading a watched folder: the walk, hashing, excludes, compare; only the ground floor below."""

@@ -1,0 +1,195 @@
+"""Settings: the watched folders, the check interval, the exclude globs and how gently the
+background scans run, in config.json."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+from fim_tray import jsonio
+from fim_tray.errors import ConfigError
+from fim_tray.models import Folder
+from fim_tray.scan.excludes import DEFAULT_EXCLUDES
+from fim_tray.scan.hashing import ALGORITHMS, DEFAULT_ALGORITHM
+from fim_tray.scan.hashpool import DEFAULT_HASH_WORKERS, MAX_HASH_WORKERS
+from fim_tray.scan.throttle import check_mb_per_s
+from fim_tray.store.names import decode_name, encode_name
+from fim_tray.store.paths import folder_id
+
+SCHEMA = 1
+DEFAULT_INTERVAL = 60.0  # seconds between polls of every watched folder
+MIN_INTERVAL = 1.0
+MAX_INTERVAL = 365 * 86400.0  # far below what threading's waits accept
+
+
+class Config(NamedTuple):
+    """Everything a person can set. ``excludes`` apply to every folder, on top of each folder's."""
+
+    folders: tuple[Folder, ...] = ()
+    interval: float = DEFAULT_INTERVAL
+    excludes: tuple[str, ...] = DEFAULT_EXCLUDES
+    algorithm: str = DEFAULT_ALGORITHM
+    extra: Mapping[str, Any] = MappingProxyType({})
+    # Threads hashing big files at once (never more than the CPUs); 1 hashes on one thread.
+    hash_workers: int = DEFAULT_HASH_WORKERS
+    # A cap on the background monitor's reading speed, in MB/s; 0 is none. A person's own
+    # `fim-tray add` / `check` run at full speed unless given --max-mb-per-s.
+    max_mb_per_s: float = 0.0
+    # Hold back the monitor's scheduled polls and full re-hashes while on battery.
+    pause_on_battery: bool = False
+
+    def find(self, path: str) -> Folder | None:
+        return next((f for f in self.folders if f.path == path), None)
+
+    def with_folder(
+        self,
+        path: str,
+        *,
+        algorithm: str | None,
+        excludes: tuple[str, ...],
+        keep_copies: bool = False,
+    ) -> Config:
+        folder = Folder(path, folder_id(path), algorithm or self.algorithm, excludes, keep_copies)
+        return self._replace(folders=(*self.folders, folder))
+
+    def without_folder(self, path: str) -> Config:
+        return self._replace(folders=tuple(f for f in self.folders if f.path != path))
+
+    def excludes_for(self, folder: Folder) -> tuple[str, ...]:
+        return (*self.excludes, *folder.excludes)
+
+
+def _folder_json(folder: Folder) -> dict[str, Any]:
+    return {
+        **encode_name(folder.path),
+        "algorithm": folder.algorithm,
+        "excludes": list(folder.excludes),
+        # written only when on: a folder without copies needs no key
+        **({"keep_copies": True} if folder.keep_copies else {}),
+    }
+
+
+def to_json(config: Config) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "interval": config.interval,
+        "hash_workers": config.hash_workers,
+        "max_mb_per_s": config.max_mb_per_s,
+        "pause_on_battery": config.pause_on_battery,
+        "algorithm": config.algorithm,
+        "excludes": list(config.excludes),
+        "folders": [_folder_json(f) for f in config.folders],
+        **config.extra,
+    }
+
+
+def from_json(obj: Any, source: str = "config.json") -> Config:
+    """Validate and read; every problem is a :class:`ConfigError` naming the bad setting."""
+    if not isinstance(obj, dict):
+        raise ConfigError(f"{source} must hold a JSON object.")
+    if obj.get("schema", SCHEMA) != SCHEMA:
+        raise ConfigError(
+            f"{source} has schema {obj.get('schema')!r}; this fim-tray reads {SCHEMA}."
+        )
+    known = {"schema", "interval", "algorithm", "excludes", "folders", "hash_workers"}
+    known |= {"max_mb_per_s", "pause_on_battery"}
+    raw_folders = obj.get("folders", [])
+    if not isinstance(raw_folders, list):
+        raise ConfigError(f"{source}: folders must be a list of folders. Fix or delete it.")
+    try:
+        interval = float(obj.get("interval", DEFAULT_INTERVAL))
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{source}: interval must be a number of seconds, not {obj.get('interval')!r}."
+        ) from None
+    try:
+        algorithm = str(obj.get("algorithm", DEFAULT_ALGORITHM))
+        excludes = _strings(obj.get("excludes", list(DEFAULT_EXCLUDES)), "excludes")
+        folders = []
+        for number, item in enumerate(raw_folders, 1):
+            if not isinstance(item, dict):
+                raise ValueError(f"folders: entry {number} must be an object with a path")
+            try:
+                path = decode_name(item)
+            except ValueError as exc:
+                raise ValueError(f"folders: entry {number} has no usable path ({exc})") from exc
+            folder_algorithm = str(item.get("algorithm", algorithm))
+            _check_algorithm(folder_algorithm, source)
+            folder_excludes = _strings(item.get("excludes", []), "folder excludes")
+            keep_copies = item.get("keep_copies", False)
+            if not isinstance(keep_copies, bool):
+                raise ValueError(f"folders: entry {number}: keep_copies must be true or false")
+            folders.append(
+                Folder(path, folder_id(path), folder_algorithm, folder_excludes, keep_copies)
+            )
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"{source} holds an invalid setting: {exc}. Fix or delete it.") from exc
+    if interval < MIN_INTERVAL:
+        raise ConfigError(f"{source}: interval must be at least {MIN_INTERVAL:g} seconds.")
+    if not interval <= MAX_INTERVAL:  # also NaN, which would make the monitor spin
+        raise ConfigError(f"{source}: interval must be at most {MAX_INTERVAL:g} seconds.")
+    _check_algorithm(algorithm, source)
+    hash_workers = obj.get("hash_workers", DEFAULT_HASH_WORKERS)
+    if type(hash_workers) is not int or not 1 <= hash_workers <= MAX_HASH_WORKERS:  # not a bool
+        raise ConfigError(
+            f"{source}: hash_workers must be a whole number from 1 to {MAX_HASH_WORKERS}, "
+            f"not {hash_workers!r}."
+        )
+    try:
+        max_mb_per_s = check_mb_per_s(obj.get("max_mb_per_s", 0))
+    except ValueError:
+        raise ConfigError(
+            f"{source}: max_mb_per_s must be a number of MB per second, 0 or more (0 is no "
+            f"cap), not {obj.get('max_mb_per_s')!r}."
+        ) from None
+    pause_on_battery = obj.get("pause_on_battery", False)
+    if not isinstance(pause_on_battery, bool):
+        raise ConfigError(
+            f"{source}: pause_on_battery must be true or false, not {pause_on_battery!r}."
+        )
+    extra = {k: v for k, v in obj.items() if k not in known}
+    return Config(
+        tuple(folders),
+        interval,
+        excludes,
+        algorithm,
+        extra,
+        hash_workers,
+        max_mb_per_s=max_mb_per_s,
+        pause_on_battery=pause_on_battery,
+    )
+
+
+def _strings(value: Any, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{what} must be a list of glob patterns")
+    return tuple(value)
+
+
+def _check_algorithm(name: str, source: str) -> None:
+    if name not in ALGORITHMS:
+        raise ConfigError(f"{source}: unknown algorithm {name!r} (choose {', '.join(ALGORITHMS)}).")
+
+
+def load(path: Path) -> Config:
+    """The saved settings, or the defaults when there is no file yet."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return Config()
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the settings {path}: {exc.strerror}.") from exc
+    try:
+        obj = jsonio.loads(data)
+    except ValueError:
+        raise ConfigError(
+            f"The settings file {path} is not valid JSON. It was left as it is; fix it or "
+            "delete it to start again with no watched folders."
+        ) from None
+    return from_json(obj, source=str(path))
+
+
+def save(path: Path, config: Config) -> None:
+    jsonio.atomic_write(path, jsonio.dumps(to_json(config), pretty=True) + b"\n", keep_backup=True)

@@ -1,0 +1,79 @@
+"""Where fim-tray keeps its state: every file and folder of it, and the id of a watched folder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+from fim_tray import APP_NAME
+
+HOME_ENV = "FIM_TRAY_HOME"
+
+
+class Paths(NamedTuple):
+    """Every file and folder of fim-tray's state.
+
+    ``data_dir`` holds baselines, history and the lock; ``config_dir`` the settings and the
+    install key, which is kept outside ``data_dir`` so a copy of the data alone cannot re-sign a
+    baseline.
+    """
+
+    data_dir: Path
+    config_dir: Path
+
+    @classmethod
+    def default(cls) -> Paths:
+        """All state under ``$FIM_TRAY_HOME`` when set, else where platformdirs says."""
+        home = os.environ.get(HOME_ENV)
+        if home:
+            root = Path(home).expanduser().absolute()
+            return cls(data_dir=root / "data", config_dir=root / "config")
+        import platformdirs
+
+        return cls(
+            data_dir=platformdirs.user_data_path(APP_NAME, appauthor=False),
+            config_dir=platformdirs.user_config_path(APP_NAME, appauthor=False),
+        )
+
+    @property
+    def baselines_dir(self) -> Path:
+        return self.data_dir / "baselines"
+
+    @property
+    def copies_dir(self) -> Path:
+        """Where saved copies are kept (the folder's name is older than the words "saved
+        copies"; it stays, so an install keeps its copies)."""
+        return self.data_dir / "snapshots"
+
+    @property
+    def events_file(self) -> Path:
+        return self.data_dir / "events.jsonl"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.data_dir / "lock"
+
+    @property
+    def instance_lock(self) -> Path:
+        return self.data_dir / "tray.lock"
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.json"
+
+    @property
+    def key_file(self) -> Path:
+        return self.config_dir / "install.key"
+
+    def baseline_file(self, folder_id: str) -> Path:
+        return self.baselines_dir / f"{folder_id}.json"
+
+    def pending_file(self, folder_id: str) -> Path:
+        return self.baselines_dir / f"{folder_id}.pending.json"
+
+
+def folder_id(path: str) -> str:
+    """A short stable name for a watched folder's files, derived from its absolute path."""
+    return hashlib.sha256(os.fsencode(path)).hexdigest()[:16]

@@ -1,0 +1,47 @@
+"""The JSON the tray and its windows exchange: the items a window shows (from changes or from
+history events), and the one line per decision a window answers with on stdout."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from fim_tray.models import Change, Event
+from fim_tray.store.history import change_json
+from fim_tray.store.names import name_from
+
+
+def items_from_changes(
+    folder: str, changes: Iterable[Change], when: datetime
+) -> list[dict[str, Any]]:
+    """What the window needs to show and accept these changes."""
+    return [{**change_json(c, folder, when), "signature": c.signature()} for c in changes]
+
+
+def items_from_events(events: Iterable[Event]) -> list[dict[str, Any]]:
+    """What the window needs to show the history, one item per event."""
+    items = []
+    for event in events:
+        item: dict[str, Any] = {
+            "time": event.time.isoformat(), "folder": event.folder, "path": event.path,
+            "change": event.change, "suspicious": event.suspicious, "fields": list(event.fields),
+            "before": event.before, "after": event.after, "signature": event.signature,
+        }  # fmt: skip
+        items.append(item)
+    return items
+
+
+def answer(action: str, items: Sequence[dict[str, Any]], out: Any = None) -> None:
+    """Tell the tray a decision: one JSON line on stdout."""
+    chosen = [
+        {"folder": name_from(i, "folder") or "", "signature": i["signature"]}
+        for i in items
+        if i.get("signature")
+    ]
+    line = {"action": action, "items": chosen}
+    stream = out or sys.stdout
+    stream.write(json.dumps(line) + "\n")
+    stream.flush()

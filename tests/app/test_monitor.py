@@ -1,0 +1,225 @@
+"""Tests of fim_tray.app.monitor: reports reach the sink, errors stay per folder, quick stop."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fim_tray.app.monitor import Monitor
+from fim_tray.app.service import Service
+from fim_tray.errors import ScanCancelled
+from fim_tray.models import Folder, FolderReport
+from fim_tray.store.config import Config
+
+
+class Collector:
+    """A sink that remembers every report and lets a test wait for the n-th one."""
+
+    def __init__(self) -> None:
+        self.reports: list[FolderReport] = []
+        self._changed = threading.Condition()
+
+    def __call__(self, report: FolderReport) -> None:
+        with self._changed:
+            self.reports.append(report)
+            self._changed.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[FolderReport]:
+        with self._changed:
+            assert self._changed.wait_for(lambda: len(self.reports) >= count, timeout), (
+                f"only {len(self.reports)} of {count} reports arrived"
+            )
+            return list(self.reports)
+
+
+@pytest.fixture
+def folders(service: Service, tmp_path: Path) -> list[Path]:
+    roots = []
+    for name in ("one", "two"):
+        root = tmp_path / name
+        root.mkdir()
+        (root / "f.txt").write_text(name)
+        service.watch(str(root))
+        roots.append(root)
+    return roots
+
+
+@pytest.fixture
+def running() -> Iterator[list[Monitor]]:
+    """Monitors a test started; each is stopped and joined however the test ends."""
+    monitors: list[Monitor] = []
+    yield monitors
+    for monitor in monitors:
+        monitor.join(5)
+
+
+def _start(monitor: Monitor, running: list[Monitor]) -> Monitor:
+    running.append(monitor)
+    monitor.start()
+    return monitor
+
+
+def test_run_once_hands_each_report_to_the_sink(service: Service, folders: list[Path]) -> None:
+    (folders[1] / "new.txt").write_text("new")
+    sink = Collector()
+    reports = Monitor(service, sink).run_once()
+    assert sink.reports == reports
+    assert [r.folder.path for r in reports] == [str(p) for p in folders]
+    assert reports[0].changes == ()
+    assert [(c.kind, c.path) for c in reports[1].new] == [("added", "new.txt")]
+
+
+def test_run_once_for_one_path(service: Service, folders: list[Path]) -> None:
+    sink = Collector()
+    Monitor(service, sink, path=str(folders[1])).run_once()
+    assert [r.folder.path for r in sink.reports] == [str(folders[1])]
+
+
+def test_a_missing_folder_does_not_stop_the_others(service: Service, folders: list[Path]) -> None:
+    shutil.rmtree(folders[0])
+    (folders[1] / "f.txt").write_text("changed")
+    sink = Collector()
+    Monitor(service, sink).run_once()
+    first, second = sink.reports
+    assert first.error is not None and str(folders[0]) in first.error
+    assert second.error is None
+    assert [(c.kind, c.path) for c in second.changes] == [("modified", "f.txt")]
+
+
+def test_an_unexpected_error_in_one_folder_does_not_stop_the_others(
+    service: Service, folders: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_check = service.check_folder
+
+    def flaky(folder: Folder, config: Config | None = None, **kwargs: object) -> FolderReport:
+        if folder.path == str(folders[0]):
+            raise OSError(28, "No space left on device")
+        return real_check(folder, config, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "check_folder", flaky)
+    sink = Collector()
+    Monitor(service, sink).run_once()
+    assert [r.folder.path for r in sink.reports] == [str(p) for p in folders]
+    assert sink.reports[0].error is not None
+    assert "No space left on device" in sink.reports[0].error
+    assert sink.reports[1].error is None
+
+
+def test_a_set_stop_checks_nothing(service: Service, folders: list[Path]) -> None:
+    sink = Collector()
+    monitor = Monitor(service, sink)
+    monitor.stop.set()
+    assert monitor.run_once() == []
+    assert sink.reports == []
+
+
+def test_a_cancelled_scan_ends_the_round(
+    service: Service, folders: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+
+    def cancelled(folder: Folder, config: Config | None = None, **kwargs: object) -> FolderReport:
+        calls.append(folder.path)
+        raise ScanCancelled("stopped")
+
+    monkeypatch.setattr(service, "check_folder", cancelled)
+    sink = Collector()
+    assert Monitor(service, sink).run_once() == []
+    assert calls == [str(folders[0])]
+    assert sink.reports == []
+
+
+def test_run_polls_at_the_interval(
+    service: Service, folders: list[Path], running: list[Monitor]
+) -> None:
+    sink = Collector()
+    _start(Monitor(service, sink, interval=0.05), running)
+    reports = sink.wait_for(6)  # three rounds of two folders
+    assert {r.folder.path for r in reports} == {str(p) for p in folders}
+
+
+def test_run_reports_a_change_as_new_once(
+    service: Service, folders: list[Path], running: list[Monitor]
+) -> None:
+    sink = Collector()
+    (folders[0] / "late.txt").write_text("late")
+    _start(Monitor(service, sink, interval=0.05), running)
+    reports = sink.wait_for(8)
+    news = [(c.kind, c.path) for r in reports for c in r.new]
+    assert news == [("added", "late.txt")]
+
+
+def test_join_ends_run_promptly(
+    service: Service, folders: list[Path], running: list[Monitor]
+) -> None:
+    sink = Collector()
+    monitor = _start(Monitor(service, sink, interval=3600), running)
+    sink.wait_for(2)  # the first round ran; now it sleeps for an hour
+    started = time.monotonic()
+    monitor.join(5)
+    assert time.monotonic() - started < 1
+    assert not monitor.alive
+
+
+def test_setting_the_stop_event_ends_run_promptly(service: Service, folders: list[Path]) -> None:
+    sink = Collector()
+    stop = threading.Event()
+    monitor = Monitor(service, sink, interval=3600, stop=stop)
+    thread = threading.Thread(target=monitor.run)
+    thread.start()
+    try:
+        sink.wait_for(2)
+        started = time.monotonic()
+        stop.set()
+        thread.join(3)
+        assert not thread.is_alive()
+        assert time.monotonic() - started < 2
+    finally:
+        monitor.join(5)
+        thread.join(5)
+
+
+def test_run_with_a_short_interval_stops_promptly(service: Service, folders: list[Path]) -> None:
+    sink = Collector()
+    monitor = Monitor(service, sink, interval=0.05)
+    thread = threading.Thread(target=monitor.run)
+    thread.start()
+    sink.wait_for(2)
+    monitor.stop.set()
+    thread.join(2)
+    assert not thread.is_alive()
+
+
+def test_unreadable_settings_do_not_end_the_loop(
+    service: Service, folders: list[Path], running: list[Monitor]
+) -> None:
+    config_file = service.paths.config_file
+    good = config_file.read_bytes()
+    config_file.write_text("{ not json")
+    sink = Collector()
+    events: list[object] = []
+    monitor = _start(Monitor(service, sink, interval=0.05, on_event=events.append), running)
+    deadline = time.monotonic() + 5
+    while not events and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sink.reports == []
+    assert monitor.alive
+    config_file.write_bytes(good)
+    sink.wait_for(2)
+
+
+def test_check_now_does_not_wait_for_the_interval(
+    service: Service, folders: list[Path], running: list[Monitor]
+) -> None:
+    sink = Collector()
+    monitor = _start(Monitor(service, sink, interval=3600), running)
+    sink.wait_for(2)
+    (folders[0] / "now.txt").write_text("now")
+    monitor.check_now(str(folders[0]))
+    reports = sink.wait_for(3, timeout=5)
+    assert [(c.kind, c.path) for c in reports[2].new] == [("added", "now.txt")]

@@ -1,0 +1,125 @@
+"""Targeted rescans: only the paths file events named are scanned, and pending changes
+elsewhere in the folder stay pending; plus the event watcher end to end with the monitor."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from fim_tray.app.monitor import Monitor
+from fim_tray.app.service import Service
+from fim_tray.models import FolderReport
+from fim_tray.scan.compare import compare
+from fim_tray.scan.scanner import Scanner
+
+
+def _tree(root: Path) -> Path:
+    for rel in ("a.txt", "docs/b.txt", "docs/deep/c.txt", "other/d.txt", "x.swp"):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rel)
+    return root
+
+
+def test_only_the_named_paths_and_what_is_below_them_are_scanned(tmp_path: Path) -> None:
+    root = _tree(tmp_path / "w")
+    result = Scanner(str(root), only={"docs", "a.txt", "docs/deep/c.txt", "gone.txt"}).run()
+    assert sorted(result.entries) == ["a.txt", "docs", "docs/b.txt", "docs/deep", "docs/deep/c.txt"]
+    assert result.hashed_files == 3
+
+
+def test_excluded_names_stay_out_of_a_targeted_scan(tmp_path: Path) -> None:
+    root = _tree(tmp_path / "w")
+    result = Scanner(str(root), excludes=["*.swp", "other"], only={"x.swp", "other/d.txt"}).run()
+    assert result.entries == {}
+
+
+def test_an_empty_path_means_the_whole_folder(tmp_path: Path) -> None:
+    root = _tree(tmp_path / "w")
+    whole = Scanner(str(root), excludes=[]).run()
+    assert Scanner(str(root), excludes=[], only={""}).run().entries == whole.entries
+
+
+def test_a_removed_folder_is_removed_with_everything_below_it(tmp_path: Path) -> None:
+    root = _tree(tmp_path / "w")
+    baseline = Scanner(str(root)).run().entries
+    for rel in ("docs/deep/c.txt", "docs/b.txt"):
+        (root / rel).unlink()
+    (root / "docs/deep").rmdir()
+    (root / "docs").rmdir()
+    result = Scanner(str(root), only={"docs"}).run()
+    inside = {p: e for p, e in baseline.items() if p == "docs" or p.startswith("docs/")}
+    removed = [c.path for c in compare(inside, result.entries) if c.kind == "removed"]
+    assert removed == ["docs", "docs/b.txt", "docs/deep", "docs/deep/c.txt"]
+
+
+def test_a_targeted_check_keeps_what_is_pending_elsewhere(service: Service, tmp_path: Path) -> None:
+    root = _tree(tmp_path / "w")
+    folder, _ = service.watch(str(root))
+    (root / "a.txt").write_text("changed a")
+    (root / "other/d.txt").write_text("changed d")
+    first = service.check_folder(folder)
+    assert [c.path for c in first.new] == ["a.txt", "other/d.txt"] and first.pending == 2
+
+    (root / "docs/b.txt").write_text("changed b")
+    targeted = service.check_folder(folder, paths={"docs/b.txt"})
+    assert [c.path for c in targeted.changes] == ["docs/b.txt"]
+    assert [c.path for c in targeted.new] == ["docs/b.txt"]
+    assert targeted.pending == 3 and targeted.files == 1
+
+    again = service.check_folder(folder)  # a full check agrees, and announces nothing again
+    assert [c.path for c in again.changes] == ["a.txt", "docs/b.txt", "other/d.txt"]
+    assert again.new == ()
+
+
+def test_a_change_undone_leaves_the_pending_list(service: Service, tmp_path: Path) -> None:
+    root = _tree(tmp_path / "w")
+    folder, _ = service.watch(str(root))
+    (root / "a.txt").chmod(0o600)
+    assert service.check_folder(folder, paths={"a.txt"}).pending == 1
+    (root / "a.txt").chmod(0o644)
+    assert service.check_folder(folder, paths={"a.txt"}).pending == 0
+
+
+def test_pending_written_without_paths_falls_back_to_a_whole_check(
+    service: Service, tmp_path: Path
+) -> None:
+    root = _tree(tmp_path / "w")
+    folder, _ = service.watch(str(root))
+    (root / "a.txt").write_text("changed a")
+    (root / "other/d.txt").write_text("changed d")
+    service.check_folder(folder)
+    pending = service.store.pending(folder)
+    obj = pending.read()
+    del obj["paths"]  # an older format
+    pending.write(obj)
+    report = service.check_folder(folder, paths={"a.txt"})
+    assert [c.path for c in report.changes] == ["a.txt", "other/d.txt"]
+
+
+def test_a_write_reaches_the_monitor_through_file_events(service: Service, tmp_path: Path) -> None:
+    root = _tree(tmp_path / "w")
+    service.watch(str(root))
+    reports: list[FolderReport] = []
+    arrived = threading.Event()
+
+    def sink(report: FolderReport) -> None:
+        reports.append(report)
+        if report.new:
+            arrived.set()
+
+    monitor = Monitor(service, sink, interval=3600, events=True)
+    monitor.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not reports and time.monotonic() < deadline:  # the first poll: nothing new
+            time.sleep(0.05)
+        time.sleep(0.3)
+        (root / "docs/deep/c.txt").write_text("edited")
+        assert arrived.wait(10), "the write was not reported"
+    finally:
+        monitor.join(10)
+    report = next(r for r in reports if r.new)
+    assert [c.path for c in report.new] == ["docs/deep/c.txt"]
+    assert report.files < 7  # a targeted scan, not the whole folder

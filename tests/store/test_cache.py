@@ -1,0 +1,383 @@
+"""Unit tests of fim_tray.store.cache: the load cache is used only when it is the signed
+JSON's own content, and a damaged or tampered JSON is reported as before, cache or not."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fim_tray import jsonio
+from fim_tray.app.service import Service
+from fim_tray.errors import BaselineError, BaselineTamperedError, StorageError
+from fim_tray.models import Entry
+from fim_tray.store import baseline as store
+from fim_tray.store import cache, state
+from fim_tray.store.baseline import Baseline
+from fim_tray.store.paths import Paths
+from tests.helpers import WHEN, sample_baseline
+
+KEY = bytes(range(32))
+OTHER_KEY = bytes(32)
+
+
+def _entries() -> dict[str, Entry]:
+    return {
+        "a.txt": Entry("file", 5, 1_700_000_000_123_456_789, 17, 42, 0o644, 1000, 100, "ab" * 32),
+        "sub": Entry("dir", 0, 1, 2, 43, 0o755, 1000, 100),
+        "caf\udce9/na\udcffme": Entry("file", 0, 3, 4, 44, 0o600, 0, 0, digest="cd" * 32),
+        "link": Entry("symlink", 4, 5, 6, 45, 0o777, 1000, 100, target="../\udcfe\udc80x"),
+        "plain-link": Entry("symlink", 3, 5, 6, 46, 0o777, 1000, 100, target="a.txt"),
+        "locked": Entry("file", 9, 7, 8, 47, 0o000, 0, 0, error="permission denied"),
+        "pipe": Entry("fifo", 0, 9, 10, 48, 0o644, 1000, 100),
+        # Before 1970, and the largest inode: the cache's signed and unsigned 64-bit columns.
+        "old": Entry("file", 2**40, -(10**18), -1, 2**64 - 1, 0o644, 2**32 - 2, 0, "ef" * 32),
+    }
+
+
+def _baseline(**extra: object) -> Baseline:
+    return sample_baseline(_entries(), **extra)
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "x.json"
+
+
+@pytest.fixture
+def no_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any JSON parse fails the test: what is loaded then came from the cache."""
+
+    def refuse(*_args: object, **_kwargs: object) -> Baseline:
+        raise AssertionError("the JSON was parsed")
+
+    monkeypatch.setattr(store, "parse", refuse)
+
+
+@pytest.fixture
+def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The sources of the JSON parses made."""
+    seen: list[str] = []
+    real = store.parse
+
+    def spy(data: bytes, key: bytes, source: str = "the baseline") -> Baseline:
+        seen.append(source)
+        return real(data, key, source)
+
+    monkeypatch.setattr(store, "parse", spy)
+    return seen
+
+
+def _cache(path: Path) -> Path:
+    return path.with_name(path.name + ".cache")
+
+
+def _flip(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def _error(path: Path, key: bytes) -> BaselineError:
+    """What loading ``path`` without the cache says."""
+    with pytest.raises(BaselineError) as caught:
+        store.load(path, key)
+    return caught.value
+
+
+# -- used when valid ------------------------------------------------------------------------------
+
+
+def test_save_writes_a_private_cache_that_loads_without_parsing(
+    path: Path, parses: list[str]
+) -> None:
+    state.save_baseline_file(path, _baseline(note=[1, "two"]), KEY)
+    assert stat.S_IMODE(_cache(path).stat().st_mode) == 0o600
+    loaded = state.load_baseline_file(path, KEY)
+    assert parses == []
+    assert loaded == _baseline(note=[1, "two"]) == store.load(path, KEY)
+    assert list(loaded.entries) == sorted(_entries())  # the order a parse of the JSON gives
+
+
+@pytest.mark.usefixtures("no_parse")
+def test_names_that_are_not_utf8_and_symlink_targets_round_trip(path: Path) -> None:
+    state.save_baseline_file(path, _baseline(), KEY)
+    loaded = state.load_baseline_file(path, KEY)
+    assert loaded.folder == "/home/ann/Doc\udcffuments"
+    assert loaded.entries["caf\udce9/na\udcffme"] == _entries()["caf\udce9/na\udcffme"]
+    assert loaded.entries["link"].target == "../\udcfe\udc80x"
+    assert loaded.entries["plain-link"].target == "a.txt"
+
+
+@pytest.mark.usefixtures("no_parse")
+def test_entries_from_the_cache_are_whole_frozen_entries(path: Path) -> None:
+    state.save_baseline_file(path, _baseline(), KEY)
+    entries = state.load_baseline_file(path, KEY).entries
+    for name, entry in _entries().items():
+        got = entries[name]
+        assert type(got) is Entry
+        assert tuple(got) == tuple(entry)
+        assert hash(got) == hash(entry) and repr(got) == repr(entry)
+    with pytest.raises(AttributeError):
+        entries["a.txt"].size = 1  # type: ignore[misc]
+
+
+@pytest.mark.usefixtures("no_parse")
+def test_an_empty_folder_round_trips(path: Path) -> None:
+    empty = Baseline("/w", "sha256", {}, WHEN, WHEN)
+    state.save_baseline_file(path, empty, KEY)
+    assert state.load_baseline_file(path, KEY) == empty
+
+
+def test_extra_values_come_back_as_a_parse_of_the_json_gives_them(path: Path) -> None:
+    record = _baseline(pairs=(1, 2), nested={"b": None, "a": 1.5})
+    state.save_baseline_file(path, record, KEY)
+    assert (
+        state.load_baseline_file(path, KEY).extra
+        == store.load(path, KEY).extra
+        == {
+            "pairs": [1, 2],
+            "nested": {"b": None, "a": 1.5},
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[], [0, 255], [256, 65536], [-1, 2**63 - 1], [0, 2**64 - 1], [-1, 2**64 - 1], [2**100]],
+)
+def test_int_columns_round_trip_in_the_smallest_array_that_holds_them(values: list[int]) -> None:
+    packed = cache._pack(values)
+    assert cache._unpack(packed) == values
+    assert all(type(v) is int for v in cache._unpack(packed))
+
+
+def test_columns_that_are_not_all_ints_stay_lists() -> None:
+    for values in (["file", "dir"], [None, "ab"], [1, None], [1, 1.5]):
+        assert cache._pack(values) == values
+
+
+# -- missing, stale, tampered: ignored, then rebuilt ----------------------------------------------
+
+
+def test_a_missing_cache_is_fine_and_is_made_by_the_load(path: Path, parses: list[str]) -> None:
+    store.save(path, _baseline(), KEY)  # the JSON alone, as fim-tray before the cache wrote it
+    assert not _cache(path).exists()
+    assert state.load_baseline_file(path, KEY) == _baseline()
+    assert parses == [f"The baseline {path}"]
+    assert stat.S_IMODE(_cache(path).stat().st_mode) == 0o600
+    assert state.load_baseline_file(path, KEY) == _baseline()
+    assert len(parses) == 1  # the second load used the cache the first one wrote
+
+
+def test_a_json_changed_underneath_is_parsed_and_the_cache_rebuilt(
+    path: Path, parses: list[str]
+) -> None:
+    state.save_baseline_file(path, _baseline(), KEY)
+    newer = _baseline()
+    newer = newer._replace(entries={"only": _entries()["a.txt"]})
+    store.save(path, newer, KEY)  # a validly signed JSON the cache was not made from
+    assert state.load_baseline_file(path, KEY) == newer
+    assert len(parses) == 1
+    assert state.load_baseline_file(path, KEY) == newer
+    assert len(parses) == 1  # rebuilt for the new JSON
+
+
+def test_the_previous_json_put_back_never_gets_the_newer_cache(
+    path: Path, parses: list[str]
+) -> None:
+    state.save_baseline_file(path, _baseline(), KEY)
+    newer = _baseline()
+    newer = newer._replace(entries={})
+    state.save_baseline_file(path, newer, KEY)
+    os.replace(path.with_name("x.json.bak"), path)  # signed, valid, and older than the cache
+    assert state.load_baseline_file(path, KEY) == _baseline()
+    assert len(parses) == 1
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["magic", "mac", "json signature", "tag", "payload start", "payload middle", "last byte"],
+)
+def test_a_tampered_cache_is_ignored_and_rebuilt(where: str, path: Path, parses: list[str]) -> None:
+    state.save_baseline_file(path, _baseline(), KEY)
+    size = _cache(path).stat().st_size
+    signed = len(cache.MAGIC) + 32
+    offsets = {
+        "magic": 0,
+        "mac": len(cache.MAGIC) + 5,
+        "json signature": signed + 3,
+        "tag": signed + 32,
+        "payload start": signed + 32 + len(cache._TAG),
+        "payload middle": size // 2,
+        "last byte": size - 1,
+    }
+    _flip(_cache(path), offsets[where])
+    assert state.load_baseline_file(path, KEY) == _baseline()
+    assert len(parses) == 1
+    assert state.load_baseline_file(path, KEY) == _baseline()
+    assert len(parses) == 1  # the cache was written again
+
+
+@pytest.mark.parametrize("cut", [0, 10, 80, -1])
+def test_a_cut_short_cache_is_ignored(cut: int, path: Path, parses: list[str]) -> None:
+    state.save_baseline_file(path, _baseline(), KEY)
+    data = _cache(path).read_bytes()
+    _cache(path).write_bytes(data[:cut])
+    assert state.load_baseline_file(path, KEY) == _baseline()
+    assert len(parses) == 1
+
+
+def test_a_cache_made_with_another_key_is_ignored(path: Path, parses: list[str]) -> None:
+    state.save_baseline_file(path, _baseline(), KEY)
+    forged = _baseline()
+    forged = forged._replace(entries={**forged.entries, "a.txt": _entries()["sub"]})  # hides one
+    json_mac = store.signature(path.read_bytes(), KEY)
+    assert json_mac is not None
+    # Bound to the right JSON, signed by a key that is not this install's.
+    _cache(path).write_bytes(cache.encode(forged, json_mac, OTHER_KEY))
+    assert state.load_baseline_file(path, KEY) == _baseline()
+    assert len(parses) == 1
+
+
+def test_a_cache_from_another_python_or_entry_layout_is_ignored(
+    path: Path, parses: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state.save_baseline_file(path, _baseline(), KEY)
+    with monkeypatch.context() as patch:
+        patch.setattr(cache, "_TAG", cache._TAG[:-1] + b"\x09")
+        assert state.load_baseline_file(path, KEY) == _baseline()
+    assert len(parses) == 1
+    state.save_baseline_file(path, _baseline(), KEY)
+    with monkeypatch.context() as patch:
+        patch.setattr(cache, "_FIELDS", (*cache._FIELDS, "new_field"))
+        assert state.load_baseline_file(path, KEY) == _baseline()
+    assert len(parses) == 2
+
+
+def test_a_cache_that_is_a_folder_is_ignored(path: Path) -> None:
+    store.save(path, _baseline(), KEY)
+    _cache(path).mkdir()
+    assert state.load_baseline_file(path, KEY) == _baseline()  # and the failed rewrite is no error
+
+
+# -- the JSON is still the judge ------------------------------------------------------------------
+
+
+def test_a_tampered_json_is_reported_as_before_despite_a_valid_cache(path: Path) -> None:
+    state.save_baseline_file(path, _baseline(), KEY)
+    cached = _cache(path).read_bytes()
+    path.write_bytes(path.read_bytes().replace(b"ab" * 32, b"ba" * 32))
+    expected = _error(path, KEY)
+    with pytest.raises(BaselineTamperedError) as caught:
+        state.load_baseline_file(path, KEY)
+    assert caught.value.message == expected.message
+    assert "signature does not match" in expected.message
+    assert _cache(path).read_bytes() == cached  # nothing was written on a refused load
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[: len(data) // 2],  # cut short
+        lambda data: b"",
+        lambda data: data + b"x",  # trailing garbage
+        lambda data: data.replace(b'"schema":1', b'"schema":2'),
+        lambda data: data.replace(b'"hmac":"', b'"hmac":"0'),
+        lambda data: b"[1, 2]",
+    ],
+    ids=["truncated", "empty", "trailing", "schema", "hmac", "not a baseline"],
+)
+def test_a_damaged_json_is_reported_as_before_despite_a_valid_cache(
+    damage: Callable[[bytes], bytes], path: Path
+) -> None:
+    state.save_baseline_file(path, _baseline(), KEY)
+    path.write_bytes(damage(path.read_bytes()))
+    expected = _error(path, KEY)
+    with pytest.raises(BaselineError) as caught:
+        state.load_baseline_file(path, KEY)
+    assert type(caught.value) is type(expected)
+    assert caught.value.message == expected.message
+
+
+def test_another_key_is_tampering_despite_a_valid_cache(path: Path) -> None:
+    state.save_baseline_file(path, _baseline(), KEY)
+    with pytest.raises(BaselineTamperedError):
+        state.load_baseline_file(path, OTHER_KEY)
+
+
+def test_a_missing_or_unreadable_json_is_reported_as_before(tmp_path: Path) -> None:
+    missing = tmp_path / "none.json"
+    state.save_baseline_file(tmp_path / "other.json", _baseline(), KEY)
+    _cache(tmp_path / "other.json").rename(_cache(missing))  # a cache alone proves nothing
+    with pytest.raises(BaselineError, match="missing"):
+        state.load_baseline_file(missing, KEY)
+    with pytest.raises(BaselineError, match="cannot be read"):
+        state.load_baseline_file(tmp_path, KEY)
+
+
+# -- a cache that cannot be written ---------------------------------------------------------------
+
+
+def test_a_failed_cache_write_never_fails_the_save(
+    path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real = jsonio.atomic_write
+
+    def full_for_the_cache(target: Path, data: bytes, **kwargs: Any) -> None:
+        if target.name.endswith(".cache"):
+            raise StorageError(f"Could not save {target}: the disk is full.")
+        real(target, data, **kwargs)
+
+    monkeypatch.setattr(jsonio, "atomic_write", full_for_the_cache)
+    with caplog.at_level(logging.WARNING, logger="fim_tray.store.cache"):
+        state.save_baseline_file(path, _baseline(), KEY)
+    assert not _cache(path).exists()
+    assert "the disk is full" in caplog.text
+    assert store.load(path, KEY) == _baseline()
+    assert state.load_baseline_file(path, KEY) == _baseline()
+
+
+def test_a_record_the_cache_cannot_hold_faithfully_gets_no_cache(
+    path: Path, parses: list[str]
+) -> None:
+    record = _baseline(algorithm="blake2b")  # an extra key that shadows a body key
+    state.save_baseline_file(path, record, KEY)
+    assert not _cache(path).exists()
+    loaded = state.load_baseline_file(path, KEY)  # whatever the JSON says, as before
+    assert len(parses) == 1
+    assert loaded.algorithm == "blake2b" and loaded.extra == {}
+    assert state.load_baseline_file(path, KEY) == loaded == store.load(path, KEY)
+    assert len(parses) == 2  # the parsed record holds no such key: the load could cache it
+
+
+# -- through the service --------------------------------------------------------------------------
+
+
+def test_service_checks_from_the_cache_and_remove_deletes_it(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watched = tmp_path / "w"
+    watched.mkdir()
+    (watched / "a.txt").write_text("a")
+    os.symlink(b"\xfe\x80target", os.fsencode(watched) + b"/l\xffink")
+    service = Service(Paths.default(), lock_timeout=5.0)
+    folder, _ = service.watch(str(watched))
+    base = service.paths.baseline_file(folder.id)
+    assert _cache(base).exists()
+
+    def refuse(*_args: object, **_kwargs: object) -> Baseline:
+        raise AssertionError("the JSON was parsed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "parse", refuse)
+        (report,) = service.check()
+    assert report.error is None and report.changes == ()
+    assert service.store.load_baseline(folder).entries["l\udcffink"].target == "\udcfe\udc80target"
+    service.unwatch(str(watched))
+    assert sorted(base.parent.iterdir()) == []

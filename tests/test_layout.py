@@ -1,0 +1,61 @@
+"""The house keeps its shape: no module reaches into another's underscore names or another
+object's private attributes, and every module says in its first line what it owns. The floors
+themselves (arrows down only, no circles, no GUI below the tray) are import-linter contracts in
+pyproject.toml, which ``./dev.sh test`` checks with ``lint-imports``."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import fim_tray
+
+PACKAGE = Path(fim_tray.__file__).parent
+MODULES = sorted(PACKAGE.rglob("*.py"))
+# Names every named tuple has (its public API, underscored so as not to clash with fields), and
+# the standard library's own underscored functions.
+ALLOWED = {"_replace", "_asdict", "_fields", "_make", "_exit", "_getframe"}
+OWN = {"self", "cls"}
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__") and name not in ALLOWED
+
+
+def reaches_into_privates(source: str) -> list[str]:
+    """Each ``from fim_tray... import _name`` and each ``x._name`` where ``x`` is not this
+    object (``self``, ``cls``): what one module would take from another's insides."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("fim_tray"):
+            found += [f"l.{node.lineno}: imports {a.name}" for a in node.names if _private(a.name)]
+        elif (
+            isinstance(node, ast.Attribute)
+            and _private(node.attr)
+            and not (isinstance(node.value, ast.Name) and node.value.id in OWN)
+        ):
+            found.append(f"l.{node.lineno}: uses {ast.unparse(node)}")
+    return found
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_module_uses_another_modules_private_names(path: Path) -> None:
+    assert reaches_into_privates(path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_every_module_says_what_it_owns(path: Path) -> None:
+    doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+    assert doc and len(doc.split("\n", 1)[0]) > 20, "a one-line docstring saying what it owns"
+
+
+def test_the_check_catches_a_reach_into_privates() -> None:
+    source = (
+        "from fim_tray.scan.hashpool import _HashPool\n"
+        "def f(store, self):\n"
+        "    self._ok = store._key\n"
+        "    return point._replace(x=1)\n"
+    )
+    assert reaches_into_privates(source) == ["l.1: imports _HashPool", "l.3: uses store._key"]

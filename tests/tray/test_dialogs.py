@@ -1,0 +1,352 @@
+"""Unit tests of the tray's dialog processes (fim_tray.tray.dialogs) and of load_pystray.
+
+The folder chooser runs for real as ``python -m fim_tray _pick-folder`` with a scripted chooser
+(``FIM_TRAY_CHOOSER``); no display is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from fim_tray.tray import dialogs
+from fim_tray.tray.app import TrayUnavailable, load_pystray
+from fim_tray.tray.dialogs import Dialogs, _apply
+
+REPO = Path(__file__).resolve().parents[2]
+posix_only = pytest.mark.skipif(os.name == "nt", reason="the scripted choosers are sh scripts")
+
+
+# -- _apply: the details window's answers ------------------------------------------------------
+
+
+class Calls:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, frozenset[str]]] = []
+
+    def __call__(self, folder: str, signatures: frozenset[str]) -> None:
+        self.calls.append((folder, signatures))
+
+
+def _line(action: str, items: list[dict[str, str]]) -> str:
+    return json.dumps({"action": action, "items": items}) + "\n"
+
+
+def test_apply_groups_by_folder() -> None:
+    calls = Calls()
+    _apply(
+        _line(
+            "accept",
+            [
+                {"folder": "/a", "signature": "s1"},
+                {"folder": "/b", "signature": "s2"},
+                {"folder": "/a", "signature": "s3"},
+                {"folder": "/a", "signature": "s1"},
+            ],
+        ),
+        calls,
+    )
+    assert sorted(calls.calls) == [("/a", frozenset({"s1", "s3"})), ("/b", frozenset({"s2"}))]
+    assert all(isinstance(signatures, frozenset) for _, signatures in calls.calls)
+
+
+def test_apply_ignores_other_actions_and_empty_answers() -> None:
+    calls = Calls()
+    _apply(_line("close", [{"folder": "/a", "signature": "s1"}]), calls)
+    _apply(_line("open", [{"folder": "/a", "signature": "s1"}]), calls)
+    _apply(_line("accept", []), calls)
+    _apply(json.dumps({"items": [{"folder": "/a", "signature": "s1"}]}), calls)
+    assert calls.calls == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "not json\n",
+        "",
+        "[1, 2]\n",
+        '"accept"\n',
+        '{"action": "accept"}\n',
+        '{"action": "accept", "items": 5}\n',
+        '{"action": "accept", "items": [{"folder": "/a"}]}\n',
+        '{"action": "accept", "items": [{"signature": "s"}]}\n',
+        '{"action": "accept", "items": ["x"]}\n',
+        '{"action": "accept", "items": [{"folder": "/a", "signature": "s"}, 7]}\n',
+    ],
+)
+def test_apply_logs_a_malformed_line(line: str, caplog: pytest.LogCaptureFixture) -> None:
+    calls = Calls()
+    with caplog.at_level(logging.WARNING, logger="fim_tray.tray.dialogs"):
+        _apply(line, calls)  # never raises
+    assert calls.calls == []  # nothing half-applied either
+    assert any("answered" in r.getMessage() for r in caplog.records), caplog.text
+
+
+# -- the folder chooser, run for real ------------------------------------------------------------
+
+
+def _dialog_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "fim-tray-dialog"]
+
+
+def _join_dialogs(timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    for thread in _dialog_threads():
+        thread.join(max(0.0, deadline - time.monotonic()))
+    assert not _dialog_threads(), "a dialog thread is still running"
+
+
+def _wait(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _chooser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> None:
+    script = tmp_path / "chooser.sh"
+    script.write_text("#!/bin/sh\n" + body)
+    monkeypatch.setenv("FIM_TRAY_CHOOSER", f"/bin/sh {shlex.quote(str(script))}")
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+
+
+@pytest.fixture
+def problems() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def boxes(problems: list[str]) -> Iterator[Dialogs]:
+    box = Dialogs(on_problem=problems.append)
+    try:
+        yield box
+    finally:
+        box.close()
+        _join_dialogs()
+
+
+@posix_only
+def test_pick_folder_hands_on_the_absolute_path(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, boxes: Dialogs,
+    problems: list[str],
+) -> None:  # fmt: skip
+    picked_dir = tmp_path / "a folder with spaces"
+    picked_dir.mkdir()
+    _chooser(tmp_path, monkeypatch, f"echo {shlex.quote(str(picked_dir))}\n")
+    picked: list[str] = []
+    boxes.pick_folder(picked.append)
+    assert _wait(lambda: bool(picked)), problems
+    _join_dialogs()
+    assert picked == [str(picked_dir)]
+    assert os.path.isabs(picked[0])
+    assert problems == []
+
+
+@posix_only
+def test_pick_folder_makes_a_relative_answer_absolute(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, boxes: Dialogs,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    _chooser(tmp_path, monkeypatch, "echo relative/here\n")
+    picked: list[str] = []
+    boxes.pick_folder(picked.append)
+    assert _wait(lambda: bool(picked))
+    _join_dialogs()
+    assert picked == [str(tmp_path / "relative" / "here")]
+
+
+@posix_only
+@pytest.mark.parametrize("body", ["exit 0\n", "exit 1\n", "echo\n"])
+def test_a_cancelled_chooser_calls_nothing(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, boxes: Dialogs,
+    problems: list[str], body: str,
+) -> None:  # fmt: skip
+    _chooser(tmp_path, monkeypatch, body)
+    picked: list[str] = []
+    boxes.pick_folder(picked.append)
+    _join_dialogs()
+    assert picked == []
+    assert problems == []
+
+
+@posix_only
+def test_a_chooser_that_cannot_start_is_a_problem(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, boxes: Dialogs,
+    problems: list[str],
+) -> None:  # fmt: skip
+    monkeypatch.setenv("FIM_TRAY_CHOOSER", str(tmp_path / "no-such-chooser"))
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    picked: list[str] = []
+    boxes.pick_folder(picked.append)
+    assert _wait(lambda: bool(problems))
+    _join_dialogs()
+    assert picked == []
+    assert "no-such-chooser" in problems[0]
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its parent counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            state = handle.read().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return state not in ("Z", "X")
+
+
+@posix_only
+def test_close_ends_the_dialog_and_what_it_started(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, problems: list[str],
+) -> None:  # fmt: skip
+    pids = tmp_path / "pids"
+    _chooser(
+        tmp_path,
+        monkeypatch,
+        f'sleep 60 &\necho "$$ $!" > {shlex.quote(str(pids))}.tmp\n'
+        f"mv {shlex.quote(str(pids))}.tmp {shlex.quote(str(pids))}\nwait\necho /tmp\n",
+    )
+    box = Dialogs(on_problem=problems.append)
+    picked: list[str] = []
+    started: list[int] = []
+    try:
+        box.pick_folder(picked.append)
+        assert _wait(pids.exists), "the chooser did not start"
+        started = [int(p) for p in pids.read_text().split()]
+        with box._lock:
+            started += [child.pid for child in box._children]
+        assert len(started) == 3  # the chooser, its sleep, the _pick-folder process
+        assert all(_alive(pid) for pid in started)
+        box.close()
+        assert _wait(lambda: not any(_alive(pid) for pid in started), 10), [
+            pid for pid in started if _alive(pid)
+        ]
+        _join_dialogs()
+        assert picked == []
+        assert problems == []  # ending on Quit is no problem to report
+    finally:
+        for pid in started:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        box.close()
+        _join_dialogs()
+
+
+@posix_only
+def test_no_dialog_starts_after_close(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, problems: list[str],
+) -> None:  # fmt: skip
+    marker = tmp_path / "ran"
+    _chooser(tmp_path, monkeypatch, f"touch {shlex.quote(str(marker))}\necho /tmp\n")
+    box = Dialogs(on_problem=problems.append)
+    box.close()
+    picked: list[str] = []
+    box.pick_folder(picked.append)
+    _join_dialogs()
+    assert picked == [] and not marker.exists()
+
+
+def test_self_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert dialogs.self_command() == [sys.executable, "-m", "fim_tray"]
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert dialogs.self_command() == [sys.executable]
+
+
+# -- load_pystray --------------------------------------------------------------------------------
+
+
+def _pystray_modules() -> list[str]:
+    return [n for n in sys.modules if n == "pystray" or n.startswith("pystray.")]
+
+
+@pytest.fixture
+def fresh_pystray() -> Iterator[None]:
+    """Forget any imported pystray for one test; afterwards, put back what was there."""
+    saved = {name: sys.modules.pop(name) for name in _pystray_modules()}
+    try:
+        yield
+    finally:
+        for name in _pystray_modules():
+            del sys.modules[name]
+        sys.modules.update(saved)
+
+
+def test_load_pystray_dummy_backend(fresh_pystray: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYSTRAY_BACKEND", "dummy")
+    try:
+        module = load_pystray()
+    except TrayUnavailable as exc:  # a backend without a menu: say what to install
+        assert "python3-gi" in exc.message
+        assert "gir1.2-ayatanaappindicator3-0.1" in exc.message
+        assert "fim-tray monitor" in exc.message
+    else:
+        assert module.Icon.HAS_MENU is True  # the dummy backend inherits the base class's menu
+        assert module.Icon.__module__ == "pystray._base"
+        assert hasattr(module, "Menu") and hasattr(module, "MenuItem")
+
+
+def test_load_pystray_without_a_menu_says_what_to_install(
+    fresh_pystray: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYSTRAY_BACKEND", "dummy")
+    import pystray
+
+    monkeypatch.setattr(pystray.Icon, "HAS_MENU", False)
+    with pytest.raises(TrayUnavailable) as caught:
+        load_pystray()
+    message = caught.value.message
+    assert "python3-gi" in message
+    assert "gir1.2-ayatanaappindicator3-0.1" in message
+    assert "fim-tray monitor" in message
+
+
+def test_load_pystray_import_failure_says_what_to_install(
+    fresh_pystray: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYSTRAY_BACKEND", "appindicator")
+    monkeypatch.setitem(sys.modules, "pystray", None)  # import pystray raises ImportError
+    with pytest.raises(TrayUnavailable) as caught:
+        load_pystray()
+    message = caught.value.message
+    assert "python3-gi" in message
+    assert "gir1.2-ayatanaappindicator3-0.1" in message
+    assert "fim-tray monitor" in message
+    assert isinstance(caught.value.__cause__, ImportError)
+
+
+def test_load_pystray_unknown_backend(fresh_pystray: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYSTRAY_BACKEND", "nonexistent")
+    with pytest.raises(TrayUnavailable) as caught:
+        load_pystray()
+    message = caught.value.message
+    assert "nonexistent" in message
+    assert "python3-gi" in message and "fim-tray monitor" in message
+
+
+def test_load_pystray_asks_for_appindicator_on_linux(
+    fresh_pystray: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYSTRAY_BACKEND", "")  # so that the variable is restored afterwards
+    monkeypatch.delenv("PYSTRAY_BACKEND")
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setitem(sys.modules, "pystray", None)
+    with pytest.raises(TrayUnavailable):
+        load_pystray()
+    assert os.environ.get("PYSTRAY_BACKEND") == "appindicator"  # never the menu-less xorg

@@ -1,0 +1,101 @@
+"""The tray's presenter, headless: icon state, status line, notification text, recent changes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from fim_tray.app.monitor import Failed, PausedChanged, Scanning, Watched
+from fim_tray.models import Change, Entry, Folder, FolderReport
+from fim_tray.tray.presenter import TrayModel, notice_for
+
+WHEN = datetime(2026, 1, 2, 10, 11, 12, tzinfo=timezone.utc)
+FOLDER = Folder("/home/ann/Documents", "abc")
+
+
+def _file(digest: str, *, size: int = 3, mtime: int = 1, mode: int = 0o644) -> Entry:
+    return Entry("file", size, mtime, mtime, 7, mode, 1000, 1000, digest=digest)
+
+
+def _report(*changes: Change, new: tuple[Change, ...] | None = None) -> FolderReport:
+    return FolderReport(FOLDER, WHEN, changes=changes, new=changes if new is None else new)
+
+
+def test_one_change_names_the_file_the_folder_and_the_time() -> None:
+    change = Change("modified", "notes/todo.txt", _file("a"), _file("b", size=4, mtime=2))
+    notice = notice_for(_report(change))
+    assert notice is not None
+    assert notice.title == "todo.txt modified in Documents"
+    assert f"{WHEN.astimezone():%H:%M:%S}" in notice.body
+    assert "modified: notes/todo.txt" in notice.body
+    assert notice.changes == (change,)
+
+
+def test_a_burst_is_one_notice_with_the_first_names_and_a_count() -> None:
+    changes = tuple(Change("added", f"f{i:02d}.txt", None, _file(str(i))) for i in range(14))
+    notice = notice_for(_report(*changes))
+    assert notice is not None
+    assert notice.title == "14 files changed in Documents"
+    assert "added: f00.txt" in notice.body and "added: f03.txt" in notice.body
+    assert "f04.txt" not in notice.body
+    assert notice.body.endswith("and 10 more")
+
+
+def test_nothing_new_means_no_notice() -> None:
+    change = Change("added", "a", None, _file("x"))
+    assert notice_for(_report(change, new=())) is None
+
+
+def test_suspicious_and_metadata_changes_say_what() -> None:
+    sneaky = Change("modified", "bin/tool", _file("a"), _file("b"), suspicious=True)
+    chmod = Change("metadata", "tax.pdf", _file("a"), _file("a", mode=0o600), fields=("mode",))
+    notice = notice_for(_report(sneaky, chmod))
+    assert notice is not None
+    assert notice.title.startswith("Suspicious change: ")
+    assert "SUSPICIOUS" in notice.body
+    assert "mode 0644 -> 0600" in notice.body
+
+
+def test_names_are_escaped_in_notices() -> None:
+    change = Change("added", "evil\nname\x1b[2J", None, _file("x"))
+    notice = notice_for(_report(change))
+    assert notice is not None
+    assert "\x1b" not in notice.body and "evil\\nname" in notice.body
+
+
+def test_state_follows_events_and_reports() -> None:
+    model = TrayModel()
+    assert model.state() == "ok" and model.status_line() == "No folders watched yet"
+    model.apply_event(Scanning(FOLDER.path, 1500, first=True))
+    assert model.state() == "scanning"
+    assert model.status_line() == "Recording Documents: 1,500 files so far"
+    model.apply_event(Watched(FOLDER.path, 2000, 0))
+    assert model.state() == "ok"
+    assert model.status_line() == "All clear: 1 folder watched"
+    change = Change("added", "new.txt", None, _file("x"))
+    model.apply_report(_report(change))
+    assert model.state() == "pending" and model.pending == 1
+    assert model.tooltip() == "fim-tray: 1 change to review"
+    assert model.folder_line(FOLDER.path) == "Documents (1 pending)"
+    assert [r.change for r in model.recent_items()] == [change]
+    model.apply_report(_report())  # the check the monitor runs after an accept
+    assert model.state() == "ok"
+    model.apply_event(PausedChanged(True))
+    assert model.state() == "paused" and model.status_line().startswith("Paused. ")
+    model.apply_event(Failed("Watched folder missing", "gone", FOLDER.path))
+    assert model.state() == "error" and model.folder_line(FOLDER.path) == "Documents (error)"
+
+
+def test_a_regular_check_does_not_make_the_icon_flicker() -> None:
+    model = TrayModel()
+    model.apply_event(Watched(FOLDER.path, 10, 0))
+    model.apply_event(Scanning(FOLDER.path, 5))  # a routine poll, not a first baseline
+    assert model.state() == "ok"
+
+
+def test_recent_changes_keep_the_last_ten_newest_first() -> None:
+    model = TrayModel()
+    for i in range(12):
+        model.apply_report(_report(Change("added", f"f{i}", None, _file(str(i)))))
+    paths = [r.change.path for r in model.recent_items()]
+    assert paths == [f"f{i}" for i in range(11, 1, -1)]
+    assert model.recent_items()[0].label.endswith("added  f11")
