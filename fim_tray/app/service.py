@@ -9,10 +9,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from fim_tray.app import accept as accepting
 from fim_tray.app import check as checking
-from fim_tray.app import watch as watching
-from fim_tray.app.status import FolderStatus, status
 from fim_tray.models import Event, Folder, FolderReport, ScanResult
 from fim_tray.scan.record import Progress
 from fim_tray.scan.throttle import Throttle
@@ -21,11 +18,12 @@ from fim_tray.store.paths import Paths
 from fim_tray.store.state import Store, local_now
 
 if TYPE_CHECKING:
-    # Saved copies, diff and restore are imported when first used: a check or a monitor that
-    # keeps no copies never loads them, which keeps the command line's start-up quick.
+    # Each use case but the check is imported when first used, which keeps the start-up of
+    # `fim-tray check` quick: it loads only what a check needs.
     from fim_tray.app.copies import CopiesStatus, CopyReport, PruneReport
     from fim_tray.app.diff import DiffResult
     from fim_tray.app.restore import RestoreResult
+    from fim_tray.app.status import FolderStatus
 
 class Service:
     """The use cases over one :class:`Store`. ``processes``: first baselines and full re-hashes
@@ -76,6 +74,8 @@ class Service:
         throttle: Throttle | None = None,
     ) -> tuple[Folder, ScanResult | None]:
         """Record the baseline of a new folder; see :func:`fim_tray.app.watch.watch`."""
+        from fim_tray.app import watch as watching
+
         return watching.watch(
             self.store,
             path,
@@ -90,6 +90,8 @@ class Service:
 
     def unwatch(self, path: str) -> Folder:
         """Stop watching; its baseline, backup and pending file are deleted."""
+        from fim_tray.app import watch as watching
+
         return watching.unwatch(self.store, path)
 
     def check(
@@ -138,16 +140,22 @@ class Service:
 
     def accept(self, path: str | None = None, files: Iterable[str] = ()) -> list[FolderReport]:
         """Take the current state into the baseline: all of it, or only ``files``."""
+        from fim_tray.app import accept as accepting
+
         return accepting.accept(self.store, path, files)
 
     def accept_changes(self, path: str, signatures: Collection[str]) -> FolderReport:
         """Accept exactly the changes a person saw, named by :meth:`Change.signature`."""
+        from fim_tray.app import accept as accepting
+
         return accepting.accept_changes(self.store, path, signatures)
 
     # -- status and history --------------------------------------------------------------------
 
     def status(self) -> list[FolderStatus]:
         """Per folder: file count in the baseline, last check, pending changes, last error."""
+        from fim_tray.app.status import status
+
         return status(self.store)
 
     def history(self, limit: int | None = None) -> list[Event]:
