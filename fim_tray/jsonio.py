@@ -1,4 +1,5 @@
-"""JSON in and out, fast where orjson is installed, and atomic, durable file writes."""
+"""JSON in and out, fast where orjson is installed; fim-tray's own files opened safely (never
+through a link, never blocking on a FIFO) and replaced atomically and durably."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import contextlib
 import errno
 import json
 import os
+import stat
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -53,6 +55,62 @@ def loads(data: bytes | str) -> Any:
     if fast is not None:
         return fast.loads(data)
     return json.loads(data)
+
+
+# Added to every open of fim-tray's own files: a link planted in place of one is refused (not
+# followed to truncate or append to a victim), and a FIFO or device is opened without waiting
+# for a writer, then refused by its type, so tampering can never hang the engine.
+_OWN_FLAGS = (
+    getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFDIR: "a folder", stat.S_IFSOCK: "a socket"}
+
+
+def open_own(path: Path, flags: int = os.O_RDONLY, mode: int = 0o600) -> int:
+    """Open one of fim-tray's own files (settings, baselines, pending files, history, locks,
+    saved copies): a regular file, never through a link, never blocking. ``OSError`` saying what
+    is in its place otherwise; ``FileNotFoundError`` as ``os.open`` gives it."""
+    try:
+        fd = os.open(path, flags | _OWN_FLAGS, mode)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK):  # O_NOFOLLOW met a link (EMLINK: BSDs)
+            raise OSError(exc.errno, "a link is in its place (not followed)", str(path)) from None
+        if exc.errno == errno.ENXIO:  # a FIFO opened for writing with no reader
+            raise OSError(exc.errno, "a FIFO is in its place (not opened)", str(path)) from None
+        raise
+    try:
+        kind = stat.S_IFMT(os.fstat(fd).st_mode)
+    except OSError:
+        os.close(fd)
+        raise
+    if kind != stat.S_IFREG:
+        os.close(fd)
+        what = _KINDS.get(kind, "a device")
+        raise OSError(errno.EINVAL, f"{what} is in its place, not a file (not read)", str(path))
+    return fd
+
+
+def read_own(path: Path, limit: int | None = None) -> bytes:
+    """The content of one of fim-tray's own files, opened as :func:`open_own` does; ``OSError``
+    (EFBIG) when it holds more than ``limit`` bytes."""
+    fd = open_own(path)
+    try:
+        size = os.fstat(fd).st_size
+        if limit is not None and size > limit:
+            raise OSError(errno.EFBIG, f"it is bigger than {limit:,} bytes", str(path))
+        chunks = []
+        total = 0
+        while chunk := os.read(fd, max(size - total, 0) + 65536):
+            chunks.append(chunk)
+            total += len(chunk)
+            if limit is not None and total > limit:  # it grew while it was read
+                raise OSError(errno.EFBIG, f"it is bigger than {limit:,} bytes", str(path))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -132,7 +190,7 @@ def atomic_write(
             try:
                 os.link(path, backup)
             except OSError:  # no hard links here (some network shares): copy instead
-                atomic_write(backup, path.read_bytes(), mode=mode)
+                atomic_write(backup, read_own(path), mode=mode)
         os.replace(tmp, path)
         if durable:
             _fsync_dir(folder)

@@ -89,16 +89,22 @@ class Change(NamedTuple):
     suspicious: bool = False
 
     def signature(self) -> str:
-        """A stable key for "this exact change", used to tell new changes from pending ones."""
+        """A stable key for "this exact change", used to tell new changes from pending ones.
+
+        The fields are encoded without ambiguity (the ``repr`` of a tuple quotes and escapes
+        every string), so no name or link target, whatever ``|`` or quotes it holds, can make
+        two different changes share a signature."""
         after = self.after
         state = (
-            ""
+            None
             if after is None
-            else f"{after.type}|{after.digest}|{after.target}|{after.mode}|{after.uid}|"
-            f"{after.gid}|{after.size}|{after.mtime_ns}|{after.error}"
-        )
-        text = f"{self.kind}|{self.path}|{state}"
-        return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+            else (
+                after.type, after.digest, after.target, after.mode, after.uid, after.gid,
+                after.size, after.mtime_ns, after.error,
+            )
+        )  # fmt: skip
+        text = repr((self.kind, self.path, state))  # ASCII-safe: surrogates come out escaped
+        return hashlib.sha256(text.encode("utf-8", "backslashreplace")).hexdigest()[:32]
 
 
 class Folder(NamedTuple):

@@ -7,7 +7,8 @@ import threading
 from collections.abc import Callable, Collection
 from typing import Any
 
-from fim_tray.app.selection import is_selected
+from fim_tray import logs
+from fim_tray.app.selection import selector
 from fim_tray.errors import FimError, ScanCancelled
 from fim_tray.models import Folder, FolderReport, ScanResult
 from fim_tray.scan.compare import compare
@@ -17,6 +18,8 @@ from fim_tray.scan.throttle import Throttle
 from fim_tray.store.baseline import Baseline
 from fim_tray.store.config import Config
 from fim_tray.store.state import Store
+
+log = logs.getLogger(__name__)
 
 
 def rescan(
@@ -111,9 +114,9 @@ def check_folder(
             processes=processes,
         )
         before = trusted.entries
-        targets = sorted(scope or ())
+        in_scope = selector(scope or ())
         if scope is not None:
-            before = {p: e for p, e in before.items() if is_selected(p, targets)}
+            before = {p: e for p, e in before.items() if in_scope(p)}
         changes = compare(before, result.entries, result.unlisted)
         with store.locked():
             pending_file = store.pending(folder)
@@ -122,7 +125,7 @@ def check_folder(
             store.history.append(folder.path, new, now)
             pending = {c.signature(): c.path for c in changes}
             if scope is not None:  # what is pending elsewhere in the folder stays pending
-                kept = {s: p for s, p in old.items() if not is_selected(p, targets)}
+                kept = {s: p for s, p in old.items() if not in_scope(p)}
                 pending = {**kept, **pending}
             pending_file.save(pending, now, full=full)
     except ScanCancelled:
@@ -130,6 +133,11 @@ def check_folder(
     except FimError as exc:
         store.save_pending_error(folder, exc.message, now)
         return FolderReport(folder, now, error=exc.message)
+    except Exception as exc:  # a bug, or state no check foresaw: this folder's error only
+        log.error("checking %s failed", folder.path, exc_info=True)
+        message = f"unexpected error while checking it ({type(exc).__name__}: {exc})"
+        store.save_pending_error(folder, message, now)
+        return FolderReport(folder, now, error=message)
     return FolderReport(
         folder,
         now,

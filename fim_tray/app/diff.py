@@ -139,7 +139,9 @@ def diff(
     if settings.secret(rel) is not None:
         return result("secret", f"No diff for {shown}: {why}.")
     try:
-        before_data = store.copies.read(old.digest, folder.algorithm)
+        before_data = store.copies.read(
+            old.digest, folder.algorithm, limit=settings.max_file_bytes
+        )
     except CopyDamagedError as exc:
         return result("damaged", f"No diff for {shown}: {exc.message}")
     except CopyError:

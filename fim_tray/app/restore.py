@@ -230,7 +230,7 @@ def _saved_content(
     shown = escape(rel)
     assert want.digest is not None  # checked by _check_shapes
     try:
-        return store.copies.read(want.digest, algorithm)
+        return store.copies.read(want.digest, algorithm, limit=settings.max_file_bytes)
     except CopyDamagedError as exc:
         raise CopyDamagedError(
             f"The saved copy of {shown} is damaged ({exc.reason}), so it was not used and was "

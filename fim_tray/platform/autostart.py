@@ -18,6 +18,7 @@ from xml.parsers.expat import ExpatError
 
 from fim_tray import APP_NAME
 from fim_tray.jsonio import atomic_write
+from fim_tray.platform.launch import self_command
 
 BUNDLE_ID = "io.github.fim-tray"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
@@ -39,7 +40,7 @@ def launch_command() -> list[str]:
     if sys.platform == "win32":  # pythonw.exe: no console window at login
         windowed = Path(python).with_name("pythonw.exe")
         python = str(windowed) if windowed.exists() else python
-    return [python, "-m", "fim_tray", "tray"]
+    return [*self_command(python), "tray"]
 
 
 def _desktop_quote(arg: str) -> str:

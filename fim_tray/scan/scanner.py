@@ -189,8 +189,10 @@ class Scanner:
         folders among them to walk. A path that is gone is simply not recorded: compared with
         the baseline, it and everything below it are removed."""
         excluded = recorder.excluder
-        wanted = sorted({p.strip("/") for p in self.only or ()})
-        tops = [p for i, p in enumerate(wanted) if not any(_below(p, q) for q in wanted[:i])]
+        wanted = {p.strip("/") for p in self.only or ()}
+        # The paths no other one is inside of: each looked up with its parent folders (linear in
+        # the paths touched, whatever their number).
+        tops = sorted(p for p in wanted if not _inside_any(p, wanted))
         by_parent: dict[str, set[str]] = {}
         for rel in tops:
             parts = rel.split("/")
@@ -256,6 +258,11 @@ def _pusher(stack: list[Todo], folder: str, here: Dir | None) -> Callable[[str, 
     return push
 
 
-def _below(path: str, folder: str) -> bool:
-    """True when ``path`` is ``folder`` or inside it (relative, ``/``-separated paths)."""
-    return path == folder or path.startswith(folder + "/")
+def _inside_any(path: str, folders: Collection[str]) -> bool:
+    """True when a parent folder of ``path`` is in ``folders`` (relative, ``/``-separated)."""
+    end = path.rfind("/")
+    while end > 0:
+        if path[:end] in folders:
+            return True
+        end = path.rfind("/", 0, end)
+    return False

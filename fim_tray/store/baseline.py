@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 from fim_tray import jsonio
 from fim_tray.errors import BaselineError, BaselineTamperedError, StorageError
@@ -48,7 +48,7 @@ def _read_key(path: Path) -> bytes:
     """The key in ``path``, waiting a little while another process may still be writing it."""
     deadline = time.monotonic() + KEY_WAIT
     while True:
-        text = path.read_text("ascii").strip()
+        text = jsonio.read_own(path, limit=4096).decode("ascii").strip()
         # Created but not yet filled (see the O_EXCL below): wait for the rest.
         partial = len(text) < 2 * KEY_BYTES and all(c in string.hexdigits for c in text)
         if not partial or time.monotonic() >= deadline:
@@ -73,12 +73,12 @@ def load_key(path: Path) -> bytes:
         return _read_key(path)
     except FileNotFoundError:
         pass
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
         raise _key_error(path, exc) from exc
     key = os.urandom(KEY_BYTES)  # what secrets.token_bytes gives, without importing random
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = jsonio.open_own(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process made it first: use theirs
         try:
             return _read_key(path)
@@ -235,31 +235,10 @@ def parse(data: bytes, key: bytes, source: str = "the baseline") -> Baseline:
 
 
 def _parse(data: bytes, key: bytes, source: str) -> Baseline:
+    if signature(data, key) is None:
+        _refuse(data, source)
     try:
-        doc = jsonio.loads(data)
-    except ValueError:
-        raise BaselineError(
-            f"{source} is damaged: it is not valid JSON (was it cut short by a crash or a full "
-            "disk?). It was left as it is; the version before it, if any, is beside it as .bak."
-        ) from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise BaselineError(f"{source} is not a fim-tray baseline. It was left as it is.")
-    if doc.get("schema") != SCHEMA:
-        raise BaselineError(
-            f"{source} has schema version {doc.get('schema')!r}, which this fim-tray "
-            f"(schema {SCHEMA}) cannot read. Use the fim-tray version that wrote it."
-        )
-    head = (_HEAD % SCHEMA) + str(doc.get("hmac", "")).encode() + _BODY
-    framed = len(data) > len(head) + len(_TAIL) and data.startswith(head) and data.endswith(_TAIL)
-    raw = memoryview(data)[len(head) : -len(_TAIL)] if framed else b""  # no copy of the body
-    expected = hmac.new(key, raw, hashlib.sha256).hexdigest()
-    if not raw or not hmac.compare_digest(expected, str(doc.get("hmac", ""))):
-        raise BaselineTamperedError(
-            f"{source} was changed outside fim-tray: its signature does not match. Someone may "
-            "have edited it to hide a change. It was left as it is for you to inspect; to start "
-            "again from the folder as it is now, remove the folder and add it again."
-        )
-    try:
+        doc = jsonio.loads(data)  # signed with this install's key: fim-tray wrote it
         body = doc["body"]
         entries = _entries_from_json(body["entries"])
         return Baseline(
@@ -271,14 +250,39 @@ def _parse(data: bytes, key: bytes, source: str) -> Baseline:
             root_dev=body.get("root_dev"),
             extra={k: v for k, v in body.items() if k not in BODY_KEYS},
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise BaselineError(f"{source} is signed but incomplete ({exc!r}).") from exc
+
+
+def _refuse(data: bytes, source: str) -> NoReturn:
+    """Why ``data``, which is not a baseline signed with this install's key, is refused: damaged,
+    not a baseline, another schema, or tampered with. Its JSON is parsed only to tell which, and
+    whatever it holds (nested 60,000 deep, a signature that is not ASCII) is a BaselineError."""
+    try:
+        doc = jsonio.loads(data)
+    except (ValueError, RecursionError):
+        raise BaselineError(
+            f"{source} is damaged: it is not valid JSON (was it cut short by a crash or a full "
+            "disk?). It was left as it is; the version before it, if any, is beside it as .bak."
+        ) from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise BaselineError(f"{source} is not a fim-tray baseline. It was left as it is.")
+    if doc.get("schema") != SCHEMA:
+        raise BaselineError(
+            f"{source} has schema version {doc.get('schema')!r}, which this fim-tray "
+            f"(schema {SCHEMA}) cannot read. Use the fim-tray version that wrote it."
+        )
+    raise BaselineTamperedError(
+        f"{source} was changed outside fim-tray: its signature does not match. Someone may "
+        "have edited it to hide a change. It was left as it is for you to inspect; to start "
+        "again from the folder as it is now, remove the folder and add it again."
+    )
 
 
 def read(path: Path) -> bytes:
     """A baseline file's content; a missing or unreadable file is a :class:`BaselineError`."""
     try:
-        return path.read_bytes()
+        return jsonio.read_own(path)
     except FileNotFoundError:
         raise BaselineError(
             f"The baseline {path} is missing. Remove the folder and add it again to record a "

@@ -176,14 +176,14 @@ def _check_algorithm(name: str, source: str) -> None:
 def load(path: Path) -> Config:
     """The saved settings, or the defaults when there is no file yet."""
     try:
-        data = path.read_bytes()
+        data = jsonio.read_own(path)
     except FileNotFoundError:
         return Config()
     except OSError as exc:
         raise ConfigError(f"Cannot read the settings {path}: {exc.strerror}.") from exc
     try:
         obj = jsonio.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ConfigError(
             f"The settings file {path} is not valid JSON. It was left as it is; fix it or "
             "delete it to start again with no watched folders."

@@ -10,6 +10,7 @@ so a copy is read back only when its content still hashes to it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import lzma
 import os
 import re
@@ -19,6 +20,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from fim_tray import jsonio
 from fim_tray.errors import FimError, StorageError
 from fim_tray.scan.hashing import ALGORITHMS, DEFAULT_ALGORITHM, new_hash
 
@@ -28,6 +30,9 @@ CODEC_NAMES = {RAW: "raw", ZLIB: "zlib", LZMA: "lzma"}
 WORTH = 0.9  # compress only when it saves at least a tenth: raw copies read back faster
 TEMP_AGE = 3600.0  # a temporary file older than this was left by a crash
 MAX_HEADER_SIZE = 1 << 40  # a header claiming more than this is damaged, not a real file
+# The most a copy is read back as when the caller gives no limit: config.json's default
+# copy_max_file_bytes (no copy bigger than the limit is ever stored).
+DEFAULT_LIMIT = 10_000_000
 
 
 class CopyError(FimError):
@@ -88,9 +93,10 @@ def encode(data: bytes, algorithm: str, codec: int | None = None) -> bytes:
     return MAGIC + bytes([codec, len(name)]) + name + len(data).to_bytes(8, "big") + payload
 
 
-def decode(blob: bytes, digest: str, algorithm: str) -> bytes:
+def decode(blob: bytes, digest: str, algorithm: str, limit: int = DEFAULT_LIMIT) -> bytes:
     """The content of a stored copy; :class:`CopyDamagedError` unless it hashes to
-    ``digest`` with ``algorithm``."""
+    ``digest`` with ``algorithm``. Nothing bigger than ``limit`` bytes is ever decompressed:
+    a copy whose header claims more is damaged (no copy that big is stored)."""
     reason = f"its content no longer matches its {algorithm} hash"
     damaged = CopyDamagedError(
         f"The saved copy {digest[:12]}... is damaged ({reason}), so it was not used and was "
@@ -105,7 +111,7 @@ def decode(blob: bytes, digest: str, algorithm: str) -> bytes:
     size_at = start + name_len
     size = int.from_bytes(blob[size_at : size_at + 8], "big")
     payload = blob[size_at + 8 :]
-    if name != algorithm.encode("ascii") or size > MAX_HEADER_SIZE:
+    if name != algorithm.encode("ascii") or size > min(limit, MAX_HEADER_SIZE):
         raise damaged
     try:
         if codec == RAW:
@@ -146,7 +152,7 @@ class CopyStore:
         if _hash(data, algorithm) != digest:
             raise ValueError("content does not match its digest")
         path = self.path(digest, algorithm)
-        if path.is_file() and self.verify(digest, algorithm):
+        if path.is_file() and self.verify(digest, algorithm, limit=len(data)):
             return 0  # a damaged copy is written again below
         blob = encode(data, algorithm)
         try:
@@ -182,25 +188,33 @@ class CopyStore:
                     os.close(fd)
         self._dirty.clear()
 
-    def read(self, digest: str, algorithm: str = DEFAULT_ALGORITHM) -> bytes:
-        """The verified content of a copy (see :func:`decode`). A damaged copy is removed, so
-        that the next :meth:`put` of that content stores it again (and no count calls it
-        kept)."""
+    def read(
+        self, digest: str, algorithm: str = DEFAULT_ALGORITHM, *, limit: int = DEFAULT_LIMIT
+    ) -> bytes:
+        """The verified content of a copy of at most ``limit`` bytes (see :func:`decode`),
+        read never through a link. A damaged copy is removed, so that the next :meth:`put` of
+        that content stores it again (and no count calls it kept)."""
         path = self.path(digest, algorithm)
         try:
-            blob = path.read_bytes()
+            # Compressed data never grows by more than a few bytes in a thousand.
+            blob = jsonio.read_own(path, limit=limit + limit // 64 + 4096)
         except FileNotFoundError:
             raise CopyError(f"No copy of {digest[:12]}... is kept.") from None
         except OSError as exc:
-            raise CopyError(f"The copy {path} cannot be read: {exc.strerror}.") from exc
+            if exc.errno == errno.EFBIG:  # bigger than any copy it may be: damaged
+                blob = b""
+            else:
+                raise CopyError(f"The copy {path} cannot be read: {exc.strerror}.") from exc
         try:
-            return decode(blob, digest, algorithm)
+            return decode(blob, digest, algorithm, limit)
         except CopyDamagedError:
             with contextlib.suppress(OSError):
                 path.unlink()
             raise
 
-    def verify(self, digest: str, algorithm: str = DEFAULT_ALGORITHM) -> bool:
+    def verify(
+        self, digest: str, algorithm: str = DEFAULT_ALGORITHM, *, limit: int = DEFAULT_LIMIT
+    ) -> bool:
         """True when the copy is there and whole: its header and size first (cheap), then its
         content against its digest. A damaged copy is removed."""
         if not self.intact(self.path(digest, algorithm), algorithm):
@@ -208,7 +222,7 @@ class CopyStore:
                 self.path(digest, algorithm).unlink()
             return False
         try:
-            self.read(digest, algorithm)
+            self.read(digest, algorithm, limit=limit)
         except CopyError:  # damaged (and removed by read), or unreadable
             return False
         return True
@@ -220,11 +234,16 @@ class CopyStore:
         name = algorithm.encode("ascii")
         start = len(MAGIC) + 2
         try:
-            with open(path, "rb") as f:
-                size_on_disk = os.fstat(f.fileno()).st_size
-                head = f.read(start + len(name) + 8)
+            fd = jsonio.open_own(path)
         except OSError:
             return False
+        try:
+            size_on_disk = os.fstat(fd).st_size
+            head = os.read(fd, start + len(name) + 8)
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
         if len(head) < start + len(name) + 8 or not head.startswith(MAGIC):
             return False
         codec, name_len = head[len(MAGIC)], head[len(MAGIC) + 1]

@@ -97,7 +97,7 @@ class History:
         try:
             self._rotate_if_needed()
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = jsonio.open_own(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             try:
                 data = b"".join(lines)
                 start = os.fstat(fd).st_size
@@ -144,7 +144,7 @@ class History:
     @staticmethod
     def _read_file(path: Path) -> Iterator[Event]:
         try:
-            data = path.read_bytes()
+            data = jsonio.read_own(path)
         except OSError as exc:
             log.warning("cannot read history %s: %s", path, exc)
             return
@@ -153,7 +153,7 @@ class History:
                 continue
             try:
                 yield _event(jsonio.loads(line))
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
                 log.warning("skipping damaged line %d of %s", number, path)
 
 

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from fim_tray import jsonio
 from fim_tray.errors import LockedError, StorageError
 
 # flock does not exclude threads sharing one descriptor, so threads take this first. Not
@@ -49,7 +50,7 @@ def _unlock(fd: int) -> None:
 
 def _holder(path: Path) -> str:
     with contextlib.suppress(OSError, ValueError):
-        pid = int(path.read_text().strip() or "0")
+        pid = int(jsonio.read_own(path, limit=64).strip() or b"0")
         if pid:
             return f" (process {pid})"
     return ""
@@ -65,7 +66,7 @@ def data_lock(path: Path, timeout: float = 30.0) -> Iterator[None]:
     with _thread_lock:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = jsonio.open_own(path, os.O_RDWR | os.O_CREAT)
         except OSError as exc:
             raise StorageError(
                 f"Could not open the lock file {path}: {exc.strerror or exc}. Check that the "
@@ -103,8 +104,14 @@ class InstanceLock:
 
     def acquire(self) -> bool:
         """True when this process now holds it; False when another process does."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = jsonio.open_own(self.path, os.O_RDWR | os.O_CREAT)
+        except OSError as exc:
+            raise StorageError(
+                f"Could not open the lock file {self.path}: {exc.strerror or exc}. Check that "
+                "the data folder exists, is a folder and may be written."
+            ) from exc
         if not _try_lock(fd):
             os.close(fd)
             return False

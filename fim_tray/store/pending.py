@@ -62,7 +62,7 @@ def parse(data: bytes, key: bytes, folder_id: str) -> dict[str, object] | None:
         return None
     try:
         obj = jsonio.loads(bytes(body))
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return obj if isinstance(obj, dict) else None
 
@@ -79,8 +79,13 @@ class PendingFile:
         """The verified content; empty when there is none or it fails its signature (with a
         warning, once per file content, when ``warn``: where changes are reported anew)."""
         try:
-            data = self.path.read_bytes()
-        except OSError:  # none yet, or unreadable: as if never written
+            data = jsonio.read_own(self.path)
+        except FileNotFoundError:  # none yet: as if never written
+            return {}
+        except OSError as exc:  # unreadable, or a link or FIFO in its place: as if never written
+            if warn:
+                log.warning("the pending list %s cannot be read (%s): every current change is "
+                            "reported as new again", self.path, exc.strerror or exc)
             return {}
         obj = parse(data, self.key, self.folder_id)
         if obj is None and warn:

@@ -158,6 +158,13 @@ class Store:
         # None: no pending file (an install older than this check), or one that fails its
         # signature. The limit: a baseline and a pending file put back together, both from
         # the same earlier moment, agree with each other and are not detected.
+        if record.folder != folder.path:
+            raise BaselineTamperedError(
+                f"The baseline {path} is signed for another folder ({record.folder}), not "
+                f"{folder.path}: a baseline was copied into its place to hide a change. It was "
+                "left as it is for you to inspect; to start again from the folder as it is now, "
+                "remove the folder and add it again."
+            )
         if expected is not None and expected != signature:
             raise BaselineTamperedError(
                 f"The baseline {path} is not the one fim-tray last wrote: an older copy may "
@@ -213,7 +220,7 @@ def load_signed_file(path: Path, key: bytes) -> tuple[Baseline, str]:
         baseline_file.parse(data, key, source=source)
         raise BaselineError(f"{source} is not in the layout fim-tray writes.")
     try:
-        cached = cache.cache_path(path).read_bytes()
+        cached = jsonio.read_own(cache.cache_path(path))
     except OSError:  # none yet (FileNotFoundError), or unreadable: the JSON it is
         cached = b""
     record = cache.decode(cached, json_mac, key) if cached else None

@@ -6,8 +6,10 @@ start dialogs as child processes, so nothing here blocks the tray's loop.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
+import stat
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -16,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from fim_tray import APP_NAME
+from fim_tray import APP_NAME, jsonio
 from fim_tray.app.monitor import Monitor, MonitorEvent, Watched
 from fim_tray.app.service import Service
 from fim_tray.errors import FimError
@@ -148,10 +150,19 @@ class TrayApp:
         shield, since every notification is about a change."""
         path = self.service.paths.data_dir / "icons" / "fim-tray-changes.png"
         try:
-            if not path.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                draw_icon("pending", 128).save(path)
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                return path
+        except FileNotFoundError:
+            pass
         except OSError:
+            return None
+        # Missing, or something else in its place (a link is replaced, never written through).
+        png = io.BytesIO()
+        draw_icon("pending", 128).save(png, format="PNG")
+        try:
+            jsonio.atomic_write(path, png.getvalue(), mode=0o644, durable=False)
+        except FimError as exc:
+            log.warning("no icon for notifications: %s", exc.message)
             return None
         return path
 

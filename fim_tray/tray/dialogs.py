@@ -21,6 +21,7 @@ from pathlib import Path
 
 from fim_tray import jsonio
 from fim_tray.models import Change
+from fim_tray.platform.launch import safe_cwd, self_command
 from fim_tray.tray.presenter import folder_label
 from fim_tray.ui.wire import items_from_changes
 
@@ -30,13 +31,6 @@ OnAccept = Callable[[str, frozenset[str]], None]  # folder, signatures of the ac
 OnRestored = Callable[[str], None]  # folder where the window put a file back
 OnPicked = Callable[[str], None]
 OnProblem = Callable[[str], None]
-
-
-def self_command() -> list[str]:
-    """How to start this same fim-tray again (a frozen build is its own executable)."""
-    if getattr(sys, "frozen", False):
-        return [sys.executable]
-    return [sys.executable, "-m", "fim_tray"]
 
 
 def _end(child: subprocess.Popen[str]) -> None:
@@ -68,6 +62,7 @@ class Dialogs:
         try:
             child = subprocess.Popen(
                 [*self_command(), *args],
+                cwd=safe_cwd(),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,

@@ -23,6 +23,7 @@ from fim_tray.platform.autostart import (
     autostart_for_platform,
     launch_command,
 )
+from fim_tray.platform.launch import self_command
 
 RESERVED = set(" \t\n\"'\\><~|&;$*?#()`")  # Desktop Entry spec, "The Exec key"
 ODD_ARGS = [
@@ -164,7 +165,7 @@ def test_xdg_enable_writes_the_entry_for_this_installation(tmp_path: Path) -> No
     assert keys["X-GNOME-Autostart-enabled"] == "true"
     assert "Hidden" not in keys
     argv = exec_unquote(string_unescape(keys["Exec"]))
-    assert argv == [sys.executable, "-m", "fim_tray", "tray"]
+    assert argv == [*self_command(), "tray"]
     assert os.path.isabs(argv[0])
     try_exec = string_unescape(keys["TryExec"])
     assert try_exec == sys.executable
@@ -177,7 +178,7 @@ def test_xdg_exec_runs_this_checkout_of_fim_tray(tmp_path: Path) -> None:
     entry = XdgAutostart(launch_command(), config_home=tmp_path)
     entry.enable()
     argv = exec_unquote(string_unescape(read_entry(entry.path)["Exec"]))
-    assert argv[1:3] == ["-m", "fim_tray"]
+    assert argv[:-1] == self_command() and argv[-1] == "tray"
     probe = [argv[0], "-c", "import fim_tray; print(fim_tray.__file__)"]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # as at login
     done = subprocess.run(
@@ -415,7 +416,7 @@ def test_win_registry_refuses_off_windows() -> None:
 
 
 def test_launch_command_from_source() -> None:
-    assert launch_command() == [sys.executable, "-m", "fim_tray", "tray"]
+    assert launch_command() == [*self_command(), "tray"]
 
 
 def test_launch_command_frozen(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -430,9 +431,9 @@ def test_launch_command_prefers_pythonw_on_windows(
     python.write_bytes(b"")
     monkeypatch.setattr(sys, "platform", "win32")
     monkeypatch.setattr(sys, "executable", str(python))
-    assert launch_command() == [str(python), "-m", "fim_tray", "tray"]  # no pythonw.exe yet
+    assert launch_command() == [str(python), *self_command()[1:], "tray"]  # no pythonw.exe yet
     (tmp_path / "pythonw.exe").write_bytes(b"")
-    assert launch_command() == [str(tmp_path / "pythonw.exe"), "-m", "fim_tray", "tray"]
+    assert launch_command() == [str(tmp_path / "pythonw.exe"), *self_command()[1:], "tray"]
 
 
 def test_launch_command_no_pythonw_off_windows(
@@ -463,4 +464,4 @@ def test_autostart_for_platform_defaults_to_this_installation(
     monkeypatch.setattr(sys, "platform", "linux")
     chosen = autostart_for_platform()
     assert isinstance(chosen, XdgAutostart)
-    assert chosen.command == [sys.executable, "-m", "fim_tray", "tray"]
+    assert chosen.command == [*self_command(), "tray"]
