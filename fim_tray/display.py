@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import unicodedata
 from datetime import datetime
 
@@ -41,6 +42,15 @@ def timestamp(when: datetime) -> str:
     return when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
+def device_numbers(rdev: int) -> str:
+    """``1,3``: major and minor, as ``ls -l`` shows a device node."""
+    major = getattr(os, "major", None)
+    minor = getattr(os, "minor", None)
+    if major is None or minor is None:  # no device nodes on Windows: the raw number
+        return str(rdev)
+    return f"{major(rdev)},{minor(rdev)}"
+
+
 def _mode(entry: Entry) -> str:
     return f"{entry.mode:04o}"
 
@@ -52,6 +62,8 @@ def describe(change: Change, *, brief: bool = False) -> str:
     """
     before, after = change.before, change.after
     if change.kind == "added" and after is not None:
+        if after.rdev is not None:
+            return f"{after.type} {device_numbers(after.rdev)}"
         return after.type if after.type != "file" else f"{after.size} bytes"
     if change.kind == "removed" or before is None or after is None:
         return ""
@@ -79,6 +91,8 @@ def describe(change: Change, *, brief: bool = False) -> str:
             parts.append(f"{label} {getattr(before, name)} -> {getattr(after, name)}")
         elif name == "size":
             parts.append(f"size {before.size} -> {after.size}")
+        elif name == "rdev":
+            parts.append(f"device {device_numbers(before.size)} -> {device_numbers(after.size)}")
         elif name == "mtime_ns":
             parts.append(
                 "mtime " + _short_time(before.mtime_ns) + " -> " + _short_time(after.mtime_ns)

@@ -24,6 +24,8 @@ class Entry(NamedTuple):
 
     ``digest`` is set for readable regular files only; ``target`` for symlinks (never followed);
     ``error`` says why a file or folder could not be read (its content is then unknown).
+    ``size`` is 0 for folders and the like; for a device node, which has no size, it holds the
+    device number (``st_rdev``, see :attr:`rdev`), so a swapped device is a change.
     """
 
     type: EntryType
@@ -38,7 +40,13 @@ class Entry(NamedTuple):
     target: str | None = None
     error: str | None = None
 
+    @property
+    def rdev(self) -> int | None:
+        """A device node's device number (kept in ``size``); None for anything else."""
+        return self.size if self.type in DEVICE_TYPES else None
 
+
+DEVICE_TYPES = frozenset({"chardev", "blockdev"})
 ENTRY_FIELDS: tuple[str, ...] = Entry._fields
 _new = tuple.__new__  # an Entry from an iterable of its fields, in C (no check of their count)
 
@@ -73,6 +81,9 @@ class ScanResult(NamedTuple):
     root_dev: int | None = None
 
 
+ChangeKey = tuple[str, str]  # (path, Change.signature()): see Change.key
+
+
 class Change(NamedTuple):
     """One difference between a baseline and the folder as it is now.
 
@@ -105,6 +116,11 @@ class Change(NamedTuple):
         )  # fmt: skip
         text = repr((self.kind, self.path, state))  # ASCII-safe: surrogates come out escaped
         return hashlib.sha256(text.encode("utf-8", "backslashreplace")).hexdigest()[:32]
+
+    def key(self) -> ChangeKey:
+        """The change as a person saw it: its path and its signature. An accept names both, so
+        a window that showed one path can never accept another's change."""
+        return (self.path, self.signature())
 
 
 class Folder(NamedTuple):

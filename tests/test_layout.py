@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import TypeGuard
 
 import pytest
 
@@ -24,20 +25,41 @@ def _private(name: str) -> bool:
     return name.startswith("_") and not name.startswith("__") and name not in ALLOWED
 
 
+def _not_own(node: ast.expr) -> bool:
+    return not (isinstance(node, ast.Name) and node.id in OWN)
+
+
+def _private_attribute(node: ast.AST) -> TypeGuard[ast.Attribute]:
+    return isinstance(node, ast.Attribute) and _private(node.attr) and _not_own(node.value)
+
+
+def _private_getattr(node: ast.AST) -> TypeGuard[ast.Call]:
+    """``getattr(x, "_name")`` (and setattr, hasattr): the same reach, spelled as a string."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+        return False
+    if node.func.id not in {"getattr", "setattr", "hasattr"} or len(node.args) < 2:
+        return False
+    name = node.args[1]
+    return (
+        isinstance(name, ast.Constant)
+        and isinstance(name.value, str)
+        and _private(name.value)
+        and _not_own(node.args[0])
+    )
+
+
 def reaches_into_privates(source: str) -> list[str]:
     """Each ``from fim_tray... import _name`` and each ``x._name`` where ``x`` is not this
     object (``self``, ``cls``): what one module would take from another's insides."""
     found = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("fim_tray"):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            found.append(f"l.{node.lineno}: relative import")  # hides which floor it reaches
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("fim_tray"):
             found += [f"l.{node.lineno}: imports {a.name}" for a in node.names if _private(a.name)]
-        elif (
-            isinstance(node, ast.Attribute)
-            and _private(node.attr)
-            and not (isinstance(node.value, ast.Name) and node.value.id in OWN)
-        ):
+        elif _private_attribute(node) or _private_getattr(node):
             found.append(f"l.{node.lineno}: uses {ast.unparse(node)}")
-    return found
+    return sorted(found, key=lambda line: int(line[2 : line.index(":")]))
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
@@ -57,5 +79,13 @@ def test_the_check_catches_a_reach_into_privates() -> None:
         "def f(store, self):\n"
         "    self._ok = store._key\n"
         "    return point._replace(x=1)\n"
+        "from .store import paths\n"
+        "getattr(store, '_lock')\n"
+        "getattr(self, '_lock', None)\n"
     )
-    assert reaches_into_privates(source) == ["l.1: imports _HashPool", "l.3: uses store._key"]
+    assert reaches_into_privates(source) == [
+        "l.1: imports _HashPool",
+        "l.3: uses store._key",
+        "l.5: relative import",
+        "l.6: uses getattr(store, '_lock')",
+    ]

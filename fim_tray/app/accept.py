@@ -8,7 +8,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from fim_tray.app.check import rescan
 from fim_tray.app.selection import is_selected, relative_name
 from fim_tray.errors import FimError, NotWatchedError
-from fim_tray.models import Change, Folder, FolderReport, Problem
+from fim_tray.models import Change, ChangeKey, Folder, FolderReport, Problem
 from fim_tray.scan.compare import compare
 from fim_tray.store.config import Config
 from fim_tray.store.state import Store
@@ -38,16 +38,16 @@ def accept(store: Store, path: str | None = None, files: Iterable[str] = ()) -> 
     return reports
 
 
-def accept_changes(store: Store, path: str, signatures: Collection[str]) -> FolderReport:
-    """Accept exactly the changes a person saw, named by :meth:`Change.signature`.
+def accept_changes(store: Store, path: str, keys: Collection[ChangeKey]) -> FolderReport:
+    """Accept exactly the changes a person saw, each named by its path and its signature
+    (:meth:`Change.key`).
 
     A file that changed again since it was shown has another signature and stays pending,
-    so nothing is accepted that the person did not see.
+    and a signature shown beside another path (a forged history line) accepts nothing, so
+    nothing is accepted that the person did not see.
     """
-    wanted = set(signatures)
-    return accept_folder(
-        store, store.folder(path), store.config(), lambda c: c.signature() in wanted
-    )
+    wanted = set(keys)
+    return accept_folder(store, store.folder(path), store.config(), lambda c: c.key() in wanted)
 
 
 def _names_something(store: Store, folder: Folder, rel: str) -> bool:

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from fim_tray import logs
+from fim_tray.app import fileops
 from fim_tray.app.copy_policy import CopySettings
 from fim_tray.errors import FimError
 from fim_tray.models import Entry, Folder, Problem
-from fim_tray.scan import fileops
 from fim_tray.store.config import Config
 from fim_tray.store.copies import Blob, CopyStore, digest_ok
 from fim_tray.store.state import Store

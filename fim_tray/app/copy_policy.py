@@ -4,7 +4,6 @@ per-folder quota, as config.json sets them."""
 from __future__ import annotations
 
 import fnmatch
-import os
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -31,6 +30,18 @@ DEFAULT_NO_COPY: tuple[str, ...] = (
     ".git-credentials",
     ".ssh",
     ".gnupg",
+    ".aws/credentials",
+    ".kube/config",
+    ".docker/config.json",
+    ".npmrc",
+    ".pypirc",
+    "*.ppk",  # PuTTY keys
+    "*.ovpn",  # VPN profiles, often with their keys inline
+    "logins.json",  # Firefox's saved passwords ...
+    "key4.db",  # ... and the key that opens them
+    ".vault-token",
+    "*.tfstate",  # Terraform state: every secret of what it manages
+    "*.tfstate.backup",
 )
 DEFAULT_MAX_FILE_BYTES = 10_000_000  # 10 MB
 DEFAULT_QUOTA_BYTES = 1_000_000_000  # 1 GB per watched folder
@@ -63,14 +74,21 @@ class CopySettings:
 
     @cached_property
     def _compiled(self) -> list[tuple[str, re.Pattern[str], bool]]:
-        flags = re.IGNORECASE if os.name == "nt" else 0
-        return [
-            (p, re.compile(fnmatch.translate(p.strip("/")), flags), "/" in p) for p in self.no_copy
-        ]
+        # Case never matters (.SSH on a case-insensitive disk is the same folder), and a path
+        # pattern matches at any depth (a watched home's .aws/credentials, or a user's inside
+        # a watched /home): a secret copied by mistake is worse than a copy missed.
+        compiled = []
+        for pattern in self.no_copy:
+            body = fnmatch.translate(pattern.strip("/"))
+            is_path = "/" in pattern.strip("/")
+            regex = re.compile("(?:.*/)?" + body if is_path else body, re.IGNORECASE)
+            compiled.append((pattern, regex, is_path))
+        return compiled
 
     def secret(self, rel: str) -> str | None:
-        """The no-copy pattern ``rel`` or one of its folders matches, or None. As for excludes,
-        a pattern without ``/`` matches a name, one with ``/`` a path in the folder."""
+        """The no-copy pattern ``rel`` or one of its folders matches, or None. A pattern
+        without ``/`` matches a name, one with ``/`` a path ending the path (at any depth);
+        case is ignored."""
         parts = rel.split("/")
         for index, name in enumerate(parts):
             sub = "/".join(parts[: index + 1])

@@ -10,11 +10,11 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
+from fim_tray.app import fileops
 from fim_tray.app.copy_policy import CopySettings
 from fim_tray.app.selection import file_key
 from fim_tray.display import escape
 from fim_tray.models import Folder
-from fim_tray.scan import fileops
 from fim_tray.store.copies import CopyDamagedError, CopyError
 from fim_tray.store.state import Store
 

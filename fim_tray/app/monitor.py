@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from fim_tray.app.service import Service
 from fim_tray.errors import FimError, ScanCancelled
-from fim_tray.models import Folder, FolderReport
+from fim_tray.models import ChangeKey, Folder, FolderReport
 from fim_tray.platform import power
 from fim_tray.platform.priority import lower_this_thread
 from fim_tray.platform.watcher import EventWatcher
@@ -96,7 +96,7 @@ class _Request:
     kind: str  # check, changed, lost, watch, accept, call, pause, resume, wake
     path: str | None = None
     full: bool = False
-    signatures: frozenset[str] | None = None  # for "accept": None accepts everything
+    keys: frozenset[ChangeKey] | None = None  # for "accept": None accepts everything
     paths: frozenset[str] = frozenset()  # for "changed": what the OS said was touched
     why: str = ""  # for "lost"
     task: Callable[[], object] | None = None  # for "call"
@@ -154,10 +154,10 @@ class Monitor:
     def watch(self, path: str) -> None:
         self._requests.put(_Request("watch", path))
 
-    def accept(self, path: str | None = None, signatures: frozenset[str] | None = None) -> None:
+    def accept(self, path: str | None = None, keys: frozenset[ChangeKey] | None = None) -> None:
         """Accept the changes named by signature in folder ``path``, or every change when
         ``signatures`` is None (in every folder when ``path`` is None too)."""
-        self._requests.put(_Request("accept", path, signatures=signatures))
+        self._requests.put(_Request("accept", path, keys=keys))
 
     def call(self, task: Callable[[], object], folder: str | None = None) -> None:
         """Run ``task`` on the monitor thread, between scans (settings that read or write many
@@ -349,7 +349,7 @@ class Monitor:
             except FimError as exc:
                 self.on_event(Failed(exc.title, exc.message, request.path))
         elif request.kind == "accept":
-            self._accept(request.path, request.signatures)
+            self._accept(request.path, request.keys)
         elif request.kind == "watch" and request.path is not None:
             self._watch(request.path)
         elif request.kind in ("pause", "resume"):
@@ -358,11 +358,11 @@ class Monitor:
             if not self.paused:  # catch up at once with what happened while paused
                 self.run_once()
 
-    def _accept(self, path: str | None, signatures: frozenset[str] | None) -> None:
+    def _accept(self, path: str | None, keys: frozenset[ChangeKey] | None) -> None:
         """Accept on this thread, between scans, then check again so every view agrees."""
-        if signatures is not None:  # only these changes, in one folder or in every one
+        if keys is not None:  # only these changes, in one folder or in every one
             paths = [path] if path is not None else [f.path for f in self.service.folders()]
-            reports = [self.service.accept_changes(p, signatures) for p in paths]
+            reports = [self.service.accept_changes(p, keys) for p in paths]
         else:
             reports = self.service.accept(path)
         accepted = sum(len(r.changes) for r in reports)

@@ -8,13 +8,14 @@ import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from fim_tray.app import fileops
 from fim_tray.app.check import rescan
 from fim_tray.app.copy_policy import CopySettings
 from fim_tray.app.selection import file_key
 from fim_tray.display import describe, escape
 from fim_tray.errors import FimError, StorageError
 from fim_tray.models import Change, Entry, Event, Folder
-from fim_tray.scan import dirwalk, fileops
+from fim_tray.scan import dirwalk
 from fim_tray.scan.compare import compare, compare_entry
 from fim_tray.scan.hashing import OPEN_FLAGS, new_hash
 from fim_tray.store import restore_log

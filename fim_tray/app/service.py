@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from fim_tray.app import check as checking
-from fim_tray.models import Event, Folder, FolderReport, ScanResult
+from fim_tray.models import ChangeKey, Event, Folder, FolderReport, ScanResult
 from fim_tray.scan.record import Progress
 from fim_tray.scan.throttle import Throttle
 from fim_tray.store.config import Config
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from fim_tray.app.diff import DiffResult
     from fim_tray.app.restore import RestoreResult
     from fim_tray.app.status import FolderStatus
+
 
 class Service:
     """The use cases over one :class:`Store`. ``processes``: first baselines and full re-hashes
@@ -144,11 +145,11 @@ class Service:
 
         return accepting.accept(self.store, path, files)
 
-    def accept_changes(self, path: str, signatures: Collection[str]) -> FolderReport:
-        """Accept exactly the changes a person saw, named by :meth:`Change.signature`."""
+    def accept_changes(self, path: str, keys: Collection[ChangeKey]) -> FolderReport:
+        """Accept exactly the changes a person saw, named by :meth:`Change.key`."""
         from fim_tray.app import accept as accepting
 
-        return accepting.accept_changes(self.store, path, signatures)
+        return accepting.accept_changes(self.store, path, keys)
 
     # -- status and history --------------------------------------------------------------------
 

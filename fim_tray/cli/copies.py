@@ -13,6 +13,7 @@ from fim_tray import jsonio
 from fim_tray.cli.output import EXIT_ERROR, EXIT_OK, say, state_word
 from fim_tray.display import escape
 from fim_tray.models import Folder
+from fim_tray.scan.excludes import DEFAULT_EXCLUDES
 from fim_tray.store.names import name_fields
 
 if TYPE_CHECKING:  # annotations only: every command imports this module to build its parser
@@ -61,7 +62,7 @@ PARSERS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "diff": ("what changed inside a file since the baseline", _diff_parser),
     "restore": ("put a file back as the baseline has it", _restore_parser),
     "prune": ("delete saved copies nothing refers to any more", _no_arguments),
-    "status": ("folders, saved copies and the no-copy patterns", _status_parser),
+    "status": ("folders, saved copies, the no-copy and exclude patterns", _status_parser),
 }
 
 
@@ -178,6 +179,7 @@ def cmd_status(service: Service, args: argparse.Namespace) -> int:
     copies = service.copies_status()
     by_folder = {c.folder.path: c for c in copies.folders}
     settings = copies.settings
+    excludes = service.config().excludes
     rows: list[dict[str, Any]] = []
     for status in service.status():
         state = state_word(status)
@@ -185,6 +187,7 @@ def cmd_status(service: Service, args: argparse.Namespace) -> int:
         row: dict[str, Any] = {
             **name_fields(status.folder.path, "folder"), "state": state,
             "keep_copies": status.folder.keep_copies, "error": status.error,
+            "excludes": list(status.folder.excludes),
         }  # fmt: skip
         if kept is not None:
             row.update(files=kept.files, kept=kept.kept, secret=kept.secret,
@@ -200,12 +203,16 @@ def cmd_status(service: Service, args: argparse.Namespace) -> int:
             )
         else:
             line += "on" if status.folder.keep_copies else "off"
+        if status.folder.excludes:
+            line += f"; skips {', '.join(escape(p) for p in status.folder.excludes)}"
         print(line)
     if args.json:
         obj = {
             "store": str(copies.store), "count": copies.count, "bytes": copies.bytes,
             "max_file_bytes": settings.max_file_bytes, "quota_bytes": settings.quota_bytes,
             "no_copy": list(settings.no_copy), "folders": rows, "errors": list(copies.errors),
+            "excludes": list(excludes),
+            "default_excludes": [p for p in excludes if p in DEFAULT_EXCLUDES],
         }  # fmt: skip
         print(jsonio.dumps(obj).decode("utf-8", "backslashreplace"))
         return EXIT_OK
@@ -215,6 +222,14 @@ def cmd_status(service: Service, args: argparse.Namespace) -> int:
         f"{_mb(settings.quota_bytes)} per folder"
     )
     print(f"no-copy patterns: {', '.join(escape(p) for p in settings.no_copy) or '(none)'}")
+    defaults = [p for p in excludes if p in DEFAULT_EXCLUDES]
+    own = [p for p in excludes if p not in DEFAULT_EXCLUDES]
+    print(
+        f"skipped by default (files only, never a program or a set-uid or set-gid file): "
+        f"{', '.join(escape(p) for p in defaults) or '(none)'}"
+    )
+    if own:
+        print(f"also skipped in every folder: {', '.join(escape(p) for p in own)}")
     for error in copies.errors:
         say(error)
     return EXIT_OK

@@ -35,7 +35,6 @@ from fim_tray.errors import FimError
 from fim_tray.models import Folder, FolderReport
 from fim_tray.scan.hashing import ALGORITHMS
 from fim_tray.scan.throttle import check_mb_per_s, throttle_for
-from fim_tray.store.baseline import gc_paused
 from fim_tray.store.names import encode_name
 
 LOCK_TIMEOUT_ENV = "FIM_TRAY_LOCK_TIMEOUT"
@@ -131,7 +130,8 @@ def _add_parser(add: argparse.ArgumentParser) -> None:
     add.add_argument("--algorithm", choices=sorted(ALGORITHMS), help="default: sha256")
     add.add_argument(
         "--exclude", action="append", default=[], metavar="GLOB",
-        help="skip names (or relative paths, with /) matching GLOB; repeatable",
+        help="skip files named GLOB (a relative path if it holds a /; folders if it ends "
+        "with /); repeatable",
     )  # fmt: skip
     add.add_argument("--keep-copies", action="store_true",
                      help="also keep copies of its files, to diff and restore them")  # fmt: skip
@@ -426,7 +426,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser(_command_in(argv)).parse_args(argv)
     logs.configure(args.debug, now=args.command not in QUICK_EXIT)
     command = COMMANDS[args.command or "tray"]
-    paused = gc_paused() if args.command in NO_GC_COMMANDS else contextlib.nullcontext()
+    paused = jsonio.gc_paused() if args.command in NO_GC_COMMANDS else contextlib.nullcontext()
     try:
         with paused:
             service = Service(

@@ -6,12 +6,14 @@ from collections.abc import Iterable, Mapping
 from itertools import compress
 from operator import is_, not_
 
-from fim_tray.models import Change, Entry
+from fim_tray.models import DEVICE_TYPES, Change, Entry
 
 # Folder timestamps and sizes move whenever a child is added or removed; those children are
 # reported themselves, so for folders only permissions and ownership count.
 _DIR_FIELDS = ("mode", "uid", "gid")
 _FILE_FIELDS = ("mode", "uid", "gid", "size", "mtime_ns")
+# A device node's size field holds its device number (see Entry.rdev).
+_DEVICE_FIELDS = ("mode", "uid", "gid", "rdev", "mtime_ns")
 
 
 def _under(path: str, folders: Iterable[str]) -> bool:
@@ -42,7 +44,7 @@ def compare_entry(path: str, old: Entry, new: Entry) -> Change | None:
             and old.size == new.size
             and old.mtime_ns == new.mtime_ns
         )
-        names = _FILE_FIELDS
+        names = _DEVICE_FIELDS if new.type in DEVICE_TYPES else _FILE_FIELDS
     fields = () if same else tuple(n for n in names if getattr(old, n) != getattr(new, n))
     if content_changed:
         suspicious = (

@@ -181,7 +181,7 @@ def hash_open(
     return entry, problem, files, nbytes
 
 
-def hash_file(
+def hash_checked(
     path: str,
     st: os.stat_result,
     algorithm: str,
@@ -276,7 +276,7 @@ class HashPool:
     def _do(self, job: Job) -> None:
         if not self.cancelled():
             try:
-                job.outcome = hash_file(
+                job.outcome = hash_checked(
                     job.path,
                     job.st,
                     self.algorithm,

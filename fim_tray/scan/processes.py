@@ -167,13 +167,11 @@ def _scan_folder(
     if isinstance(listing, Unlisted):
         return _Folder((listing.kind, listing.detail))
     children, here = listing
-    name_match, path_match = template.excluder.name_match, template.excluder.path_match
+    skips = template.excluder.skips_folder
     early = [
         c.name
         for c in children
-        if c.is_dir(follow_symlinks=False)
-        and not (name_match is not None and name_match(c.name))
-        and not (path_match is not None and path_match(prefix + c.name))
+        if c.is_dir(follow_symlinks=False) and not skips(c.name, prefix + c.name)
     ]
     if early:  # other workers can start on them while this one hashes
         tell_dirs(prefix, early)

@@ -8,7 +8,7 @@ import stat
 from collections.abc import Callable, Container, Mapping
 from typing import NamedTuple
 
-from fim_tray.models import Entry, EntryType, Problem
+from fim_tray.models import DEVICE_TYPES, Entry, EntryType, Problem
 from fim_tray.scan import hashpool
 from fim_tray.scan.dirwalk import Dir, Replaced, list_folder
 from fim_tray.scan.excludes import Excluder
@@ -156,6 +156,7 @@ class Recorder:
         calling ``descend(name, rel)`` for each subfolder to walk; returns ``seen`` plus the
         entries recorded."""
         name_match, path_match = self.excluder.name_match, self.excluder.path_match
+        skips = self.excluder.skips_entry
         progress, record = self.progress, self.record_entry
         self._dir_fd = here.fd if here is not None else None
         self._folder = folder
@@ -165,9 +166,10 @@ class Recorder:
                 if names is not None and name not in names:
                     continue
                 rel = prefix + name
-                if (name_match is not None and name_match(name)) or (
-                    path_match is not None and path_match(rel)
-                ):
+                if (
+                    (name_match is not None and name_match(name))
+                    or (path_match is not None and path_match(rel))
+                ) and skips(child, rel):
                     continue
                 if record(child, rel):
                     descend(name, rel)
@@ -265,7 +267,10 @@ class Recorder:
         """The entry of a path not hashed now (``digest`` carries a file's unchanged hash on a
         quick rescan): the previous record itself when every field is the same (fewer objects,
         and compare sees at once that it did not change)."""
-        size = st.st_size if kind in ("file", "symlink") else 0
+        if kind in ("file", "symlink"):
+            size = st.st_size
+        else:  # a device node's number takes the place of a size it does not have
+            size = st.st_rdev if kind in DEVICE_TYPES else 0
         mode = st.st_mode & _PERMS
         old = self.previous.get(rel) if self.previous is not None else None
         if (
@@ -319,7 +324,7 @@ class Recorder:
             os.close(fd)  # a worker opens it again: cheaper than open files waiting in a queue
             st = before
         elif pool is None or st.st_size < BIG_FILE:
-            outcome = hashpool.hash_file(
+            outcome = hashpool.hash_checked(
                 name, st, self.algorithm, self.cancelled, self.throttle, dir_fd
             )
             return self._count(rel, outcome)

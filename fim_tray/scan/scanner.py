@@ -188,7 +188,7 @@ class Scanner:
         """Record each path of ``only`` (what file events said was touched) and return the
         folders among them to walk. A path that is gone is simply not recorded: compared with
         the baseline, it and everything below it are removed."""
-        excluded = recorder.excluder
+        excluded = recorder.excluder.skips_folder
         wanted = {p.strip("/") for p in self.only or ()}
         # The paths no other one is inside of: each looked up with its parent folders (linear in
         # the paths touched, whatever their number).
@@ -196,8 +196,8 @@ class Scanner:
         by_parent: dict[str, set[str]] = {}
         for rel in tops:
             parts = rel.split("/")
-            if any(excluded(name, "/".join(parts[: i + 1])) for i, name in enumerate(parts)):
-                continue  # an excluded name, or inside an excluded folder
+            if any(excluded(name, "/".join(parts[: i + 1])) for i, name in enumerate(parts[:-1])):
+                continue  # inside an excluded folder (the entry itself: record_listing decides)
             by_parent.setdefault("/".join(parts[:-1]), set()).add(parts[-1])
         stack: list[Todo] = []
         seen = 0

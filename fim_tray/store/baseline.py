@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import hmac
-import os
-import string
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple, NoReturn
 
 from fim_tray import jsonio
-from fim_tray.errors import BaselineError, BaselineTamperedError, StorageError
+from fim_tray.errors import BaselineError, BaselineTamperedError
 from fim_tray.models import Entry
 from fim_tray.store.names import decode_name, encode_name, name_fields, name_from
 
@@ -28,8 +23,6 @@ _HEAD = b'{"format":"' + FORMAT.encode() + b'","schema":%d,"hmac":"'
 _BODY = b'","body":'
 _TAIL = b"}\n"
 BODY_KEYS = {"path", "path_b64", "algorithm", "created", "updated", "root_dev", "entries"}
-KEY_BYTES = 32
-KEY_WAIT = 2.0  # seconds to wait for a key file another process has created but not yet filled
 
 
 class Baseline(NamedTuple):
@@ -42,55 +35,6 @@ class Baseline(NamedTuple):
     updated: datetime
     root_dev: int | None = None
     extra: Mapping[str, Any] = MappingProxyType({})
-
-
-def _read_key(path: Path) -> bytes:
-    """The key in ``path``, waiting a little while another process may still be writing it."""
-    deadline = time.monotonic() + KEY_WAIT
-    while True:
-        text = jsonio.read_own(path, limit=4096).decode("ascii").strip()
-        # Created but not yet filled (see the O_EXCL below): wait for the rest.
-        partial = len(text) < 2 * KEY_BYTES and all(c in string.hexdigits for c in text)
-        if not partial or time.monotonic() >= deadline:
-            break
-        time.sleep(0.01)
-    key = bytes.fromhex(text)
-    if len(key) != KEY_BYTES:
-        raise ValueError(f"it holds {len(key)} bytes instead of {KEY_BYTES}")
-    return key
-
-
-def _key_error(path: Path, exc: Exception) -> BaselineError:
-    return BaselineError(
-        f"The install key {path} cannot be read ({exc}); baselines cannot be verified without "
-        "it. Restore it from a backup, or delete it and re-add your folders."
-    )
-
-
-def load_key(path: Path) -> bytes:
-    """The per-install HMAC key, created (0600, 32 random bytes) on first use."""
-    try:
-        return _read_key(path)
-    except FileNotFoundError:
-        pass
-    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
-        raise _key_error(path, exc) from exc
-    key = os.urandom(KEY_BYTES)  # what secrets.token_bytes gives, without importing random
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = jsonio.open_own(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        try:
-            return _read_key(path)
-        except (OSError, ValueError) as exc:
-            raise _key_error(path, exc) from exc
-    except OSError as exc:
-        raise StorageError(f"Could not create the install key {path}: {exc.strerror}.") from exc
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(key.hex() + "\n")
-        out.flush()
-        os.fsync(out.fileno())
-    return key
 
 
 def _entry_to_json(path: str, entry: Entry) -> dict[str, Any]:
@@ -192,20 +136,6 @@ def serialize(baseline: Baseline, key: bytes) -> bytes:
     return b"".join([_HEAD % SCHEMA, mac.hexdigest().encode(), _BODY, *parts, _TAIL])
 
 
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while 100,000 objects that all survive are made (the parsed
-    JSON, then the entries): each collection would only walk them in vain (about 5% of a
-    whole `check`). Left as found, so the collector is never switched off for good."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def signature(data: bytes, key: bytes) -> str | None:
     """The signature (hex HMAC) of a baseline file's content when it is in the layout
     :func:`serialize` writes and verifies with ``key``; None for anything else.
@@ -230,7 +160,7 @@ def signature(data: bytes, key: bytes) -> str | None:
 
 def parse(data: bytes, key: bytes, source: str = "the baseline") -> Baseline:
     """Check and read a baseline file's content; every failure is a :class:`BaselineError`."""
-    with gc_paused():
+    with jsonio.gc_paused():
         return _parse(data, key, source)
 
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from fim_tray import jsonio, logs
 from fim_tray.models import ENTRY_FIELDS, entries_from_columns
-from fim_tray.store.baseline import BODY_KEYS, Baseline, gc_paused
+from fim_tray.store.baseline import BODY_KEYS, Baseline
 
 log = logs.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def _build(payload: Any) -> Baseline | None:
     if fields != _FIELDS:  # written before Entry changed
         return None
     columns = [_unpack(column) for column in packed]
-    with gc_paused():  # 50,000 new objects that all survive: collections are in vain
+    with jsonio.gc_paused():  # 50,000 new objects that all survive: collections are in vain
         try:
             objs = entries_from_columns(paths, columns)
         except ValueError:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fim_tray import jsonio, logs
+from fim_tray.display import device_numbers
 from fim_tray.errors import StorageError
 from fim_tray.models import Change, Entry, Event
 from fim_tray.store.names import decode_name, name_fields, name_from
@@ -25,14 +26,17 @@ def entry_json(entry: Entry | None) -> dict[str, Any] | None:
     """An entry as plain JSON values, for history lines and ``check --json``."""
     if entry is None:
         return None
+    rdev = entry.rdev
     obj: dict[str, Any] = {
         "type": entry.type,
-        "size": entry.size,
+        "size": entry.size if rdev is None else 0,
         "mtime": datetime.fromtimestamp(entry.mtime_ns / 1e9).astimezone().isoformat(),
         "mode": f"{entry.mode:04o}",
         "uid": entry.uid,
         "gid": entry.gid,
     }
+    if rdev is not None:
+        obj["device"] = device_numbers(rdev)  # "major,minor", as ls -l shows it
     if entry.digest is not None:
         obj["digest"] = entry.digest
     if entry.target is not None:

@@ -48,6 +48,11 @@ class Paths(NamedTuple):
         return self.data_dir / "snapshots"
 
     @property
+    def icons_dir(self) -> Path:
+        """The tray's icons as files, for notification daemons that want a path."""
+        return self.data_dir / "icons"
+
+    @property
     def events_file(self) -> Path:
         return self.data_dir / "events.jsonl"
 

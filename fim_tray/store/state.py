@@ -21,7 +21,8 @@ from fim_tray.store import config as config_file
 from fim_tray.store.baseline import Baseline
 from fim_tray.store.config import Config
 from fim_tray.store.history import History
-from fim_tray.store.lock import data_lock
+from fim_tray.store.key import load_or_create
+from fim_tray.store.lock import InstanceLock, data_lock
 from fim_tray.store.paths import Paths
 from fim_tray.store.pending import PendingFile
 
@@ -109,6 +110,10 @@ class Store:
             finally:
                 self._holding.on = False
 
+    def instance_lock(self) -> InstanceLock:
+        """The lock that keeps a second tray from starting on the same state."""
+        return InstanceLock(self.paths.instance_lock)
+
     def key(self) -> bytes:
         """The install key; made on first use, but only while no baseline exists: a key lost
         later is an error, as a new one would make every baseline look tampered with."""
@@ -119,7 +124,7 @@ class Store:
                     f"The install key {key_file} is missing: baselines cannot be verified "
                     "without it; restore it from a backup, or remove and add the folders again."
                 )
-            self._key = baseline_file.load_key(key_file)
+            self._key = load_or_create(key_file)
         return self._key
 
     def _any_baseline(self) -> bool:

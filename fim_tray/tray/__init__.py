@@ -1,1 +1,2 @@
-"""The tray application: the icon, its menu and the notifications (pystray, Pillow)."""
+"""The tray application: the icon and its menu (pystray, Pillow), what the notifications say
+(sent through ``platform.notify``) and the windows it starts."""

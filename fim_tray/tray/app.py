@@ -22,11 +22,10 @@ from fim_tray import APP_NAME, jsonio
 from fim_tray.app.monitor import Monitor, MonitorEvent, Watched
 from fim_tray.app.service import Service
 from fim_tray.errors import FimError
-from fim_tray.models import Change, FolderReport
+from fim_tray.models import Change, ChangeKey, FolderReport
 from fim_tray.platform.autostart import Autostart, autostart_for_platform
 from fim_tray.platform.notify import Notifier, choose_notifier
 from fim_tray.platform.opener import open_folder
-from fim_tray.store.lock import InstanceLock
 from fim_tray.tray.dialogs import Dialogs
 from fim_tray.tray.icons import icon as draw_icon
 from fim_tray.tray.presenter import TrayModel
@@ -148,7 +147,7 @@ class TrayApp:
     def _icon_file(self) -> Path | None:
         """The notifications' icon as a file, which daemons want: the orange "changes to review"
         shield, since every notification is about a change."""
-        path = self.service.paths.data_dir / "icons" / "fim-tray-changes.png"
+        path = self.service.paths.icons_dir / "fim-tray-changes.png"
         try:
             if stat.S_ISREG(os.lstat(path).st_mode):
                 return path
@@ -266,8 +265,8 @@ class TrayApp:
         log.debug("History... chosen")
         self.dialogs.history(self._accept)
 
-    def _accept(self, folder: str, signatures: frozenset[str]) -> None:
-        self.monitor.accept(folder, signatures)
+    def _accept(self, folder: str, keys: frozenset[ChangeKey]) -> None:
+        self.monitor.accept(folder, keys)
 
     def toggle_pause(self) -> None:
         if self.model.paused:
@@ -322,7 +321,7 @@ class TrayApp:
 
 def run_tray(service: Service) -> int:
     """Start the tray unless one is running already (exit status 1 then)."""
-    instance = InstanceLock(service.paths.instance_lock)
+    instance = service.store.instance_lock()
     if not instance.acquire():
         message = f"fim-tray is already running{instance.holder()}; its icon is in the tray."
         print(f"fim-tray: {message}", file=sys.stderr)

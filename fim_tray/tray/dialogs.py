@@ -20,14 +20,15 @@ from datetime import datetime
 from pathlib import Path
 
 from fim_tray import jsonio
-from fim_tray.models import Change
+from fim_tray.models import Change, ChangeKey
 from fim_tray.platform.launch import safe_cwd, self_command
+from fim_tray.store.names import name_from
 from fim_tray.tray.presenter import folder_label
 from fim_tray.ui.wire import items_from_changes
 
 log = logging.getLogger(__name__)
 
-OnAccept = Callable[[str, frozenset[str]], None]  # folder, signatures of the accepted changes
+OnAccept = Callable[[str, frozenset[ChangeKey]], None]  # folder, the accepted changes' keys
 OnRestored = Callable[[str], None]  # folder where the window put a file back
 OnPicked = Callable[[str], None]
 OnProblem = Callable[[str], None]
@@ -172,11 +173,14 @@ def _apply(line: str, on_accept: OnAccept, on_restored: OnRestored | None = None
             return
         if action != "accept":
             return
-        by_folder: dict[str, set[str]] = {}
+        by_folder: dict[str, set[ChangeKey]] = {}
         for entry in decision["items"]:
-            by_folder.setdefault(str(entry["folder"]), set()).add(str(entry["signature"]))
+            key = (name_from(entry, "path"), str(entry["signature"]))
+            if key[0] is None:
+                raise KeyError("path")
+            by_folder.setdefault(str(entry["folder"]), set()).add(key)  # type: ignore[arg-type]
     except (ValueError, KeyError, TypeError, AttributeError):
         log.warning("a dialog answered %r", line)
         return
-    for folder, signatures in by_folder.items():
-        on_accept(folder, frozenset(signatures))
+    for folder, keys in by_folder.items():
+        on_accept(folder, frozenset(keys))

@@ -52,6 +52,16 @@ def restore(service: Service, item: dict[str, Any], *, force: bool = False) -> O
     return Outcome(True, " ".join([result.message, *result.notes]))
 
 
+def watched_folder(service: Service, item: dict[str, Any]) -> str | None:
+    """The item's folder when it is a watched one, else None: what the window may open."""
+    folder = _folder(item)
+    try:
+        watched = {f.path for f in service.folders()}
+    except FimError:
+        return None
+    return folder if folder in watched else None
+
+
 def _folder(item: dict[str, Any]) -> str:
     """The watched folder of an item (``folder``, or ``folder_b64`` for a name not UTF-8)."""
     return name_from(item, "folder") or ""

@@ -17,8 +17,8 @@ from typing import Any
 from fim_tray import jsonio
 from fim_tray.app.service import Service
 from fim_tray.display import escape
-from fim_tray.store.names import decode_name, name_from
-from fim_tray.ui.actions import diff_lines, restore
+from fim_tray.store.names import decode_name
+from fim_tray.ui.actions import diff_lines, restore, watched_folder
 from fim_tray.ui.wire import answer, items_from_events
 
 ROWS = (  # label, key in the before/after objects
@@ -30,6 +30,7 @@ ROWS = (  # label, key in the before/after objects
     ("Group", "gid"),
     ("Modified (mtime)", "mtime"),
     ("Link target", "target"),
+    ("Device (major,minor)", "device"),
     ("Error", "error"),
 )
 
@@ -282,9 +283,19 @@ class DetailsWindow:
         self._accept(list(range(len(self.items))))
 
     def open_folder(self) -> None:
+        """Open the item's watched folder; a folder that is not watched (a history line may
+        name anything) is never handed to the file manager."""
         chosen = self.selected() or [0]
-        if self.items:
-            self.opener(name_from(self.items[chosen[0]], "folder") or "")
+        if not self.items:
+            return
+        folder = watched_folder(self.service, self.items[chosen[0]])
+        if folder is None:
+            self.status.configure(
+                text="Not opened: that line names a folder fim-tray does not watch.",
+                foreground="#b71c1c",
+            )
+            return
+        self.opener(folder)
 
     def run(self) -> None:
         self.root.mainloop()

@@ -34,10 +34,15 @@ def items_from_events(events: Iterable[Event]) -> list[dict[str, Any]]:
     return items
 
 
+def _path(item: dict[str, Any]) -> dict[str, str]:
+    """The item's path as it came (``path``, or ``path_b64`` for a name not UTF-8)."""
+    return {k: item[k] for k in ("path", "path_b64") if isinstance(item.get(k), str)}
+
+
 def answer(action: str, items: Sequence[dict[str, Any]], out: Any = None) -> None:
     """Tell the tray a decision: one JSON line on stdout."""
     chosen = [
-        {"folder": name_from(i, "folder") or "", "signature": i["signature"]}
+        {"folder": name_from(i, "folder") or "", **_path(i), "signature": i["signature"]}
         for i in items
         if i.get("signature")
     ]

@@ -55,7 +55,7 @@ def test_accepts_exactly_the_changes_named(service: Service, folder: Path) -> No
     original = service.store.load_baseline(service.folder(str(folder))).entries
 
     report = service.accept_changes(
-        str(folder), {seen[p].signature() for p in ("a.txt", "gone.txt", "new.txt")}
+        str(folder), {seen[p].key() for p in ("a.txt", "gone.txt", "new.txt")}
     )
     assert _kinds(report.changes) == [
         ("added", "new.txt"), ("modified", "a.txt"), ("removed", "gone.txt"),
@@ -85,7 +85,7 @@ def test_a_file_changed_again_after_it_was_shown_stays_pending(
     original = service.store.load_baseline(service.folder(str(folder))).entries
     (folder / "b.txt").write_text("b.txt changed AGAIN, after the person looked\n")
 
-    report = service.accept_changes(str(folder), {c.signature() for c in shown.changes})
+    report = service.accept_changes(str(folder), {c.key() for c in shown.changes})
     assert _kinds(report.changes) == [
         ("added", "new.txt"), ("modified", "a.txt"), ("removed", "gone.txt"),
     ]  # fmt: skip
@@ -108,7 +108,7 @@ def test_a_change_made_after_the_check_is_announced_by_the_next_one(
     (folder / "a.txt").write_text("a.txt changed once\n")
     (shown,) = service.check(str(folder))
     (folder / "sneaky.txt").write_text("added between the check and the accept\n")
-    service.accept_changes(str(folder), {shown.changes[0].signature()})
+    service.accept_changes(str(folder), {shown.changes[0].key()})
     (after,) = service.check(str(folder))
     assert _kinds(after.changes) == [("added", "sneaky.txt")]
     assert _kinds(after.new) == [("added", "sneaky.txt")]
@@ -121,15 +121,29 @@ def test_pending_count_after_accepting_some(service: Service, folder: Path) -> N
     _mess_up(folder)
     (shown,) = service.check(str(folder))
     assert service.status()[0].pending == 4
-    service.accept_changes(str(folder), {_by_path(shown)["a.txt"].signature()})
+    service.accept_changes(str(folder), {_by_path(shown)["a.txt"].key()})
     assert service.status()[0].pending == 3
+
+
+def test_a_signature_shown_beside_another_path_accepts_nothing(
+    service: Service, folder: Path
+) -> None:
+    # A forged history line: "modified notes" carrying the signature of another file's change.
+    _mess_up(folder)
+    (shown,) = service.check(str(folder))
+    real = _by_path(shown)["a.txt"]
+    other = next(c.path for c in shown.changes if c.path != "a.txt")
+    report = service.accept_changes(str(folder), {(other, real.signature())})
+    assert report.changes == ()
+    (after,) = service.check(str(folder))
+    assert _kinds(after.changes) == _kinds(shown.changes)
 
 
 def test_an_unknown_signature_accepts_nothing(service: Service, folder: Path) -> None:
     _mess_up(folder)
     (shown,) = service.check(str(folder))
     before = service.store.load_baseline(service.folder(str(folder))).entries
-    for signatures in ({"0" * 32}, set(), {"not a signature"}):
+    for signatures in ({("a.txt", "0" * 32)}, set(), {("a.txt", "not a signature")}):
         report = service.accept_changes(str(folder), signatures)
         assert report.changes == ()
         assert report.folder.path == str(folder)
@@ -143,7 +157,7 @@ def test_accept_changes_of_a_folder_not_watched(service: Service, tmp_path: Path
     from fim_tray.errors import NotWatchedError
 
     with pytest.raises(NotWatchedError):
-        service.accept_changes(str(tmp_path), {"0" * 32})
+        service.accept_changes(str(tmp_path), {("a.txt", "0" * 32)})
 
 
 # -- Monitor.accept ------------------------------------------------------------------------------
@@ -216,7 +230,7 @@ def test_monitor_accepts_the_changes_named_then_reports_afresh(
     first = sink.wait(lambda r: len(r) >= 2)  # the poll at start
     report = {r.folder.path: r for r in first}[str(two[0])]
     assert _kinds(report.changes) == [("added", "new.txt"), ("modified", "a.txt")]
-    wanted = frozenset({_by_path(report)["a.txt"].signature()})
+    wanted = frozenset({_by_path(report)["a.txt"].key()})
 
     running.accept(str(two[0]), wanted)
     events.wait(lambda e: len(_accepted(e)) >= 1)
@@ -259,7 +273,7 @@ def test_monitor_accept_unknown_signatures_counts_none(
 ) -> None:
     running, sink, events = started
     sink.wait(lambda r: len(r) >= 2)
-    running.accept(str(two[0]), frozenset({"0" * 32}))
+    running.accept(str(two[0]), frozenset({("a.txt", "0" * 32)}))
     events.wait(lambda e: len(_accepted(e)) >= 1)
     fresh = sink.wait(lambda r: len(r) >= 3)[2]
     assert _accepted(events.items) == [Accepted(str(two[0]), 0)]
@@ -275,7 +289,7 @@ def test_monitor_accept_signatures_without_a_folder_accepts_only_those(
     running, sink, events = started
     first = sink.wait(lambda r: len(r) >= 2)
     report = {r.folder.path: r for r in first}[str(two[1])]
-    running.accept(None, frozenset(c.signature() for c in report.changes))
+    running.accept(None, frozenset(c.key() for c in report.changes))
     events.wait(lambda e: len(_accepted(e)) >= 1)
     assert _accepted(events.items) == [Accepted(None, 1)]
     running.join(10)

@@ -33,6 +33,7 @@ from fim_tray.models import Entry
 from fim_tray.scan.record import Recorder
 from fim_tray.scan.scanner import Scanner
 from fim_tray.store import baseline as baseline_store
+from fim_tray.store.key import load_or_create
 from fim_tray.store.paths import Paths, folder_id
 from tests.helpers import NOBODY, REPO, Run, cli, cli_env, err_lines, make_tree, world_tmp
 
@@ -48,7 +49,7 @@ def baseline_path(home: Path, watched: Path) -> Path:
 
 
 def load_entries(home: Path, watched: Path) -> dict[str, Entry]:
-    key = baseline_store.load_key(paths_of(home).key_file)
+    key = load_or_create(paths_of(home).key_file)
     return baseline_store.load(baseline_path(home, watched), key).entries
 
 
@@ -140,6 +141,8 @@ def test_special_files_are_recorded_by_type_and_never_opened(
             (obj,) = run.json_lines()
             assert (obj["path"], obj["change"], obj["after"]["type"]) == ("after", "added", kind)
             assert obj["after"]["size"] == 0 and "digest" not in obj["after"]
+            if kind == "chardev":  # /dev/null's numbers, as make_special makes it
+                assert obj["after"]["device"] == "1,3"
             accepted = cli("accept", home=home, timeout=10)
             assert accepted.returncode == 0, accepted.err
             assert cli("check", "--full", home=home, timeout=10).returncode == 0
@@ -656,8 +659,8 @@ def test_damaged_install_key_is_never_created_half_written(home: Path) -> None:
         f"""
         import sys
         from pathlib import Path
-        from fim_tray.store.baseline import load_key
-        key = load_key(Path({str(key_file)!r}))
+        from fim_tray.store.key import load_or_create
+        key = load_or_create(Path({str(key_file)!r}))
         print(key.hex())
         """
     )
@@ -794,7 +797,8 @@ from fim_tray.store import baseline
 from fim_tray.models import Entry
 
 path, key_file = Path(sys.argv[1]), Path(sys.argv[2])
-key = baseline.load_key(key_file)
+from fim_tray.store.key import load_or_create
+key = load_or_create(key_file)
 now = datetime.now(timezone.utc)
 
 def version(tag):
@@ -815,7 +819,7 @@ while True:
 def test_kill_9_during_baseline_writes_leaves_old_or_new(tmp_path: Path, home: Path) -> None:
     target = paths_of(home).baseline_file("0123456789abcdef")
     key_file = paths_of(home).key_file
-    key = baseline_store.load_key(key_file)
+    key = load_or_create(key_file)
     rng = random.Random(1234)
     for _round in range(8):
         proc = subprocess.Popen(

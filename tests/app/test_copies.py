@@ -43,6 +43,27 @@ def test_default_no_copy_globs_catch_secrets() -> None:
         assert settings.secret(name) is None, name
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        ".aws/credentials", "me/.aws/credentials", "home/ann/.AWS/Credentials",
+        ".kube/config", "ann/.kube/config", ".docker/config.json", "x/.npmrc", ".pypirc",
+        "putty/server.ppk", "office.ovpn", "firefox/abc.default/logins.json",
+        "firefox/abc.default/key4.db", ".vault-token", "infra/terraform.tfstate",
+        "infra/terraform.tfstate.backup", "SERVER.KEY", "Id_Rsa",
+    ],
+)  # fmt: skip
+def test_credentials_are_never_copied_at_any_depth_in_any_case(name: str) -> None:
+    assert CopySettings().secret(name) is not None
+
+
+@pytest.mark.parametrize(
+    "name", ["aws/credentials.md", ".kube/config.d/readme", "docker/config.json", "npmrc.txt"]
+)
+def test_near_names_are_copied(name: str) -> None:
+    assert CopySettings().secret(name) is None
+
+
 def test_settings_from_config() -> None:
     config = from_json({"no_copy": ["*.secret", "private/"], "copy_max_file_bytes": 5,
                         "copy_quota_bytes": 100})  # fmt: skip

@@ -31,7 +31,7 @@ def test_only_the_named_paths_and_what_is_below_them_are_scanned(tmp_path: Path)
 
 def test_excluded_names_stay_out_of_a_targeted_scan(tmp_path: Path) -> None:
     root = _tree(tmp_path / "w")
-    result = Scanner(str(root), excludes=["*.swp", "other"], only={"x.swp", "other/d.txt"}).run()
+    result = Scanner(str(root), excludes=["*.swp", "other/"], only={"x.swp", "other/d.txt"}).run()
     assert result.entries == {}
 
 

@@ -129,7 +129,13 @@ def test_start_at_login_writes_and_removes_the_autostart_entry(
     tray.menu.click("Start at login")
     wait_for(entry.exists, 5, "the autostart file")
     text = entry.read_text()
-    assert f"Exec={sys.executable} -m fim_tray tray" in text
+    # The working folder must not shadow the package: -P (3.11+) or a runner that drops it.
+    exec_line = next(line for line in text.splitlines() if line.startswith("Exec="))
+    if sys.version_info >= (3, 11):
+        assert exec_line == f"Exec={sys.executable} -P -m fim_tray tray"
+    else:
+        assert exec_line.startswith(f"Exec={sys.executable} -c ") and "del sys.path[0]" in exec_line
+        assert exec_line.endswith(" tray")
     wait_for(lambda: tray.menu.toggled("Start at login") == 1, 5, "ticked")
 
     tray.menu.click("Start at login")

@@ -238,21 +238,69 @@ def test_excluded_folder_is_not_descended(tmp_path: Path, monkeypatch: pytest.Mo
         return real_scandir(path)
 
     monkeypatch.setattr(os, "scandir", spy)
-    result = Scanner(str(root), excludes=("node_modules",)).run()
+    result = Scanner(str(root), excludes=("node_modules/",)).run()
     assert set(result.entries) == {"src", "src/main.py"}
     assert sorted(listed) == [".", "src"]
 
 
+def _skips(excluder: Excluder, rel: str, is_dir: bool = False, mode: int = 0o100644) -> bool:
+    return excluder.skips(rel.rsplit("/", 1)[-1], rel, is_dir, lambda: mode)
+
+
 def test_excluder_accepts_a_one_shot_iterable() -> None:
-    excluded = Excluder(p for p in ["*.tmp", "cache/data"])
-    assert excluded("x.tmp", "deep/x.tmp")
-    assert excluded("data", "cache/data")
-    assert not excluded("data", "other/data")
+    excluder = Excluder(p for p in ["*.tmp", "cache/data", "build/"])
+    assert _skips(excluder, "deep/x.tmp")
+    assert _skips(excluder, "cache/data")
+    assert not _skips(excluder, "other/data")
+    assert _skips(excluder, "deep/build", is_dir=True)
 
 
 def test_excluder_without_patterns_excludes_nothing() -> None:
-    excluded = Excluder(())
-    assert not excluded("anything", "any/thing")
+    excluder = Excluder(())
+    assert not _skips(excluder, "any/thing")
+    assert excluder.name_match is None and excluder.path_match is None
+
+
+def test_a_pattern_names_files_unless_it_ends_with_a_slash() -> None:
+    excluder = Excluder(["cache", "logs/", "/top/"])
+    assert _skips(excluder, "a/cache") and not _skips(excluder, "a/cache", is_dir=True)
+    assert _skips(excluder, "a/logs", is_dir=True) and not _skips(excluder, "a/logs")
+    assert _skips(excluder, "top", is_dir=True) and not _skips(excluder, "a/top", is_dir=True)
+
+
+@pytest.mark.parametrize("mode", [0o100755, 0o100744, 0o104644, 0o102644, 0o100001])
+def test_a_default_pattern_never_hides_a_program_or_set_id_file(mode: int) -> None:
+    excluder = Excluder(DEFAULT_EXCLUDES)
+    assert _skips(excluder, "notes.txt~", mode=0o100644)
+    assert not _skips(excluder, "tool~", mode=mode)
+
+
+def test_a_pattern_of_a_persons_own_hides_what_it_says() -> None:
+    assert _skips(Excluder(["*.bak"]), "tool.bak", mode=0o104755)  # the person's choice
+    assert not _skips(Excluder(["*.bak", "*~"]), "tool~", mode=0o104755)  # "*~" is a default
+
+
+def test_default_patterns_hide_no_folder_and_nothing_below_one(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path / "w",
+        {
+            "lib~/deep/payload.sh": b"#!/bin/sh\n",
+            ".#cache/ls": b"elf",
+            "desktop.ini/x": b"",
+            "4913/y": b"",
+            "notes.txt~": b"backup",
+            "4913.d/z.swp": b"swap",
+        },
+    )
+    os.chmod(root / "lib~/deep/payload.sh", 0o4755)  # noqa: S103 - what a default must not hide
+    (root / "setuid~").write_bytes(b"elf")
+    os.chmod(root / "setuid~", 0o4755)  # noqa: S103
+    (root / "script.swp").write_bytes(b"#!/bin/sh\n")
+    os.chmod(root / "script.swp", 0o755)  # noqa: S103
+    entries = set(Scanner(str(root)).run().entries)
+    assert {"lib~/deep/payload.sh", ".#cache/ls", "desktop.ini/x", "4913/y"} <= entries
+    assert {"setuid~", "script.swp", "4913.d"} <= entries
+    assert "notes.txt~" not in entries and "4913.d/z.swp" not in entries
 
 
 def _wait_for_a_later_ctime(folder: Path, ctime_ns: int) -> None:

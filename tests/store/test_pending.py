@@ -184,7 +184,7 @@ def test_the_baseline_just_written_is_accepted_everywhere(
     service: Service, folder: Folder, root: Path
 ) -> None:
     (root / "f1.txt").write_text("changed\n")
-    service.accept_changes(str(root), {c.signature() for c in service.check()[0].changes})
+    service.accept_changes(str(root), {c.key() for c in service.check()[0].changes})
     (root / "f2.txt").write_text("changed\n")
     service.accept(str(root), ["f2.txt"])
     (report,) = Service(Paths.default()).check(str(root))

@@ -32,10 +32,10 @@ posix_only = pytest.mark.skipif(os.name == "nt", reason="the scripted choosers a
 
 class Calls:
     def __init__(self) -> None:
-        self.calls: list[tuple[str, frozenset[str]]] = []
+        self.calls: list[tuple[str, frozenset[tuple[str, str]]]] = []
 
-    def __call__(self, folder: str, signatures: frozenset[str]) -> None:
-        self.calls.append((folder, signatures))
+    def __call__(self, folder: str, keys: frozenset[tuple[str, str]]) -> None:
+        self.calls.append((folder, keys))
 
 
 def _line(action: str, items: list[dict[str, str]]) -> str:
@@ -48,16 +48,19 @@ def test_apply_groups_by_folder() -> None:
         _line(
             "accept",
             [
-                {"folder": "/a", "signature": "s1"},
-                {"folder": "/b", "signature": "s2"},
-                {"folder": "/a", "signature": "s3"},
-                {"folder": "/a", "signature": "s1"},
+                {"folder": "/a", "path": "x", "signature": "s1"},
+                {"folder": "/b", "path": "y", "signature": "s2"},
+                {"folder": "/a", "path_b64": "Y2Fm6Q==", "signature": "s3"},
+                {"folder": "/a", "path": "x", "signature": "s1"},
             ],
         ),
         calls,
     )
-    assert sorted(calls.calls) == [("/a", frozenset({"s1", "s3"})), ("/b", frozenset({"s2"}))]
-    assert all(isinstance(signatures, frozenset) for _, signatures in calls.calls)
+    assert sorted(calls.calls) == [
+        ("/a", frozenset({("x", "s1"), ("caf\udce9", "s3")})),
+        ("/b", frozenset({("y", "s2")})),
+    ]
+    assert all(isinstance(keys, frozenset) for _, keys in calls.calls)
 
 
 def test_apply_ignores_other_actions_and_empty_answers() -> None:
@@ -81,7 +84,8 @@ def test_apply_ignores_other_actions_and_empty_answers() -> None:
         '{"action": "accept", "items": [{"folder": "/a"}]}\n',
         '{"action": "accept", "items": [{"signature": "s"}]}\n',
         '{"action": "accept", "items": ["x"]}\n',
-        '{"action": "accept", "items": [{"folder": "/a", "signature": "s"}, 7]}\n',
+        '{"action": "accept", "items": [{"folder": "/a", "path": "x", "signature": "s"}, 7]}\n',
+        '{"action": "accept", "items": [{"folder": "/a", "signature": "s"}]}\n',  # no path
     ],
 )
 def test_apply_logs_a_malformed_line(line: str, caplog: pytest.LogCaptureFixture) -> None:

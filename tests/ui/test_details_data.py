@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 
 from fim_tray import jsonio
+from fim_tray.app.service import Service
 from fim_tray.models import Change, Entry
 from fim_tray.store.history import History, change_json
+from fim_tray.ui.actions import watched_folder
 from fim_tray.ui.details import value
 from fim_tray.ui.wire import answer, items_from_changes, items_from_events
 
@@ -188,7 +190,7 @@ def test_value_escapes_control_characters() -> None:
 # -- answers --------------------------------------------------------------------------------------
 
 
-def test_answer_writes_one_line_with_folder_and_signature_only() -> None:
+def test_answer_writes_one_line_with_folder_path_and_signature_only() -> None:
     items = items_from_changes("/home/me/Documents", CHANGES[:2], WHEN)
     items.append({"folder": "/x", "path": "no-signature.txt"})
     items.append({"folder": "/x", "path": "empty.txt", "signature": ""})
@@ -199,8 +201,16 @@ def test_answer_writes_one_line_with_folder_and_signature_only() -> None:
     assert json.loads(text) == {
         "action": "accept",
         "items": [
-            {"folder": "/home/me/Documents", "signature": CHANGES[0].signature()},
-            {"folder": "/home/me/Documents", "signature": CHANGES[1].signature()},
+            {
+                "folder": "/home/me/Documents",
+                "path": CHANGES[0].path,
+                "signature": CHANGES[0].signature(),
+            },
+            {
+                "folder": "/home/me/Documents",
+                "path": CHANGES[1].path,
+                "signature": CHANGES[1].signature(),
+            },
         ],
     }
 
@@ -208,4 +218,17 @@ def test_answer_writes_one_line_with_folder_and_signature_only() -> None:
 def test_answer_defaults_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     answer("accept", items_from_changes("/f", CHANGES[:1], WHEN))
     line = capsys.readouterr().out
-    assert json.loads(line)["items"] == [{"folder": "/f", "signature": CHANGES[0].signature()}]
+    [item] = json.loads(line)["items"]
+    assert item == {"folder": "/f", "path": CHANGES[0].path, "signature": CHANGES[0].signature()}
+
+
+# -- what a window may act on --------------------------------------------------------------------
+
+
+def test_only_a_watched_folder_may_be_opened(service: Service, tmp_path: Path) -> None:
+    watched = tmp_path / "watched"
+    watched.mkdir()
+    service.watch(str(watched))
+    assert watched_folder(service, {"folder": str(watched)}) == str(watched)
+    for forged in ("https://example.org/", str(tmp_path), "/", ""):
+        assert watched_folder(service, {"folder": forged}) is None
