@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import stat
 import unicodedata
 from datetime import datetime
 
-from fim_tray.models import Change, Entry
+from fim_tray.models import Change, Entry, xattr_kinds, xattr_map
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
 
@@ -91,19 +92,61 @@ def describe(change: Change, *, brief: bool = False) -> str:
             parts.append(f"{label} {getattr(before, name)} -> {getattr(after, name)}")
         elif name == "size":
             parts.append(f"size {before.size} -> {after.size}")
+        elif name == "xattrs":
+            parts.extend(_xattrs(before.xattrs, after.xattrs))
         elif name == "rdev":
             parts.append(f"device {device_numbers(before.size)} -> {device_numbers(after.size)}")
         elif name == "mtime_ns":
             parts.append(
                 "mtime " + _short_time(before.mtime_ns) + " -> " + _short_time(after.mtime_ns)
             )
-    if change.suspicious:
+    if change.suspicious and change.kind == "metadata":
+        parts.append(f"SUSPICIOUS: {_gained(before, after)}")
+    elif change.suspicious:
         parts.append(
             "SUSPICIOUS: new content, same size and mtime"
             if brief
             else "SUSPICIOUS: content changed but size and mtime did not"
         )
     return ", ".join(parts)
+
+
+def _xattrs(before: str | None, after: str | None) -> list[str]:
+    """Each attribute that differs, in words: ``security.capability: cap_net_raw=ep added``,
+    ``user.origin added``, ``system.posix_acl_access: u::rw-,... -> u::rw-,...``."""
+    old, new = xattr_map(before), xattr_map(after)
+    parts = []
+    for name in sorted(old.keys() | new.keys()):
+        was, now = old.get(name), new.get(name)
+        if was == now:
+            continue
+        shown = name.encode("unicode_escape").decode("ascii")  # no control character passes
+        worded = not ((now or was or "").startswith("sha256:"))
+        if was is None:
+            parts.append(f"{shown}: {now} added" if worded else f"{shown} added")
+        elif now is None:
+            parts.append(f"{shown} removed")
+        elif worded:
+            parts.append(f"{shown}: {was} -> {now}")
+        else:
+            parts.append(f"{shown} changed")
+    return parts
+
+
+def _gained(before: Entry, after: Entry) -> str:
+    """What a suspicious metadata change gave the file: a set-id bit, a capability."""
+    gained = [
+        label
+        for bit, label in ((stat.S_ISUID, "set-uid"), (stat.S_ISGID, "set-gid"))
+        if after.mode & bit and not before.mode & bit
+    ]
+    if "caps" in _xattr_kinds(before, after):
+        gained.append("a capability")
+    return "it can now run with more privileges (" + ", ".join(gained or ["?"]) + " gained)"
+
+
+def _xattr_kinds(before: Entry, after: Entry) -> tuple[str, ...]:
+    return xattr_kinds(before.xattrs, after.xattrs) if before.xattrs != after.xattrs else ()
 
 
 def _short_time(ns: int) -> str:

@@ -69,6 +69,46 @@ _OWN_FLAGS = (
     | getattr(os, "O_BINARY", 0)
 )
 _KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFDIR: "a folder", stat.S_IFSOCK: "a socket"}
+# Who fim-tray's state must belong to: the user running it (None where there are no owners).
+_USER: int | None = os.geteuid() if hasattr(os, "geteuid") else None
+
+
+def _owner_name(uid: int) -> str:
+    try:
+        import pwd
+
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except (ImportError, KeyError):
+        return f"uid {uid}"
+
+
+def _not_yours(path: Path | str, uid: int) -> OSError:
+    return OSError(
+        errno.EPERM,
+        f"it belongs to {_owner_name(uid)}, not to the user running fim-tray (not trusted)",
+        str(path),
+    )
+
+
+def private_dir(path: Path) -> None:
+    """Make ``path`` a folder of fim-tray's state that only its user may enter: created 0700
+    whatever the umask (with any missing parent), an existing one of that user's tightened to
+    0700; ``OSError`` when it is not a folder or belongs to someone else."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        parent = path.parent
+        if parent != path and not os.path.isdir(parent):
+            private_dir(parent)
+        with contextlib.suppress(FileExistsError):  # made by another process just now
+            os.mkdir(path, 0o700)
+        st = os.stat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise OSError(errno.ENOTDIR, "it is not a folder", str(path))
+    if _USER is not None and st.st_uid != _USER:
+        raise _not_yours(path, st.st_uid)
+    if os.name != "nt" and stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(path, 0o700)
 
 
 def open_own(path: Path, flags: int = os.O_RDONLY, mode: int = 0o600) -> int:
@@ -84,14 +124,18 @@ def open_own(path: Path, flags: int = os.O_RDONLY, mode: int = 0o600) -> int:
             raise OSError(exc.errno, "a FIFO is in its place (not opened)", str(path)) from None
         raise
     try:
-        kind = stat.S_IFMT(os.fstat(fd).st_mode)
+        st = os.fstat(fd)
     except OSError:
         os.close(fd)
         raise
+    kind = stat.S_IFMT(st.st_mode)
     if kind != stat.S_IFREG:
         os.close(fd)
         what = _KINDS.get(kind, "a device")
         raise OSError(errno.EINVAL, f"{what} is in its place, not a file (not read)", str(path))
+    if _USER is not None and st.st_uid != _USER:
+        os.close(fd)
+        raise _not_yours(path, st.st_uid)
     return fd
 
 
@@ -169,7 +213,7 @@ def atomic_write(
     """
     folder = path.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
         fd, tmp = _temp_file(folder, f".{path.name}.", ".tmp")
     except OSError as exc:
         raise _storage_error(path, exc) from exc
@@ -185,12 +229,12 @@ def atomic_write(
                 os.fsync(fd)
         finally:
             os.close(fd)
-        if keep_backup and path.exists():
+        if keep_backup and os.path.lexists(path):
             backup = path.with_name(path.name + ".bak")
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(backup)
             try:
-                os.link(path, backup)
+                os.link(path, backup, follow_symlinks=False)  # a link planted there stays one
             except OSError:  # no hard links here (some network shares): copy instead
                 atomic_write(backup, read_own(path), mode=mode)
         os.replace(tmp, path)

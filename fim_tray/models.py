@@ -26,6 +26,7 @@ class Entry(NamedTuple):
     ``error`` says why a file or folder could not be read (its content is then unknown).
     ``size`` is 0 for folders and the like; for a device node, which has no size, it holds the
     device number (``st_rdev``, see :attr:`rdev`), so a swapped device is a change.
+    ``xattrs`` are its extended attributes as ``scan/xattrs.py`` keeps them (None: none).
     """
 
     type: EntryType
@@ -39,6 +40,7 @@ class Entry(NamedTuple):
     digest: str | None = None
     target: str | None = None
     error: str | None = None
+    xattrs: str | None = None
 
     @property
     def rdev(self) -> int | None:
@@ -111,7 +113,7 @@ class Change(NamedTuple):
             if after is None
             else (
                 after.type, after.digest, after.target, after.mode, after.uid, after.gid,
-                after.size, after.mtime_ns, after.error,
+                after.size, after.mtime_ns, after.error, after.xattrs,
             )
         )  # fmt: skip
         text = repr((self.kind, self.path, state))  # ASCII-safe: surrogates come out escaped
@@ -161,3 +163,45 @@ class Event(NamedTuple):
     after: dict[str, object] | None = None
     signature: str | None = None  # of the change as detected: see Change.signature
     extra: Mapping[str, object] = MappingProxyType({})
+
+# -- extended attributes as an entry keeps them (read by scan/xattrs.py) ------------------------
+
+CAPS = "security.capability"
+ACLS = ("system.posix_acl_access", "system.posix_acl_default")
+
+
+def escape_xattr_name(name: str) -> str:
+    """A name that cannot break the kept string's lines and ``=``."""
+    return name.replace("%", "%25").replace("=", "%3D").replace("\n", "%0A")
+
+
+def _unescape(name: str) -> str:
+    return name.replace("%0A", "\n").replace("%3D", "=").replace("%25", "%")
+
+
+def xattr_map(kept: str | None) -> dict[str, str]:
+    """The ``{name: summary}`` of a kept string."""
+    if not kept:
+        return {}
+    found = {}
+    for line in kept.split("\n"):
+        name, _, value = line.partition("=")
+        found[_unescape(name)] = value
+    return found
+
+
+def xattr_kinds(before: str | None, after: str | None) -> tuple[str, ...]:
+    """What kind of attribute differs, beyond ``xattrs``: ``caps`` and ``acl``."""
+    old, new = xattr_map(before), xattr_map(after)
+    found = []
+    if old.get(CAPS) != new.get(CAPS):
+        found.append("caps")
+    if any(old.get(name) != new.get(name) for name in ACLS):
+        found.append("acl")
+    return tuple(found)
+
+
+def gained_caps(before: str | None, after: str | None) -> bool:
+    """A capability set that appeared or changed: what a file may do as root grew, or may have."""
+    new = xattr_map(after).get(CAPS)
+    return new is not None and new != xattr_map(before).get(CAPS)

@@ -94,7 +94,7 @@ def test_keep_backup_without_hard_links_copies(
     path = tmp_path / "f"
     atomic_write(path, b"one")
 
-    def no_links(src: object, dst: object) -> None:
+    def no_links(src: object, dst: object, **_kwargs: object) -> None:
         raise OSError(errno.EPERM, "Operation not permitted")
 
     monkeypatch.setattr(os, "link", no_links)
@@ -220,7 +220,7 @@ def test_failed_backup_copy_leaves_no_temporary_file(
     real_write = os.write
     calls: list[int] = []
 
-    def no_links(src: object, dst: object) -> None:
+    def no_links(src: object, dst: object, **_kwargs: object) -> None:
         raise OSError(errno.EPERM, "Operation not permitted")
 
     def second_write_fails(fd: int, data: bytes) -> int:
@@ -269,3 +269,27 @@ def test_storage_error_is_raised_with_its_cause(
         jsonio.atomic_write(tmp_path / "f", b"x")
     assert isinstance(caught.value.__cause__, OSError)
     assert caught.value.title == "Could not save"
+
+
+def test_the_backup_of_a_planted_link_is_the_link_never_its_target(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"secret")
+    folder = tmp_path / "state"
+    folder.mkdir()
+    path = folder / "f"
+    path.symlink_to(victim)
+    atomic_write(path, b"new", keep_backup=True)
+    assert victim.read_bytes() == b"secret" and os.stat(victim).st_nlink == 1  # no hard link
+    assert path.read_bytes() == b"new" and not path.is_symlink()
+    assert (folder / "f.bak").is_symlink()  # read_own refuses it, as any link
+
+
+def test_a_state_folder_is_made_private_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        atomic_write(tmp_path / "new" / "deeper" / "f", b"x")
+    finally:
+        os.umask(old)
+    for folder in (tmp_path / "new", tmp_path / "new" / "deeper"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "new" / "deeper" / "f").stat().st_mode) == 0o600

@@ -3,6 +3,7 @@ and the history what is pending and what is new."""
 
 from __future__ import annotations
 
+import stat
 import threading
 from collections.abc import Callable, Collection
 from typing import Any
@@ -10,12 +11,12 @@ from typing import Any
 from fim_tray import logs
 from fim_tray.app.selection import selector
 from fim_tray.errors import FimError, ScanCancelled
-from fim_tray.models import Folder, FolderReport, ScanResult
+from fim_tray.models import Change, Folder, FolderReport, ScanResult
 from fim_tray.scan.compare import compare
 from fim_tray.scan.record import Progress
 from fim_tray.scan.scanner import Scanner
 from fim_tray.scan.throttle import Throttle
-from fim_tray.store.baseline import Baseline
+from fim_tray.store.baseline import XATTRS_RECORDED, Baseline
 from fim_tray.store.config import Config
 from fim_tray.store.state import Store
 
@@ -44,6 +45,43 @@ def rescan(
         processes=processes,
         **options,
     ).run()
+
+
+_XATTR_FIELDS = frozenset({"xattrs", "caps", "acl"})
+_SET_ID = stat.S_ISUID | stat.S_ISGID
+
+
+def _without_first_xattrs(changes: list[Change]) -> list[Change]:
+    """The changes against a baseline recorded before extended attributes were: attributes it
+    never had are not changes (they were there when it was recorded, for all anyone knows)."""
+    kept = []
+    for change in changes:
+        before, after = change.before, change.after
+        if before is not None and after is not None and before.xattrs is None and change.fields:
+            fields = tuple(f for f in change.fields if f not in _XATTR_FIELDS)
+            if change.kind == "metadata" and not fields:
+                continue
+            gained = bool(after.mode & _SET_ID & ~before.mode)
+            suspicious = change.suspicious if change.kind != "metadata" else gained
+            change = change._replace(fields=fields, suspicious=suspicious)
+        kept.append(change)
+    return kept
+
+
+def _take_in_xattrs(store: Store, folder: Folder, result: ScanResult) -> str | None:
+    """After a full check of a baseline recorded before extended attributes were (the lock
+    held): the attributes every file had all along go into it, marked as recorded from then on.
+    The baseline's signature, or None when another process did it first."""
+    trusted = store.load_baseline(folder)  # again, under the lock: an accept may have saved it
+    if trusted.extra.get(XATTRS_RECORDED):
+        return None
+    entries = dict(trusted.entries)
+    for path, entry in entries.items():
+        now = result.entries.get(path)
+        if entry.xattrs is None and now is not None and now.xattrs is not None:
+            entries[path] = entry._replace(xattrs=now.xattrs)
+    extra = {**trusted.extra, XATTRS_RECORDED: 1}
+    return store.save_baseline(folder, trusted._replace(entries=entries, extra=extra))
 
 
 def check(
@@ -118,7 +156,12 @@ def check_folder(
         if scope is not None:
             before = {p: e for p, e in before.items() if in_scope(p)}
         changes = compare(before, result.entries, result.unlisted)
+        if not trusted.extra.get(XATTRS_RECORDED):
+            changes = _without_first_xattrs(changes)
         with store.locked():
+            signed = None
+            if not trusted.extra.get(XATTRS_RECORDED) and full and scope is None:
+                signed = _take_in_xattrs(store, folder, result)
             pending_file = store.pending(folder)
             old = pending_file.changes(warn=True) or {}
             new = [c for c in changes if c.signature() not in old]
@@ -127,7 +170,7 @@ def check_folder(
             if scope is not None:  # what is pending elsewhere in the folder stays pending
                 kept = {s: p for s, p in old.items() if not in_scope(p)}
                 pending = {**kept, **pending}
-            pending_file.save(pending, now, full=full)
+            pending_file.save(pending, now, full=full, baseline=signed)
     except ScanCancelled:
         raise
     except FimError as exc:

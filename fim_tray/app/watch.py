@@ -12,7 +12,7 @@ from fim_tray.models import Folder, ScanResult
 from fim_tray.scan.record import Progress
 from fim_tray.scan.scanner import Scanner
 from fim_tray.scan.throttle import Throttle
-from fim_tray.store.baseline import Baseline
+from fim_tray.store.baseline import XATTRS_RECORDED, Baseline
 from fim_tray.store.state import Store, resolve
 
 
@@ -62,7 +62,15 @@ def watch(
         processes=processes,
     ).run()
     now = store.clock()
-    record = Baseline(root, folder.algorithm, result.entries, now, now, root_dev=result.root_dev)
+    record = Baseline(
+        root,
+        folder.algorithm,
+        result.entries,
+        now,
+        now,
+        root_dev=result.root_dev,
+        extra={XATTRS_RECORDED: 1},
+    )
     with store.locked():
         config = store.config()  # another process may have changed it meanwhile
         if config.find(root) is None:

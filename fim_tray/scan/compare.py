@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterable, Mapping
 from itertools import compress
 from operator import is_, not_
 
-from fim_tray.models import DEVICE_TYPES, Change, Entry
+from fim_tray.models import DEVICE_TYPES, Change, Entry, gained_caps, xattr_kinds
 
 # Folder timestamps and sizes move whenever a child is added or removed; those children are
 # reported themselves, so for folders only permissions and ownership count.
-_DIR_FIELDS = ("mode", "uid", "gid")
-_FILE_FIELDS = ("mode", "uid", "gid", "size", "mtime_ns")
+_DIR_FIELDS = ("mode", "uid", "gid", "xattrs")
+_FILE_FIELDS = ("mode", "uid", "gid", "size", "mtime_ns", "xattrs")
 # A device node's size field holds its device number (see Entry.rdev).
-_DEVICE_FIELDS = ("mode", "uid", "gid", "rdev", "mtime_ns")
+_DEVICE_FIELDS = ("mode", "uid", "gid", "rdev", "mtime_ns", "xattrs")
+_SET_ID = stat.S_ISUID | stat.S_ISGID
 
 
 def _under(path: str, folders: Iterable[str]) -> bool:
@@ -34,7 +36,12 @@ def compare_entry(path: str, old: Entry, new: Entry) -> Change | None:
     # The fields are named one by one only when one differs: most records agree on all.
     names: tuple[str, ...]
     if new.type == "dir":
-        same = old.mode == new.mode and old.uid == new.uid and old.gid == new.gid
+        same = (
+            old.mode == new.mode
+            and old.uid == new.uid
+            and old.gid == new.gid
+            and old.xattrs == new.xattrs
+        )
         names = _DIR_FIELDS
     else:
         same = (
@@ -43,9 +50,12 @@ def compare_entry(path: str, old: Entry, new: Entry) -> Change | None:
             and old.gid == new.gid
             and old.size == new.size
             and old.mtime_ns == new.mtime_ns
+            and old.xattrs == new.xattrs
         )
         names = _DEVICE_FIELDS if new.type in DEVICE_TYPES else _FILE_FIELDS
     fields = () if same else tuple(n for n in names if getattr(old, n) != getattr(new, n))
+    if "xattrs" in fields:  # and which kind: capabilities, ACLs
+        fields += xattr_kinds(old.xattrs, new.xattrs)
     if content_changed:
         suspicious = (
             new.type == "file"
@@ -55,7 +65,9 @@ def compare_entry(path: str, old: Entry, new: Entry) -> Change | None:
         )
         return Change("modified", path, old, new, fields=fields, suspicious=suspicious)
     if fields:
-        return Change("metadata", path, old, new, fields=fields)
+        # What a program may do as root grew: flagged like content changed in secret.
+        gained = bool(new.mode & _SET_ID & ~old.mode) or gained_caps(old.xattrs, new.xattrs)
+        return Change("metadata", path, old, new, fields=fields, suspicious=gained)
     return None
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from fim_tray import logs
 from fim_tray.models import Entry, EntryType
+from fim_tray.scan import xattrs
 from fim_tray.scan.hashing import BUFFER_SIZE, OPEN_FLAGS, hash_fd
 from fim_tray.scan.throttle import Throttle
 
@@ -165,6 +166,7 @@ def hash_open(
                 break
         else:
             problem = "kept changing while it was read"
+        attributes = xattrs.read(fd)
     finally:
         os.close(fd)
     entry = Entry(
@@ -177,6 +179,9 @@ def hash_open(
         after.st_uid,
         after.st_gid,
         digest,
+        None,
+        None,
+        attributes,
     )
     return entry, problem, files, nbytes
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Container, Mapping
 from typing import NamedTuple
 
 from fim_tray.models import DEVICE_TYPES, Entry, EntryType, Problem
-from fim_tray.scan import hashpool
+from fim_tray.scan import hashpool, xattrs
 from fim_tray.scan.dirwalk import Dir, Replaced, list_folder
 from fim_tray.scan.excludes import Excluder
 from fim_tray.scan.hashpool import BIG_FILE, HashPool, Job, Outcome, describe_error
@@ -235,7 +235,7 @@ class Recorder:
                 and old.type == "file"
                 and old.digest is not None
             ):
-                self.entries[rel] = self._stat_entry(rel, "file", st, None, old.digest)
+                self.entries[rel] = self._stat_entry(child.name, rel, "file", st, None, old.digest)
                 return False
             entry = self.file_entry(child.path, rel, st)
             if entry is not None:
@@ -249,15 +249,16 @@ class Recorder:
                     st, "symlink", error=describe_error(exc)
                 )
                 return False
-            self.entries[rel] = self._stat_entry(rel, "symlink", st, target)
+            self.entries[rel] = self._stat_entry(child.name, rel, "symlink", st, target)
             return False
         # Folders, FIFOs, sockets and devices are recorded by type and never opened.
         kind = "dir" if fmt == _IFDIR else _TYPES.get(fmt, "other")
-        self.entries[rel] = self._stat_entry(rel, kind, st, None)
+        self.entries[rel] = self._stat_entry(child.name, rel, kind, st, None)
         return kind == "dir"
 
     def _stat_entry(
         self,
+        name: str,
         rel: str,
         kind: EntryType,
         st: os.stat_result,
@@ -288,6 +289,12 @@ class Recorder:
             and old.error is None
         ):
             return old
+        # Extended attributes: read again only where ctime moved (a change to them moves it),
+        # or on an add or a full check, which read everything.
+        if old is not None and self._quick is not None and old.ctime_ns == st.st_ctime_ns:
+            attributes = old.xattrs
+        else:
+            attributes = xattrs.read(os.path.join(self._folder, name))
         return Entry(
             kind,
             size,
@@ -299,6 +306,8 @@ class Recorder:
             st.st_gid,
             digest,
             target,
+            None,
+            attributes,
         )
 
     def file_entry(self, name: str, rel: str, st: os.stat_result) -> Entry | None:

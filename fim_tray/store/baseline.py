@@ -25,6 +25,11 @@ _TAIL = b"}\n"
 BODY_KEYS = {"path", "path_b64", "algorithm", "created", "updated", "root_dev", "entries"}
 
 
+# A baseline's ``extra`` key saying its entries carry their extended attributes: one recorded by
+# an earlier version has none, and its first full check fills them in (see app/check.py).
+XATTRS_RECORDED = "xattrs"
+
+
 class Baseline(NamedTuple):
     """What was trusted in one folder: its entries and how they were recorded."""
 
@@ -62,6 +67,8 @@ def _entry_to_json(path: str, entry: Entry) -> dict[str, Any]:
         obj.update(_target_json(entry.target))
     if entry.error is not None:
         obj["error"] = entry.error
+    if entry.xattrs is not None:
+        obj["xattrs"] = entry.xattrs
     return obj
 
 
@@ -97,6 +104,7 @@ def _entries_from_json(items: Any) -> dict[str, Entry]:
             obj.get("digest"),
             target,
             obj.get("error"),
+            obj.get("xattrs"),
         )
     return entries
 

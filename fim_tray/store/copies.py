@@ -156,8 +156,8 @@ class CopyStore:
             return 0  # a damaged copy is written again below
         blob = encode(data, algorithm)
         try:
-            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-            path.parent.mkdir(mode=0o700, exist_ok=True)
+            jsonio.private_dir(self.root)
+            jsonio.private_dir(path.parent)
             fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
         except OSError as exc:
             raise StorageError(f"Could not save a copy in {self.root}: {exc.strerror}.") from exc

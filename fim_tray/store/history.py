@@ -13,7 +13,7 @@ from typing import Any
 from fim_tray import jsonio, logs
 from fim_tray.display import device_numbers
 from fim_tray.errors import StorageError
-from fim_tray.models import Change, Entry, Event
+from fim_tray.models import Change, Entry, Event, xattr_map
 from fim_tray.store.names import decode_name, name_fields, name_from
 
 log = logs.getLogger(__name__)
@@ -43,6 +43,8 @@ def entry_json(entry: Entry | None) -> dict[str, Any] | None:
         obj.update(name_fields(entry.target, "target"))
     if entry.error is not None:
         obj["error"] = entry.error
+    if entry.xattrs is not None:
+        obj["xattrs"] = xattr_map(entry.xattrs)  # {name: capabilities or ACL in words, or digest}
     return obj
 
 
@@ -100,7 +102,7 @@ class History:
             return events
         try:
             self._rotate_if_needed()
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            jsonio.private_dir(self.path.parent)
             fd = jsonio.open_own(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             try:
                 data = b"".join(lines)

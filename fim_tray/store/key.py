@@ -47,8 +47,8 @@ def load_or_create(path: Path) -> bytes:
     except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
         raise _error(path, exc) from exc
     key = os.urandom(KEY_BYTES)  # what secrets.token_bytes gives, without importing random
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        jsonio.private_dir(path.parent)
         fd = jsonio.open_own(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process made it first: use theirs
         try:

@@ -65,7 +65,7 @@ def data_lock(path: Path, timeout: float = 30.0) -> Iterator[None]:
     """
     with _thread_lock:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            jsonio.private_dir(path.parent)
             fd = jsonio.open_own(path, os.O_RDWR | os.O_CREAT)
         except OSError as exc:
             raise StorageError(
@@ -105,7 +105,7 @@ class InstanceLock:
     def acquire(self) -> bool:
         """True when this process now holds it; False when another process does."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            jsonio.private_dir(self.path.parent)
             fd = jsonio.open_own(self.path, os.O_RDWR | os.O_CREAT)
         except OSError as exc:
             raise StorageError(

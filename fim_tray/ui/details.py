@@ -31,6 +31,7 @@ ROWS = (  # label, key in the before/after objects
     ("Modified (mtime)", "mtime"),
     ("Link target", "target"),
     ("Device (major,minor)", "device"),
+    ("Extended attributes", "xattrs"),
     ("Error", "error"),
 )
 
@@ -76,6 +77,8 @@ def value(obj: dict[str, Any] | None, key: str) -> str:
     if key == "digest" and len(str(raw)) > 32:  # 64 hex digits: two lines fit the window
         text = str(raw)
         return "\n".join(text[i : i + 32] for i in range(0, len(text), 32))
+    if key == "xattrs" and isinstance(raw, dict):
+        return "\n".join(escape(f"{name}: {words}") for name, words in sorted(raw.items()))
     if key == "mtime":
         try:
             when = datetime.fromisoformat(str(raw)).astimezone()  # in this machine's time zone
