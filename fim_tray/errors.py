@@ -68,3 +68,32 @@ class ScanCancelled(FimError):
     """A scan was stopped on request (Quit, Pause, Ctrl-C) before it finished."""
 
     title = "Scan stopped"
+
+
+class CopyError(FimError):
+    """A copy is missing or cannot be used."""
+
+    title = "No saved copy"
+
+
+class CopyDamagedError(CopyError):
+    """A copy's content no longer hashes to its digest: it is never restored. ``reason`` says
+    what is wrong in a few words, for a caller's own sentence."""
+
+    title = "Saved copy is damaged"
+
+    def __init__(self, message: str, *, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
+class RestoreRefused(FimError):
+    """A restore that would lose something or act on a file the person did not see."""
+
+    title = "Not restored"
+
+
+class DamagedUndo(FimError):
+    """The history line of a restore is damaged (the history is not signed): no undo."""
+
+    title = "Cannot undo"

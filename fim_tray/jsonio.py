@@ -1,5 +1,6 @@
 """JSON in and out, fast where orjson is installed; fim-tray's own files opened safely (never
-through a link, never blocking on a FIFO) and replaced atomically and durably."""
+through a link, never blocking on a FIFO, only when they are their user's), their folders kept
+private, files replaced atomically and durably; and the collector paused while they are parsed."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""The use cases, one module each, and the `Service` facade that front ends call."""
+"""The use cases, one module each, their helpers, the monitor loop and the `Service` facade."""

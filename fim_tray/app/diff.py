@@ -14,8 +14,8 @@ from fim_tray.app import fileops
 from fim_tray.app.copy_policy import CopySettings
 from fim_tray.app.selection import file_key
 from fim_tray.display import escape
+from fim_tray.errors import CopyDamagedError, CopyError
 from fim_tray.models import Folder
-from fim_tray.store.copies import CopyDamagedError, CopyError
 from fim_tray.store.state import Store
 
 MAX_INPUT = 2_000_000  # bytes per side: difflib's matching grows fast with the line count

@@ -13,22 +13,14 @@ from fim_tray.app.check import rescan
 from fim_tray.app.copy_policy import CopySettings
 from fim_tray.app.selection import file_key
 from fim_tray.display import describe, escape
-from fim_tray.errors import FimError, StorageError
+from fim_tray.errors import CopyDamagedError, CopyError, FimError, RestoreRefused, StorageError
 from fim_tray.models import Change, Entry, Event, Folder
 from fim_tray.scan import dirwalk
 from fim_tray.scan.compare import compare, compare_entry
 from fim_tray.scan.hashing import OPEN_FLAGS, new_hash
-from fim_tray.store import restore_log
 from fim_tray.store.baseline import Baseline
 from fim_tray.store.config import Config
-from fim_tray.store.copies import CopyDamagedError, CopyError
 from fim_tray.store.state import Store
-
-
-class RestoreRefused(FimError):
-    """A restore that would lose something or act on a file the person did not see."""
-
-    title = "Not restored"
 
 
 @dataclass(frozen=True)
@@ -81,7 +73,7 @@ def undo(store: Store, path: str, file: str, *, force: bool = False) -> RestoreR
         if (event.change, event.folder, event.path) == ("restored", folder.path, rel) and (
             "undo" in event.extra
         ):
-            want = restore_log.undo_entry(event, store.key())
+            want = store.undo_entry(event)
             return _put_back(store, folder, trusted, rel, want, None, force, undo=True)
     raise RestoreRefused(f"{escape(rel)} has not been restored, so there is nothing to undo.")
 
@@ -144,10 +136,7 @@ def _put_back(
                     )
                 # the history first: a restore that is done can always be undone
                 try:
-                    event = restore_log.record(
-                        store.history, store.clock(), folder, rel, current, previous, want, undo,
-                        store.key(),
-                    )
+                    event = store.record_restore(folder, rel, current, previous, want, undo)
                 except StorageError as exc:
                     raise RestoreRefused(
                         f"{shown} was not restored: the history, which an undo needs, could not "

@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from fim_tray.app import check as checking
+from fim_tray.app import check
 from fim_tray.models import ChangeKey, Event, Folder, FolderReport, ScanResult
 from fim_tray.scan.record import Progress
 from fim_tray.scan.throttle import Throttle
@@ -75,9 +75,9 @@ class Service:
         throttle: Throttle | None = None,
     ) -> tuple[Folder, ScanResult | None]:
         """Record the baseline of a new folder; see :func:`fim_tray.app.watch.watch`."""
-        from fim_tray.app import watch as watching
+        from fim_tray.app import watch
 
-        return watching.watch(
+        return watch.watch(
             self.store,
             path,
             algorithm=algorithm,
@@ -91,9 +91,9 @@ class Service:
 
     def unwatch(self, path: str) -> Folder:
         """Stop watching; its baseline, backup and pending file are deleted."""
-        from fim_tray.app import watch as watching
+        from fim_tray.app import watch
 
-        return watching.unwatch(self.store, path)
+        return watch.unwatch(self.store, path)
 
     def check(
         self,
@@ -105,7 +105,7 @@ class Service:
         throttle: Throttle | None = None,
     ) -> list[FolderReport]:
         """Check each watched folder (or the one named); see :func:`fim_tray.app.check.check`."""
-        return checking.check(
+        return check.check(
             self.store,
             path,
             full=full,
@@ -127,7 +127,7 @@ class Service:
         throttle: Throttle | None = None,
     ) -> FolderReport:
         """One folder's report; see :func:`fim_tray.app.check.check_folder`."""
-        return checking.check_folder(
+        return check.check_folder(
             self.store,
             folder,
             config,
@@ -141,15 +141,15 @@ class Service:
 
     def accept(self, path: str | None = None, files: Iterable[str] = ()) -> list[FolderReport]:
         """Take the current state into the baseline: all of it, or only ``files``."""
-        from fim_tray.app import accept as accepting
+        from fim_tray.app import accept
 
-        return accepting.accept(self.store, path, files)
+        return accept.accept(self.store, path, files)
 
     def accept_changes(self, path: str, keys: Collection[ChangeKey]) -> FolderReport:
         """Accept exactly the changes a person saw, named by :meth:`Change.key`."""
-        from fim_tray.app import accept as accepting
+        from fim_tray.app import accept
 
-        return accepting.accept_changes(self.store, path, keys)
+        return accept.accept_changes(self.store, path, keys)
 
     # -- status and history --------------------------------------------------------------------
 

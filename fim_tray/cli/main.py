@@ -1,4 +1,5 @@
-"""The ``fim-tray`` command: argument parsing, human and JSON output, and exit codes."""
+"""The ``fim-tray`` command: its parser, the folder commands (add, check, accept, history, ...)
+and the dispatch to every command group."""
 
 from __future__ import annotations
 

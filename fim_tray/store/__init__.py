@@ -1,1 +1,1 @@
-"""fim-tray's own signed state on disk, behind one `Store` (baselines, pending, history, copies)."""
+"""fim-tray's state on disk, behind one `Store`: settings, key, baselines, history, copies."""

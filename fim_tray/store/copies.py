@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fim_tray import jsonio
-from fim_tray.errors import FimError, StorageError
+from fim_tray.errors import CopyDamagedError, CopyError, StorageError
 from fim_tray.scan.hashing import ALGORITHMS, DEFAULT_ALGORITHM, new_hash
 
 MAGIC = b"FIMSNAP1"
@@ -35,21 +35,8 @@ MAX_HEADER_SIZE = 1 << 40  # a header claiming more than this is damaged, not a 
 DEFAULT_LIMIT = 10_000_000
 
 
-class CopyError(FimError):
-    """A copy is missing or cannot be used."""
-
-    title = "No saved copy"
 
 
-class CopyDamagedError(CopyError):
-    """A copy's content no longer hashes to its digest: it is never restored. ``reason`` says
-    what is wrong in a few words, for a caller's own sentence."""
-
-    title = "Saved copy is damaged"
-
-    def __init__(self, message: str, *, reason: str = "") -> None:
-        super().__init__(message)
-        self.reason = reason or message
 
 
 @dataclass(frozen=True)

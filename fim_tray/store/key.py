@@ -1,5 +1,5 @@
-"""The install key: the per-install HMAC key that signs baselines, pending files and the history,
-created on first use and kept apart from the data it signs."""
+"""The install key: the per-install HMAC key that signs baselines, their caches, pending files and
+the history's restore lines, created on first use and kept apart from the data it signs."""
 
 from __future__ import annotations
 

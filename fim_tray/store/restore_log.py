@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from fim_tray.display import escape
-from fim_tray.errors import FimError
+from fim_tray.errors import DamagedUndo
 from fim_tray.models import Entry, Event, Folder
 from fim_tray.store.history import History, entry_json, new_event_id
 from fim_tray.store.names import name_fields, name_from
@@ -23,10 +23,6 @@ from fim_tray.store.names import name_fields, name_from
 MAC_KEY = "hmac"
 
 
-class DamagedUndo(FimError):
-    """The history line of a restore is damaged (the history is not signed): no undo."""
-
-    title = "Cannot undo"
 
 
 def state_json(entry: Entry | None) -> dict[str, Any] | None:

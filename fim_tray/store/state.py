@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -13,10 +14,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fim_tray import jsonio, logs
-from fim_tray.errors import BaselineError, BaselineTamperedError, FimError, NotWatchedError
-from fim_tray.models import Folder
+from fim_tray.errors import (
+    BaselineError,
+    BaselineTamperedError,
+    FimError,
+    NotWatchedError,
+    StorageError,
+)
+from fim_tray.models import Entry, Event, Folder
 from fim_tray.store import baseline as baseline_file
-from fim_tray.store import cache
+from fim_tray.store import cache, restore_log
 from fim_tray.store import config as config_file
 from fim_tray.store.baseline import Baseline
 from fim_tray.store.config import Config
@@ -109,6 +116,39 @@ class Store:
                 yield
             finally:
                 self._holding.on = False
+
+    def record_restore(
+        self,
+        folder: Folder,
+        rel: str,
+        current: Entry | None,
+        previous: str | None,
+        want: Entry | None,
+        undo: bool,
+    ) -> Event:
+        """The signed "restored" history line of one restore (see ``restore_log.record``)."""
+        return restore_log.record(
+            self.history, self.clock(), folder, rel, current, previous, want, undo, self.key()
+        )
+
+    def undo_entry(self, event: Event) -> Entry | None:
+        """What the "restored" line ``event`` says to put back, once its signature holds."""
+        return restore_log.undo_entry(event, self.key())
+
+    def icon_file(self, name: str, make: Callable[[], bytes]) -> Path:
+        """An icon as a file, for notification daemons that want a path: kept in ``icons/``,
+        made by ``make`` when missing or when anything but a file is in its place (a link is
+        replaced, never written through)."""
+        path = self.paths.icons_dir / name
+        try:
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                return path
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StorageError(f"Cannot use the icon {path}: {exc.strerror}.") from exc
+        jsonio.atomic_write(path, make(), mode=0o644, durable=False)
+        return path
 
     def instance_lock(self) -> InstanceLock:
         """The lock that keeps a second tray from starting on the same state."""

@@ -1,2 +1,1 @@
-"""The tray application: the icon and its menu (pystray, Pillow), what the notifications say
-(sent through ``platform.notify``) and the windows it starts."""
+"""The tray app: icon, menu, notification text and the windows it starts (pystray, Pillow)."""

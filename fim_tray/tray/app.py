@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import stat
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -18,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from fim_tray import APP_NAME, jsonio
+from fim_tray import APP_NAME
 from fim_tray.app.monitor import Monitor, MonitorEvent, Watched
 from fim_tray.app.service import Service
 from fim_tray.errors import FimError
@@ -147,23 +146,17 @@ class TrayApp:
     def _icon_file(self) -> Path | None:
         """The notifications' icon as a file, which daemons want: the orange "changes to review"
         shield, since every notification is about a change."""
-        path = self.service.paths.icons_dir / "fim-tray-changes.png"
+
+        def png() -> bytes:
+            out = io.BytesIO()
+            draw_icon("pending", 128).save(out, format="PNG")
+            return out.getvalue()
+
         try:
-            if stat.S_ISREG(os.lstat(path).st_mode):
-                return path
-        except FileNotFoundError:
-            pass
-        except OSError:
-            return None
-        # Missing, or something else in its place (a link is replaced, never written through).
-        png = io.BytesIO()
-        draw_icon("pending", 128).save(png, format="PNG")
-        try:
-            jsonio.atomic_write(path, png.getvalue(), mode=0o644, durable=False)
+            return self.service.store.icon_file("fim-tray-changes.png", png)
         except FimError as exc:
             log.warning("no icon for notifications: %s", exc.message)
             return None
-        return path
 
     # -- from the monitor thread ---------------------------------------------------------------
 

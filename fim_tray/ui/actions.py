@@ -36,7 +36,7 @@ def diff_lines(service: Service, item: dict[str, Any]) -> tuple[str, list[str]]:
 def restore(service: Service, item: dict[str, Any], *, force: bool = False) -> Outcome:
     """Put the file back as the baseline has it, unless it changed again since it was shown
     (then ``ask``: the window asks before overwriting, and calls again with ``force``)."""
-    from fim_tray.app.restore import RestoreRefused
+    from fim_tray.errors import RestoreRefused
 
     try:
         result = service.restore(

@@ -1,5 +1,5 @@
 """The details window: the changes a notification announced (or the whole history), with
-before and after values, and Accept / Accept all / Open folder / Close.
+before and after values, a diff, and Accept / Accept all / Restore / Open folder / Close.
 
 It runs as a child process of the tray (never a Tk root in the tray process) and answers on
 stdout with one JSON line per decision: ``{"action": "accept", "items": [{"folder": ...,

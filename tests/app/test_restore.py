@@ -20,13 +20,10 @@ from typing import Any
 import pytest
 
 from fim_tray.app import fileops
-from fim_tray.app.restore import RestoreRefused
 from fim_tray.app.service import Service
-from fim_tray.errors import StorageError
+from fim_tray.errors import CopyDamagedError, DamagedUndo, RestoreRefused, StorageError
 from fim_tray.store import config as config_store
-from fim_tray.store.copies import CopyDamagedError
 from fim_tray.store.history import change_json
-from fim_tray.store.restore_log import DamagedUndo
 from tests.app.conftest import NAME
 from tests.helpers import REPO, make_tree
 

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from fim_tray.errors import CopyDamagedError, CopyError
 from fim_tray.store.copies import (
     LZMA,
     RAW,
     ZLIB,
-    CopyDamagedError,
-    CopyError,
     CopyStore,
     decode,
     encode,
