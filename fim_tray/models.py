@@ -163,6 +163,8 @@ class Event(NamedTuple):
     after: dict[str, object] | None = None
     signature: str | None = None  # of the change as detected: see Change.signature
     extra: Mapping[str, object] = MappingProxyType({})
+    verified: bool = False  # its line's MAC holds: written by this install, unedited
+
 
 # -- extended attributes as an entry keeps them (read by scan/xattrs.py) ------------------------
 

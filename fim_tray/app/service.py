@@ -10,10 +10,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from fim_tray.app import check
+from fim_tray.errors import FimError
 from fim_tray.models import ChangeKey, Event, Folder, FolderReport, ScanResult
 from fim_tray.scan.record import Progress
 from fim_tray.scan.throttle import Throttle
 from fim_tray.store.config import Config
+from fim_tray.store.history import Verdict
 from fim_tray.store.paths import Paths
 from fim_tray.store.state import Store, local_now
 
@@ -161,6 +163,13 @@ class Service:
 
     def history(self, limit: int | None = None) -> list[Event]:
         return self.store.history.read(limit)
+
+    def verify_history(self) -> Verdict:
+        """The history checked against its chain and head (see ``History.verify``)."""
+        try:
+            return self.store.history.verify()
+        except FimError as exc:
+            return Verdict(0, exc.message)
 
     def last_full_check(self, folder: Folder) -> datetime | None:
         """When every file of ``folder`` was last re-hashed (its baseline counts as one)."""

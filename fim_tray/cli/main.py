@@ -172,6 +172,10 @@ def _monitor_parser(monitor: argparse.ArgumentParser) -> None:
 def _history_parser(history: argparse.ArgumentParser) -> None:
     _json_parser(history)
     history.add_argument("--limit", type=_count, default=50, metavar="N", help="default: 50")
+    history.add_argument(
+        "--verify", action="store_true",
+        help="check every line against the chain; exit 0 intact, 2 naming the first bad line",
+    )  # fmt: skip
 
 
 # Each command: its help ("" for the tray's own child processes, which are not listed) and
@@ -348,6 +352,17 @@ def cmd_monitor(service: Service, args: argparse.Namespace) -> int:
 
 
 def cmd_history(service: Service, args: argparse.Namespace) -> int:
+    verdict = service.verify_history()
+    if args.verify:
+        if verdict.problem is not None:
+            say(f"the history is NOT intact: {verdict.problem}.")
+            return EXIT_ERROR
+        older = f" ({verdict.unchained} older lines before the chain)" if verdict.unchained else ""
+        say(f"the history is intact: {verdict.lines:,} lines, each in its place{older}.")
+        return EXIT_OK
+    if verdict.problem is not None:
+        say(f"WARNING: the history is not intact ({verdict.problem}); lines not verified are "
+            "marked (not verified).")  # fmt: skip
     for event in service.history(args.limit):
         if args.json:
             obj = {
@@ -355,11 +370,13 @@ def cmd_history(service: Service, args: argparse.Namespace) -> int:
                 **json_name(event.folder), **encode_name(event.path),
                 "change": event.change, "suspicious": event.suspicious,
                 "fields": list(event.fields), "before": event.before, "after": event.after,
+                "verified": event.verified,
             }  # fmt: skip
             print(jsonio.dumps(obj).decode("utf-8", "backslashreplace"))
         else:
             name = escape(os.path.join(event.folder, event.path))
             flag = "  SUSPICIOUS" if event.suspicious else ""
+            flag += "" if event.verified else "  (not verified)"
             print(f"{timestamp(event.time)}  {event.change:<10}  {name}{flag}")
     return EXIT_OK
 

@@ -1,18 +1,27 @@
-"""The change history: append-only JSON Lines with size-capped rotation."""
+"""The change history: append-only JSON Lines with size-capped rotation, each line chained to the
+one before by an HMAC, and the chain's head kept beside the install key.
+
+A line is ``{...the event..., "n": its number, "prev": the MAC of line n-1, "chain": its MAC}``;
+the MAC covers the line's own bytes up to ``"chain"``, so any edit shows, and ``n`` and ``prev``
+make a deleted, reordered or inserted line show too. The head (``history.head`` in the settings
+folder: the first number kept, the count and the last MAC, itself signed) shows a cut tail. A line
+without a chain (an earlier version's) is shown as not verified and never acted on."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
+import hmac
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from fim_tray import jsonio, logs
 from fim_tray.display import device_numbers
-from fim_tray.errors import StorageError
+from fim_tray.errors import FimError, StorageError
 from fim_tray.models import Change, Entry, Event, xattr_map
 from fim_tray.store.names import decode_name, name_fields, name_from
 
@@ -62,18 +71,73 @@ def change_json(change: Change, folder: str, when: datetime) -> dict[str, Any]:
     }
 
 
+_CHAIN = b',"chain":"'
+MAC_HEX = 32  # hex digits of a line's MAC kept (128 bits)
+
+
+def _mac(key: bytes, body: bytes) -> str:
+    return hmac.new(key, body, hashlib.sha256).hexdigest()[:MAC_HEX]
+
+
+def seal(obj: dict[str, Any], key: bytes, number: int, prev: str) -> tuple[bytes, str]:
+    """One chained line (without its newline) and its MAC."""
+    body = jsonio.dumps({**obj, "n": number, "prev": prev})
+    mac = _mac(key, body)
+    return body[:-1] + _CHAIN + mac.encode() + b'"}', mac
+
+
+def unseal(line: bytes, key: bytes | None) -> tuple[bytes, str | None]:
+    """The JSON of a line without its chain, and its MAC when it holds (None: no chain, or one
+    that does not match: edited, forged, or sealed with another key)."""
+    at = line.rfind(_CHAIN)
+    if at < 0 or not line.endswith(b'"}') or key is None:
+        return (line[:at] + b"}" if at >= 0 else line), None
+    body, mac = line[:at] + b"}", line[at + len(_CHAIN) : -2]
+    if len(mac) == MAC_HEX and hmac.compare_digest(_mac(key, body).encode(), mac):
+        return body, mac.decode("ascii")
+    return body, None
+
+
+class Head(NamedTuple):
+    """What the history's chain must reach: the first line number kept, the number the next
+    line gets, and the MAC of the last line."""
+
+    first: int
+    total: int
+    last: str
+
+
+class Verdict(NamedTuple):
+    """The history checked against its chain: ``problem`` names the first bad line."""
+
+    lines: int
+    problem: str | None = None
+    unchained: int = 0  # lines of an earlier version, before the chain began
+
+
 def new_event_id(when: datetime) -> str:
     """Sortable and unique: microseconds since the epoch, then random bits."""
     return f"{int(when.timestamp() * 1e6):x}-{os.urandom(4).hex()}"
 
 
 class History:
-    """``events.jsonl`` and its rotated predecessors."""
+    """``events.jsonl`` and its rotated predecessors; chained when it has a ``key`` (the install
+    key, asked for only when a line is written or a chain exists) and a ``head`` file."""
 
-    def __init__(self, path: Path, max_bytes: int = MAX_BYTES, keep: int = KEEP) -> None:
+    def __init__(
+        self,
+        path: Path,
+        max_bytes: int = MAX_BYTES,
+        keep: int = KEEP,
+        *,
+        key: Callable[[], bytes] | None = None,
+        head: Path | None = None,
+    ) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self.keep = keep
+        self._key = key
+        self.head_file = head
 
     def append(self, folder: str, changes: Iterable[Change], when: datetime) -> list[Event]:
         """Add one line per change, in one write; returns the events written."""
@@ -92,16 +156,26 @@ class History:
             ) from exc.__cause__
 
     def append_records(self, records: Iterable[dict[str, Any]]) -> list[Event]:
-        """Add events already in their JSON form (such as a restore's), in one write."""
+        """Add events already in their JSON form (such as a restore's), in one write, chained
+        after the last line (the data lock held: see ``Store.locked``)."""
+        objs = list(records)
+        if not objs:
+            return []
+        key = self._key() if self._key is not None and self.head_file is not None else None
         lines: list[bytes] = []
         events: list[Event] = []
-        for obj in records:
-            lines.append(jsonio.dumps(obj) + b"\n")
-            events.append(_event(obj))
-        if not lines:
-            return events
         try:
-            self._rotate_if_needed()
+            first = self._rotate_if_needed()
+            head = self._next(key) if key is not None else None
+            number, prev = (head.total, head.last) if head is not None else (0, "")
+            for obj in objs:
+                if key is None:
+                    lines.append(jsonio.dumps(obj) + b"\n")
+                else:
+                    line, prev = seal(obj, key, number, prev)
+                    lines.append(line + b"\n")
+                    number += 1
+                events.append(_event(obj, verified=key is not None))
             jsonio.private_dir(self.path.parent)
             fd = jsonio.open_own(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             try:
@@ -116,19 +190,172 @@ class History:
             raise StorageError(
                 f"Could not add to the history {self.path}: {exc.strerror or exc}."
             ) from exc
+        if key is not None:  # after the lines: a crash between leaves a head that lags, never
+            # one that runs ahead of the history (which would look like a cut tail)
+            kept_from = head.first if head is not None and first is None else first
+            self._write_head(key, Head(kept_from or 0, number, prev))
         return events
 
-    def _rotate_if_needed(self) -> None:
+    def _rotate_if_needed(self) -> int | None:
+        """Rotate when the current file is full; the number of the first line kept when the
+        oldest file was dropped (None when nothing was)."""
         try:
             if self.path.stat().st_size < self.max_bytes:
-                return
+                return None
         except FileNotFoundError:
-            return
+            return None
+        oldest = self.path.with_name(f"{self.path.name}.{self.keep}")
+        first = None
+        if oldest.exists():  # dropped below: the next one becomes the oldest
+            first = self._first_number(self.path.with_name(f"{self.path.name}.{self.keep - 1}"))
         for index in range(self.keep, 0, -1):
             older = self.path.with_name(f"{self.path.name}.{index}")
             newer = self.path.with_name(f"{self.path.name}.{index - 1}") if index > 1 else self.path
             with contextlib.suppress(FileNotFoundError):
                 os.replace(newer, older)
+        return first
+
+    # -- the chain ---------------------------------------------------------------------------
+
+    def _read_head(self, key: bytes) -> Head | None:
+        if self.head_file is None:
+            return None
+        try:
+            obj = jsonio.loads(jsonio.read_own(self.head_file, limit=4096))
+            head = Head(int(obj["first"]), int(obj["total"]), str(obj["last"]))
+            body = jsonio.dumps({"first": head.first, "total": head.total, "last": head.last})
+            if not hmac.compare_digest(_mac(key, body), str(obj["mac"])):
+                raise ValueError("its MAC does not match")
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+            raise StorageError(
+                f"The history's head {self.head_file} cannot be used ({exc}): the history "
+                "cannot be checked against it. `fim-tray history --verify` says more."
+            ) from exc
+        return head
+
+    def _write_head(self, key: bytes, head: Head) -> None:
+        assert self.head_file is not None
+        obj: dict[str, Any] = {"first": head.first, "total": head.total, "last": head.last}
+        obj["mac"] = _mac(key, jsonio.dumps(obj))
+        jsonio.atomic_write(self.head_file, jsonio.dumps(obj) + b"\n")
+
+    def _next(self, key: bytes) -> Head:
+        """Where the next line goes: after the last line written (a crash may have kept the
+        head from following it), but never back before the head (a tail cut off stays a gap
+        the verification names)."""
+        head = self._read_head(key)
+        last = self._last_line(key)
+        if last is not None and (head is None or last[0] + 1 >= head.total):
+            return Head(head.first if head is not None else last[0], last[0] + 1, last[1])
+        return head or Head(0, 0, "")
+
+    def _last_line(self, key: bytes) -> tuple[int, str] | None:
+        """The number and MAC of the last chained line, read from the end of the newest file
+        that holds one."""
+        for path in reversed(self.files()):
+            try:
+                fd = jsonio.open_own(path)
+            except OSError:
+                continue
+            try:
+                size = os.fstat(fd).st_size
+                os.lseek(fd, max(0, size - 65536), os.SEEK_SET)
+                tail = os.read(fd, 65536)
+            finally:
+                os.close(fd)
+            for line in reversed(tail.splitlines()):
+                if line.strip():
+                    body, mac = unseal(line, key)
+                    try:
+                        number = jsonio.loads(body)["n"] if mac is not None else None
+                    except (ValueError, KeyError, TypeError, RecursionError):
+                        number = None
+                    return (int(number), mac) if isinstance(number, int) and mac else None
+        return None
+
+    def _first_number(self, path: Path) -> int | None:
+        try:
+            fd = jsonio.open_own(path)
+        except OSError:
+            return None
+        try:
+            head = os.read(fd, 65536)
+        finally:
+            os.close(fd)
+        for line in head.splitlines():
+            if line.strip():
+                try:
+                    number = jsonio.loads(unseal(line, None)[0]).get("n")
+                except (ValueError, AttributeError, RecursionError):
+                    return None
+                return number if isinstance(number, int) else None
+        return None
+
+    def key_if_chained(self) -> bytes | None:
+        """The key, when there is a chain to check (its head exists); None otherwise, so that
+        reading a history never makes a key."""
+        if self._key is None or self.head_file is None or not self.head_file.exists():
+            return None
+        return self._key()
+
+    def verify(self) -> Verdict:
+        """Check every line against the chain and the head; the first problem found, named by
+        file and line."""
+        key = self.key_if_chained()
+        if key is None:
+            lines = sum(1 for _ in self._lines())
+            if self.head_file is not None and lines and self._any_chained():
+                return Verdict(lines, f"the history's head {self.head_file} is missing")
+            return Verdict(lines, None, unchained=lines)
+        head = self._read_head(key)
+        assert head is not None
+        expected, prev, count, unchained = head.first, None, 0, 0
+        last_mac: str | None = None
+        for path, number, line in self._lines():
+            count += 1
+            where = f"{path.name} line {number}"
+            body, mac = unseal(line, key)
+            if mac is None:
+                if prev is None and _CHAIN not in line:  # an earlier version's, before the chain
+                    unchained += 1
+                    continue
+                return Verdict(count, f"{where}: edited, or not written by fim-tray (no valid MAC)")
+            obj = jsonio.loads(body)
+            seq = obj.get("n")
+            if seq != expected:
+                if isinstance(seq, int) and seq > expected:
+                    gone = seq - expected
+                    return Verdict(count, f"{where}: {gone} line(s) before it were deleted")
+                return Verdict(count, f"{where}: out of order (#{seq} where #{expected} belongs)")
+            if prev is not None and obj.get("prev") != prev:
+                return Verdict(count, f"{where}: does not follow the line before it")
+            prev, expected = mac, expected + 1
+            if expected == head.total:
+                last_mac = mac
+        if expected < head.total:
+            return Verdict(
+                count, f"the last {head.total - expected} line(s) were cut off (the head says "
+                f"{head.total} lines were written, {expected} are there)",
+            )  # fmt: skip
+        if head.total > head.first and last_mac != head.last:
+            return Verdict(count, "the lines up to the head were replaced")
+        return Verdict(count, None, unchained)
+
+    def _lines(self) -> Iterator[tuple[Path, int, bytes]]:
+        for path in self.files():
+            try:
+                data = jsonio.read_own(path)
+            except OSError as exc:
+                why = exc.strerror or exc
+                raise StorageError(f"Could not read the history {path}: {why}.") from exc
+            for number, line in enumerate(data.splitlines(), 1):
+                if line.strip():
+                    yield path, number, line
+
+    def _any_chained(self) -> bool:
+        return any(_CHAIN in line for _, _, line in self._lines())
 
     def files(self) -> list[Path]:
         """Oldest first."""
@@ -136,10 +363,16 @@ class History:
         return [p for p in [*rotated, self.path] if p.exists()]
 
     def read(self, limit: int | None = None) -> list[Event]:
-        """The newest ``limit`` events, oldest first. A damaged line is skipped and logged."""
+        """The newest ``limit`` events, oldest first, each ``verified`` when its MAC holds. A
+        damaged line is skipped and logged."""
+        try:
+            key = self.key_if_chained()
+        except FimError as exc:
+            log.warning("the history cannot be verified: %s", exc.message)
+            key = None
         events: list[Event] = []
         for path in reversed(self.files()):
-            batch = list(self._read_file(path))
+            batch = list(self._read_file(path, key))
             events[:0] = batch
             if limit is not None and len(events) >= limit:
                 break
@@ -148,7 +381,7 @@ class History:
         return events[-limit:] if limit > 0 else []
 
     @staticmethod
-    def _read_file(path: Path) -> Iterator[Event]:
+    def _read_file(path: Path, key: bytes | None) -> Iterator[Event]:
         try:
             data = jsonio.read_own(path)
         except OSError as exc:
@@ -158,17 +391,18 @@ class History:
             if not line.strip():
                 continue
             try:
-                yield _event(jsonio.loads(line))
+                body, mac = unseal(line, key)
+                yield _event(jsonio.loads(body), verified=mac is not None)
             except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
                 log.warning("skipping damaged line %d of %s", number, path)
 
 
 _EVENT_KEYS = {"id", "time", "folder", "folder_b64", "path", "path_b64", "change", "suspicious"}
 _EVENT_KEYS |= {"fields"}
-_EVENT_KEYS |= {"before", "after", "signature"}
+_EVENT_KEYS |= {"before", "after", "signature", "n", "prev", "chain"}
 
 
-def _event(obj: dict[str, Any]) -> Event:
+def _event(obj: dict[str, Any], *, verified: bool = False) -> Event:
     return Event(
         id=str(obj["id"]),
         time=datetime.fromisoformat(obj["time"]),
@@ -181,6 +415,7 @@ def _event(obj: dict[str, Any]) -> Event:
         after=obj.get("after"),
         signature=obj.get("signature"),
         extra={k: v for k, v in obj.items() if k not in _EVENT_KEYS},  # such as previous_digest
+        verified=verified,
     )
 
 

@@ -72,6 +72,11 @@ class Paths(NamedTuple):
     def key_file(self) -> Path:
         return self.config_dir / "install.key"
 
+    @property
+    def history_head(self) -> Path:
+        """The history's chain head, beside the key: outside the data folder it vouches for."""
+        return self.config_dir / "history.head"
+
     def baseline_file(self, folder_id: str) -> Path:
         return self.baselines_dir / f"{folder_id}.json"
 

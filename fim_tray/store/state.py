@@ -65,7 +65,9 @@ class Store:
         self.paths = paths or Paths.default()
         self.clock = clock
         self.lock_timeout = lock_timeout
-        self.history = History(self.paths.events_file)
+        self.history = History(
+            self.paths.events_file, key=self.key, head=self.paths.history_head
+        )
         self._lazy = threading.Lock()  # so two threads never build two copy stores
         self._copies: CopyStore | None = None
         self._key: bytes | None = None

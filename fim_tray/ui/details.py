@@ -139,6 +139,8 @@ class DetailsWindow:
             change = item.get("change", "")
             suspicious = bool(item.get("suspicious"))
             label = f"SUSPICIOUS {change}" if suspicious else change
+            if item.get("verified") is False:  # a history line whose MAC does not hold
+                label += " (not verified)"
             path = _name(item)
             self.tree.insert("", "end", iid=str(index), values=(_time(item), label, path),
                              tags=("suspicious",) if suspicious else ())  # fmt: skip

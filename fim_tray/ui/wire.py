@@ -22,13 +22,15 @@ def items_from_changes(
 
 
 def items_from_events(events: Iterable[Event]) -> list[dict[str, Any]]:
-    """What the window needs to show the history, one item per event."""
+    """What the window needs to show the history, one item per event. A line whose MAC does
+    not hold is shown, marked, and carries no signature: nothing can be accepted from it."""
     items = []
     for event in events:
         item: dict[str, Any] = {
             "time": event.time.isoformat(), "folder": event.folder, "path": event.path,
             "change": event.change, "suspicious": event.suspicious, "fields": list(event.fields),
-            "before": event.before, "after": event.after, "signature": event.signature,
+            "before": event.before, "after": event.after, "verified": event.verified,
+            "signature": event.signature if event.verified else None,
         }  # fmt: skip
         items.append(item)
     return items

@@ -84,8 +84,12 @@ def test_items_from_changes_with_a_name_that_is_not_utf8() -> None:
     jsonio.dumps(item)  # and it serialises
 
 
+def _chained(tmp_path: Path) -> History:
+    return History(tmp_path / "events.jsonl", key=lambda: bytes(32), head=tmp_path / "head")
+
+
 def test_items_from_events_read_back_from_the_history(tmp_path: Path) -> None:
-    history = History(tmp_path / "events.jsonl")
+    history = _chained(tmp_path)
     history.append("/home/me/Documents", CHANGES, WHEN)
     events = history.read()
     items = items_from_events(events)
@@ -98,8 +102,22 @@ def test_items_from_events_read_back_from_the_history(tmp_path: Path) -> None:
             assert item[key] == want[key], key
 
 
+def test_an_edited_line_is_shown_marked_and_cannot_be_accepted(tmp_path: Path) -> None:
+    history = _chained(tmp_path)
+    history.append("/f", CHANGES[:2], WHEN)
+    lines = history.path.read_bytes().splitlines(keepends=True)
+    lines[0] = lines[0].replace(b'"modified"', b'"metadata"')  # the MAC no longer holds
+    history.path.write_bytes(b"".join(lines))
+    edited, intact = items_from_events(history.read())
+    assert edited["verified"] is False and edited["signature"] is None
+    assert intact["verified"] is True and intact["signature"] == CHANGES[1].signature()
+    out = io.StringIO()
+    answer("accept", [edited, intact], out)
+    assert [i["path"] for i in json.loads(out.getvalue())["items"]] == [CHANGES[1].path]
+
+
 def test_items_from_events_of_an_old_line_without_signature(tmp_path: Path) -> None:
-    history = History(tmp_path / "events.jsonl")
+    history = _chained(tmp_path)
     history.append("/f", CHANGES[:1], WHEN)
     line = json.loads(history.path.read_text())
     del line["signature"]
