@@ -94,16 +94,19 @@ def _not_yours(path: Path | str, uid: int) -> OSError:
 def private_dir(path: Path) -> None:
     """Make ``path`` a folder of fim-tray's state that only its user may enter: created 0700
     whatever the umask (with any missing parent), an existing one of that user's tightened to
-    0700; ``OSError`` when it is not a folder or belongs to someone else."""
+    0700; ``OSError`` when it is a link (a state folder is never reached through one: what is
+    written there would land wherever it points), not a folder, or someone else's."""
     try:
-        st = os.stat(path)
+        st = os.lstat(path)
     except FileNotFoundError:
         parent = path.parent
         if parent != path and not os.path.isdir(parent):
             private_dir(parent)
         with contextlib.suppress(FileExistsError):  # made by another process just now
             os.mkdir(path, 0o700)
-        st = os.stat(path)
+        st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        raise OSError(errno.ELOOP, "a link is in its place (not followed)", str(path))
     if not stat.S_ISDIR(st.st_mode):
         raise OSError(errno.ENOTDIR, "it is not a folder", str(path))
     if _USER is not None and st.st_uid != _USER:
@@ -121,8 +124,13 @@ def open_own(path: Path, flags: int = os.O_RDONLY, mode: int = 0o600) -> int:
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.EMLINK):  # O_NOFOLLOW met a link (EMLINK: BSDs)
             raise OSError(exc.errno, "a link is in its place (not followed)", str(path)) from None
-        if exc.errno == errno.ENXIO:  # a FIFO opened for writing with no reader
-            raise OSError(exc.errno, "a FIFO is in its place (not opened)", str(path)) from None
+        if exc.errno == errno.ENXIO:  # a FIFO with no reader, or a socket
+            try:
+                socket = stat.S_ISSOCK(os.lstat(path).st_mode)
+            except OSError:
+                socket = False
+            why = f"a {'socket' if socket else 'FIFO'} is in its place (not opened)"
+            raise OSError(exc.errno, why, str(path)) from None
         raise
     try:
         st = os.fstat(fd)
@@ -137,6 +145,9 @@ def open_own(path: Path, flags: int = os.O_RDONLY, mode: int = 0o600) -> int:
     if _USER is not None and st.st_uid != _USER:
         os.close(fd)
         raise _not_yours(path, st.st_uid)
+    if flags & (os.O_WRONLY | os.O_RDWR) and st.st_nlink > 1:
+        os.close(fd)  # a hard link to a victim: writing would change the victim too
+        raise OSError(errno.EMLINK, "it has other names (hard links): not written", str(path))
     return fd
 
 
@@ -230,7 +241,7 @@ def atomic_write(
                 os.fsync(fd)
         finally:
             os.close(fd)
-        if keep_backup and os.path.lexists(path):
+        if keep_backup and _regular(path):  # a link planted in its place gets no backup
             backup = path.with_name(path.name + ".bak")
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(backup)
@@ -249,6 +260,13 @@ def atomic_write(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _storage_error(path: Path, exc: OSError) -> StorageError:

@@ -85,7 +85,7 @@ def _wanted(
     for rel, entry in sorted(entries.items()):
         if entry.type != "file" or entry.digest is None or entry.error is not None:
             continue
-        if settings.secret(rel) is not None:
+        if settings.secret(rel, folder.path) is not None:
             secret += 1
         elif entry.size > settings.max_file_bytes:
             too_big += 1
@@ -261,7 +261,7 @@ def folder_copies(
         1
         for rel, e in entries.items()
         if e.type == "file" and e.digest in wanted and e.digest in on_disk
-        and settings.secret(rel) is None
+        and settings.secret(rel, folder.path) is None
     )  # fmt: skip
     used = sum(on_disk[d].size for d in refs.of(folder.path) | set(wanted) if d in on_disk)
     return FolderCopies(folder, files, kept, secret, too_big, used)

@@ -4,6 +4,7 @@ per-folder quota, as config.json sets them."""
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -85,11 +86,13 @@ class CopySettings:
             compiled.append((pattern, regex, is_path))
         return compiled
 
-    def secret(self, rel: str) -> str | None:
+    def secret(self, rel: str, folder: str = "") -> str | None:
         """The no-copy pattern ``rel`` or one of its folders matches, or None. A pattern
         without ``/`` matches a name, one with ``/`` a path ending the path (at any depth);
-        case is ignored."""
-        parts = rel.split("/")
+        case is ignored. The watched ``folder``'s own path counts too: watching ``~/.ssh`` or
+        ``~/.aws`` itself copies nothing of them."""
+        above = folder.replace(os.sep, "/").strip("/")
+        parts = [*(above.split("/") if above else []), *rel.split("/")]
         for index, name in enumerate(parts):
             sub = "/".join(parts[: index + 1])
             for pattern, regex, is_path in self._compiled:
@@ -104,7 +107,7 @@ class CopySettings:
                 "copies are off for this folder (turn them on with `fim-tray keep-copies "
                 "FOLDER on`; only content recorded afterwards is kept)"
             )
-        pattern = self.secret(rel)
+        pattern = self.secret(rel, folder.path)
         if pattern is not None:
             return f"it matches the no-copy pattern {pattern} (secrets are never copied)"
         if entry.size > self.max_file_bytes:

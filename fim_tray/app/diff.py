@@ -136,17 +136,19 @@ def diff(
     if old.digest is None:
         return result("unreadable", f"{shown} could not be read when the baseline was recorded.")
     why = settings.why_not(folder, rel, old)
-    if settings.secret(rel) is not None:
+    if settings.secret(rel, folder.path) is not None:
         return result("secret", f"No diff for {shown}: {why}.")
     try:
         before_data = store.copies.read(
-            old.digest, folder.algorithm, limit=settings.max_file_bytes
+            old.digest, folder.algorithm, limit=settings.max_file_bytes, size=old.size
         )
     except CopyDamagedError as exc:
         return result("damaged", f"No diff for {shown}: {exc.message}")
-    except CopyError:
+    except CopyError as exc:
         if why is not None and old.size > settings.max_file_bytes:
             return result("too_big", f"No diff for {shown}: {why}.")
+        if os.path.lexists(store.copies.path(old.digest, folder.algorithm)):  # there, unusable
+            return result("no_copy", f"No diff for {shown}: {exc.message}")
         reason = why or "no copy of its baseline content was kept (it changed before it " \
             "could be copied, or the quota was full)"  # fmt: skip
         return result("no_copy", f"No diff for {shown}: {reason}.")

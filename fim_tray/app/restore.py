@@ -119,7 +119,7 @@ def _put_back(
         try:
             with fileops.parent_dir(folder.path, rel, create=create) as (dir_fd, name):
                 fileops.remove_leftovers(dir_fd)
-                now = _look(dir_fd, name, rel, settings, trusted.algorithm)
+                now = _look(dir_fd, name, rel, settings, trusted.algorithm, folder.path)
                 if expected is not None and not force and _moved(current, now):
                     raise _changed_again(shown)
                 same = (
@@ -220,13 +220,17 @@ def _saved_content(
     shown = escape(rel)
     assert want.digest is not None  # checked by _check_shapes
     try:
-        return store.copies.read(want.digest, algorithm, limit=settings.max_file_bytes)
+        return store.copies.read(
+            want.digest, algorithm, limit=settings.max_file_bytes, size=want.size
+        )
     except CopyDamagedError as exc:
         raise CopyDamagedError(
             f"The saved copy of {shown} is damaged ({exc.reason}), so it was not used and was "
             f"removed; {shown} was left as it is. Accepting content again stores a fresh copy."
         ) from None
-    except CopyError:
+    except CopyError as exc:
+        if os.path.lexists(store.copies.path(want.digest, algorithm)):  # there, but unusable
+            raise RestoreRefused(f"{shown} cannot be restored: {exc.message}") from None
         why = settings.why_not(folder, rel, want) or (
             "no copy of it was kept (it changed before it could be copied, or the quota was full)"
         )
@@ -256,7 +260,9 @@ class _OnDisk:
     unkept: str | None = None  # why a file's content cannot be kept as a copy
 
 
-def _look(dir_fd: int, name: str, rel: str, settings: CopySettings, algorithm: str) -> _OnDisk:
+def _look(
+    dir_fd: int, name: str, rel: str, settings: CopySettings, algorithm: str, folder: str
+) -> _OnDisk:
     try:
         st = os.lstat(name, dir_fd=dir_fd)
     except FileNotFoundError:
@@ -278,7 +284,7 @@ def _look(dir_fd: int, name: str, rel: str, settings: CopySettings, algorithm: s
         return _OnDisk("file", unkept=f"it cannot be read: {exc.strerror or exc}")
     hashed = new_hash(algorithm)
     hashed.update(data)
-    pattern = settings.secret(rel)
+    pattern = settings.secret(rel, folder)
     unkept = f"it matches the no-copy pattern {pattern}" if pattern is not None else None
     return _OnDisk("file", hashed.hexdigest(), data, unkept=unkept)
 

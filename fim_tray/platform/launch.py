@@ -27,6 +27,19 @@ def self_command(python: str | None = None) -> list[str]:
     return [python, "-c", _RUN_310]
 
 
+def child_env() -> dict[str, str]:
+    """This process's environment for a child, with only absolute folders left in
+    ``PYTHONPATH``: an empty or relative entry there would put the working folder back on the
+    import path that ``-P`` took it off."""
+    env = dict(os.environ)
+    entries = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if os.path.isabs(p)]
+    if entries:
+        env["PYTHONPATH"] = os.pathsep.join(entries)
+    else:
+        env.pop("PYTHONPATH", None)
+    return env
+
+
 def safe_cwd() -> str:
     """The working folder a child starts in: the home folder (the root if there is none), never
     the folder the tray happened to be started from."""

@@ -80,10 +80,18 @@ def encode(data: bytes, algorithm: str, codec: int | None = None) -> bytes:
     return MAGIC + bytes([codec, len(name)]) + name + len(data).to_bytes(8, "big") + payload
 
 
-def decode(blob: bytes, digest: str, algorithm: str, limit: int = DEFAULT_LIMIT) -> bytes:
+def decode(
+    blob: bytes,
+    digest: str,
+    algorithm: str,
+    limit: int = DEFAULT_LIMIT,
+    size: int | None = None,
+) -> bytes:
     """The content of a stored copy; :class:`CopyDamagedError` unless it hashes to
-    ``digest`` with ``algorithm``. Nothing bigger than ``limit`` bytes is ever decompressed:
-    a copy whose header claims more is damaged (no copy that big is stored)."""
+    ``digest`` with ``algorithm`` and, when ``size`` is given (the signed baseline's), holds
+    exactly that many bytes. Nothing bigger than ``limit`` bytes is ever decompressed: a copy
+    whose header claims more is :class:`CopyError` (too big to read now: the limit may have
+    been lowered since it was stored), or damaged when it claims more than ``size``."""
     reason = f"its content no longer matches its {algorithm} hash"
     damaged = CopyDamagedError(
         f"The saved copy {digest[:12]}... is damaged ({reason}), so it was not used and was "
@@ -96,10 +104,18 @@ def decode(blob: bytes, digest: str, algorithm: str, limit: int = DEFAULT_LIMIT)
     start = len(MAGIC) + 2
     name = blob[start : start + name_len]
     size_at = start + name_len
-    size = int.from_bytes(blob[size_at : size_at + 8], "big")
     payload = blob[size_at + 8 :]
-    if name != algorithm.encode("ascii") or size > min(limit, MAX_HEADER_SIZE):
+    claimed = size_of(blob)
+    if name != algorithm.encode("ascii") or claimed > MAX_HEADER_SIZE:
         raise damaged
+    if size is not None and claimed != size:
+        raise damaged  # the content a signed baseline names has this size and no other
+    if claimed > limit:
+        raise CopyError(
+            f"The saved copy {digest[:12]}... holds {claimed:,} bytes, more than "
+            f"copy_max_file_bytes ({limit:,}) allows to read; it was kept."
+        )
+    size = claimed
     try:
         if codec == RAW:
             data = payload
@@ -115,6 +131,15 @@ def decode(blob: bytes, digest: str, algorithm: str, limit: int = DEFAULT_LIMIT)
     if len(data) != size or _hash(data, algorithm) != digest:
         raise damaged
     return data
+
+
+def size_of(blob: bytes) -> int:
+    """The content size a copy's header claims (0 for a header too short to say)."""
+    start = len(MAGIC) + 2
+    if len(blob) < start:
+        return 0
+    size_at = start + blob[len(MAGIC) + 1]
+    return int.from_bytes(blob[size_at : size_at + 8], "big")
 
 
 class CopyStore:
@@ -139,7 +164,7 @@ class CopyStore:
         if _hash(data, algorithm) != digest:
             raise ValueError("content does not match its digest")
         path = self.path(digest, algorithm)
-        if path.is_file() and self.verify(digest, algorithm, limit=len(data)):
+        if path.is_file() and self.verify(digest, algorithm, limit=len(data), size=len(data)):
             return 0  # a damaged copy is written again below
         blob = encode(data, algorithm)
         try:
@@ -176,31 +201,47 @@ class CopyStore:
         self._dirty.clear()
 
     def read(
-        self, digest: str, algorithm: str = DEFAULT_ALGORITHM, *, limit: int = DEFAULT_LIMIT
+        self,
+        digest: str,
+        algorithm: str = DEFAULT_ALGORITHM,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        size: int | None = None,
     ) -> bytes:
-        """The verified content of a copy of at most ``limit`` bytes (see :func:`decode`),
-        read never through a link. A damaged copy is removed, so that the next :meth:`put` of
-        that content stores it again (and no count calls it kept)."""
+        """The verified content of a copy of at most ``limit`` bytes, and of ``size`` bytes
+        when the caller knows it (see :func:`decode`), read never through a link. A damaged
+        copy is removed, so that the next :meth:`put` of that content stores it again (and no
+        count calls it kept)."""
         path = self.path(digest, algorithm)
+        most = limit if size is None else min(limit, size)
         try:
             # Compressed data never grows by more than a few bytes in a thousand.
-            blob = jsonio.read_own(path, limit=limit + limit // 64 + 4096)
+            blob = jsonio.read_own(path, limit=most + most // 64 + 4096)
         except FileNotFoundError:
             raise CopyError(f"No copy of {digest[:12]}... is kept.") from None
         except OSError as exc:
-            if exc.errno == errno.EFBIG:  # bigger than any copy it may be: damaged
-                blob = b""
-            else:
+            if exc.errno != errno.EFBIG:
                 raise CopyError(f"The copy {path} cannot be read: {exc.strerror}.") from exc
+            if size is None or size > limit:  # perhaps whole, only beyond what may be read
+                raise CopyError(
+                    f"The saved copy {digest[:12]}... is bigger than copy_max_file_bytes "
+                    f"({limit:,}) allows to read; it was kept."
+                ) from None
+            blob = b""  # far bigger than the content it must hold: damaged
         try:
-            return decode(blob, digest, algorithm, limit)
+            return decode(blob, digest, algorithm, limit, size)
         except CopyDamagedError:
             with contextlib.suppress(OSError):
                 path.unlink()
             raise
 
     def verify(
-        self, digest: str, algorithm: str = DEFAULT_ALGORITHM, *, limit: int = DEFAULT_LIMIT
+        self,
+        digest: str,
+        algorithm: str = DEFAULT_ALGORITHM,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        size: int | None = None,
     ) -> bool:
         """True when the copy is there and whole: its header and size first (cheap), then its
         content against its digest. A damaged copy is removed."""
@@ -209,7 +250,7 @@ class CopyStore:
                 self.path(digest, algorithm).unlink()
             return False
         try:
-            self.read(digest, algorithm, limit=limit)
+            self.read(digest, algorithm, limit=limit, size=size)
         except CopyError:  # damaged (and removed by read), or unreadable
             return False
         return True
@@ -243,14 +284,28 @@ class CopyStore:
             return size_on_disk == len(head) + size
         return size_on_disk > len(head)
 
+    def _subdirs(self) -> list[Path]:
+        """The store's two-letter folders, never through a link (a folder planted as a link
+        to elsewhere is neither listed nor pruned); :class:`StorageError` naming the store
+        when it cannot be listed."""
+        try:
+            if os.path.lexists(self.root):
+                jsonio.private_dir(self.root)  # a link or anything but our folder: refused
+            entries = list(os.scandir(self.root))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StorageError(
+                f"The saved copies in {self.root} cannot be listed: {exc.strerror or exc}."
+            ) from exc
+        return [
+            Path(e.path) for e in entries if len(e.name) == 2 and e.is_dir(follow_symlinks=False)
+        ]
+
     def blobs(self) -> list[Blob]:
         """Every copy in the store (temporary files and stray names left out)."""
         found: list[Blob] = []
-        try:
-            subdirs = [d for d in self.root.iterdir() if len(d.name) == 2 and d.is_dir()]
-        except FileNotFoundError:
-            return found
-        for sub in subdirs:
+        for sub in self._subdirs():
             with contextlib.suppress(OSError):
                 for entry in os.scandir(sub):
                     digest, _, algorithm = entry.name.partition(".")
@@ -271,7 +326,7 @@ class CopyStore:
         """Temporary files a killed process left; young ones may still be written."""
         removed = 0
         now = time.time()
-        for sub in self.root.glob("??"):
+        for sub in self._subdirs():
             for tmp in sub.glob(".*.tmp"):
                 with contextlib.suppress(OSError):
                     if now - tmp.lstat().st_mtime > age:

@@ -29,6 +29,7 @@ log = logs.getLogger(__name__)
 
 MAX_BYTES = 4 * 1024 * 1024  # rotate events.jsonl past this size
 KEEP = 3  # rotated files kept: events.jsonl.1 (newest) .. events.jsonl.3 (oldest)
+MAX_READ = 16 * MAX_BYTES  # a history file bigger than this was not written by rotation: not read
 
 
 def entry_json(entry: Entry | None) -> dict[str, Any] | None:
@@ -346,7 +347,7 @@ class History:
     def _lines(self) -> Iterator[tuple[Path, int, bytes]]:
         for path in self.files():
             try:
-                data = jsonio.read_own(path)
+                data = jsonio.read_own(path, limit=MAX_READ)
             except OSError as exc:
                 why = exc.strerror or exc
                 raise StorageError(f"Could not read the history {path}: {why}.") from exc
@@ -383,7 +384,7 @@ class History:
     @staticmethod
     def _read_file(path: Path, key: bytes | None) -> Iterator[Event]:
         try:
-            data = jsonio.read_own(path)
+            data = jsonio.read_own(path, limit=MAX_READ)
         except OSError as exc:
             log.warning("cannot read history %s: %s", path, exc)
             return

@@ -90,7 +90,7 @@ def undo_entry(event: Event, key: bytes) -> Entry | None:
     signed with ``key`` (an edited or forged line could otherwise set any mode or owner)."""
     claimed = event.extra.get(MAC_KEY)
     shown = escape(event.path)
-    if not isinstance(claimed, str):
+    if not isinstance(claimed, str) or not claimed.isascii():  # compare_digest takes ASCII only
         raise DamagedUndo(
             f"The history line of the last restore of {shown} is not signed (it was written by "
             "an older fim-tray, or edited), so it cannot be undone: undo trusts only lines "

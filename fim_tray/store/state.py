@@ -72,6 +72,7 @@ class Store:
         self._copies: CopyStore | None = None
         self._key: bytes | None = None
         self._holding = threading.local()  # whether this thread holds the data lock
+        self._folders_checked = False
 
     @property
     def copies(self) -> CopyStore:
@@ -87,7 +88,26 @@ class Store:
     # -- settings --------------------------------------------------------------------------------
 
     def config(self) -> Config:
+        self._no_linked_folders()
         return config_file.load(self.paths.config_file)
+
+    def _no_linked_folders(self) -> None:
+        """Refuse state folders that are links (once per Store): what is read or written there
+        would be wherever the link points. Writes check each folder again as they go."""
+        if self._folders_checked:
+            return
+        paths = self.paths
+        for folder in (paths.config_dir, paths.data_dir, paths.baselines_dir, paths.copies_dir):
+            try:
+                linked = stat.S_ISLNK(os.lstat(folder).st_mode)
+            except OSError:
+                continue  # not there yet: made private when first written
+            if linked:
+                raise StorageError(
+                    f"The state folder {folder} cannot be used: a link is in its place (not "
+                    "followed). fim-tray keeps its state only in folders of its own."
+                )
+        self._folders_checked = True
 
     def save_config(self, config: Config) -> None:
         config_file.save(self.paths.config_file, config)
@@ -189,6 +209,7 @@ class Store:
 
     def load_signed(self, folder: Folder) -> tuple[Baseline, str]:
         """:meth:`load_baseline`, and the signature of the JSON it verified."""
+        self._no_linked_folders()
         path = self.paths.baseline_file(folder.id)
         record, signature = load_signed_file(path, self.key())
         expected = self.pending(folder).baseline()

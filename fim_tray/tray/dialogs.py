@@ -21,7 +21,7 @@ from pathlib import Path
 
 from fim_tray import jsonio
 from fim_tray.models import Change, ChangeKey
-from fim_tray.platform.launch import safe_cwd, self_command
+from fim_tray.platform.launch import child_env, safe_cwd, self_command
 from fim_tray.store.names import name_from
 from fim_tray.tray.presenter import folder_label
 from fim_tray.ui.wire import items_from_changes
@@ -64,6 +64,7 @@ class Dialogs:
             child = subprocess.Popen(
                 [*self_command(), *args],
                 cwd=safe_cwd(),
+                env=child_env(),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,

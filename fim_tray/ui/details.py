@@ -39,7 +39,7 @@ ROWS = (  # label, key in the before/after objects
 def _name(item: dict[str, Any]) -> str:
     try:
         return escape(decode_name(item))
-    except ValueError:
+    except (ValueError, TypeError, KeyError):
         return "?"
 
 
@@ -62,7 +62,15 @@ def _group(gid: object) -> str:
 
 
 def value(obj: dict[str, Any] | None, key: str) -> str:
-    """One cell of the before/after table, as a person reads it."""
+    """One cell of the before/after table, as a person reads it; whatever shape a history line
+    gives it (an edited one may give any), a cell shows something and never stops the window."""
+    try:
+        return _value(obj, key)
+    except (ValueError, TypeError, AttributeError, OverflowError):
+        return escape(repr(obj.get(key) if isinstance(obj, dict) else obj))
+
+
+def _value(obj: dict[str, Any] | None, key: str) -> str:
     if obj is None:
         return "-"
     raw = obj.get(key)

@@ -345,3 +345,13 @@ def test_keep_copies_on_and_prune_replace_a_truncated_copy(service: Service, doc
     path.write_bytes(path.read_bytes()[:-2])
     assert service.prune_copies().removed == 1
     assert not service.store.copies.has(sha(b"alpha\n"))
+
+
+@pytest.mark.parametrize(
+    ("folder", "rel"),
+    [("/home/ann/.aws", "credentials"), ("/home/ann/.ssh", "github"), ("/home/ann/.kube", "config"),
+     ("/home/ann/.gnupg", "private-keys-v1.d/x.key"), ("/srv/.SSH", "deploy")],
+)  # fmt: skip
+def test_watching_the_secrets_own_folder_copies_nothing_of_it(folder: str, rel: str) -> None:
+    assert CopySettings().secret(rel, folder) is not None
+    assert CopySettings().secret(rel, "/home/ann/notes") is None or rel.endswith(".key")

@@ -3,13 +3,14 @@ a ``fim_tray`` planted in the folder the tray was started from."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from fim_tray.platform.launch import safe_cwd, self_command
+from fim_tray.platform.launch import child_env, safe_cwd, self_command
 
 
 def _hostile_folder(tmp_path: Path) -> tuple[Path, Path]:
@@ -45,3 +46,22 @@ def test_a_frozen_build_starts_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     assert self_command()[0] == sys.executable
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     assert self_command() == [sys.executable]
+
+
+def test_an_empty_entry_in_pythonpath_cannot_bring_the_working_folder_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, marker = _hostile_folder(tmp_path)
+    absolute = str(Path(__file__).resolve().parents[2])  # this checkout: kept
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(["", "relative/dir", absolute]))
+    env = child_env()
+    assert env["PYTHONPATH"] == absolute
+    done = subprocess.run(
+        [*self_command(), "--version"], cwd=folder, env=env, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0 and not marker.exists(), done.stderr
+    # With the environment as it was, -P alone is not enough (so this test can fail).
+    subprocess.run([*self_command(), "--version"], cwd=folder, capture_output=True, timeout=60,
+                   check=False)  # fmt: skip
+    assert marker.exists()
