@@ -243,8 +243,11 @@ def atomic_write(
             os.close(fd)
         if keep_backup and _regular(path):  # a link planted in its place gets no backup
             backup = path.with_name(path.name + ".bak")
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(backup)
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(backup)  # a folder in its place: IsADirectoryError, named below
+            except OSError as exc:
+                raise _storage_error(backup, exc) from exc
             try:
                 os.link(path, backup, follow_symlinks=False)  # a link planted there stays one
             except OSError:  # no hard links here (some network shares): copy instead

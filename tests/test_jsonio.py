@@ -293,3 +293,12 @@ def test_a_state_folder_is_made_private_whatever_the_umask(tmp_path: Path) -> No
     for folder in (tmp_path / "new", tmp_path / "new" / "deeper"):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert stat.S_IMODE((tmp_path / "new" / "deeper" / "f").stat().st_mode) == 0o600
+
+
+def test_a_folder_in_place_of_the_backup_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    atomic_write(path, b"one")
+    (tmp_path / "f.bak").mkdir()
+    with pytest.raises(StorageError, match=r"f\.bak"):
+        atomic_write(path, b"two", keep_backup=True)
+    assert path.read_bytes() == b"one" and _names(tmp_path) == ["f", "f.bak"]

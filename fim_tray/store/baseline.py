@@ -28,6 +28,8 @@ BODY_KEYS = {"path", "path_b64", "algorithm", "created", "updated", "root_dev", 
 # A baseline's ``extra`` key saying its entries carry their extended attributes: one recorded by
 # an earlier version has none, and its first full check fills them in (see app/check.py).
 XATTRS_RECORDED = "xattrs"
+# A baseline's ``extra`` key: its generation, one more at each save (see store/generations.py).
+GENERATION = "generation"
 
 
 class Baseline(NamedTuple):

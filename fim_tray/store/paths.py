@@ -73,6 +73,11 @@ class Paths(NamedTuple):
         return self.config_dir / "install.key"
 
     @property
+    def generations_file(self) -> Path:
+        """Each folder's last saved generation, beside the key (see store/generations.py)."""
+        return self.config_dir / "generations.json"
+
+    @property
     def history_head(self) -> Path:
         """The history's chain head, beside the key: outside the data folder it vouches for."""
         return self.config_dir / "history.head"

@@ -25,8 +25,9 @@ from fim_tray.models import Entry, Event, Folder
 from fim_tray.store import baseline as baseline_file
 from fim_tray.store import cache, restore_log
 from fim_tray.store import config as config_file
-from fim_tray.store.baseline import Baseline
+from fim_tray.store.baseline import GENERATION, Baseline
 from fim_tray.store.config import Config
+from fim_tray.store.generations import Generations
 from fim_tray.store.history import History
 from fim_tray.store.key import load_or_create
 from fim_tray.store.lock import InstanceLock, data_lock
@@ -73,6 +74,7 @@ class Store:
         self._key: bytes | None = None
         self._holding = threading.local()  # whether this thread holds the data lock
         self._folders_checked = False
+        self.generations = Generations(self.paths.generations_file, self.key)
 
     @property
     def copies(self) -> CopyStore:
@@ -212,6 +214,26 @@ class Store:
         self._no_linked_folders()
         path = self.paths.baseline_file(folder.id)
         record, signature = load_signed_file(path, self.key())
+        if record.folder != folder.path:
+            raise BaselineTamperedError(
+                f"The baseline {path} is signed for another folder ({record.folder}), not "
+                f"{folder.path}: a baseline was copied into its place to hide a change. It was "
+                "left as it is for you to inspect; to start again from the folder as it is now, "
+                "remove the folder and add it again."
+            )
+        try:
+            current = self._current_generation(folder, record)
+        except BaselineTamperedError:
+            if getattr(self._holding, "on", False):
+                raise
+            # Read just before another process saved and committed a newer one: ask again
+            # under the lock, which every save holds from its baseline to its commit.
+            with self.locked():
+                record, signature = load_signed_file(path, self.key())
+                current = self._current_generation(folder, record)
+        if current:
+            return record, signature
+        # A baseline saved before generations were: its pending file names it.
         expected = self.pending(folder).baseline()
         if (
             expected is not None
@@ -226,13 +248,6 @@ class Store:
         # None: no pending file (an install older than this check), or one that fails its
         # signature. The limit: a baseline and a pending file put back together, both from
         # the same earlier moment, agree with each other and are not detected.
-        if record.folder != folder.path:
-            raise BaselineTamperedError(
-                f"The baseline {path} is signed for another folder ({record.folder}), not "
-                f"{folder.path}: a baseline was copied into its place to hide a change. It was "
-                "left as it is for you to inspect; to start again from the folder as it is now, "
-                "remove the folder and add it again."
-            )
         if expected is not None and expected != signature:
             raise BaselineTamperedError(
                 f"The baseline {path} is not the one fim-tray last wrote: an older copy may "
@@ -242,14 +257,68 @@ class Store:
             )
         return record, signature
 
+    def _current_generation(self, folder: Folder, record: Baseline) -> bool:
+        """Whether ``record`` is the last saved state of ``folder`` by its generation (False:
+        a baseline from before generations, for the pending file to vouch for).
+        :class:`BaselineTamperedError` for an older one: a copy put back."""
+        number = record.extra.get(GENERATION)
+        known = self.generations.read()
+        last = None if known is None else known.get(folder.id)
+        if not isinstance(number, int):
+            if last is None:
+                return False
+            number = 0  # a baseline from before generations, put back over a later one
+        if known is None:
+            raise BaselineTamperedError(
+                f"The record of saved generations {self.generations.path} is missing, yet the "
+                f"baseline of {folder.path} has one: the record was deleted, and an older copy "
+                "of the saved state could not be told from the current one. To start again "
+                "from the folder as it is now, remove the folder and add it again."
+            )
+        if last is not None and number < last:
+            raise BaselineTamperedError(
+                f"The saved state of {folder.path} is older than the last one written "
+                f"(generation {number} < {last}): it was restored from an older copy or "
+                "tampered with, perhaps to hide a change. It was left as it is for you to "
+                "inspect; `fim-tray remove` then `fim-tray add` starts again from the folder "
+                "as it is now."
+            )
+        if last is None or number > last:  # a save a crash cut short before its commit
+            with self._locked_unless_held():
+                known = self.generations.read() or {}
+                if number > known.get(folder.id, -1):
+                    self.generations.write({**known, folder.id: number})
+        return True
+
+    @contextlib.contextmanager
+    def _locked_unless_held(self) -> Iterator[None]:
+        if getattr(self._holding, "on", False):
+            yield
+        else:
+            with self.locked():
+                yield
+
     def save_baseline(self, folder: Folder, record: Baseline) -> str:
-        """Write the baseline of ``folder`` (keeping a ``.bak``) and its load cache; returns
-        the signature its pending file must name. Call it holding :meth:`locked`."""
-        return save_baseline_file(self.paths.baseline_file(folder.id), record, self.key())
+        """Write the baseline of ``folder`` (keeping a ``.bak``) and its load cache, one
+        generation on, then record that generation: the commit point. Returns the signature its
+        pending file names. Call it holding :meth:`locked`."""
+        known = self.generations.read()
+        if known is None:  # first made before any baseline that needs it: see above
+            known = {}
+            self.generations.write(known)
+        previous = record.extra.get(GENERATION)
+        number = max(known.get(folder.id, 0), previous if isinstance(previous, int) else 0) + 1
+        record = record._replace(extra={**record.extra, GENERATION: number})
+        signature = save_baseline_file(self.paths.baseline_file(folder.id), record, self.key())
+        self.generations.write({**known, folder.id: number})
+        return signature
 
     def forget(self, folder: Folder) -> None:
         """Delete the baseline of ``folder``, its backup, load cache and pending file. Call it
         holding :meth:`locked`."""
+        known = self.generations.read()
+        if known is not None and folder.id in known:
+            self.generations.write({k: v for k, v in known.items() if k != folder.id})
         base = self.paths.baseline_file(folder.id)
         for leftover in (
             base,

@@ -172,8 +172,8 @@ def test_an_older_baseline_put_back_is_refused(
     shutil.copyfile(base.with_name(base.name + ".bak"), base)  # the older copy, validly signed
     (report,) = service.check(str(root))
     assert report.error is not None
-    assert "not the one fim-tray last wrote" in report.error
-    assert "remove the folder and add it again" in report.error
+    assert "is older than the last one written (generation 1 < 2)" in report.error
+    assert "`fim-tray remove` then `fim-tray add`" in report.error
     with pytest.raises(BaselineTamperedError, match="older copy"):
         service.accept(str(root))
     with pytest.raises(BaselineTamperedError):
