@@ -87,7 +87,17 @@ class PowerState:
     on_battery: bool
 
 
-MonitorEvent = Scanning | Watched | Failed | PausedChanged | Accepted | EventsState | PowerState
+@dataclass(frozen=True)
+class HistoryState:
+    """The history's chain was checked: ``problem`` names its first bad line, None when it is
+    intact (again)."""
+
+    problem: str | None
+
+
+MonitorEvent = (
+    Scanning | Watched | Failed | PausedChanged | Accepted | EventsState | PowerState | HistoryState
+)
 Sink = Callable[[FolderReport], None]
 
 
@@ -142,6 +152,8 @@ class Monitor:
         self._watcher_factory = watcher_factory
         self._on_battery = on_battery
         self._held = False  # scheduled scans held back on battery (as last told in PowerState)
+        self._history_stamp: object = None  # the history as last verified (see check_history)
+        self._history_problem: str | None = None
         self._watcher: EventWatcher | None = None
         self._requests: queue.Queue[_Request] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -303,6 +315,7 @@ class Monitor:
                     self.run_once()
                     for folder in full_due:  # the scheduled full re-hash, after the quick checks
                         self.run_once(folder.path, full=True)
+                    self.check_history()
                     next_poll = self.clock() + self._interval()
                 else:
                     self._handle(request)
@@ -314,6 +327,18 @@ class Monitor:
                 log.exception("the monitor's %s failed", request.kind if request else "poll")
                 self.on_event(Failed("Something went wrong", f"{exc.__class__.__name__}: {exc}"))
                 next_poll = self.clock() + self._interval()
+
+    def check_history(self) -> None:
+        """Verify the history's chain when it changed since the last look, and say when what
+        that shows changes (broken, or intact again)."""
+        stamp = self.service.history_stamp()
+        if stamp == self._history_stamp:
+            return
+        self._history_stamp = stamp
+        problem = self.service.verify_history().problem
+        if problem != self._history_problem:
+            self._history_problem = problem
+            self.on_event(HistoryState(problem))
 
     def _held_on_battery(self) -> bool:
         """Whether the scheduled poll waits: ``pause_on_battery`` is on and the machine runs on

@@ -164,6 +164,10 @@ class Service:
     def history(self, limit: int | None = None) -> list[Event]:
         return self.store.history.read(limit)
 
+    def history_stamp(self) -> tuple[tuple[str, int, int], ...]:
+        """Changes whenever the history or its head does (see ``History.stamp``)."""
+        return self.store.history.stamp()
+
     def verify_history(self) -> Verdict:
         """The history checked against its chain and head (see ``History.verify``)."""
         try:

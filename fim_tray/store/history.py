@@ -358,6 +358,18 @@ class History:
     def _any_chained(self) -> bool:
         return any(_CHAIN in line for _, _, line in self._lines())
 
+    def stamp(self) -> tuple[tuple[str, int, int], ...]:
+        """Size and mtime of each history file and of the head: what changes with any write,
+        so a caller verifies the chain again only when this does."""
+        found = []
+        for path in [*self.files(), *([self.head_file] if self.head_file else [])]:
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            found.append((path.name, st.st_size, st.st_mtime_ns))
+        return tuple(found)
+
     def files(self) -> list[Path]:
         """Oldest first."""
         rotated = [self.path.with_name(f"{self.path.name}.{i}") for i in range(self.keep, 0, -1)]

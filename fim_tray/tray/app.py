@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from fim_tray import APP_NAME
-from fim_tray.app.monitor import Monitor, MonitorEvent, Watched
+from fim_tray.app.monitor import HistoryState, Monitor, MonitorEvent, Watched
 from fim_tray.app.service import Service
 from fim_tray.errors import FimError
 from fim_tray.models import Change, ChangeKey, FolderReport
@@ -175,6 +175,16 @@ class TrayApp:
         if isinstance(event, Watched):
             self.model.set_folders([f.path for f in self.service.folders()])
         self._refresh()
+        if isinstance(event, HistoryState) and event.problem is not None:
+            self._tell(
+                "fim-tray: the history was altered",
+                f"{event.problem}. Changes are still detected; `fim-tray history --verify` "
+                "says where.",
+            )
+
+    def _tell(self, title: str, body: str) -> None:
+        if self.notifier is not None and not self._quitting.is_set():
+            self.notifier.send(title, body, on_clicked=_run(self.show_history))
 
     def _problem(self, message: str) -> None:
         self.model.message = message

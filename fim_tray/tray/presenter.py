@@ -14,6 +14,7 @@ from datetime import datetime
 from fim_tray.app.monitor import (
     EventsState,
     Failed,
+    HistoryState,
     MonitorEvent,
     PausedChanged,
     PowerState,
@@ -106,6 +107,7 @@ class TrayModel:
     degraded: list[str] = field(default_factory=list)  # features that do not work here
     polling: dict[str | None, str] = field(default_factory=dict)  # folder -> why no file events
     on_battery: bool = False  # scheduled checks held back on battery
+    history_problem: str | None = None  # the history's chain is broken: where
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def set_folders(self, paths: list[str], pending: dict[str, int] | None = None) -> None:
@@ -146,6 +148,8 @@ class TrayModel:
                 self.paused = event.paused
             elif isinstance(event, PowerState):
                 self.on_battery = event.on_battery
+            elif isinstance(event, HistoryState):
+                self.history_problem = event.problem
             elif isinstance(event, EventsState):
                 if event.live:
                     self.polling.pop(event.folder, None)
@@ -162,7 +166,7 @@ class TrayModel:
     def state(self) -> State:
         with self._lock:
             views = list(self.folders.values())
-            if any(v.error for v in views) or self.message:
+            if any(v.error for v in views) or self.message or self.history_problem:
                 return "error"
             if any(v.scanning is not None and v.first for v in views):
                 return "scanning"
@@ -177,7 +181,9 @@ class TrayModel:
             views = self.folders
             first = [(p, v) for p, v in views.items() if v.scanning is not None and v.first]
             errors = [(p, v) for p, v in views.items() if v.error]
-            if first:
+            if self.history_problem:
+                line = f"The history was altered: {self.history_problem}"
+            elif first:
                 path, view = first[0]
                 line = f"Recording {folder_label(path)}: {view.scanning:,} files so far"
             elif errors:

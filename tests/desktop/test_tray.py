@@ -223,3 +223,24 @@ def test_the_icon_and_its_menu_on_a_visible_panel(tmp_path: Path) -> None:
         proc.kill()
         proc.wait(5)
         panel.stop()
+
+
+def test_an_altered_history_turns_the_tray_red_and_notifies(
+    start_tray: StartTray, spy: NotificationSpy, tmp_path: Path
+) -> None:
+    watched = tmp_path / "Papers"
+    watched.mkdir()
+    home = _home_with(tmp_path, watched)
+    for name in ("one.txt", "two.txt"):
+        (watched / name).write_text("x")
+        assert run_cli("check", home=home).returncode == 1
+    events = home / "data" / "events.jsonl"
+    events.write_bytes(b"".join(events.read_bytes().splitlines(keepends=True)[1:]))
+    tray = start_tray(home=home)
+    sent = spy.wait(1)
+    assert sent[0].summary == "fim-tray: the history was altered"
+    assert "events.jsonl line 1" in sent[0].body and "still detected" in sent[0].body
+    wait_for(lambda: tray.menu.status().startswith("The history was altered"), 5, "the status")
+    (watched / "three.txt").write_text("x")  # and changes are still detected and announced
+    later = spy.wait(2, timeout=15)
+    assert "three.txt" in later[1].summary + later[1].body, later[1]
