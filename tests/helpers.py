@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -164,3 +165,32 @@ def sample_baseline(entries: dict[str, Entry], **extra: object) -> Baseline:
         root_dev=2049,
         extra=dict(extra),
     )
+
+
+def plant_link(where: Path, target: Path) -> None:
+    """``where`` becomes a symlink to ``target``, whatever was there before."""
+    where.parent.mkdir(parents=True, exist_ok=True)
+    if where.is_symlink() or where.exists():
+        where.unlink()
+    where.symlink_to(target)
+
+
+def plant_fifo(where: Path) -> None:
+    """``where`` becomes a FIFO, whatever was there before."""
+    where.parent.mkdir(parents=True, exist_ok=True)
+    if where.is_symlink() or where.exists():
+        where.unlink()
+    os.mkfifo(where)
+
+
+def is_regular(path: Path) -> bool:
+    return stat.S_ISREG(os.lstat(path).st_mode)
+
+
+def targeted_tree(root: Path) -> Path:
+    """The small tree of the targeted-scan tests: files at three depths and an excluded one."""
+    for rel in ("a.txt", "docs/b.txt", "docs/deep/c.txt", "other/d.txt", "x.swp"):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rel)
+    return root

@@ -10,18 +10,11 @@ from pathlib import Path
 from fim_tray.app.monitor import Monitor
 from fim_tray.app.service import Service
 from fim_tray.models import FolderReport
-
-
-def _tree(root: Path) -> Path:
-    for rel in ("a.txt", "docs/b.txt", "docs/deep/c.txt", "other/d.txt", "x.swp"):
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(rel)
-    return root
+from tests.helpers import targeted_tree
 
 
 def test_a_targeted_check_keeps_what_is_pending_elsewhere(service: Service, tmp_path: Path) -> None:
-    root = _tree(tmp_path / "w")
+    root = targeted_tree(tmp_path / "w")
     folder, _ = service.watch(str(root))
     (root / "a.txt").write_text("changed a")
     (root / "other/d.txt").write_text("changed d")
@@ -40,7 +33,7 @@ def test_a_targeted_check_keeps_what_is_pending_elsewhere(service: Service, tmp_
 
 
 def test_a_change_undone_leaves_the_pending_list(service: Service, tmp_path: Path) -> None:
-    root = _tree(tmp_path / "w")
+    root = targeted_tree(tmp_path / "w")
     folder, _ = service.watch(str(root))
     (root / "a.txt").chmod(0o600)
     assert service.check_folder(folder, paths={"a.txt"}).pending == 1
@@ -51,7 +44,7 @@ def test_a_change_undone_leaves_the_pending_list(service: Service, tmp_path: Pat
 def test_pending_written_without_paths_falls_back_to_a_whole_check(
     service: Service, tmp_path: Path
 ) -> None:
-    root = _tree(tmp_path / "w")
+    root = targeted_tree(tmp_path / "w")
     folder, _ = service.watch(str(root))
     (root / "a.txt").write_text("changed a")
     (root / "other/d.txt").write_text("changed d")
@@ -65,7 +58,7 @@ def test_pending_written_without_paths_falls_back_to_a_whole_check(
 
 
 def test_a_write_reaches_the_monitor_through_file_events(service: Service, tmp_path: Path) -> None:
-    root = _tree(tmp_path / "w")
+    root = targeted_tree(tmp_path / "w")
     service.watch(str(root))
     reports: list[FolderReport] = []
     arrived = threading.Event()

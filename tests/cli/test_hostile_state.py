@@ -20,7 +20,7 @@ from fim_tray.cli.output import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 from fim_tray.store.cache import cache_path
 from fim_tray.store.copies import MAGIC, ZLIB
 from fim_tray.store.paths import Paths, folder_id
-from tests.helpers import Run, cli, make_tree
+from tests.helpers import Run, cli, is_regular, make_tree, plant_fifo, plant_link
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="FIFOs and O_NOFOLLOW are POSIX")
 
@@ -86,22 +86,7 @@ def state(tmp_path: Path, home: Path) -> State:
     return found
 
 
-def plant_link(where: Path, target: Path) -> None:
-    where.parent.mkdir(parents=True, exist_ok=True)
-    if where.is_symlink() or where.exists():
-        where.unlink()
-    where.symlink_to(target)
 
-
-def plant_fifo(where: Path) -> None:
-    where.parent.mkdir(parents=True, exist_ok=True)
-    if where.is_symlink() or where.exists():
-        where.unlink()
-    os.mkfifo(where)
-
-
-def is_regular(path: Path) -> bool:
-    return stat.S_ISREG(os.lstat(path).st_mode)
 
 
 def is_fifo(path: Path) -> bool:

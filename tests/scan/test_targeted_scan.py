@@ -7,37 +7,30 @@ from pathlib import Path
 
 from fim_tray.scan.compare import compare
 from fim_tray.scan.scanner import Scanner
-
-
-def _tree(root: Path) -> Path:
-    for rel in ("a.txt", "docs/b.txt", "docs/deep/c.txt", "other/d.txt", "x.swp"):
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(rel)
-    return root
+from tests.helpers import targeted_tree
 
 
 def test_only_the_named_paths_and_what_is_below_them_are_scanned(tmp_path: Path) -> None:
-    root = _tree(tmp_path / "w")
+    root = targeted_tree(tmp_path / "w")
     result = Scanner(str(root), only={"docs", "a.txt", "docs/deep/c.txt", "gone.txt"}).run()
     assert sorted(result.entries) == ["a.txt", "docs", "docs/b.txt", "docs/deep", "docs/deep/c.txt"]
     assert result.hashed_files == 3
 
 
 def test_excluded_names_stay_out_of_a_targeted_scan(tmp_path: Path) -> None:
-    root = _tree(tmp_path / "w")
+    root = targeted_tree(tmp_path / "w")
     result = Scanner(str(root), excludes=["*.swp", "other/"], only={"x.swp", "other/d.txt"}).run()
     assert result.entries == {}
 
 
 def test_an_empty_path_means_the_whole_folder(tmp_path: Path) -> None:
-    root = _tree(tmp_path / "w")
+    root = targeted_tree(tmp_path / "w")
     whole = Scanner(str(root), excludes=[]).run()
     assert Scanner(str(root), excludes=[], only={""}).run().entries == whole.entries
 
 
 def test_a_removed_folder_is_removed_with_everything_below_it(tmp_path: Path) -> None:
-    root = _tree(tmp_path / "w")
+    root = targeted_tree(tmp_path / "w")
     baseline = Scanner(str(root)).run().entries
     for rel in ("docs/deep/c.txt", "docs/b.txt"):
         (root / rel).unlink()

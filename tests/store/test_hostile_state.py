@@ -48,7 +48,7 @@ from fim_tray.store.paths import folder_id
 from fim_tray.store.pending import PendingFile
 from fim_tray.store.pending import parse as parse_pending
 from fim_tray.store.state import load_signed_file
-from tests.helpers import make_tree
+from tests.helpers import is_regular, make_tree, plant_fifo, plant_link
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="FIFOs and O_NOFOLLOW are POSIX")
 
@@ -83,23 +83,7 @@ def victim(tmp_path: Path) -> Victim:
     return Victim(path, path.stat())
 
 
-def plant_link(where: Path, target: Path) -> None:
-    """``where`` becomes a symlink to ``target``, whatever was there before."""
-    where.parent.mkdir(parents=True, exist_ok=True)
-    if where.is_symlink() or where.exists():
-        where.unlink()
-    where.symlink_to(target)
 
-
-def plant_fifo(where: Path) -> None:
-    where.parent.mkdir(parents=True, exist_ok=True)
-    if where.is_symlink() or where.exists():
-        where.unlink()
-    os.mkfifo(where)
-
-
-def is_regular(path: Path) -> bool:
-    return stat.S_ISREG(os.lstat(path).st_mode)
 
 
 def is_link_to(path: Path, target: Path) -> bool:
