@@ -96,6 +96,21 @@ def _value(obj: dict[str, Any] | None, key: str) -> str:
     return escape(str(raw))
 
 
+def warning(item: dict[str, Any]) -> str:
+    """What a suspicious change may mean, in words for the window ("" when it is not)."""
+    if not item.get("suspicious"):
+        return ""
+    if item.get("change") == "metadata":
+        return (
+            "Suspicious: it can now run with more privileges than before (a set-uid or set-gid "
+            "bit, or a file capability, was added). Look into it before you accept it."
+        )
+    return (
+        "Suspicious: the content changed but the size and modification time did not. Something "
+        "may have put the timestamp back to hide the change. Look into it before you accept it."
+    )
+
+
 def _time(item: dict[str, Any]) -> str:
     try:
         return datetime.fromisoformat(item["time"]).astimezone().strftime("%Y-%m-%d %H:%M:%S")
@@ -223,7 +238,7 @@ class DetailsWindow:
         for key, (name, before, after) in self.cells.items():
             old, new = value(item.get("before"), key), value(item.get("after"), key)
             widgets = (name, before, after)
-            if not old and not new:  # a row that does not apply (link target of a file)
+            if old in ("", "-") and new in ("", "-"):  # a row that does not apply here
                 for widget in widgets:
                     widget.grid_remove()
                 continue
@@ -231,14 +246,7 @@ class DetailsWindow:
                 widget.grid()
             before.configure(text=old)
             after.configure(text=new)
-        if item.get("suspicious"):
-            self.warning.configure(
-                text="Suspicious: the content changed but the size and modification time did "
-                "not. Something may have put the timestamp back to hide the change. Look into it "
-                "before you accept it."
-            )
-        else:
-            self.warning.configure(text="")
+        self.warning.configure(text=warning(item))
         self.show_diff(item)
 
     def show_diff(self, item: dict[str, Any]) -> None:
@@ -321,7 +329,8 @@ def main(argv: Sequence[str]) -> int:
 
     if argv and argv[0] == "--history":
         items = items_from_events(reversed(Service().history(2000)))
-        title = f"History: the last {len(items)} changes"
+        count = len(items)
+        title = "History: the last change" if count == 1 else f"History: the last {count:,} changes"
     elif argv:
         doc = jsonio.loads(Path(argv[0]).read_bytes())
         items, title = list(doc["items"]), str(doc.get("title", "Changes"))

@@ -171,7 +171,7 @@ def test_history_opens_the_whole_history(
     tray.menu.click("History...")
     window = _details_window(desktop, "fim-tray: History")
     title = desktop.run(["xdotool", "getwindowname", window]).stdout.strip()
-    assert title == "fim-tray: History: the last 1 changes"
+    assert title == "fim-tray: History: the last change"
     desktop.screenshot(SCREENSHOTS / "history.png", box=(0, 0, 900, 560))
     _key(desktop, window, "Escape")
 

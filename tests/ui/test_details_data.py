@@ -22,7 +22,7 @@ from fim_tray.app.service import Service
 from fim_tray.models import Change, Entry
 from fim_tray.store.history import History, change_json
 from fim_tray.ui.actions import watched_folder
-from fim_tray.ui.details import value
+from fim_tray.ui.details import value, warning
 from fim_tray.ui.wire import answer, items_from_changes, items_from_events
 
 WHEN = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=timezone(timedelta(hours=1)))
@@ -250,3 +250,9 @@ def test_only_a_watched_folder_may_be_opened(service: Service, tmp_path: Path) -
     assert watched_folder(service, {"folder": str(watched)}) == str(watched)
     for forged in ("https://example.org/", str(tmp_path), "/", ""):
         assert watched_folder(service, {"folder": forged}) is None
+
+
+def test_a_suspicious_metadata_change_is_explained_as_more_privileges() -> None:
+    assert "more privileges" in warning({"suspicious": True, "change": "metadata"})
+    assert "timestamp back" in warning({"suspicious": True, "change": "modified"})
+    assert warning({"suspicious": False, "change": "metadata"}) == ""
