@@ -120,7 +120,7 @@ def _xattrs(before: str | None, after: str | None) -> list[str]:
         was, now = old.get(name), new.get(name)
         if was == now:
             continue
-        shown = name.encode("unicode_escape").decode("ascii")  # no control character passes
+        shown = escape(name)  # no control character, no byte that is not UTF-8, passes as is
         worded = not ((now or was or "").startswith("sha256:"))
         if was is None:
             parts.append(f"{shown}: {now} added" if worded else f"{shown} added")

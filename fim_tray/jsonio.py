@@ -91,6 +91,26 @@ def _not_yours(path: Path | str, uid: int) -> OSError:
     )
 
 
+def own_dir(path: Path) -> bool:
+    """Whether the state folder ``path`` exists (False: not yet); ``OSError`` when it is a
+    link, not a folder, or another user's. It changes nothing."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    _check_dir(path, st)
+    return True
+
+
+def _check_dir(path: Path, st: os.stat_result) -> None:
+    if stat.S_ISLNK(st.st_mode):
+        raise OSError(errno.ELOOP, "a link is in its place (not followed)", str(path))
+    if not stat.S_ISDIR(st.st_mode):
+        raise OSError(errno.ENOTDIR, "it is not a folder", str(path))
+    if _USER is not None and st.st_uid != _USER:
+        raise _not_yours(path, st.st_uid)
+
+
 def private_dir(path: Path) -> None:
     """Make ``path`` a folder of fim-tray's state that only its user may enter: created 0700
     whatever the umask (with any missing parent), an existing one of that user's tightened to
@@ -105,12 +125,7 @@ def private_dir(path: Path) -> None:
         with contextlib.suppress(FileExistsError):  # made by another process just now
             os.mkdir(path, 0o700)
         st = os.lstat(path)
-    if stat.S_ISLNK(st.st_mode):
-        raise OSError(errno.ELOOP, "a link is in its place (not followed)", str(path))
-    if not stat.S_ISDIR(st.st_mode):
-        raise OSError(errno.ENOTDIR, "it is not a folder", str(path))
-    if _USER is not None and st.st_uid != _USER:
-        raise _not_yours(path, st.st_uid)
+    _check_dir(path, st)
     if os.name != "nt" and stat.S_IMODE(st.st_mode) != 0o700:
         os.chmod(path, 0o700)
 

@@ -173,12 +173,29 @@ ACLS = ("system.posix_acl_access", "system.posix_acl_default")
 
 
 def escape_xattr_name(name: str) -> str:
-    """A name that cannot break the kept string's lines and ``=``."""
-    return name.replace("%", "%25").replace("=", "%3D").replace("\n", "%0A")
+    """A name that cannot break the kept string's lines and ``=``, nor its JSON: ``%``, ``=``,
+    a newline and each byte that is not UTF-8 (read as a surrogate) written as ``%XX``."""
+    name = name.replace("%", "%25").replace("=", "%3D").replace("\n", "%0A")
+    return "".join(f"%{ord(c) - 0xDC00:02X}" if "\udc80" <= c <= "\udcff" else c for c in name)
 
 
 def _unescape(name: str) -> str:
-    return name.replace("%0A", "\n").replace("%3D", "=").replace("%25", "%")
+    """The name as read (bytes that are not UTF-8 back as surrogates)."""
+    parts = name.split("%")
+    out = [parts[0]]
+    for part in parts[1:]:
+        code = int(part[:2], 16) if len(part) >= 2 and _is_hex(part[:2]) else None
+        if code is None:
+            out.append("%" + part)
+        elif code >= 0x80:
+            out.append(chr(0xDC00 + code) + part[2:])
+        else:
+            out.append(chr(code) + part[2:])
+    return "".join(out)
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
 
 
 def xattr_map(kept: str | None) -> dict[str, str]:

@@ -162,6 +162,7 @@ class Service:
         return status(self.store)
 
     def history(self, limit: int | None = None) -> list[Event]:
+        self.store.check_folders(again=True)
         return self.store.history.read(limit)
 
     def history_stamp(self) -> tuple[tuple[str, int, int], ...]:
@@ -171,6 +172,7 @@ class Service:
     def verify_history(self) -> Verdict:
         """The history checked against its chain and head (see ``History.verify``)."""
         try:
+            self.store.check_folders(again=True)
             return self.store.history.verify()
         except FimError as exc:
             return Verdict(0, exc.message)

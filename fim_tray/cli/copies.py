@@ -215,7 +215,7 @@ def cmd_status(service: Service, args: argparse.Namespace) -> int:
             "default_excludes": [p for p in excludes if p in DEFAULT_EXCLUDES],
         }  # fmt: skip
         print(jsonio.dumps(obj).decode("utf-8", "backslashreplace"))
-        return EXIT_OK
+        return EXIT_ERROR if copies.errors or any(row["error"] for row in rows) else EXIT_OK
     print(f"saved copies: {copies.count:,} ({_mb(copies.bytes)}) in {escape(str(copies.store))}")
     print(
         f"copy limits: {_mb(settings.max_file_bytes)} per file, "
@@ -232,7 +232,7 @@ def cmd_status(service: Service, args: argparse.Namespace) -> int:
         print(f"also skipped in every folder: {', '.join(escape(p) for p in own)}")
     for error in copies.errors:
         say(error)
-    return EXIT_OK
+    return EXIT_ERROR if copies.errors or any(row["error"] for row in rows) else EXIT_OK
 
 
 COMMANDS = {

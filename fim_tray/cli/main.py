@@ -291,7 +291,9 @@ def cmd_list(service: Service, args: argparse.Namespace) -> int:
         print(f"{escape(status.folder.path)}  {state}  {files}  last check {checked}")
         if status.error:
             print(f"    {status.error}")
-    return EXIT_OK
+    # A folder whose state cannot be used (damaged, put back from an older copy) is an error
+    # of the command too, as for check: a script must not read "listed" as "all is well".
+    return EXIT_ERROR if any(s.error for s in statuses) else EXIT_OK
 
 
 def cmd_check(service: Service, args: argparse.Namespace) -> int:

@@ -215,6 +215,11 @@ class CopyStore:
         path = self.path(digest, algorithm)
         most = limit if size is None else min(limit, size)
         try:
+            jsonio.own_dir(path.parent)  # its folder never a link, nor another user's
+        except OSError as exc:
+            why = f"{exc.strerror}: {exc.filename}"
+            raise CopyError(f"The copy {path} cannot be used ({why}).") from exc
+        try:
             # Compressed data never grows by more than a few bytes in a thousand.
             blob = jsonio.read_own(path, limit=most + most // 64 + 4096)
         except FileNotFoundError:
@@ -262,6 +267,7 @@ class CopyStore:
         name = algorithm.encode("ascii")
         start = len(MAGIC) + 2
         try:
+            jsonio.own_dir(path.parent)
             fd = jsonio.open_own(path)
         except OSError:
             return False

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from fim_tray import jsonio, logs
 from fim_tray.display import device_numbers
 from fim_tray.errors import FimError, StorageError
-from fim_tray.models import Change, Entry, Event, xattr_map
+from fim_tray.models import Change, Entry, Event, escape_xattr_name, xattr_map
 from fim_tray.store.names import decode_name, name_fields, name_from
 
 log = logs.getLogger(__name__)
@@ -54,7 +54,8 @@ def entry_json(entry: Entry | None) -> dict[str, Any] | None:
     if entry.error is not None:
         obj["error"] = entry.error
     if entry.xattrs is not None:
-        obj["xattrs"] = xattr_map(entry.xattrs)  # {name: capabilities or ACL in words, or digest}
+        # {name: capabilities or ACL in words, or a digest}; a name that is not UTF-8 as %XX
+        obj["xattrs"] = {escape_xattr_name(k): v for k, v in xattr_map(entry.xattrs).items()}
     return obj
 
 
@@ -106,6 +107,7 @@ class Head(NamedTuple):
     first: int
     total: int
     last: str
+    legacy: int = 0  # unchained lines (an earlier version's) there when the chain began
 
 
 class Verdict(NamedTuple):
@@ -166,7 +168,7 @@ class History:
         lines: list[bytes] = []
         events: list[Event] = []
         try:
-            first = self._rotate_if_needed()
+            first = self._rotate_if_needed(key)
             head = self._next(key) if key is not None else None
             number, prev = (head.total, head.last) if head is not None else (0, "")
             for obj in objs:
@@ -194,12 +196,14 @@ class History:
         if key is not None:  # after the lines: a crash between leaves a head that lags, never
             # one that runs ahead of the history (which would look like a cut tail)
             kept_from = head.first if head is not None and first is None else first
-            self._write_head(key, Head(kept_from or 0, number, prev))
+            legacy = head.legacy if head is not None else 0
+            self._write_head(key, Head(kept_from or 0, number, prev, legacy))
         return events
 
-    def _rotate_if_needed(self) -> int | None:
+    def _rotate_if_needed(self, key: bytes | None) -> int | None:
         """Rotate when the current file is full; the number of the first line kept when the
-        oldest file was dropped (None when nothing was)."""
+        oldest file was dropped (None when nothing was, or when that line does not verify:
+        the head then keeps its first number, and the gap shows)."""
         try:
             if self.path.stat().st_size < self.max_bytes:
                 return None
@@ -207,8 +211,9 @@ class History:
             return None
         oldest = self.path.with_name(f"{self.path.name}.{self.keep}")
         first = None
-        if oldest.exists():  # dropped below: the next one becomes the oldest
-            first = self._first_number(self.path.with_name(f"{self.path.name}.{self.keep - 1}"))
+        if oldest.exists() and key is not None:  # dropped below: the chain now starts after it
+            _, last = self._last_in(oldest, key)
+            first = last[0] + 1 if last is not None else None
         for index in range(self.keep, 0, -1):
             older = self.path.with_name(f"{self.path.name}.{index}")
             newer = self.path.with_name(f"{self.path.name}.{index - 1}") if index > 1 else self.path
@@ -223,9 +228,14 @@ class History:
             return None
         try:
             obj = jsonio.loads(jsonio.read_own(self.head_file, limit=4096))
-            head = Head(int(obj["first"]), int(obj["total"]), str(obj["last"]))
-            body = jsonio.dumps({"first": head.first, "total": head.total, "last": head.last})
-            if not hmac.compare_digest(_mac(key, body), str(obj["mac"])):
+            head = Head(
+                int(obj["first"]), int(obj["total"]), str(obj["last"]), int(obj.get("legacy", 0))
+            )
+            body = jsonio.dumps(self._head_body(head))
+            claimed = obj["mac"]
+            if not (isinstance(claimed, str) and claimed.isascii()):
+                raise ValueError("its MAC is not one")
+            if not hmac.compare_digest(_mac(key, body), claimed):
                 raise ValueError("its MAC does not match")
         except FileNotFoundError:
             return None
@@ -236,9 +246,16 @@ class History:
             ) from exc
         return head
 
+    @staticmethod
+    def _head_body(head: Head) -> dict[str, Any]:
+        obj: dict[str, Any] = {"first": head.first, "total": head.total, "last": head.last}
+        if head.legacy:
+            obj["legacy"] = head.legacy
+        return obj
+
     def _write_head(self, key: bytes, head: Head) -> None:
         assert self.head_file is not None
-        obj: dict[str, Any] = {"first": head.first, "total": head.total, "last": head.last}
+        obj = self._head_body(head)
         obj["mac"] = _mac(key, jsonio.dumps(obj))
         jsonio.atomic_write(self.head_file, jsonio.dumps(obj) + b"\n")
 
@@ -249,50 +266,46 @@ class History:
         head = self._read_head(key)
         last = self._last_line(key)
         if last is not None and (head is None or last[0] + 1 >= head.total):
-            return Head(head.first if head is not None else last[0], last[0] + 1, last[1])
-        return head or Head(0, 0, "")
+            if head is None:
+                return Head(last[0], last[0] + 1, last[1])
+            return head._replace(total=last[0] + 1, last=last[1])
+        if head is None:  # the chain begins: what is there before it is counted, once
+            return Head(0, 0, "", sum(1 for _, _, line in self._lines() if line.strip()))
+        return head
 
     def _last_line(self, key: bytes) -> tuple[int, str] | None:
         """The number and MAC of the last chained line, read from the end of the newest file
         that holds one."""
         for path in reversed(self.files()):
-            try:
-                fd = jsonio.open_own(path)
-            except OSError:
-                continue
-            try:
-                size = os.fstat(fd).st_size
-                os.lseek(fd, max(0, size - 65536), os.SEEK_SET)
-                tail = os.read(fd, 65536)
-            finally:
-                os.close(fd)
-            for line in reversed(tail.splitlines()):
-                if line.strip():
-                    body, mac = unseal(line, key)
-                    try:
-                        number = jsonio.loads(body)["n"] if mac is not None else None
-                    except (ValueError, KeyError, TypeError, RecursionError):
-                        number = None
-                    return (int(number), mac) if isinstance(number, int) and mac else None
+            any_line, found = self._last_in(path, key)
+            if any_line:
+                return found
         return None
 
-    def _first_number(self, path: Path) -> int | None:
+    @staticmethod
+    def _last_in(path: Path, key: bytes) -> tuple[bool, tuple[int, str] | None]:
+        """Whether ``path`` holds a line (or cannot be read), and the number and MAC of its
+        last line when that verifies."""
         try:
             fd = jsonio.open_own(path)
         except OSError:
-            return None
+            return True, None
         try:
-            head = os.read(fd, 65536)
+            size = os.fstat(fd).st_size
+            os.lseek(fd, max(0, size - 65536), os.SEEK_SET)
+            tail = os.read(fd, 65536)
         finally:
             os.close(fd)
-        for line in head.splitlines():
+        for line in reversed(tail.splitlines()):
             if line.strip():
+                body, mac = unseal(line, key)
                 try:
-                    number = jsonio.loads(unseal(line, None)[0]).get("n")
-                except (ValueError, AttributeError, RecursionError):
-                    return None
-                return number if isinstance(number, int) else None
-        return None
+                    number = jsonio.loads(body)["n"] if mac is not None else None
+                except (ValueError, KeyError, TypeError, RecursionError):
+                    number = None
+                return True, ((int(number), mac) if isinstance(number, int) and mac else None)
+        return False, None
+
 
     def key_if_chained(self) -> bytes | None:
         """The key, when there is a chain to check (its head exists); None otherwise, so that
@@ -306,7 +319,7 @@ class History:
         file and line."""
         key = self.key_if_chained()
         if key is None:
-            lines = sum(1 for _ in self._lines())
+            lines = sum(1 for _, _, line in self._lines() if line.strip())
             if self.head_file is not None and lines and self._any_chained():
                 return Verdict(lines, f"the history's head {self.head_file} is missing")
             return Verdict(lines, None, unchained=lines)
@@ -317,10 +330,12 @@ class History:
         for path, number, line in self._lines():
             count += 1
             where = f"{path.name} line {number}"
+            if not line.strip():  # fim-tray writes none: padding, to push real lines out
+                return Verdict(count, f"{where}: a blank line, not written by fim-tray")
             body, mac = unseal(line, key)
             if mac is None:
-                if prev is None and _CHAIN not in line:  # an earlier version's, before the chain
-                    unchained += 1
+                if prev is None and _CHAIN not in line and unchained < head.legacy:
+                    unchained += 1  # an earlier version's, there when the chain began
                     continue
                 return Verdict(count, f"{where}: edited, or not written by fim-tray (no valid MAC)")
             obj = jsonio.loads(body)
@@ -352,8 +367,7 @@ class History:
                 why = exc.strerror or exc
                 raise StorageError(f"Could not read the history {path}: {why}.") from exc
             for number, line in enumerate(data.splitlines(), 1):
-                if line.strip():
-                    yield path, number, line
+                yield path, number, line
 
     def _any_chained(self) -> bool:
         return any(_CHAIN in line for _, _, line in self._lines())

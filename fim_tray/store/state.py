@@ -90,25 +90,27 @@ class Store:
     # -- settings --------------------------------------------------------------------------------
 
     def config(self) -> Config:
-        self._no_linked_folders()
+        self.check_folders()
         return config_file.load(self.paths.config_file)
 
-    def _no_linked_folders(self) -> None:
-        """Refuse state folders that are links (once per Store): what is read or written there
-        would be wherever the link points. Writes check each folder again as they go."""
-        if self._folders_checked:
+    def check_folders(self, *, again: bool = False) -> None:
+        """Refuse state folders that are links or another user's: what is read or written
+        there would be wherever the link points, or someone else's to forge. Once per Store,
+        and ``again`` before every write (a folder may be swapped while the tray runs)."""
+        if self._folders_checked and not again:
             return
         paths = self.paths
-        for folder in (paths.config_dir, paths.data_dir, paths.baselines_dir, paths.copies_dir):
+        for folder in (
+            paths.config_dir, paths.data_dir, paths.baselines_dir, paths.copies_dir,
+            paths.icons_dir,
+        ):  # fmt: skip
             try:
-                linked = stat.S_ISLNK(os.lstat(folder).st_mode)
-            except OSError:
-                continue  # not there yet: made private when first written
-            if linked:
+                jsonio.own_dir(folder)
+            except OSError as exc:
                 raise StorageError(
-                    f"The state folder {folder} cannot be used: a link is in its place (not "
-                    "followed). fim-tray keeps its state only in folders of its own."
-                )
+                    f"The state folder {folder} cannot be used: {exc.strerror}. fim-tray keeps "
+                    "its state only in folders of its own."
+                ) from exc
         self._folders_checked = True
 
     def save_config(self, config: Config) -> None:
@@ -134,6 +136,7 @@ class Store:
     def locked(self) -> Iterator[None]:
         """Hold the data lock: every write of the baselines, pending files and saved copies
         happens under it, so two fim-tray processes never interleave theirs."""
+        self.check_folders(again=True)
         with data_lock(self.paths.lock_file, self.lock_timeout):
             self._holding.on = True
             try:
@@ -164,8 +167,11 @@ class Store:
         made by ``make`` when missing or when anything but a file is in its place (a link is
         replaced, never written through)."""
         path = self.paths.icons_dir / name
+        self.check_folders(again=True)
         try:
-            if stat.S_ISREG(os.lstat(path).st_mode):
+            st = os.lstat(path)
+            ours = not hasattr(os, "getuid") or st.st_uid == os.getuid()
+            if stat.S_ISREG(st.st_mode) and ours and st.st_nlink == 1:
                 return path
         except FileNotFoundError:
             pass
@@ -211,7 +217,7 @@ class Store:
 
     def load_signed(self, folder: Folder) -> tuple[Baseline, str]:
         """:meth:`load_baseline`, and the signature of the JSON it verified."""
-        self._no_linked_folders()
+        self.check_folders()
         path = self.paths.baseline_file(folder.id)
         record, signature = load_signed_file(path, self.key())
         if record.folder != folder.path:
@@ -316,9 +322,8 @@ class Store:
     def forget(self, folder: Folder) -> None:
         """Delete the baseline of ``folder``, its backup, load cache and pending file. Call it
         holding :meth:`locked`."""
-        known = self.generations.read()
-        if known is not None and folder.id in known:
-            self.generations.write({k: v for k, v in known.items() if k != folder.id})
+        # Its generation stays: a folder added again goes on from it, so no copy saved before
+        # the remove can pass for the newer state.
         base = self.paths.baseline_file(folder.id)
         for leftover in (
             base,
@@ -336,6 +341,7 @@ class Store:
     def save_pending_error(self, folder: Folder, message: str, now: datetime) -> None:
         """Best effort: the error a check of ``folder`` met, for ``status`` to show."""
         with contextlib.suppress(FimError):
+            self.check_folders(again=True)
             self.pending(folder).save_error(message, now)
 
 

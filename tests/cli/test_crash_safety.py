@@ -86,7 +86,24 @@ def test_an_older_copy_put_back_is_refused_with_or_without_its_pending_file(
                 shutil.copyfile(bak, bak.with_suffix(""))
             for leftover in [*baselines.glob("*.cache"), *baselines.glob("*.pending.json")]:
                 leftover.unlink()
-        for command in ("check", "accept"):
+        for command in ("check", "accept", "list", "status"):
             run = cli(command, home=home)
             assert run.returncode == 2, (variant, command, run.err)
-            assert "older than the last one written (generation 1 < 2)" in run.err, run.err
+            said = run.out + run.err
+            assert "older than the last one written (generation 1 < 2)" in said, said
+
+
+def test_a_copy_from_before_a_remove_and_add_is_still_older(tmp_path: Path) -> None:
+    docs, home = _state(tmp_path)
+    assert cli("accept", home=home).returncode == 0  # generation 2
+    old = tmp_path / "old-baselines"
+    shutil.copytree(home / "data" / "baselines", old)
+    assert cli("remove", docs, home=home).returncode == 0
+    assert cli("add", docs, home=home).returncode == 0  # generation 3, not 1 again
+    baselines = home / "data" / "baselines"
+    for saved in old.glob("*.json"):
+        shutil.copyfile(saved, baselines / saved.name)
+    for leftover in baselines.glob("*.cache"):
+        leftover.unlink()
+    run = cli("check", home=home)
+    assert run.returncode == 2 and "(generation 2 < 3)" in run.err, run.err

@@ -161,3 +161,51 @@ def test_watching_a_secrets_own_folder_copies_none_of_it(
     stored = [p for p in (home / "data" / "snapshots").rglob("*") if p.is_file()]
     assert all(b"SECRET-MARK" not in p.read_bytes() for p in stored)
     assert stored == []
+
+
+def test_a_copy_folder_that_is_a_link_is_never_read(
+    tmp_path: Path, home: Path, watched: Path
+) -> None:
+    snapshots = home / "data" / "snapshots"
+    for sub in [p for p in snapshots.iterdir() if p.is_dir()]:
+        moved = tmp_path / f"moved-{sub.name}"
+        sub.rename(moved)
+        sub.symlink_to(moved)
+    (watched / "a.txt").write_text("changed\n")
+    run = _run(home, "diff", watched, "a.txt")
+    assert "a link is in its place" in run.out + run.err, run.out + run.err
+    assert _run(home, "restore", watched, "a.txt").returncode == 2
+
+
+def test_a_data_folder_swapped_for_a_link_while_running_is_refused_at_the_next_write(
+    tmp_path: Path, home: Path, watched: Path
+) -> None:
+    from fim_tray.errors import StorageError
+    from fim_tray.store.state import Store
+
+    store = Store(_paths(home))
+    store.config()  # the folders checked once, as a running tray has
+    elsewhere = tmp_path / "elsewhere"
+    (home / "data").rename(elsewhere)
+    (home / "data").symlink_to(elsewhere)
+    refused = pytest.raises(StorageError, match="data cannot be used: a link is in its place")
+    with refused, store.locked():
+        pass
+    with pytest.raises(StorageError, match="a link is in its place"):
+        store.icon_file("x.png", lambda: b"png")
+    assert not (elsewhere / "icons").exists()
+
+
+def test_an_icon_folder_that_is_a_link_is_refused(
+    tmp_path: Path, home: Path, watched: Path
+) -> None:
+    from fim_tray.errors import StorageError
+    from fim_tray.store.state import Store
+
+    elsewhere = tmp_path / "icons"
+    elsewhere.mkdir()
+    (elsewhere / "x.png").write_bytes(VICTIM)
+    (home / "data" / "icons").symlink_to(elsewhere)
+    with pytest.raises(StorageError, match="icons cannot be used: a link is in its place"):
+        Store(_paths(home)).icon_file("x.png", lambda: b"png")
+    assert (elsewhere / "x.png").read_bytes() == VICTIM

@@ -126,3 +126,23 @@ def test_setcap_is_read_back_in_words(tmp_path: Path) -> None:
     if done.returncode != 0:
         pytest.skip(f"setcap needs CAP_SETFCAP here: {done.stderr.decode().strip()}")
     assert xattrs.read(str(tool)) == "security.capability=cap_net_raw=ep"
+
+
+@linux_only
+def test_a_name_that_is_not_utf8_is_kept_and_checking_goes_on(tmp_path: Path) -> None:
+    root = tmp_path / "w"
+    root.mkdir()
+    (root / "shared").write_text("s")
+    (root / "important").write_text("i")
+    baseline = Scanner(str(root), excludes=()).run().entries
+    os.setxattr(os.fsencode(root / "shared"), b"user.\xff", b"1")
+    (root / "important").write_text("tampered")
+    now = Scanner(str(root), excludes=()).run().entries
+    assert list(xattr_map(now["shared"].xattrs)) == ["user.\udcff"]
+    change = compare_entry("shared", baseline["shared"], now["shared"])
+    assert change is not None and "user.\\xff added" in describe(change)
+    from fim_tray import jsonio
+    from fim_tray.store.history import entry_json
+
+    jsonio.dumps(entry_json(now["shared"]))  # valid JSON: the history can hold it
+    assert compare_entry("important", baseline["important"], now["important"]) is not None

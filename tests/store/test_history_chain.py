@@ -140,3 +140,34 @@ def test_history_verify_on_the_command_line(tmp_path: Path, home: Path) -> None:
     assert shown.returncode == 0 and "WARNING: the history is not intact" in shown.err
     (docs / "after.txt").write_text("x")
     assert cli("check", home=home).returncode == 1  # changes are still detected and reported
+
+
+def test_blank_lines_padding_the_history_are_named(tmp_path: Path) -> None:
+    history = _history(tmp_path)
+    _write(history, 2)
+    with history.path.open("ab") as out:
+        out.write(b"\n" * 1000)  # to force rotations that push the real lines out
+    assert "a blank line, not written by fim-tray" in (history.verify().problem or "")
+
+
+def test_lines_cut_from_a_rotated_file_stay_a_gap_after_rotation(tmp_path: Path) -> None:
+    history = _history(tmp_path, max_bytes=2000, keep=2)
+    _write(history, 40)
+    newer = history.files()[1]  # events.jsonl.1: the oldest once the next rotation drops .2
+    newer.write_bytes(b"".join(newer.read_bytes().splitlines(keepends=True)[3:]))
+    assert "deleted" in (history.verify().problem or "")
+    cut = newer.read_bytes()
+    index = 40
+    while history.files()[0].read_bytes() != cut:  # until .2 is dropped and the cut file is
+        _write(history, 1, start=index)  # the oldest: the head's first number moved past .2
+        index += 1
+        assert index < 80
+    assert "deleted" in (history.verify().problem or "")
+
+
+def test_unchained_lines_put_before_the_chain_are_named(tmp_path: Path) -> None:
+    history = _history(tmp_path)
+    _write(history, 2)
+    forged = b'{"id":"x","time":"2026-01-01T00:00:00+00:00","folder":"/f","path":"p"}\n'
+    history.path.write_bytes(forged + history.path.read_bytes())
+    assert history.verify().problem is not None

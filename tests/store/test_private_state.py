@@ -102,3 +102,19 @@ def test_state_of_another_user_is_refused_by_name(tmp_path: Path, which: str) ->
             assert "WARNING" in run.err and run.returncode != 2, (command, run.err)
     if before is not None and which != "pending":  # a pending file not ours is replaced
         assert target.read_bytes() == before  # refused, not rewritten
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="giving a folder to another user needs root")
+@pytest.mark.parametrize("folder", ["data", "data/baselines", "config", "data/snapshots"])
+def test_a_state_folder_of_another_user_is_refused_naming_it_and_its_owner(
+    tmp_path: Path, folder: str
+) -> None:
+    home = tmp_path / "state"
+    watched = make_tree(tmp_path / "docs", {"a.txt": "a"})
+    assert cli("add", watched, "--keep-copies", home=home).returncode == 0
+    os.chown(home / folder, NOBODY, NOBODY)
+    for command in ("check", "list", "history"):
+        run = cli(command, home=home)
+        assert run.returncode == 2, (command, run.err)
+        said = run.out + run.err
+        assert f"{home / folder} cannot be used" in said and "uid 65534" in said, said
