@@ -328,6 +328,11 @@ def measure(
         ),
         (command_suite(walk), [Measurement("scandir walk", False, label="python scandir+stat")]),
     ]
+    getfattr = shutil.which("getfattr")
+    if getfattr is not None:  # what reading every extended attribute costs, as attr's tool does
+        dump = [getfattr, "-R", "-P", "--absolute-names", "-d", "-m", "-", str(corpus.path)]
+        xattrs = Measurement("getfattr -R", False, label="getfattr -R -d -m - (xattrs)")
+        suites.append((command_suite(dump), [xattrs]))
     for workers in (1, 2) if aide_workers else (1,):
         tag = f" -W {workers}" if workers > 1 else ""
         steps = [Measurement(f"aide --init{tag}", True), Measurement(f"aide --check{tag}", True)]
