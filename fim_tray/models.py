@@ -135,6 +135,16 @@ class Folder(NamedTuple):
     keep_copies: bool = False  # opt-in: store file contents so changes can be diffed and restored
 
 
+class Writer(NamedTuple):
+    """A process of this user that had a file open for writing: "gedit (pid 4321)"."""
+
+    name: str
+    pid: int
+
+    def __str__(self) -> str:
+        return f"{self.name} (pid {self.pid})"
+
+
 class FolderReport(NamedTuple):
     """The outcome of checking one watched folder."""
 
@@ -147,6 +157,9 @@ class FolderReport(NamedTuple):
     files: int = 0
     seconds: float = 0.0
     pending: int | None = None  # changes pending in the whole folder, when ``changes`` is not
+    # path -> a process that had the file open for writing when its file event arrived (a
+    # hint, never a claim; see platform/writers.py)
+    hints: Mapping[str, Writer] = MappingProxyType({})
 
 
 class Event(NamedTuple):

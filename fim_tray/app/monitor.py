@@ -8,18 +8,20 @@ and other happenings, as frozen objects, to ``on_event``.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from fim_tray.app.service import Service
 from fim_tray.errors import FimError, ScanCancelled
-from fim_tray.models import ChangeKey, Folder, FolderReport
+from fim_tray.models import ChangeKey, Folder, FolderReport, Writer
 from fim_tray.platform import power
 from fim_tray.platform.priority import lower_this_thread
 from fim_tray.platform.watcher import EventWatcher
+from fim_tray.platform.writers import writers
 from fim_tray.scan.throttle import throttle_for
 
 log = logging.getLogger(__name__)
@@ -108,6 +110,7 @@ class _Request:
     full: bool = False
     keys: frozenset[ChangeKey] | None = None  # for "accept": None accepts everything
     paths: frozenset[str] = frozenset()  # for "changed": what the OS said was touched
+    hints: Mapping[str, Writer] = field(default_factory=dict)  # for "changed": who was writing
     why: str = ""  # for "lost"
     task: Callable[[], object] | None = None  # for "call"
 
@@ -185,7 +188,12 @@ class Monitor:
     # -- the loop ------------------------------------------------------------------------------
 
     def run_once(
-        self, path: str | None = None, *, full: bool = False, paths: frozenset[str] | None = None
+        self,
+        path: str | None = None,
+        *,
+        full: bool = False,
+        paths: frozenset[str] | None = None,
+        hints: Mapping[str, Writer] | None = None,
     ) -> list[FolderReport]:
         """Check each folder (or one) once, handing every report to the sink when ready."""
         config = self.service.config()
@@ -213,6 +221,10 @@ class Monitor:
                 log.exception("checking %s failed", folder.path)
                 message = f"Checking {folder.path} failed unexpectedly: {exc}"
                 report = FolderReport(folder, self.service.clock(), error=message)
+            if hints:  # only for what was written: never for a chmod or a delete
+                written = {c.path for c in report.changes if c.kind in ("added", "modified")}
+                found = {p: h for p, h in hints.items() if p in written}
+                report = report._replace(hints=found) if found else report
             reports.append(report)
             self.sink(report)
         return reports
@@ -263,7 +275,10 @@ class Monitor:
             self.on_event(EventsState(folder, True))
 
     def _files_changed(self, folder: str, paths: frozenset[str]) -> None:
-        self._requests.put(_Request("changed", folder, paths=paths))
+        # Who is writing, looked for now: by the time the check runs, the writer may be done.
+        where = {os.path.join(folder, rel): rel for rel in paths}
+        hints = {where[path]: writer for path, writer in writers(where).items()}
+        self._requests.put(_Request("changed", folder, paths=paths, hints=hints))
 
     def _events_lost(self, folder: str | None, why: str) -> None:
         self._requests.put(_Request("lost", folder, why=why))
@@ -364,7 +379,7 @@ class Monitor:
                 if self._watcher is not None:
                     self._watcher.unwatch(request.path)
                 return
-            self.run_once(request.path, paths=request.paths)  # just the touched paths
+            self.run_once(request.path, paths=request.paths, hints=request.hints)
         elif request.kind == "lost":
             self.on_event(EventsState(request.path, False, request.why))
             self.run_once(request.path)  # whatever the lost events said, a rescan sees

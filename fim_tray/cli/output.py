@@ -51,6 +51,9 @@ def print_report(report: FolderReport, *, as_json: bool, many: bool, only_new: b
             obj = change_json(change, report.folder.path, report.time)
             obj["new"] = change.signature() in new
             obj["signature"] = change.signature()  # for restore --if-unchanged
+            hint = report.hints.get(change.path)
+            if hint is not None:  # who had it open for writing when it changed: a hint
+                obj["process"] = {"name": hint.name, "pid": hint.pid, "hint": True}
             out.write(jsonio.dumps(obj).decode() + "\n")
         else:
             shown = display_name(report, change.path, many)

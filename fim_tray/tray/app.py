@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
@@ -21,7 +21,7 @@ from fim_tray import APP_NAME
 from fim_tray.app.monitor import HistoryState, Monitor, MonitorEvent, Watched
 from fim_tray.app.service import Service
 from fim_tray.errors import FimError
-from fim_tray.models import Change, ChangeKey, FolderReport
+from fim_tray.models import Change, ChangeKey, FolderReport, Writer
 from fim_tray.platform.autostart import Autostart, autostart_for_platform
 from fim_tray.platform.notify import Notifier, choose_notifier
 from fim_tray.platform.opener import open_folder
@@ -167,7 +167,9 @@ class TrayApp:
             self.notifier.send(
                 notice.title,
                 notice.body,
-                on_clicked=_run(self.show_details, notice.folder, notice.changes, notice.time),
+                on_clicked=_run(
+                    self.show_details, notice.folder, notice.changes, notice.time, notice.hints
+                ),
             )
 
     def _on_event(self, event: MonitorEvent) -> None:
@@ -261,8 +263,14 @@ class TrayApp:
 
     # -- actions -------------------------------------------------------------------------------
 
-    def show_details(self, folder: str, changes: Sequence[Change], when: datetime) -> None:
-        self.dialogs.details(folder, changes, when, self._accept)
+    def show_details(
+        self,
+        folder: str,
+        changes: Sequence[Change],
+        when: datetime,
+        hints: Mapping[str, Writer] | None = None,
+    ) -> None:
+        self.dialogs.details(folder, changes, when, self._accept, hints)
 
     def show_history(self) -> None:
         log.debug("History... chosen")

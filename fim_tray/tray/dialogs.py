@@ -15,12 +15,12 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from fim_tray import jsonio
-from fim_tray.models import Change, ChangeKey
+from fim_tray.models import Change, ChangeKey, Writer
 from fim_tray.platform.launch import child_env, safe_cwd, self_command
 from fim_tray.store.names import name_from
 from fim_tray.tray.presenter import folder_label
@@ -111,7 +111,12 @@ class Dialogs:
     # -- the details window --------------------------------------------------------------------
 
     def details(
-        self, folder: str, changes: Sequence[Change], when: datetime, on_accept: OnAccept
+        self,
+        folder: str,
+        changes: Sequence[Change],
+        when: datetime,
+        on_accept: OnAccept,
+        hints: Mapping[str, Writer] | None = None,
     ) -> None:
         """The details of ``changes`` (a notification's, or a Recent changes line's)."""
         count = len(changes)
@@ -119,7 +124,7 @@ class Dialogs:
             f"{count} change{'s' if count != 1 else ''} in {folder_label(folder)} "
             f"at {when:%H:%M:%S}"
         )
-        doc = {"title": title, "items": items_from_changes(folder, changes, when)}
+        doc = {"title": title, "items": items_from_changes(folder, changes, when, hints)}
         handle, name = tempfile.mkstemp(prefix="fim-tray-details-", suffix=".json")
         with os.fdopen(handle, "wb") as out:
             out.write(jsonio.dumps(doc))

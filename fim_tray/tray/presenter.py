@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,7 +23,7 @@ from fim_tray.app.monitor import (
     Watched,
 )
 from fim_tray.display import describe, escape
-from fim_tray.models import Change, FolderReport
+from fim_tray.models import Change, FolderReport, Writer
 from fim_tray.tray.icons import State
 
 RECENT = 10  # changes listed under "Recent changes"
@@ -43,6 +44,7 @@ class Notice:
     folder: str
     changes: tuple[Change, ...]
     time: datetime
+    hints: Mapping[str, Writer] = field(default_factory=dict)  # path -> who was writing it
 
 
 @dataclass(frozen=True)
@@ -90,10 +92,12 @@ def notice_for(report: FolderReport) -> Notice | None:
         line = f"{change.kind}: {escape(change.path)}"
         if change.kind == "metadata" or change.suspicious:  # say what; content speaks for itself
             line += f" ({describe(change, brief=True)})"
+        if change.path in report.hints:  # a hint, and said as one
+            line += f", written by {escape(str(report.hints[change.path]))}?"
         lines.append(line)
     if len(new) > NAMES_IN_NOTICE:
         lines.append(f"and {len(new) - NAMES_IN_NOTICE} more")
-    return Notice(title, "\n".join(lines), report.folder.path, new, report.time)
+    return Notice(title, "\n".join(lines), report.folder.path, new, report.time, report.hints)
 
 
 @dataclass

@@ -32,6 +32,7 @@ ROWS = (  # label, key in the before/after objects
     ("Link target", "target"),
     ("Device (major,minor)", "device"),
     ("Extended attributes", "xattrs"),
+    ("Written by", "process"),
     ("Error", "error"),
 )
 

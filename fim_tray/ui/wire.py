@@ -5,20 +5,31 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from fim_tray.models import Change, Event
+from fim_tray.models import Change, Event, Writer
 from fim_tray.store.history import change_json
 from fim_tray.store.names import name_from
 
 
 def items_from_changes(
-    folder: str, changes: Iterable[Change], when: datetime
+    folder: str,
+    changes: Iterable[Change],
+    when: datetime,
+    hints: Mapping[str, Writer] | None = None,
 ) -> list[dict[str, Any]]:
-    """What the window needs to show and accept these changes."""
-    return [{**change_json(c, folder, when), "signature": c.signature()} for c in changes]
+    """What the window needs to show and accept these changes; who was writing a file (a
+    hint) goes beside its "after" values."""
+    items = []
+    for change in changes:
+        item = {**change_json(change, folder, when), "signature": change.signature()}
+        hint = (hints or {}).get(change.path)
+        if hint is not None and isinstance(item.get("after"), dict):
+            item["after"] = {**item["after"], "process": f"{hint}? (a hint)"}
+        items.append(item)
+    return items
 
 
 def items_from_events(events: Iterable[Event]) -> list[dict[str, Any]]:

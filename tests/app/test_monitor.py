@@ -223,3 +223,21 @@ def test_check_now_does_not_wait_for_the_interval(
     monitor.check_now(str(folders[0]))
     reports = sink.wait_for(3, timeout=5)
     assert [(c.kind, c.path) for c in reports[2].new] == [("added", "now.txt")]
+
+
+def test_a_writer_hint_goes_only_with_what_was_written(service: Service, tmp_path: Path) -> None:
+    from fim_tray.models import Writer
+
+    docs = tmp_path / "hinted"
+    docs.mkdir()
+    (docs / "a.txt").write_text("a")
+    (docs / "b.txt").write_text("b")
+    service.watch(str(docs))
+    (docs / "a.txt").write_text("written")
+    (docs / "b.txt").chmod(0o600)
+    sink = Collector()
+    monitor = Monitor(service, sink)
+    hints = {"a.txt": Writer("gedit", 1), "b.txt": Writer("chmod", 2)}
+    (report,) = monitor.run_once(str(docs), paths=frozenset(hints), hints=hints)
+    assert {c.path: c.kind for c in report.changes} == {"a.txt": "modified", "b.txt": "metadata"}
+    assert dict(report.hints) == {"a.txt": Writer("gedit", 1)}

@@ -372,3 +372,42 @@ def test_usage_errors_go_to_stderr(home: Path) -> None:
     run = cli("check", "--bogus", home=home)
     assert run.returncode == 2 and run.out == "" and "usage:" in run.err
     assert cli("history", "--limit", "x", home=home).returncode == 2
+
+
+WRITER = (
+    "import sys, time; f = open(sys.argv[1], 'a'); print('open', flush=True); "
+    "f.write('line\\n'); f.flush(); time.sleep(30)"
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the hint reads /proc")
+def test_monitor_names_a_process_writing_the_file_as_a_hint(docs: Path, home: Path) -> None:
+    added(docs, home)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fim_tray", "monitor", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(home),
+    )  # fmt: skip
+    lines: queue.Queue[bytes] = queue.Queue()
+    threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
+    writer = None
+    try:
+        assert proc.stderr is not None
+        assert b"watching" in proc.stderr.readline()  # file events are on from here
+        time.sleep(0.5)
+        writer = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(docs / "todo.txt")], stdout=subprocess.PIPE
+        )
+        change = _next_line(lines, timeout=10)
+        assert (change["path"], change["change"]) == ("todo.txt", "modified")
+        assert change["process"] == {"name": change["process"]["name"], "pid": writer.pid,
+                                     "hint": True}  # fmt: skip
+        writer.kill()
+        writer.wait()
+        (docs / "todo.txt").chmod(0o600)  # nobody writing it now: nothing is claimed
+        later = _next_line(lines, timeout=10)
+        assert later["path"] == "todo.txt" and "process" not in later
+    finally:
+        for child in (proc, writer):
+            if child is not None and child.poll() is None:
+                child.kill()
+                child.wait()

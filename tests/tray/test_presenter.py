@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from fim_tray.app.monitor import Failed, PausedChanged, Scanning, Watched
-from fim_tray.models import Change, Entry, Folder, FolderReport
+from fim_tray.models import Change, Entry, Folder, FolderReport, Writer
 from fim_tray.tray.presenter import TrayModel, notice_for
+from fim_tray.ui.wire import items_from_changes
 
 WHEN = datetime(2026, 1, 2, 10, 11, 12, tzinfo=timezone.utc)
 FOLDER = Folder("/home/ann/Documents", "abc")
@@ -99,3 +100,16 @@ def test_recent_changes_keep_the_last_ten_newest_first() -> None:
     paths = [r.change.path for r in model.recent_items()]
     assert paths == [f"f{i}" for i in range(11, 1, -1)]
     assert model.recent_items()[0].label.endswith("added  f11")
+
+
+def test_a_writer_hint_is_said_as_a_question_and_reaches_the_details() -> None:
+    change = Change("modified", "notes/todo.txt", _file("a"), _file("b", size=4, mtime=2))
+    hints = {"notes/todo.txt": Writer("gedit", 4321)}
+    notice = notice_for(_report(change)._replace(hints=hints))
+    assert notice is not None
+    assert "modified: notes/todo.txt, written by gedit (pid 4321)?" in notice.body
+    assert notice.hints == hints
+    (item,) = items_from_changes(FOLDER.path, [change], WHEN, notice.hints)
+    assert item["after"]["process"] == "gedit (pid 4321)? (a hint)"
+    (plain,) = items_from_changes(FOLDER.path, [change], WHEN)
+    assert "process" not in plain["after"]
