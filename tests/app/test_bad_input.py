@@ -1025,3 +1025,21 @@ def test_bad_lock_timeout_setting_is_a_clear_error(value: str, home: Path) -> No
 def test_scanner_refuses_a_missing_root(tmp_path: Path) -> None:
     with pytest.raises(FolderMissingError, match="cannot be opened"):
         Scanner(str(tmp_path / "missing")).run()
+
+
+def test_a_user_who_is_not_root_refuses_state_another_user_planted(
+    unprivileged: Unprivileged,
+) -> None:
+    if unprivileged.user is None:
+        pytest.skip("planting a file of another user needs root (these tests run as one user)")
+    run = unprivileged.run
+    watched = unprivileged.tree({"a.txt": "a"})
+    assert run("add", watched).returncode == 0
+    baselines = unprivileged.home / "data" / "baselines"
+    [planted] = [p for p in baselines.glob("*.json") if ".pending." not in p.name]
+    os.chown(planted, 0, 0)  # root's now: someone else's for the user running fim-tray
+    planted.chmod(0o644)  # and readable, as a planted file would be
+    check = run("check")
+    assert check.returncode == 2, check.err
+    assert str(planted) in check.err and "belongs to root (uid 0)" in check.err
+    assert "not to the user running fim-tray" in check.err
