@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 
 from fim_tray.app.check import rescan
 from fim_tray.app.selection import is_selected, relative_name
-from fim_tray.errors import FimError, NotWatchedError
+from fim_tray.errors import FimError, NotWatchedError, StorageError
 from fim_tray.models import Change, ChangeKey, Folder, FolderReport, Problem
 from fim_tray.scan.compare import compare
 from fim_tray.store.config import Config
@@ -90,7 +90,13 @@ def accept_folder(
             for c in compare(entries, result.entries, result.unlisted)
             if c.signature() in seen
         }
-        pending_file.save(still, now, baseline=signed)
+        try:
+            pending_file.save(still, now, baseline=signed)
+        except StorageError as exc:  # after the commit: the accept stands, say so
+            raise StorageError(
+                f"The changes were accepted (the new baseline is saved), but the list of "
+                f"pending changes could not be updated: {exc.message}"
+            ) from exc
     problems: tuple[Problem, ...] = ()
     from fim_tray.app import copies  # only now: a check never loads saved copies
 

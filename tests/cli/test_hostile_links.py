@@ -209,3 +209,17 @@ def test_an_icon_folder_that_is_a_link_is_refused(
     with pytest.raises(StorageError, match="icons cannot be used: a link is in its place"):
         Store(_paths(home)).icon_file("x.png", lambda: b"png")
     assert (elsewhere / "x.png").read_bytes() == VICTIM
+
+
+def test_an_accept_that_cannot_update_its_pending_list_says_it_was_accepted(
+    tmp_path: Path, home: Path, watched: Path
+) -> None:
+    (watched / "a.txt").write_text("changed\n")
+    assert _run(home, "check").returncode == 1
+    [pending] = (home / "data" / "baselines").glob("*.pending.json")
+    pending.unlink()
+    pending.mkdir()  # a folder in its place: the pending list cannot be written
+    run = _run(home, "accept")
+    assert run.returncode == 2 and "The changes were accepted" in run.err, run.err
+    pending.rmdir()
+    assert _run(home, "check").returncode == 0  # and so they were
