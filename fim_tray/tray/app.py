@@ -180,8 +180,8 @@ class TrayApp:
         if isinstance(event, HistoryState) and event.problem is not None:
             self._tell(
                 "fim-tray: the history was altered",
-                f"{event.problem}. Changes are still detected; `fim-tray history --verify` "
-                "says where.",
+                f"{event.problem}. Changes are still being detected; the History window "
+                "marks the lines that do not verify.",
             )
 
     def _tell(self, title: str, body: str) -> None:

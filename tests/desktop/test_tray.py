@@ -226,7 +226,7 @@ def test_the_icon_and_its_menu_on_a_visible_panel(tmp_path: Path) -> None:
 
 
 def test_an_altered_history_turns_the_tray_red_and_notifies(
-    start_tray: StartTray, spy: NotificationSpy, tmp_path: Path
+    start_tray: StartTray, spy: NotificationSpy, desktop: Desktop, tmp_path: Path
 ) -> None:
     watched = tmp_path / "Papers"
     watched.mkdir()
@@ -239,8 +239,10 @@ def test_an_altered_history_turns_the_tray_red_and_notifies(
     tray = start_tray(home=home)
     sent = spy.wait(1)
     assert sent[0].summary == "fim-tray: the history was altered"
-    assert "events.jsonl line 1" in sent[0].body and "still detected" in sent[0].body
+    assert "events.jsonl line 1" in sent[0].body and "still being detected" in sent[0].body
     wait_for(lambda: tray.menu.status().startswith("The history was altered"), 5, "the status")
+    time.sleep(1.5)  # dunst draws it a moment after it is sent
+    desktop.screenshot(SCREENSHOTS / "history-altered.png", box=(850, 30, 1280, 160))
     (watched / "three.txt").write_text("x")  # and changes are still detected and announced
     later = spy.wait(2, timeout=15)
     assert "three.txt" in later[1].summary + later[1].body, later[1]
