@@ -250,9 +250,11 @@ class CopyStore:
     ) -> bool:
         """True when the copy is there and whole: its header and size first (cheap), then its
         content against its digest. A damaged copy is removed."""
-        if not self.intact(self.path(digest, algorithm), algorithm):
+        path = self.path(digest, algorithm)
+        if not self.intact(path, algorithm):
             with contextlib.suppress(OSError):
-                self.path(digest, algorithm).unlink()
+                if jsonio.own_dir(path.parent):  # never through a folder that is a link
+                    path.unlink()
             return False
         try:
             self.read(digest, algorithm, limit=limit, size=size)
@@ -326,7 +328,8 @@ class CopyStore:
 
     def remove(self, blob: Blob) -> None:
         with contextlib.suppress(FileNotFoundError):
-            blob.path.unlink()
+            if jsonio.own_dir(blob.path.parent):  # swapped for a link since it was listed: kept
+                blob.path.unlink()
 
     def remove_temporaries(self, age: float = TEMP_AGE) -> int:
         """Temporary files a killed process left; young ones may still be written."""

@@ -100,6 +100,17 @@ class Store:
         if self._folders_checked and not again:
             return
         paths = self.paths
+        for above in {paths.data_dir.parent, paths.config_dir.parent}:
+            try:
+                owner = os.stat(above).st_uid
+            except OSError:
+                continue  # made (private) with the first write
+            if hasattr(os, "getuid") and owner not in (os.getuid(), 0):
+                raise StorageError(
+                    f"The folder {above}, which holds fim-tray's state, belongs to uid {owner}, "
+                    "not to the user running fim-tray: its owner could remove or replace the "
+                    "state. fim-tray keeps its state only in folders of its own."
+                )
         for folder in (
             paths.config_dir, paths.data_dir, paths.baselines_dir, paths.copies_dir,
             paths.icons_dir,

@@ -223,3 +223,26 @@ def test_an_accept_that_cannot_update_its_pending_list_says_it_was_accepted(
     assert run.returncode == 2 and "The changes were accepted" in run.err, run.err
     pending.rmdir()
     assert _run(home, "check").returncode == 0  # and so they were
+
+
+def test_an_accept_never_deletes_through_a_linked_copy_folder(
+    tmp_path: Path, home: Path, watched: Path
+) -> None:
+    snapshots = home / "data" / "snapshots"
+    kept = []
+    for sub in [p for p in snapshots.iterdir() if p.is_dir()]:
+        moved = tmp_path / f"moved-{sub.name}"
+        sub.rename(moved)
+        sub.symlink_to(moved)
+        kept += list(moved.iterdir())
+    (watched / "b.txt").write_text("changed\n")
+    _run(home, "accept")
+    assert kept and all(p.exists() for p in kept)
+
+
+def test_a_state_home_of_another_user_is_refused(tmp_path: Path, home: Path, watched: Path) -> None:
+    if not (hasattr(os, "geteuid") and os.geteuid() == 0):
+        pytest.skip("giving a folder to another user needs root")
+    os.chown(home, 65534, 65534)
+    run = _run(home, "check")
+    assert run.returncode == 2 and f"The folder {home}" in run.err and "uid 65534" in run.err
