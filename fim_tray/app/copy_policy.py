@@ -43,6 +43,11 @@ DEFAULT_NO_COPY: tuple[str, ...] = (
     ".vault-token",
     "*.tfstate",  # Terraform state: every secret of what it manages
     "*.tfstate.backup",
+    "*.env",  # prod.env, staging.env
+    "*.asc",  # armoured PGP keys
+    ".htpasswd",
+    "ssh_host_*_key",  # a server's host keys
+    ".config/gcloud",  # Google Cloud's credentials and tokens
 )
 DEFAULT_MAX_FILE_BYTES = 10_000_000  # 10 MB
 DEFAULT_QUOTA_BYTES = 1_000_000_000  # 1 GB per watched folder

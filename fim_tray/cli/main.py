@@ -23,6 +23,7 @@ from fim_tray.cli.output import (
     EXIT_CHANGES,
     EXIT_ERROR,
     EXIT_OK,
+    EXIT_RUNNING,
     display_name,
     json_name,
     plural,
@@ -331,6 +332,13 @@ def cmd_monitor(service: Service, args: argparse.Namespace) -> int:
     if not folders:
         say("no folders are watched yet; add one with `fim-tray add PATH`")
         return EXIT_ERROR
+    # One watcher per data folder: two would each mark a change as announced before the other
+    # saw it, and one of them would stay silent. The tray holds the same lock.
+    instance = service.store.instance_lock()
+    if not instance.acquire():
+        say(f"fim-tray is already running{instance.holder()}: the tray or another monitor "
+            "watches this data folder")  # fmt: skip
+        return EXIT_RUNNING
     polls = f"a check every {args.interval:g} s" if args.interval else "checks as a safety net"
     say(f"watching {len(folders)} folder(s): file events and {polls}; Ctrl-C stops")
     many = len(folders) > 1
@@ -347,7 +355,8 @@ def cmd_monitor(service: Service, args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        Monitor(service, sink, interval=args.interval, path=args.path, events=True).run()
+        path = folders[0].path if args.path else None  # as watched: absolute, resolved
+        Monitor(service, sink, interval=args.interval, path=path, events=True).run()
     except KeyboardInterrupt:  # Ctrl-C is how a person ends the loop: not an error
         say("monitor stopped")
     return EXIT_OK

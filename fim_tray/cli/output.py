@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from fim_tray.app.status import FolderStatus
 
 EXIT_OK, EXIT_CHANGES, EXIT_ERROR = 0, 1, 2
+EXIT_RUNNING = 1  # a watcher (the tray, a monitor) already holds the data folder
 
 
 def say(message: str) -> None:

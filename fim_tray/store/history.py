@@ -180,10 +180,12 @@ class History:
                     number += 1
                 events.append(_event(obj, verified=key is not None))
             jsonio.private_dir(self.path.parent)
-            fd = jsonio.open_own(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            fd = jsonio.open_own(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
             try:
                 data = b"".join(lines)
                 start = os.fstat(fd).st_size
+                if start and os.pread(fd, 1, start - 1) != b"\n":
+                    data = b"\n" + data  # a line cut short by a crash: never glue onto it
                 if os.write(fd, data) != len(data):  # one write: whole lines or none
                     os.ftruncate(fd, start)  # a full disk wrote part of it: take that back
                     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

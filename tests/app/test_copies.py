@@ -50,7 +50,9 @@ def test_default_no_copy_globs_catch_secrets() -> None:
         ".kube/config", "ann/.kube/config", ".docker/config.json", "x/.npmrc", ".pypirc",
         "putty/server.ppk", "office.ovpn", "firefox/abc.default/logins.json",
         "firefox/abc.default/key4.db", ".vault-token", "infra/terraform.tfstate",
-        "infra/terraform.tfstate.backup", "SERVER.KEY", "Id_Rsa",
+        "infra/terraform.tfstate.backup", "SERVER.KEY", "Id_Rsa", "ID_RSA", ".ENV", "Server.PEM",
+        "PRIVATE.KEY", "deploy/prod.env", "keys/me.asc", "site/.htpasswd",
+        "etc/ssh/ssh_host_ed25519_key", "ann/.config/gcloud/application_default_credentials.json",
     ],
 )  # fmt: skip
 def test_credentials_are_never_copied_at_any_depth_in_any_case(name: str) -> None:

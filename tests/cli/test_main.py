@@ -411,3 +411,39 @@ def test_monitor_names_a_process_writing_the_file_as_a_hint(docs: Path, home: Pa
             if child is not None and child.poll() is None:
                 child.kill()
                 child.wait()
+
+
+def test_one_watcher_per_data_folder(docs: Path, home: Path) -> None:
+    added(docs, home)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "fim_tray", "monitor"], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, env=cli_env(home),
+    )  # fmt: skip
+    try:
+        assert first.stderr is not None and b"watching" in first.stderr.readline()
+        second = cli("monitor", home=home, timeout=10)
+        assert second.returncode == 1
+        assert f"already running (process {first.pid})" in second.err
+        assert cli("check", home=home).returncode == 0  # one-shot commands still run beside it
+    finally:
+        first.kill()
+        first.wait()
+
+
+def test_monitor_of_a_relative_path_gets_file_events(docs: Path, home: Path) -> None:
+    added(docs, home)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fim_tray", "monitor", "--json", docs.name],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(home), cwd=docs.parent,
+    )  # fmt: skip
+    lines: queue.Queue[bytes] = queue.Queue()
+    threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
+    try:
+        assert proc.stderr is not None and b"watching" in proc.stderr.readline()
+        time.sleep(0.5)
+        (docs / "todo.txt").write_text("by events, not the 60 s poll\n")
+        change = _next_line(lines, timeout=5)  # well before the first poll
+        assert change["path"] == "todo.txt"
+    finally:
+        proc.kill()
+        proc.wait()

@@ -171,3 +171,14 @@ def test_unchained_lines_put_before_the_chain_are_named(tmp_path: Path) -> None:
     forged = b'{"id":"x","time":"2026-01-01T00:00:00+00:00","folder":"/f","path":"p"}\n'
     history.path.write_bytes(forged + history.path.read_bytes())
     assert history.verify().problem is not None
+
+
+def test_a_line_cut_short_by_a_crash_never_swallows_the_next(tmp_path: Path) -> None:
+    history = _history(tmp_path)
+    _write(history, 2)
+    data = history.path.read_bytes()
+    history.path.write_bytes(data[:-20])  # the last append died mid-line
+    _write(history, 1, start=2)
+    events = history.read()
+    assert events[-1].path == "file2.txt" and events[-1].verified
+    assert "edited" in (history.verify().problem or "")  # the cut line itself is named
