@@ -112,10 +112,12 @@ def _check_dir(path: Path, st: os.stat_result) -> None:
 
 
 def private_dir(path: Path) -> None:
-    """Make ``path`` a folder of fim-tray's state that only its user may enter: created 0700
-    whatever the umask (with any missing parent), an existing one of that user's tightened to
-    0700; ``OSError`` when it is a link (a state folder is never reached through one: what is
-    written there would land wherever it points), not a folder, or someone else's."""
+    """Make ``path`` a folder of fim-tray's state that only its user may enter: made 0700
+    whatever the umask (with any missing parent), an existing one of that user's closed to
+    group and others (its owner keeps what it had); ``OSError`` when it is a link (a state
+    folder is never reached through one: what is written there would land wherever it
+    points), not a folder, or someone else's."""
+    made = False
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -124,10 +126,14 @@ def private_dir(path: Path) -> None:
             private_dir(parent)
         with contextlib.suppress(FileExistsError):  # made by another process just now
             os.mkdir(path, 0o700)
+            made = True
         st = os.lstat(path)
     _check_dir(path, st)
-    if os.name != "nt" and stat.S_IMODE(st.st_mode) != 0o700:
-        os.chmod(path, 0o700)
+    mode = stat.S_IMODE(st.st_mode)
+    if os.name != "nt" and (mode & 0o077 or (made and mode != 0o700)):
+        # Others lose every right; the owner keeps what it had (a folder made read-only on
+        # purpose stays so), but one made here gets exactly 0700, whatever the umask.
+        os.chmod(path, 0o700 if made else mode & 0o700)
 
 
 def open_own(path: Path, flags: int = os.O_RDONLY, mode: int = 0o600) -> int:

@@ -302,3 +302,14 @@ def test_a_folder_in_place_of_the_backup_is_named(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match=r"f\.bak"):
         atomic_write(path, b"two", keep_backup=True)
     assert path.read_bytes() == b"one" and _names(tmp_path) == ["f", "f.bak"]
+
+
+def test_a_folder_made_read_only_on_purpose_stays_so(tmp_path: Path) -> None:
+    folder = tmp_path / "state"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        jsonio.private_dir(folder)
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o500  # others out, the owner unchanged
+    finally:
+        folder.chmod(0o700)

@@ -35,6 +35,8 @@ def state_word(status: FolderStatus) -> str:
 
 def display_name(report: FolderReport, path: str, many: bool) -> str:
     """A path of a report as the person is shown it: full when several folders are reported."""
+    if path in (".", ""):  # the folder itself
+        return report.folder.path
     return os.path.join(report.folder.path, path) if many else path
 
 
