@@ -74,7 +74,13 @@ _KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFDIR: "a folder", stat.S_IFSOCK: "a so
 _USER: int | None = os.geteuid() if hasattr(os, "geteuid") else None
 
 
-def _owner_name(uid: int) -> str:
+def is_ours(uid: int) -> bool:
+    """Whether ``uid`` is the user running fim-tray (always, where files have no owners)."""
+    return _USER is None or uid == _USER
+
+
+def owner_name(uid: int) -> str:
+    """``ann (uid 1000)``, or ``uid 1000`` for an id with no name."""
     try:
         import pwd
 
@@ -86,7 +92,7 @@ def _owner_name(uid: int) -> str:
 def _not_yours(path: Path | str, uid: int) -> OSError:
     return OSError(
         errno.EPERM,
-        f"it belongs to {_owner_name(uid)}, not to the user running fim-tray (not trusted)",
+        f"it belongs to {owner_name(uid)}, not to the user running fim-tray (not trusted)",
         str(path),
     )
 
@@ -107,7 +113,7 @@ def _check_dir(path: Path, st: os.stat_result) -> None:
         raise OSError(errno.ELOOP, "a link is in its place (not followed)", str(path))
     if not stat.S_ISDIR(st.st_mode):
         raise OSError(errno.ENOTDIR, "it is not a folder", str(path))
-    if _USER is not None and st.st_uid != _USER:
+    if not is_ours(st.st_uid):
         raise _not_yours(path, st.st_uid)
 
 
@@ -163,7 +169,7 @@ def open_own(path: Path, flags: int = os.O_RDONLY, mode: int = 0o600) -> int:
         os.close(fd)
         what = _KINDS.get(kind, "a device")
         raise OSError(errno.EINVAL, f"{what} is in its place, not a file (not read)", str(path))
-    if _USER is not None and st.st_uid != _USER:
+    if not is_ours(st.st_uid):
         os.close(fd)
         raise _not_yours(path, st.st_uid)
     if flags & (os.O_WRONLY | os.O_RDWR) and st.st_nlink > 1:

@@ -105,9 +105,10 @@ class Store:
                 owner = os.stat(above).st_uid
             except OSError:
                 continue  # made (private) with the first write
-            if hasattr(os, "getuid") and owner not in (os.getuid(), 0):
+            if not (jsonio.is_ours(owner) or owner == 0):
                 raise StorageError(
-                    f"The folder {above}, which holds fim-tray's state, belongs to uid {owner}, "
+                    f"The folder {above}, which holds fim-tray's state, belongs to "
+                    f"{jsonio.owner_name(owner)}, "
                     "not to the user running fim-tray: its owner could remove or replace the "
                     "state. fim-tray keeps its state only in folders of its own."
                 )
@@ -181,8 +182,7 @@ class Store:
         self.check_folders(again=True)
         try:
             st = os.lstat(path)
-            ours = not hasattr(os, "getuid") or st.st_uid == os.getuid()
-            if stat.S_ISREG(st.st_mode) and ours and st.st_nlink == 1:
+            if stat.S_ISREG(st.st_mode) and jsonio.is_ours(st.st_uid) and st.st_nlink == 1:
                 return path
         except FileNotFoundError:
             pass
@@ -241,7 +241,7 @@ class Store:
         try:
             current = self._current_generation(folder, record)
         except BaselineTamperedError:
-            if getattr(self._holding, "on", False):
+            if self._held():
                 raise
             # Read just before another process saved and committed a newer one: ask again
             # under the lock, which every save holds from its baseline to its commit.
@@ -255,7 +255,7 @@ class Store:
         if (
             expected is not None
             and expected != signature
-            and not getattr(self._holding, "on", False)
+            and not self._held()
         ):
             # A save may be under way (baseline written, pending file not yet): ask again
             # under the lock, which every save holds for both files.
@@ -307,9 +307,13 @@ class Store:
                     self.generations.write({**known, folder.id: number})
         return True
 
+    def _held(self) -> bool:
+        """Whether this thread holds the data lock (see :meth:`locked`)."""
+        return bool(getattr(self._holding, "on", False))
+
     @contextlib.contextmanager
     def _locked_unless_held(self) -> Iterator[None]:
-        if getattr(self._holding, "on", False):
+        if self._held():
             yield
         else:
             with self.locked():
