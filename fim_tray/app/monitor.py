@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from fim_tray.app.selection import selector
 from fim_tray.app.service import Service
 from fim_tray.errors import FimError, ScanCancelled
 from fim_tray.models import ChangeKey, Folder, FolderReport, Writer
@@ -275,6 +276,12 @@ class Monitor:
             self.on_event(EventsState(folder, True))
 
     def _files_changed(self, folder: str, paths: frozenset[str]) -> None:
+        own = self.service.store.own_state_in(folder)
+        if own:  # our own writes, through a link put on the way since: never a reason to check
+            ours = selector(own)
+            paths = frozenset(p for p in paths if not ours(p.strip("/")))
+            if not paths:
+                return
         # Who is writing, looked for now: by the time the check runs, the writer may be done.
         where = {os.path.join(folder, rel): rel for rel in paths}
         hints = {where[path]: writer for path, writer in writers(where).items()}
@@ -403,8 +410,8 @@ class Monitor:
         if keys is not None:  # only these changes, in one folder or in every one
             paths = [path] if path is not None else [f.path for f in self.service.folders()]
             reports = [self.service.accept_changes(p, keys) for p in paths]
-        else:
-            reports = self.service.accept(path)
+        else:  # only what was announced: anything newer is announced first, then accepted
+            reports = self.service.accept_reported(path)
         accepted = sum(len(r.changes) for r in reports)
         self.on_event(Accepted(path, accepted))
         for report in reports:

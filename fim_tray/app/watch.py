@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from fim_tray.errors import FimError, FolderMissingError
 from fim_tray.models import Folder, ScanResult
+from fim_tray.platform import mounts
 from fim_tray.scan.record import Progress
 from fim_tray.scan.scanner import Scanner
 from fim_tray.scan.throttle import Throttle
@@ -37,6 +38,13 @@ def watch(
     root = resolve(path)
     if not os.path.isdir(root):
         raise FolderMissingError(f"{path} is not a folder that exists.")
+    kind = mounts.pseudo(root)
+    if kind is not None:  # /proc/self/pagemap alone would take longer than anyone would wait
+        raise FimError(
+            f"{path} is on the kernel's {kind} file system: its entries are views of the running "
+            "system, not files, and cannot have a baseline.",
+            title="Cannot watch this folder",
+        )
     for own in (store.paths.data_dir, store.paths.config_dir):
         if os.path.commonpath([resolve(str(own)), root]) == root:
             raise FimError(

@@ -34,9 +34,19 @@ def _diff_parser(diff: argparse.ArgumentParser) -> None:
     diff.add_argument("file", help=FILE_HELP)
 
 
+def _signature(text: str) -> str:
+    """A change's signature as ``check --json`` prints it: 32 hex digits."""
+    if len(text) != 32 or any(c not in "0123456789abcdef" for c in text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a change's signature (32 hex digits, as `check --json` prints it)"
+        )
+    return text
+
+
 def _restore_parser(restore: argparse.ArgumentParser) -> None:
     _diff_parser(restore)
-    restore.add_argument("--if-unchanged", metavar="SIG", help="refuse unless the file's change "
+    restore.add_argument("--if-unchanged", metavar="SIG", type=_signature,
+                         help="refuse unless the file's change "
                          "is still the one with this signature (see check --json)")  # fmt: skip
     restore.add_argument("--force", action="store_true", help="restore even if it changed "
                          "again, or its current content cannot be kept")  # fmt: skip
@@ -161,7 +171,25 @@ def undo_command(path: str, file: str) -> str:
     display (a name with control characters or bytes that are not UTF-8 stays visible)."""
     ends = ["--"] if path.startswith("-") or file.startswith("-") else []
     words = ["fim-tray", "restore", "--undo", *ends, path, file]
-    return escape(" ".join(shlex.quote(w) for w in words))
+    return " ".join(_shell_word(w) for w in words)
+
+
+def _shell_word(word: str) -> str:
+    """One word for a POSIX shell: quoted as usual, or, when it holds a control character or
+    bytes that are not UTF-8, in ``$'...'`` quotes (bash, zsh, ksh) where each such byte is a
+    ``\\xNN`` escape, so the command pasted names the very same file."""
+    if word.isprintable() and not any("\udc80" <= c <= "\udcff" for c in word):
+        return shlex.quote(word)
+    out = []
+    for byte in os.fsencode(word):
+        char = chr(byte)
+        if char in "\\'":
+            out.append("\\" + char)
+        elif 0x20 <= byte < 0x7F:
+            out.append(char)
+        else:  # a control character, or any byte of a name that is not plain ASCII
+            out.append(f"\\x{byte:02x}")
+    return "$'" + "".join(out) + "'"
 
 
 def cmd_prune(service: Service, args: argparse.Namespace) -> int:

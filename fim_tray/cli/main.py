@@ -10,8 +10,8 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NoReturn, TextIO, cast
 
 # Only what every command needs is imported here, so `fim-tray check` starts quickly: the
 # monitor (with file events), the GUI and the dialogs are imported by the commands using them,
@@ -105,7 +105,17 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
             else:  # the tray's own child processes: not listed
                 built = sub.add_parser(name, formatter_class=_Formatter)
             build(built)
+    # The tray's own child processes are commands too, but never offered to a person.
+    sub.choices = _Offered(sub.choices or {})
     return parser
+
+
+class _Offered(dict[str, argparse.ArgumentParser]):
+    """The commands by name; what it lists ("invalid choice ... choose from") leaves out the
+    hidden ones (named with a leading ``_``), though they are still found."""
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in super().__iter__() if not name.startswith("_"))
 
 
 def _command_in(argv: Sequence[str]) -> str | None:
@@ -245,6 +255,11 @@ def cmd_add(service: Service, args: argparse.Namespace) -> int:
         throttle=throttle_for(args.max_mb_per_s),
     )
     if result is None:
+        unapplied = _unapplied(folder, args)
+        if unapplied:  # said, never silently dropped
+            say(f"{escape(folder.path)} is already watched, with other settings: "
+                f"{'; '.join(unapplied)}. Nothing was changed.")  # fmt: skip
+            return EXIT_ERROR
         say(f"{escape(folder.path)} is already watched; `fim-tray check` compares it.")
         return EXIT_OK
     for problem in result.problems:
@@ -261,6 +276,22 @@ def cmd_add(service: Service, args: argparse.Namespace) -> int:
     if folder.keep_copies:
         cli_copies.say_kept(service, folder)
     return EXIT_OK
+
+
+def _unapplied(folder: Folder, args: argparse.Namespace) -> list[str]:
+    """What ``add`` asked for that an already watched folder does not have, and how to get it."""
+    shown = escape(folder.path)
+    found = []
+    if args.algorithm and args.algorithm != folder.algorithm:
+        found.append(f"it is hashed with {folder.algorithm}, not {args.algorithm} (to change "
+                     f"that, `fim-tray remove {shown}` and add it again)")  # fmt: skip
+    missing = [p for p in args.exclude if p not in folder.excludes]
+    if missing:
+        found.append(f"it does not skip {', '.join(escape(p) for p in missing)} (to change "
+                     f"that, `fim-tray remove {shown}` and add it again)")  # fmt: skip
+    if args.keep_copies and not folder.keep_copies:
+        found.append(f"it keeps no copies (`fim-tray keep-copies {shown} on` turns them on)")
+    return found
 
 
 def cmd_remove(service: Service, args: argparse.Namespace) -> int:
@@ -305,6 +336,13 @@ def cmd_check(service: Service, args: argparse.Namespace) -> int:
         if not args.json and report.error is None:  # an error was said once, in full, already
             say(summary(report))
     if not reports:
+        left = service.store.unlisted_baselines()
+        if left:  # nothing to check, yet folders were watched: not "all is well"
+            say(f"no folders are listed in the settings ({service.paths.config_file}), yet "
+                f"{plural(len(left), 'baseline')} of watched folders remain in "
+                f"{service.paths.baselines_dir}: the settings were deleted or replaced. Put them "
+                "back, or add the folders again (`fim-tray add PATH`).")  # fmt: skip
+            return EXIT_ERROR
         say("no folders are watched yet; add one with `fim-tray add PATH`")
     if any(r.error for r in reports):
         return EXIT_ERROR
@@ -317,7 +355,8 @@ def cmd_accept(service: Service, args: argparse.Namespace) -> int:
     for report in reports:
         for change in report.changes:
             name = escape(display_name(report, change.path, many))
-            say(f"accepted {change.kind} {name}")
+            never = "  (never reported before)" if change in report.new else ""
+            say(f"accepted {change.kind} {name}{never}")
         for problem in report.problems:  # files whose copy could not be kept
             say(f"{escape(display_name(report, problem.path, many))}: {problem.message}")
         if not report.changes:
@@ -381,6 +420,7 @@ def cmd_history(service: Service, args: argparse.Namespace) -> int:
                 **json_name(event.folder), **encode_name(event.path),
                 "change": event.change, "suspicious": event.suspicious,
                 "fields": list(event.fields), "before": event.before, "after": event.after,
+                **{k: event.extra[k] for k in ("accepted", "by", "reported") if k in event.extra},
                 "verified": event.verified,
             }  # fmt: skip
             print(jsonio.dumps(obj).decode("utf-8", "backslashreplace"))
@@ -388,8 +428,11 @@ def cmd_history(service: Service, args: argparse.Namespace) -> int:
             name = escape(os.path.join(event.folder, event.path))
             flag = "  SUSPICIOUS" if event.suspicious else ""
             flag += "" if event.verified else "  (not verified)"
+            if event.change == "accepted":  # what was taken in, by whom, and if it was reported
+                never = "" if event.extra.get("reported") else ", never reported"
+                flag = f"  ({event.extra.get('accepted')}, by {event.extra.get('by')}{never}){flag}"
             print(f"{timestamp(event.time)}  {event.change:<10}  {name}{flag}")
-    return EXIT_OK
+    return EXIT_OK if verdict.problem is None else EXIT_ERROR  # what could be read, then 2
 
 
 def cmd_tray(service: Service, args: argparse.Namespace) -> int:
@@ -433,10 +476,52 @@ COMMANDS = {
 QUICK_EXIT = frozenset(PARSERS) - {"tray", "monitor", "_pick-folder", "_details"}
 
 
+class _Output:
+    """stdout, whose write failures (a full disk, a closed pipe's EIO) end the command with a
+    plain message instead of a traceback; a reader gone (EPIPE) stays a BrokenPipeError."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _output_error(exc) from exc
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _output_error(exc) from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _output_error(exc: OSError) -> FimError:
+    return FimError(f"could not write to the standard output: {exc.strerror or exc}.")
+
+
 def run() -> NoReturn:
     """The ``fim-tray`` command: :func:`main` on the command line's arguments, then exit."""
     argv = sys.argv[1:]
+    if sys.stdout is None:  # started with stdout closed (`>&-`): what it prints goes nowhere
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+    else:
+        sys.stdout = cast(TextIO, _Output(sys.stdout))
     code = main(argv)
+    try:
+        sys.stdout.flush()  # what is still buffered: a failure to write it is said, not lost
+    except FimError as exc:
+        say(exc.message)
+        code = EXIT_ERROR
+    except OSError:
+        code = EXIT_ERROR
     if _command_in(argv) in QUICK_EXIT:
         logs.flush()
         for stream in (sys.stdout, sys.stderr):

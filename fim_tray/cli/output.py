@@ -46,7 +46,8 @@ def print_report(report: FolderReport, *, as_json: bool, many: bool, only_new: b
     keeps a problem from being repeated at every poll."""
     if report.error is not None:
         say(f"{escape(report.folder.path)}: {report.error}")
-        return
+    if report.warning is not None and (said is None or _first(said, report, report.warning)):
+        say(f"{escape(report.folder.path)}: WARNING: {report.warning}")
     changes = report.new if only_new else report.changes
     new = {c.signature() for c in report.new}
     for change in changes:
@@ -63,12 +64,18 @@ def print_report(report: FolderReport, *, as_json: bool, many: bool, only_new: b
             out.write(change_line(change, report.time, shown) + "\n")
     out.flush()
     for problem in report.problems:
-        key = (os.path.join(report.folder.path, problem.path), problem.message)
-        if said is not None:
-            if key in said:
-                continue
-            said.add(key)
+        if said is not None and not _first(said, report, problem.message, problem.path):
+            continue
         say(f"{escape(display_name(report, problem.path, many))}: {problem.message}")
+
+
+def _first(said: set[tuple[str, str]], report: FolderReport, message: str, path: str = "") -> bool:
+    """Whether ``message`` about ``path`` is said for the first time (and remember it)."""
+    key = (os.path.join(report.folder.path, path), message)
+    if key in said:
+        return False
+    said.add(key)
+    return True
 
 
 def json_name(name: str) -> dict[str, str]:

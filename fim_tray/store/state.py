@@ -128,6 +128,31 @@ class Store:
     def save_config(self, config: Config) -> None:
         config_file.save(self.paths.config_file, config)
 
+    def own_state_in(self, folder: str) -> list[str]:
+        """fim-tray's own state folders found inside the watched ``folder`` now (as paths
+        relative to it), each resolved at this moment: a link put on the way since the folder
+        was added shows here, and its files are left out rather than reported at every write."""
+        inside = []
+        for own in (self.paths.data_dir, self.paths.config_dir):
+            real = resolve(str(own))
+            if real != folder and real.startswith(os.path.join(folder, "")):
+                inside.append(os.path.relpath(real, folder).replace(os.sep, "/"))
+        return inside
+
+    def unlisted_baselines(self) -> list[Path]:
+        """Baselines of folders the settings do not list: left by a settings file deleted or
+        put back from before, or by an ``add`` killed before it saved the settings."""
+        listed = {self.paths.baseline_file(f.id).name for f in self.config().folders}
+        try:
+            names = os.listdir(self.paths.baselines_dir)
+        except OSError:
+            return []
+        return sorted(
+            self.paths.baselines_dir / n
+            for n in names
+            if n.endswith(".json") and not n.endswith(".pending.json") and n not in listed
+        )
+
     def folders(self) -> tuple[Folder, ...]:
         return self.config().folders
 

@@ -125,8 +125,8 @@ class TrayModel:
         with self._lock:
             view = self.folders.setdefault(report.folder.path, FolderView())
             view.scanning, view.first = None, False
-            view.error = report.error
-            if report.error is None:
+            view.error = report.error or report.warning  # changes found are counted anyway
+            if report.error is None or report.changes:
                 view.pending = len(report.changes) if report.pending is None else report.pending
             for change in report.new:
                 self.recent.appendleft(Recent(report.time, report.folder.path, change, report.new))

@@ -241,3 +241,25 @@ def test_a_writer_hint_goes_only_with_what_was_written(service: Service, tmp_pat
     (report,) = monitor.run_once(str(docs), paths=frozenset(hints), hints=hints)
     assert {c.path: c.kind for c in report.changes} == {"a.txt": "modified", "b.txt": "metadata"}
     assert dict(report.hints) == {"a.txt": Writer("gedit", 1)}
+
+
+def test_file_events_of_its_own_state_never_start_a_check(tmp_path: Path) -> None:
+    """The state moved into a watched folder at run time (through a link on the way): the file
+    events of its own writes are dropped, so they cannot feed a check that writes again."""
+    from fim_tray.store.paths import Paths
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("a")
+    outer = tmp_path / "outer"
+    service = Service(Paths(outer / "state" / "data", outer / "state" / "config"))
+    service.watch(str(docs))
+    outer.rename(docs / "moved")
+    outer.symlink_to(docs / "moved")
+    monitor = Monitor(service, Collector())
+    folder = str(docs.resolve())
+    monitor._files_changed(folder, frozenset({"moved/state/data/events.jsonl"}))
+    assert monitor._requests.empty()  # nothing but our own writes: no check at all
+    monitor._files_changed(folder, frozenset({"moved/state/config/x", "a.txt"}))
+    request = monitor._requests.get_nowait()
+    assert request.paths == frozenset({"a.txt"})

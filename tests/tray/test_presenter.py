@@ -113,3 +113,18 @@ def test_a_writer_hint_is_said_as_a_question_and_reaches_the_details() -> None:
     assert item["after"]["process"] == "gedit (pid 4321)? (a hint)"
     (plain,) = items_from_changes(FOLDER.path, [change], WHEN)
     assert "process" not in plain["after"]
+
+
+def test_a_change_that_could_not_be_recorded_is_still_announced_and_counted() -> None:
+    model = TrayModel()
+    model.apply_event(Watched(FOLDER.path, 2, 0))
+    change = Change("modified", "a.txt", _file("a"), _file("b"))
+    for warning, error in (("the disk is full", None), (None, "a link is in its place")):
+        report = _report(change)._replace(warning=warning, error=error)
+        notice = model.apply_report(report)
+        assert notice is not None and notice.changes == (change,)  # the notification goes out
+        assert model.pending == 1  # and the change is counted
+        assert model.state() == "error"  # with the reason beside it
+        assert str(warning or error) in (model.folders[FOLDER.path].error or "")
+    model.apply_report(_report(change, new=()))  # recorded at last: the warning clears
+    assert model.state() == "pending"
