@@ -163,6 +163,7 @@ class FolderReport(NamedTuple):
     # the changes were found but could not be recorded (a full or read-only data folder):
     # reported all the same, with this beside them
     warning: str | None = None
+    missing: bool = False  # ``error`` says the folder itself is gone, unmounted or replaced
 
 
 class Event(NamedTuple):

@@ -11,7 +11,7 @@ from typing import Any
 
 from fim_tray import logs
 from fim_tray.app.selection import selector
-from fim_tray.errors import FimError, ScanCancelled
+from fim_tray.errors import FimError, FolderMissingError, ScanCancelled
 from fim_tray.models import Change, Folder, FolderReport, Problem, ScanResult
 from fim_tray.scan.compare import compare
 from fim_tray.scan.record import Progress
@@ -182,7 +182,8 @@ def check_folder(
         raise
     except FimError as exc:
         store.save_pending_error(folder, exc.message, now)
-        return FolderReport(folder, now, error=exc.message)
+        missing = isinstance(exc, FolderMissingError)
+        return FolderReport(folder, now, error=exc.message, missing=missing)
     except Exception as exc:  # a bug, or state no check foresaw: this folder's error only
         log.error("checking %s failed", folder.path, exc_info=True)
         message = f"unexpected error while checking it ({type(exc).__name__}: {exc})"

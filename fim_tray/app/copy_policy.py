@@ -109,8 +109,9 @@ class CopySettings:
         """Why this entry has no copy by policy, in words; None when it should have one."""
         if not folder.keep_copies:
             return (
-                "copies are off for this folder (turn them on with `fim-tray keep-copies "
-                "FOLDER on`; only content recorded afterwards is kept)"
+                "copies are off for this folder (turn them on with \"Keep copies to allow "
+                "restore\" in the folder's tray menu, or `fim-tray keep-copies FOLDER on`; only "
+                "content recorded afterwards is kept)"
             )
         pattern = self.secret(rel, folder.path)
         if pattern is not None:

@@ -263,3 +263,54 @@ def test_file_events_of_its_own_state_never_start_a_check(tmp_path: Path) -> Non
     monitor._files_changed(folder, frozenset({"moved/state/config/x", "a.txt"}))
     request = monitor._requests.get_nowait()
     assert request.paths == frozenset({"a.txt"})
+
+
+def _slow_folder(service: Service, tmp_path: Path) -> Path:
+    """A folder whose first baseline takes about 20 s: 20 MB read at 1 MB/s."""
+    config = service.config()
+    service.store.save_config(config._replace(max_mb_per_s=1.0))
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "big.bin").write_bytes(b"\0" * 20_000_000)
+    return big
+
+
+@pytest.mark.parametrize("how", ["pause", "stop watching"])
+def test_pause_or_stop_watching_interrupts_a_first_baseline_at_once(
+    how: str, service: Service, tmp_path: Path, running: list[Monitor]
+) -> None:
+    from fim_tray.app.monitor import Held, MonitorEvent, Scanning
+
+    big = _slow_folder(service, tmp_path)
+    seen: list[MonitorEvent] = []
+    arrived = threading.Event()
+
+    def on_event(event: MonitorEvent) -> None:
+        seen.append(event)
+        arrived.set()
+
+    monitor = _start(Monitor(service, Collector(), interval=3600, on_event=on_event), running)
+    monitor.watch(str(big))
+    deadline = time.monotonic() + 10
+    while not any(isinstance(e, Scanning) and e.first for e in seen):
+        assert time.monotonic() < deadline, seen
+        time.sleep(0.05)
+    time.sleep(0.5)  # well into the 20 s of reading
+    started = time.monotonic()
+    if how == "pause":
+        monitor.pause()
+    else:
+        monitor.interrupt(str(big.resolve()))
+    while not any(isinstance(e, Held) for e in seen):
+        assert time.monotonic() - started < 2.0, "the first baseline was not interrupted"
+        time.sleep(0.02)
+    (held,) = [e for e in seen if isinstance(e, Held)]
+    assert held == Held(str(big.resolve()), how == "pause")
+    assert service.config().find(str(big.resolve())) is None  # not watched (yet)
+    if how == "pause":  # resumed: the first baseline starts over (and is cut short by quitting)
+        seen.clear()
+        monitor.resume()
+        deadline = time.monotonic() + 10
+        while not any(isinstance(e, Scanning) and e.first for e in seen):
+            assert time.monotonic() < deadline, seen
+            time.sleep(0.05)
