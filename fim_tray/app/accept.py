@@ -10,11 +10,11 @@ from typing import Any
 from fim_tray.app.check import rescan
 from fim_tray.app.selection import is_selected, relative_name
 from fim_tray.errors import FimError, NotWatchedError, StorageError
-from fim_tray.models import Change, ChangeKey, Folder, FolderReport, Problem
+from fim_tray.models import Change, ChangeKey, Entry, Folder, FolderReport, Problem
 from fim_tray.scan.compare import compare
 from fim_tray.store.config import Config
 from fim_tray.store.history import change_json, new_event_id
-from fim_tray.store.state import Store
+from fim_tray.store.state import Store, load_baseline_file
 
 COMMAND_LINE = "command line"
 TRAY = "tray"
@@ -30,6 +30,10 @@ def accept(
     config = store.config()
     folders = (store.folder(path),) if path is not None else config.folders
     wanted = list(files)
+    if any(not name for name in wanted):  # "" would mean the whole folder: never by accident
+        raise FimError(
+            "An empty name names no file; nothing was accepted.", title="Nothing to accept"
+        )
     for name in wanted:  # a name must be inside one of the folders, and name something
         where = "any watched folder"
         if len(folders) == 1:
@@ -102,6 +106,7 @@ def accept_folder(
         return FolderReport(folder, store.clock(), files=len(result.entries))
     now = store.clock()
     committed = False
+    entries_if_saved: dict[str, Entry] | None = None
     try:
         with store.locked():
             # The baseline again, under the lock: another accept may have saved it since it
@@ -127,6 +132,7 @@ def accept_folder(
                 else:
                     entries[change.path] = change.after
             trusted = trusted._replace(entries=entries, updated=now)
+            entries_if_saved = entries
             signed = store.save_baseline(folder, trusted)
             committed = True
             # Still pending: what was announced and not accepted. A change no check has
@@ -147,6 +153,10 @@ def accept_folder(
     except StorageError as exc:
         if committed:
             raise
+        if _taken_in(store, folder, entries_if_saved):  # the baseline was saved, its record not
+            raise StorageError(
+                f"The changes were accepted (the new baseline is saved), but {exc.message}"
+            ) from exc.__cause__
         raise StorageError(f"{exc.message} Nothing was accepted.") from exc.__cause__
     problems: tuple[Problem, ...] = ()
     from fim_tray.app import copies  # only now: a check never loads saved copies
@@ -182,3 +192,15 @@ def _accepted_line(
 def _paths_filter(selected: Sequence[str]) -> Callable[[Change], bool]:
     """Keep every change (nothing selected) or those at or under the selected paths."""
     return lambda change: not selected or is_selected(change.path, selected)
+
+
+def _taken_in(store: Store, folder: Folder, entries: dict[str, Entry] | None) -> bool:
+    """Whether a save that failed part way left ``entries`` as the folder's baseline (its file
+    was replaced, the record of its generation could not be written): the accept then stands."""
+    if entries is None:
+        return False
+    try:  # the file itself, as saved: no generation check (which would try to write again)
+        saved = load_baseline_file(store.paths.baseline_file(folder.id), store.key())
+    except FimError:
+        return False
+    return saved.entries == entries

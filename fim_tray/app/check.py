@@ -29,7 +29,7 @@ def rescan(
     config: Config,
     trusted: Baseline,
     *,
-    own: Collection[str] = (),
+    own: Collection[tuple[str, tuple[str, ...]]] = (),
     processes: bool = False,
     **options: Any,
 ) -> ScanResult:
@@ -38,7 +38,7 @@ def rescan(
     fim-tray's own state folders inside it (see ``Store.own_state_in``): left out, and said so.
     ``options`` go to :class:`Scanner` (full, progress, stop, only, throttle); ``processes``
     lets a full re-hash run on worker processes (a caller with one thread only)."""
-    anchored = ["/" + _glob_escape(rel) + "/" for rel in own]  # that folder only, at its place
+    anchored = own_patterns(own)
     result = Scanner(
         folder.path,
         [*config.excludes_for(folder), *anchored],
@@ -51,14 +51,21 @@ def rescan(
     ).run()
     if not own:
         return result
-    said = tuple(Problem(rel, OWN_STATE) for rel in own)
+    said = tuple(Problem(rel, OWN_STATE) for rel, _files in own)
     return result._replace(problems=(*said, *result.problems))
 
 
 OWN_STATE = (
-    "fim-tray's own state is in this folder (it changes at every check): left out of the checks. "
-    "Move it out, or set FIM_TRAY_HOME to a place outside every watched folder."
+    "fim-tray's own state is in this folder: the files it writes there (which change at every "
+    "check) are left out of the checks; anything else there is checked. Move the state out, or "
+    "set FIM_TRAY_HOME to a place outside every watched folder."
 )
+
+
+def own_patterns(own: Collection[tuple[str, tuple[str, ...]]]) -> list[str]:
+    """Exclude patterns for fim-tray's own files in its state folders inside a watched folder
+    (see ``Store.own_state_in``): anchored at their place (a leading ``/``), never wider."""
+    return ["/" + _glob_escape(rel) + "/" + glob for rel, files in own for glob in files]
 
 
 def _glob_escape(text: str) -> str:

@@ -7,16 +7,18 @@ and other happenings, as frozen objects, to ``on_event``.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import os
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from fim_tray.app.check import own_patterns
 from fim_tray.app.presence import LOOK_EVERY, Presence
-from fim_tray.app.selection import selector
 from fim_tray.app.service import Service
 from fim_tray.errors import FimError, ScanCancelled
 from fim_tray.models import ChangeKey, Folder, FolderReport, Writer
@@ -331,8 +333,8 @@ class Monitor:
     def _files_changed(self, folder: str, paths: frozenset[str]) -> None:
         own = self.service.store.own_state_in(folder)
         if own:  # our own writes, through a link put on the way since: never a reason to check
-            ours = selector(own)
-            paths = frozenset(p for p in paths if not ours(p.strip("/")))
+            ours = re.compile("|".join(fnmatch.translate(p[1:]) for p in own_patterns(own)))
+            paths = frozenset(p for p in paths if not ours.match(p.strip("/")))
             if not paths:
                 return
         # Who is writing, looked for now: by the time the check runs, the writer may be done.
@@ -412,6 +414,11 @@ class Monitor:
         the alert); one that came back too, with its file events armed again."""
         try:
             folders = [f.path for f in self.service.folders() if self.path in (None, f.path)]
+            watcher = self._watcher
+            for path in folders:  # events that stopped coming: polling takes over, and says so
+                if watcher is not None and watcher.watching(path) and not watcher.healthy(path):
+                    watcher.unwatch(path)
+                    self._events_lost(path, "they stopped: a folder in it may be nested too deep")
             for path in self._presence.changed(folders):
                 log.info(
                     "the watched folder %s is %s",

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fim_tray import jsonio
-from fim_tray.cli.output import EXIT_ERROR, EXIT_OK, say, state_word
+from fim_tray.cli.output import EXIT_ERROR, EXIT_OK, said_unlisted, say, state_word
 from fim_tray.display import escape
 from fim_tray.models import Folder
 from fim_tray.scan.excludes import DEFAULT_EXCLUDES
@@ -243,7 +243,8 @@ def cmd_status(service: Service, args: argparse.Namespace) -> int:
             "default_excludes": [p for p in excludes if p in DEFAULT_EXCLUDES],
         }  # fmt: skip
         print(jsonio.dumps(obj).decode("utf-8", "backslashreplace"))
-        return EXIT_ERROR if copies.errors or any(row["error"] for row in rows) else EXIT_OK
+        bad = copies.errors or any(row["error"] for row in rows)
+        return EXIT_ERROR if said_unlisted(service) or bad else EXIT_OK
     print(f"saved copies: {copies.count:,} ({_mb(copies.bytes)}) in {escape(str(copies.store))}")
     print(
         f"copy limits: {_mb(settings.max_file_bytes)} per file, "
@@ -260,7 +261,8 @@ def cmd_status(service: Service, args: argparse.Namespace) -> int:
         print(f"also skipped in every folder: {', '.join(escape(p) for p in own)}")
     for error in copies.errors:
         say(error)
-    return EXIT_ERROR if copies.errors or any(row["error"] for row in rows) else EXIT_OK
+    bad = copies.errors or any(row["error"] for row in rows)
+    return EXIT_ERROR if said_unlisted(service) or bad else EXIT_OK
 
 
 COMMANDS = {

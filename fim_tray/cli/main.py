@@ -28,16 +28,18 @@ from fim_tray.cli.output import (
     json_name,
     plural,
     print_report,
+    said_unlisted,
     say,
     state_word,
     summary,
 )
 from fim_tray.display import escape, timestamp
 from fim_tray.errors import FimError
-from fim_tray.models import Folder, FolderReport
+from fim_tray.models import Event, Folder, FolderReport
 from fim_tray.scan.hashing import ALGORITHMS
 from fim_tray.scan.throttle import check_mb_per_s, throttle_for
 from fim_tray.store.names import encode_name
+from fim_tray.store.state import resolve
 
 LOCK_TIMEOUT_ENV = "FIM_TRAY_LOCK_TIMEOUT"
 # Commands that load or record a whole baseline and then end run without the cyclic garbage
@@ -246,7 +248,8 @@ def _count(text: str) -> int:
 
 def cmd_add(service: Service, args: argparse.Namespace) -> int:
     started = time.monotonic()
-    say(f"recording the baseline of {escape(args.path)}...")
+    if service.store.config().find(resolve(args.path)) is None:  # else: said below
+        say(f"recording the baseline of {escape(args.path)}...")
     folder, result = service.watch(
         args.path,
         algorithm=args.algorithm,
@@ -302,7 +305,8 @@ def cmd_remove(service: Service, args: argparse.Namespace) -> int:
 
 def cmd_list(service: Service, args: argparse.Namespace) -> int:
     statuses = service.status()
-    if not statuses and not args.json:
+    unlisted = said_unlisted(service)
+    if not statuses and not args.json and not unlisted:
         say("no folders are watched yet; add one with `fim-tray add PATH`")
     for status in statuses:
         state = state_word(status)
@@ -325,7 +329,7 @@ def cmd_list(service: Service, args: argparse.Namespace) -> int:
             print(f"    {status.error}")
     # A folder whose state cannot be used (damaged, put back from an older copy) is an error
     # of the command too, as for check: a script must not read "listed" as "all is well".
-    return EXIT_ERROR if any(s.error for s in statuses) else EXIT_OK
+    return EXIT_ERROR if unlisted or any(s.error for s in statuses) else EXIT_OK
 
 
 def cmd_check(service: Service, args: argparse.Namespace) -> int:
@@ -335,14 +339,9 @@ def cmd_check(service: Service, args: argparse.Namespace) -> int:
         print_report(report, as_json=args.json, many=many, only_new=False, out=sys.stdout)
         if not args.json and report.error is None:  # an error was said once, in full, already
             say(summary(report))
+    if args.path is None and said_unlisted(service):
+        return EXIT_ERROR
     if not reports:
-        left = service.store.unlisted_baselines()
-        if left:  # nothing to check, yet folders were watched: not "all is well"
-            say(f"no folders are listed in the settings ({service.paths.config_file}), yet "
-                f"{plural(len(left), 'baseline')} of watched folders remain in "
-                f"{service.paths.baselines_dir}: the settings were deleted or replaced. Put them "
-                "back, or add the folders again (`fim-tray add PATH`).")  # fmt: skip
-            return EXIT_ERROR
         say("no folders are watched yet; add one with `fim-tray add PATH`")
     if any(r.error for r in reports):
         return EXIT_ERROR
@@ -374,7 +373,13 @@ def cmd_monitor(service: Service, args: argparse.Namespace) -> int:
     # One watcher per data folder: two would each mark a change as announced before the other
     # saw it, and one of them would stay silent. The tray holds the same lock.
     instance = service.store.instance_lock()
-    if not instance.acquire():
+    try:
+        alone = instance.acquire()
+    except FimError as exc:  # a data folder that cannot be written (or a lock file refused):
+        # watching goes on, and a change found is still printed, as `check` does
+        say(f"WARNING: {exc.message} Watching anyway; a second watcher is not kept out.")
+        alone = True
+    if not alone:
         say(f"fim-tray is already running{instance.holder()}: the tray or another monitor "
             "watches this data folder")  # fmt: skip
         return EXIT_RUNNING
@@ -383,11 +388,21 @@ def cmd_monitor(service: Service, args: argparse.Namespace) -> int:
     many = len(folders) > 1
 
     said: set[tuple[str, str]] = set()
+    printed: dict[str, set[str]] = {}  # folder -> signatures this monitor printed
 
     def sink(report: FolderReport) -> None:
+        # What this monitor has printed decides, not what a `check` beside it marked as
+        # announced; at its first look at a folder, what was pending before was said then.
+        folder = report.folder.path
+        first_look = folder not in printed
+        done = printed.setdefault(folder, set())
+        candidates = report.new if first_look else report.changes
+        fresh = tuple(c for c in candidates if c.signature() not in done)
+        done.update(c.signature() for c in report.changes)
         print_report(
-            report, as_json=args.json, many=many, only_new=True, out=sys.stdout, said=said
-        )
+            report._replace(new=fresh), as_json=args.json, many=many, only_new=True,
+            out=sys.stdout, said=said,
+        )  # fmt: skip
 
     def stop(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt  # a service manager's SIGTERM ends the loop as Ctrl-C does
@@ -395,10 +410,19 @@ def cmd_monitor(service: Service, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         path = folders[0].path if args.path else None  # as watched: absolute, resolved
-        Monitor(service, sink, interval=args.interval, path=path, events=True).run()
+        Monitor(service, sink, interval=args.interval, path=path, events=True, on_event=_said).run()
     except KeyboardInterrupt:  # Ctrl-C is how a person ends the loop: not an error
         say("monitor stopped")
     return EXIT_OK
+
+
+def _said(event: object) -> None:
+    """What the monitor's loop tells that a person at the terminal should hear."""
+    from fim_tray.app.monitor import EventsState
+
+    if isinstance(event, EventsState) and not event.live:
+        where = escape(event.folder) if event.folder else "every folder"
+        say(f"file events stopped for {where} ({event.why}): checking it by polling instead")
 
 
 def cmd_history(service: Service, args: argparse.Namespace) -> int:
@@ -420,19 +444,35 @@ def cmd_history(service: Service, args: argparse.Namespace) -> int:
                 **json_name(event.folder), **encode_name(event.path),
                 "change": event.change, "suspicious": event.suspicious,
                 "fields": list(event.fields), "before": event.before, "after": event.after,
-                **{k: event.extra[k] for k in ("accepted", "by", "reported") if k in event.extra},
+                **{k: event.extra[k] for k in HISTORY_EXTRAS if k in event.extra},
                 "verified": event.verified,
             }  # fmt: skip
             print(jsonio.dumps(obj).decode("utf-8", "backslashreplace"))
         else:
-            name = escape(os.path.join(event.folder, event.path))
+            whole = (
+                event.folder if event.path in (".", "") else os.path.join(event.folder, event.path)
+            )
+            name = escape(whole)
             flag = "  SUSPICIOUS" if event.suspicious else ""
             flag += "" if event.verified else "  (not verified)"
-            if event.change == "accepted":  # what was taken in, by whom, and if it was reported
-                never = "" if event.extra.get("reported") else ", never reported"
-                flag = f"  ({event.extra.get('accepted')}, by {event.extra.get('by')}{never}){flag}"
+            flag = _history_note(event) + flag
             print(f"{timestamp(event.time)}  {event.change:<10}  {name}{flag}")
     return EXIT_OK if verdict.problem is None else EXIT_ERROR  # what could be read, then 2
+
+
+HISTORY_EXTRAS = ("accepted", "by", "reported", "pending")
+
+
+def _history_note(event: Event) -> str:
+    """What a line that is not a change says beside its name: an accept, a folder given up."""
+    extra = event.extra
+    if event.change == "accepted":  # what was taken in, by whom, and if it was reported
+        never = "" if extra.get("reported") else ", never reported"
+        return f"  ({extra.get('accepted')}, by {extra.get('by')}{never})"
+    pending = extra.get("pending")
+    if event.change == "unwatched" and isinstance(pending, list) and pending:
+        return f"  ({len(pending)} change(s) still to review went with it)"
+    return ""
 
 
 def cmd_tray(service: Service, args: argparse.Namespace) -> int:
@@ -473,6 +513,8 @@ COMMANDS = {
 # module freed and, after a check of 50,000 files, every entry) is work for nothing, and a tenth
 # of a no-change check of a few files. The tray, the monitor and the tray's windows end the
 # usual way: their threads and GUI libraries have cleaning up to do at exit.
+# The commands whose results go to stdout: with it closed, they could not do their job.
+RESULT_COMMANDS = frozenset({"check", "list", "history", "monitor", "diff", "status"})
 QUICK_EXIT = frozenset(PARSERS) - {"tray", "monitor", "_pick-folder", "_details"}
 
 
@@ -510,11 +552,15 @@ def _output_error(exc: OSError) -> FimError:
 def run() -> NoReturn:
     """The ``fim-tray`` command: :func:`main` on the command line's arguments, then exit."""
     argv = sys.argv[1:]
-    if sys.stdout is None:  # started with stdout closed (`>&-`): what it prints goes nowhere
+    closed = sys.stdout is None
+    if closed:  # started with stdout closed (`>&-`): what it prints goes nowhere
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
     else:
         sys.stdout = cast(TextIO, _Output(sys.stdout))
     code = main(argv)
+    if closed and _command_in(argv) in RESULT_COMMANDS and code in (EXIT_OK, EXIT_CHANGES):
+        say("the standard output is closed, so the results could not be shown.")
+        code = EXIT_ERROR
     try:
         sys.stdout.flush()  # what is still buffered: a failure to write it is said, not lost
     except FimError as exc:

@@ -15,6 +15,7 @@ from fim_tray.store.history import change_json
 from fim_tray.store.names import name_fields
 
 if TYPE_CHECKING:
+    from fim_tray.app.service import Service
     from fim_tray.app.status import FolderStatus
 
 EXIT_OK, EXIT_CHANGES, EXIT_ERROR = 0, 1, 2
@@ -100,3 +101,20 @@ def summary(report: FolderReport) -> str:
     kinds = Counter(c.kind for c in report.changes)
     what = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
     return f"{escape(report.folder.path)}: {plural(len(report.changes), 'change')} ({what})"
+
+
+def said_unlisted(service: Service) -> bool:
+    """Say so when baselines remain of folders the settings do not list (the settings deleted,
+    or an older copy of them put back): those folders are no longer checked, and that is no
+    "all is well". True when something was said."""
+    left = service.store.unlisted_baselines()
+    if not left:
+        return False
+    names = ", ".join(p.name for p in left[:3]) + (
+        f" and {len(left) - 3} more" if len(left) > 3 else ""
+    )
+    say(f"{plural(len(left), 'baseline')} in {service.paths.baselines_dir} belong to folders the "
+        f"settings ({service.paths.config_file}) do not list ({names}): the settings were deleted "
+        "or an older copy was put back, so those folders are not checked. Put the settings back, "
+        "or add the folders again (`fim-tray add PATH`).")  # fmt: skip
+    return True

@@ -28,13 +28,10 @@ def self_command(python: str | None = None) -> list[str]:
 
 
 def child_env() -> dict[str, str]:
-    """This process's environment for a child, with ``FIM_TRAY_HOME`` absolute and only absolute
-    folders left in ``PYTHONPATH``: an empty or relative entry there would put the working
-    folder back on the import path that ``-P`` took it off."""
+    """This process's environment for a child, with only absolute folders left in
+    ``PYTHONPATH``: an empty or relative entry there would put the working folder back on the
+    import path that ``-P`` took it off."""
     env = dict(os.environ)
-    home = env.get("FIM_TRAY_HOME")  # the state folder (see store/paths.py), here made absolute:
-    if home:  # the child starts in another folder, and must find the same state
-        env["FIM_TRAY_HOME"] = os.path.abspath(os.path.expanduser(home))
     entries = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if os.path.isabs(p)]
     if entries:
         env["PYTHONPATH"] = os.pathsep.join(entries)

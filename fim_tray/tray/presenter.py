@@ -163,14 +163,21 @@ class TrayModel:
                 self.message = None  # a passing problem (a window that failed) heals here
             if report.error is None or report.changes:
                 view.pending = len(report.changes) if report.pending is None else report.pending
+            # What this tray has shown decides, not what another process marked as announced
+            # (a `fim-tray check` beside it must not silence it); but at its first look at a
+            # folder, what was pending before it started was announced then.
+            first_look = folder not in self.announced
             shown = self.announced.setdefault(folder, set())
             if report.error is None and (report.pending in (None, len(report.changes))):
                 shown &= {c.path for c in report.changes}  # the whole pending list: the rest went
-            fresh = tuple(c for c in report.new if c.path not in shown)
-            shown.update(c.path for c in report.new)
-            for change in report.new:  # each path once in Recent changes: its latest state
+            candidates = report.new if first_look else report.changes
+            fresh = tuple(c for c in candidates if c.path not in shown)
+            shown.update(c.path for c in report.changes)
+            listed = report.changes if first_look else (*fresh, *report.new)
+            batch = fresh or report.new
+            for change in reversed(listed[:RECENT]):  # each path once, its latest state
                 self._forget_recent(folder, change.path)
-                self.recent.appendleft(Recent(report.time, folder, change, report.new))
+                self.recent.appendleft(Recent(report.time, folder, change, batch or (change,)))
         if report.error is not None and had is None and not report.changes:
             return problem_notice(report)  # once, when the problem appears
         return notice_for(report._replace(new=fresh)) if fresh else None

@@ -380,3 +380,27 @@ def test_accept_reported_leaves_a_file_changed_again_since_its_announcement(
     (report,) = service.accept_reported(str(folder))
     assert report.changes == ()
     assert _accept_lines(service) == []
+
+
+def test_an_accept_whose_generation_record_fails_says_it_was_taken_in(
+    service: Service, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The baseline is saved, then the record of its generation cannot be: the accept stands
+    (the saved baseline is taken as committed), and it must not say "Nothing was accepted"."""
+    from fim_tray.errors import StorageError
+
+    (folder / "a.txt").write_text("a.txt changed once\n")
+    service.check(str(folder))
+
+    def full(_obj: object) -> None:
+        raise StorageError("Could not save generations.json: the disk is full.")
+
+    monkeypatch.setattr(service.store.generations, "write", full)
+    with pytest.raises(StorageError) as raised:
+        service.accept(str(folder))
+    monkeypatch.undo()
+    assert "Nothing was accepted" not in raised.value.message
+    assert "were accepted" in raised.value.message
+    (again,) = service.check(str(folder))
+    assert again.changes == ()  # taken in, as it said
+    assert _accept_lines(service) == [("a.txt", "modified", "command line", True)]

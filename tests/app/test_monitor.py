@@ -260,9 +260,10 @@ def test_file_events_of_its_own_state_never_start_a_check(tmp_path: Path) -> Non
     folder = str(docs.resolve())
     monitor._files_changed(folder, frozenset({"moved/state/data/events.jsonl"}))
     assert monitor._requests.empty()  # nothing but our own writes: no check at all
-    monitor._files_changed(folder, frozenset({"moved/state/config/x", "a.txt"}))
-    request = monitor._requests.get_nowait()
-    assert request.paths == frozenset({"a.txt"})
+    own = {"moved/state/config/config.json", "moved/state/data/baselines/0123.json"}
+    monitor._files_changed(folder, frozenset({*own, "moved/state/config/planted.sh", "a.txt"}))
+    request = monitor._requests.get_nowait()  # what it did not write itself is checked
+    assert request.paths == frozenset({"a.txt", "moved/state/config/planted.sh"})
 
 
 def _slow_folder(service: Service, tmp_path: Path) -> Path:

@@ -465,6 +465,8 @@ def test_settings_deleted_while_baselines_remain_is_not_all_clear(docs: Path, ho
     (home / "config" / "config.json").unlink()
     run = cli("check", home=home)
     assert run.returncode == 2
-    assert "settings were deleted or replaced" in run.err and "1 baseline" in run.err
+    assert "settings were deleted or an older copy was put back" in run.err
+    assert "1 baseline" in run.err
+    assert cli("list", home=home).returncode == 2 and cli("status", home=home).returncode == 2
     assert cli("add", docs, home=home).returncode == 0  # adding it again is the way back
     assert cli("check", home=home).returncode == 0

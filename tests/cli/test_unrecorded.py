@@ -121,8 +121,9 @@ def test_a_link_at_the_history_is_an_error_but_the_change_is_still_shown(
 
 
 def test_state_moved_into_a_watched_folder_is_left_out_not_reported(tmp_path: Path) -> None:
-    """The state moved inside a watched folder at run time (its parent swapped for a link): its
-    own files are never reported as changes, and the person is told why they are left out."""
+    """The state moved inside a watched folder at run time (its parent swapped for a link): the
+    files fim-tray writes there are never reported as changes, the person is told why; anything
+    else put there is reported like any file."""
     outer = tmp_path / "outer"
     home = outer / "state"
     root = make_tree(tmp_path / "w", {"a.txt": "one\n"})
@@ -131,8 +132,13 @@ def test_state_moved_into_a_watched_folder_is_left_out_not_reported(tmp_path: Pa
     outer.symlink_to(root / "moved")
     for _ in range(3):  # each check writes the state: none of it may come back as a change
         run = cli("check", "--json", home=home)
-        paths = [json.loads(line)["path"] for line in run.out.splitlines()]
-        assert paths == ["moved", "moved/state"], run.err  # folders that appeared: none inside
+        found = [json.loads(line) for line in run.out.splitlines()]
+        assert found, run.err
+        assert all(c["after"]["type"] == "dir" for c in found), found  # its folders, once
         assert "own state is in this folder" in run.err
-    events = [json.loads(line) for line in cli("history", "--json", home=home).out.splitlines()]
-    assert [e["path"] for e in events] == ["moved", "moved/state"]  # once each
+    assert cli("accept", home=home).returncode == 0
+    planted = root / "moved" / "state" / "data" / "evil.sh"
+    planted.write_text("rm -rf ~\n")
+    run = cli("check", "--json", home=home)
+    paths = [json.loads(line)["path"] for line in run.out.splitlines()]
+    assert paths == ["moved/state/data/evil.sh"]

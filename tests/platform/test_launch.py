@@ -65,20 +65,3 @@ def test_an_empty_entry_in_pythonpath_cannot_bring_the_working_folder_back(
     subprocess.run([*self_command(), "--version"], cwd=folder, capture_output=True, timeout=60,
                    check=False)  # fmt: skip
     assert marker.exists()
-
-
-SAY_DATA_DIR = "from fim_tray.store.paths import Paths; print(Paths.default().data_dir)"
-
-
-def test_a_relative_state_folder_is_the_same_one_for_a_child(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("FIM_TRAY_HOME", "state")
-    env = child_env()
-    assert env["FIM_TRAY_HOME"] == str(tmp_path / "state")  # the child starts elsewhere
-    done = subprocess.run(
-        [sys.executable, "-c", SAY_DATA_DIR],
-        cwd=safe_cwd(), env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.stdout.strip() == str(tmp_path / "state" / "data"), done.stderr

@@ -23,6 +23,7 @@ from fim_tray.scan.hashing import DEFAULT_ALGORITHM
 from fim_tray.scan.record import REPLACED, VANISHED, Recorder
 from fim_tray.scan.scanner import Scanner
 from fim_tray.scan.throttle import Throttle
+from tests.helpers import remove_chain
 from tests.scan.test_scan_speed import assert_same, build_mixed, data_of, sabotage
 
 pytestmark = pytest.mark.skipif(not processes.AVAILABLE, reason="no fork on this platform")
@@ -297,12 +298,16 @@ def test_a_deep_chain_costs_one_open_per_folder(
         held.close()
     monkeypatch.undo()
     opener.close()
+    remove_chain(tmp_path)
     assert opened <= len(rels) + 2
 
 
 @pytest.mark.skipif(not processes.AVAILABLE, reason="worker processes need fork")
 def test_a_chain_2400_deep_is_recorded_whole_on_workers(tmp_path: Path) -> None:
     rels = _chain(tmp_path, 2400)
-    found = Scanner(str(tmp_path), processes=True, full=True).run()
+    try:
+        found = Scanner(str(tmp_path), processes=True, full=True).run()
+    finally:
+        remove_chain(tmp_path)  # too deep for the cleaning up of temporary folders
     assert set(found.entries) == set(rels)
     assert not found.problems

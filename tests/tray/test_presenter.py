@@ -194,3 +194,15 @@ def test_a_passing_problem_clears_on_the_next_good_check() -> None:
     assert model.state() == "ok" and model.message is None
     model.apply_report(_report(*(Change("added", f"{i}", None, _file("x")) for i in range(5000))))
     assert model.status_line() == "5,000 changes to review"
+
+
+def test_a_change_announced_by_a_check_beside_the_tray_is_still_notified() -> None:
+    model = TrayModel()
+    quiet = Change("modified", "old.txt", _file("a"), _file("b"))
+    # The first look: what was pending before the tray started was announced then.
+    assert model.apply_report(_report(quiet, new=())) is None
+    assert [r.change.path for r in model.recent_items()] == ["old.txt"]  # listed after a restart
+    # A `fim-tray check` beside the tray marked this one announced: the tray never showed it.
+    other = Change("added", "new.txt", None, _file("n"))
+    notice = model.apply_report(_report(quiet, other, new=()))
+    assert notice is not None and notice.changes == (other,)
