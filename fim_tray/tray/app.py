@@ -173,7 +173,7 @@ class TrayApp:
                 if notice.changes
                 else None  # a folder's problem: its text is in the folder's submenu
             )
-            self.notifier.send(notice.title, notice.body, on_clicked=clicked)
+            self._shown_ok(self.notifier.send(notice.title, notice.body, on_clicked=clicked))
 
     def _on_event(self, event: MonitorEvent) -> None:
         self.model.apply_event(event)
@@ -189,7 +189,14 @@ class TrayApp:
 
     def _tell(self, title: str, body: str) -> None:
         if self.notifier is not None and not self._quitting.is_set():
-            self.notifier.send(title, body, on_clicked=_run(self.show_history))
+            self._shown_ok(self.notifier.send(title, body, on_clicked=_run(self.show_history)))
+
+    def _shown_ok(self, shown: bool) -> None:
+        """A notification that could not be shown is said in the status line until one is."""
+        problem = None if shown else "notifications not shown: no notification service answered"
+        if problem != self.model.notify_problem:
+            self.model.notify_problem = problem
+            self._refresh()
 
     def _problem(self, message: str) -> None:
         self.model.message = message

@@ -91,16 +91,18 @@ def notice_for(report: FolderReport) -> Notice | None:
     suspicious = any(c.suspicious for c in new)
     if len(new) == 1:
         change = new[0]
-        title = f"{escape(os.path.basename(change.path))} {change.kind} in {label}"
+        title = f"{shorten(escape(os.path.basename(change.path)), 48)} {change.kind} in {label}"
     else:
         title = f"{len(new)} files changed in {label}"
     if suspicious:
         title = "Suspicious change: " + title
     lines = [f"At {when} on {report.time:%Y-%m-%d}"]
     for change in new[:NAMES_IN_NOTICE]:
-        line = f"{change.kind}: {escape(change.path)}"
-        if change.kind == "metadata" or change.suspicious:  # say what; content speaks for itself
-            line += f" ({describe(change, brief=True)})"
+        line = f"{change.kind}: {middle(escape(change.path), 60)}"  # "and 7 more" stays in view
+        told = change.kind == "metadata" or change.suspicious  # content speaks for itself
+        what = describe(change, brief=True) if told else ""
+        if what:
+            line += f" ({what})"
         if change.path in report.hints:  # a hint, and said as one
             line += f", written by {escape(str(report.hints[change.path]))}?"
         lines.append(line)
@@ -116,6 +118,14 @@ def problem_notice(report: FolderReport) -> Notice:
     title = f"{label} is missing" if report.missing else f"Problem with {label}"
     body = f"At {report.time:%H:%M:%S}: {shorten(report.error or '', 200)}"
     return Notice(title, body, report.folder.path, (), report.time)
+
+
+def middle(text: str, width: int) -> str:
+    """``text`` cut in its middle to ``width`` characters: a path keeps its start and its name."""
+    if len(text) <= width:
+        return text
+    keep = width - 1
+    return text[: keep // 3] + "\u2026" + text[-(keep - keep // 3) :]
 
 
 def shorten(text: str, width: int) -> str:
@@ -136,6 +146,7 @@ class TrayModel:
     polling: dict[str | None, str] = field(default_factory=dict)  # folder -> why no file events
     on_battery: bool = False  # scheduled checks held back on battery
     history_problem: str | None = None  # the history's chain is broken: where
+    notify_problem: str | None = None  # the last notification could not be shown: why
     # folder -> paths announced while they stay pending: a file rewritten again and again
     # (a log, a database) is announced once, not at every check
     announced: dict[str, set[str]] = field(default_factory=dict)
@@ -270,6 +281,8 @@ class TrayModel:
             if self.paused:
                 line = "Paused. " + line
             notes = list(self.degraded)
+            if self.notify_problem:
+                notes.append(self.notify_problem)
             if self.on_battery:
                 notes.append("paused on battery")
             if self.polling:

@@ -206,3 +206,19 @@ def test_a_change_announced_by_a_check_beside_the_tray_is_still_notified() -> No
     other = Change("added", "new.txt", None, _file("n"))
     notice = model.apply_report(_report(quiet, other, new=()))
     assert notice is not None and notice.changes == (other,)
+
+
+def test_long_names_and_touches_read_well_in_a_notification() -> None:
+    long = "a" * 248 + ".txt"
+    changes = [Change("added", f"sub/{long}", None, _file("x"))]
+    changes += [Change("added", f"n{i}.txt", None, _file(str(i))) for i in range(7)]
+    notice = notice_for(_report(*changes))
+    assert notice is not None
+    assert all(len(line) <= 80 for line in notice.body.splitlines()), notice.body
+    assert notice.body.endswith("and 4 more")  # never pushed out by a long name
+    one = notice_for(_report(changes[0]))
+    assert one is not None and len(one.title) < 80
+    touched = Change("metadata", "report3.txt", _file("a", mtime=1), _file("a", mtime=2),
+                     fields=("mtime_ns",))  # fmt: skip
+    notice = notice_for(_report(touched))
+    assert notice is not None and "()" not in notice.body and "mtime" in notice.body
