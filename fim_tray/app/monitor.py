@@ -18,6 +18,45 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from fim_tray.app.check import own_patterns
+from fim_tray.app.events import (
+    Accepted as Accepted,
+)
+from fim_tray.app.events import (
+    Accepting as Accepting,
+)
+from fim_tray.app.events import (
+    EventsState as EventsState,
+)
+from fim_tray.app.events import (
+    Failed as Failed,
+)
+from fim_tray.app.events import (
+    Gone as Gone,
+)
+from fim_tray.app.events import (
+    Held as Held,
+)
+from fim_tray.app.events import (
+    HistoryState as HistoryState,
+)
+from fim_tray.app.events import (
+    MonitorEvent as MonitorEvent,
+)
+from fim_tray.app.events import (
+    PausedChanged as PausedChanged,
+)
+from fim_tray.app.events import (
+    PowerState as PowerState,
+)
+from fim_tray.app.events import (  # re-exported: the front ends take them from here
+    Scanning as Scanning,
+)
+from fim_tray.app.events import (
+    Sink as Sink,
+)
+from fim_tray.app.events import (
+    Watched as Watched,
+)
 from fim_tray.app.presence import LOOK_EVERY, Presence
 from fim_tray.app.service import Service
 from fim_tray.errors import FimError, ScanCancelled
@@ -34,97 +73,6 @@ FULL_EVERY = 24 * 3600.0  # seconds between full re-hashes of a folder (catches 
 SAFETY_POLL = 900.0  # seconds between polls while file events cover every folder
 STOP_POLL = 0.25  # seconds: how soon ``run`` notices ``stop`` set without a request
 POWER_POLL = 30.0  # seconds between looks at the power while held back on battery
-
-
-@dataclass(frozen=True)
-class Scanning:
-    """A scan of ``folder`` is under way; ``first`` when it records a new baseline."""
-
-    folder: str
-    files: int
-    first: bool = False
-
-
-@dataclass(frozen=True)
-class Gone:
-    """The watched ``folder`` is no longer at its place (deleted, renamed, unmounted), as a look
-    at it found, before any check says more."""
-
-    folder: str
-
-
-@dataclass(frozen=True)
-class Held:
-    """The first baseline of ``folder`` was interrupted: by a pause (``again``: it starts over
-    on resume) or by Stop watching (it is not watched)."""
-
-    folder: str
-    again: bool
-
-
-@dataclass(frozen=True)
-class Watched:
-    """A new folder's baseline was recorded (never a reason to notify)."""
-
-    folder: str
-    files: int
-    problems: int
-
-
-@dataclass(frozen=True)
-class Failed:
-    """A request could not be done; ``message`` is fit to show a person."""
-
-    title: str
-    message: str
-    folder: str | None = None
-
-
-@dataclass(frozen=True)
-class PausedChanged:
-    paused: bool
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """``count`` changes went into the baseline of ``folder`` (of every folder when None)."""
-
-    folder: str | None
-    count: int
-
-
-@dataclass(frozen=True)
-class EventsState:
-    """Whether OS file events cover ``folder`` (every folder when None); ``why`` if not."""
-
-    folder: str | None
-    live: bool
-    why: str = ""
-
-
-@dataclass(frozen=True)
-class PowerState:
-    """Scheduled polls and full re-hashes are held back because the machine runs on battery
-    (``pause_on_battery`` is on), or, False, run again."""
-
-    on_battery: bool
-
-
-@dataclass(frozen=True)
-class HistoryState:
-    """The history's chain was checked: ``problem`` names its first bad line, None when it is
-    intact (again)."""
-
-    problem: str | None
-
-
-MonitorEvent = (
-    Scanning | Watched | Held | Gone | Failed | PausedChanged | Accepted | EventsState | PowerState
-    | HistoryState
-)
-Sink = Callable[[FolderReport], None]
-# Told when an accept is done: the keys of the changes taken in, and the error that stopped it.
-Accepting = Callable[[frozenset[ChangeKey], "str | None"], None]
 
 
 @dataclass(frozen=True)
