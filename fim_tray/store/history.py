@@ -189,6 +189,7 @@ class History:
                 if os.write(fd, data) != len(data):  # one write: whole lines or none
                     os.ftruncate(fd, start)  # a full disk wrote part of it: take that back
                     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                os.fsync(fd)  # on disk before what it records (an accept's baseline) can be
             finally:
                 os.close(fd)
         except OSError as exc:
