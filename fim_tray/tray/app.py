@@ -27,6 +27,7 @@ from fim_tray.platform.notify import Notifier, choose_notifier
 from fim_tray.platform.opener import open_folder
 from fim_tray.tray.dialogs import Dialogs
 from fim_tray.tray.icons import icon as draw_icon
+from fim_tray.tray.ignoring import Ignorer
 from fim_tray.tray.presenter import TrayModel
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,12 @@ class TrayApp:
             service, self._on_report, on_event=self._on_event, events=True, background=True
         )
         # A restore in the details window changes the folder, not the baseline: check it again.
-        self.dialogs = Dialogs(on_problem=self._problem, on_restored=self.monitor.check_now)
+        self.ignorer = Ignorer(service, self.monitor)  # "Ignore..." in a window
+        self.dialogs = Dialogs(
+            on_problem=self._problem,
+            on_restored=self.monitor.check_now,
+            on_ignore=self.ignorer.request,
+        )
         self._pystray: ModuleType | None = None
         self._icon: Any = None
         self._quitting = threading.Event()

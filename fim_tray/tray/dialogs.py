@@ -34,6 +34,8 @@ OnAccept = Callable[[str, frozenset[ChangeKey], Accepting], None]
 OnRestored = Callable[[str], None]  # folder where the window put a file back
 OnPicked = Callable[[str], None]
 OnProblem = Callable[[str], None]
+# folder, pattern, undo (remove it again), and who hears the result (a JSON object for the window)
+OnIgnore = Callable[[str, str, bool, Callable[[dict[str, object]], None]], None]
 
 
 def _end(child: subprocess.Popen[str]) -> None:
@@ -52,9 +54,15 @@ def _end(child: subprocess.Popen[str]) -> None:
 class Dialogs:
     """Starts dialog processes, tracks them, and hands their answers to callbacks."""
 
-    def __init__(self, on_problem: OnProblem, on_restored: OnRestored | None = None) -> None:
+    def __init__(
+        self,
+        on_problem: OnProblem,
+        on_restored: OnRestored | None = None,
+        on_ignore: OnIgnore | None = None,
+    ) -> None:
         self.on_problem = on_problem
         self.on_restored = on_restored
+        self.on_ignore = on_ignore
         self._children: set[subprocess.Popen[str]] = set()
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -159,8 +167,12 @@ class Dialogs:
                 def reply(keys: frozenset[ChangeKey], error: str | None) -> None:
                     self._tell(child, {"accepted": _keys(keys), "error": error})
 
+                def told(message: dict[str, object]) -> None:
+                    self._tell(child, message)
+
                 for line in child.stdout:  # one decision per line, while the window is open
-                    _apply(line, on_accept, self.on_restored, reply)
+                    if not _ignore_line(line, self.on_ignore, told):
+                        _apply(line, on_accept, self.on_restored, reply)
                 code = child.wait()
                 drainer.join(5)
                 err = "".join(errors)
@@ -235,6 +247,26 @@ def _apply(
         return
     for folder, keys in by_folder.items():
         on_accept(folder, frozenset(keys), reply or _ignore)
+
+
+def _ignore_line(
+    line: str, on_ignore: OnIgnore | None, told: Callable[[dict[str, object]], None]
+) -> bool:
+    """Hand on ``{"action": "ignore" or "unignore", "folder": ..., "pattern": ...}``; False
+    for any other line."""
+    try:
+        decision = json.loads(line)
+        action = decision.get("action")
+        if action not in ("ignore", "unignore"):
+            return False
+        folder, pattern = decision["folder"], decision["pattern"]
+        if not isinstance(folder, str) or not isinstance(pattern, str):
+            raise TypeError("folder and pattern must be text")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
+    if on_ignore is not None:
+        on_ignore(folder, pattern, action == "unignore", told)
+    return True
 
 
 def _ignore(_keys: frozenset[ChangeKey], _error: str | None) -> None:
