@@ -495,9 +495,13 @@ def cmd_tray(service: Service, args: argparse.Namespace) -> int:
 
 
 def cmd_details(service: Service, args: argparse.Namespace) -> int:
+    if args.history or args.source == "--history":
+        from fim_tray.ui import history
+
+        return history.main()
     from fim_tray.ui import details
 
-    return details.main(["--history"] if args.history else [args.source] if args.source else [])
+    return details.main([args.source] if args.source else [])
 
 
 def cmd_pick_folder(service: Service, args: argparse.Namespace) -> int:

@@ -170,8 +170,8 @@ def test_history_opens_the_whole_history(
     spy.wait(1)
     tray.menu.click("History...")
     window = _details_window(desktop, "fim-tray: History")
-    title = desktop.run(["xdotool", "getwindowname", window]).stdout.strip()
-    assert title == "fim-tray: History: the last change"
+    wait_for(lambda: desktop.run(["xdotool", "getwindowname", window]).stdout.strip()
+             == "fim-tray: History: 1 change", 20, "the history read")  # fmt: skip
     desktop.screenshot(SCREENSHOTS / "history.png", box=(0, 0, 900, 560))
     _key(desktop, window, "Escape")
 
