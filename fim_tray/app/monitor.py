@@ -238,6 +238,10 @@ class Monitor:
     def resume(self) -> None:
         self._requests.put(_Request("resume"))
 
+    def settings_changed(self) -> None:
+        """The settings were saved: the next poll follows the new interval from now on."""
+        self._requests.put(_Request("settings"))
+
     # -- the loop ------------------------------------------------------------------------------
 
     def run_once(
@@ -398,6 +402,8 @@ class Monitor:
                         self.run_once(folder.path, full=True)
                     self.check_history()
                     next_poll = self.clock() + self._interval()
+                elif request.kind == "settings":  # a shorter interval counts from now
+                    next_poll = min(next_poll, self.clock() + self._interval())
                 else:
                     self._handle(request)
             except FimError as exc:  # settings unreadable, folder gone: say so, keep going

@@ -176,6 +176,12 @@ class Service:
 
         return ignore.unignore(self.store, path, pattern, put_back)
 
+    def update_settings(self, changes: Mapping[str, object]) -> Config:
+        """Save general settings all together or none; see :func:`fim_tray.app.settings.update`."""
+        from fim_tray.app import settings
+
+        return settings.update(self.store, changes)
+
     def ignore_patterns(self, path: str) -> tuple[str, ...]:
         """A folder's own ignore patterns."""
         return self.store.folder(path).excludes

@@ -20,6 +20,7 @@ from fim_tray import __version__, jsonio, logs
 from fim_tray.app.service import Service
 from fim_tray.cli import copies as cli_copies
 from fim_tray.cli import ignore as cli_ignore
+from fim_tray.cli import windows as cli_windows
 from fim_tray.cli.output import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -207,6 +208,7 @@ PARSERS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "history": ("changes reported so far", _history_parser),
     **cli_copies.PARSERS,
     **cli_ignore.PARSERS,
+    **cli_windows.PARSERS,
 }
 
 
@@ -515,6 +517,7 @@ COMMANDS = {
     "check": cmd_check, "accept": cmd_accept, "monitor": cmd_monitor, "history": cmd_history,
     "_pick-folder": cmd_pick_folder, "_details": cmd_details, **cli_copies.COMMANDS,
     **cli_ignore.COMMANDS,
+    **cli_windows.COMMANDS,
 }  # fmt: skip
 
 
@@ -525,6 +528,7 @@ COMMANDS = {
 # The commands whose results go to stdout: with it closed, they could not do their job.
 RESULT_COMMANDS = frozenset({"check", "list", "history", "monitor", "diff", "status"})
 QUICK_EXIT = frozenset(PARSERS) - {"tray", "monitor", "_pick-folder", "_details"}
+QUICK_EXIT -= cli_windows.WINDOWS
 
 
 class _Output:

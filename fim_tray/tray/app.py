@@ -29,6 +29,7 @@ from fim_tray.tray.dialogs import Dialogs
 from fim_tray.tray.icons import icon as draw_icon
 from fim_tray.tray.ignoring import Ignorer
 from fim_tray.tray.presenter import TrayModel
+from fim_tray.tray.settings import SettingsApplier
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,12 @@ class TrayApp:
             on_problem=self._problem,
             on_restored=self.monitor.check_now,
             on_ignore=self.ignorer.request,
+            on_settings=self._settings_request,
         )
+        self.settings = SettingsApplier(
+            service, self.monitor, refresh=lambda: self._refresh(menu=True),
+            pick_folder=lambda: self.dialogs.pick_folder(self.monitor.watch), unwatch=self.unwatch,
+        )  # fmt: skip
         self._pystray: ModuleType | None = None
         self._icon: Any = None
         self._quitting = threading.Event()
@@ -240,6 +246,7 @@ class TrayApp:
                 enabled=lambda _: self.model.pending > 0,
             ),
             item("History...", _run(self.show_history)),
+            item("Settings...", _run(self.dialogs.settings)),
             item(lambda _: "Resume" if self.model.paused else "Pause", _run(self.toggle_pause)),
             menu.SEPARATOR,
             item("Start at login", _run(self.toggle_autostart), checked=self._autostart_on),
@@ -290,6 +297,9 @@ class TrayApp:
         hints: Mapping[str, Writer] | None = None,
     ) -> None:
         self.dialogs.details(folder, changes, when, self._accept, hints)
+
+    def _settings_request(self, decision: dict[str, object], told: Callable[..., None]) -> None:
+        self.settings.request(decision, told)
 
     def show_history(self) -> None:
         log.debug("History... chosen")

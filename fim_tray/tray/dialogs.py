@@ -36,6 +36,9 @@ OnPicked = Callable[[str], None]
 OnProblem = Callable[[str], None]
 # folder, pattern, undo (remove it again), and who hears the result (a JSON object for the window)
 OnIgnore = Callable[[str, str, bool, Callable[[dict[str, object]], None]], None]
+# what the Settings window asks (see SETTINGS_ACTIONS), and who hears the result
+OnSettings = Callable[[dict[str, object], Callable[[dict[str, object]], None]], None]
+SETTINGS_ACTIONS = frozenset({"settings", "keep-copies", "watch", "unwatch"})
 
 
 def _end(child: subprocess.Popen[str]) -> None:
@@ -59,7 +62,9 @@ class Dialogs:
         on_problem: OnProblem,
         on_restored: OnRestored | None = None,
         on_ignore: OnIgnore | None = None,
+        on_settings: OnSettings | None = None,
     ) -> None:
+        self.on_settings = on_settings
         self.on_problem = on_problem
         self.on_restored = on_restored
         self.on_ignore = on_ignore
@@ -143,6 +148,10 @@ class Dialogs:
             out.write(jsonio.dumps(doc))
         self._in_thread(lambda: self._details(["_details", name], on_accept, Path(name)))
 
+    def settings(self) -> None:
+        """The Settings window; what it asks goes to ``on_settings``."""
+        self._in_thread(lambda: self._details(["_settings"], _nothing_to_accept, None))
+
     def history(self, on_accept: OnAccept) -> None:
         self._in_thread(lambda: self._details(["_details", "--history"], on_accept, None))
 
@@ -171,6 +180,8 @@ class Dialogs:
                     self._tell(child, message)
 
                 for line in child.stdout:  # one decision per line, while the window is open
+                    if _settings_line(line, self.on_settings, told):
+                        continue
                     if not _ignore_line(line, self.on_ignore, told):
                         _apply(line, on_accept, self.on_restored, reply)
                 code = child.wait()
@@ -247,6 +258,25 @@ def _apply(
         return
     for folder, keys in by_folder.items():
         on_accept(folder, frozenset(keys), reply or _ignore)
+
+
+def _nothing_to_accept(_folder: str, _keys: frozenset[ChangeKey], _done: Accepting) -> None:
+    pass
+
+
+def _settings_line(
+    line: str, on_settings: OnSettings | None, told: Callable[[dict[str, object]], None]
+) -> bool:
+    """Hand on a Settings window's request (see SETTINGS_ACTIONS); False for any other line."""
+    try:
+        decision = json.loads(line)
+    except ValueError:
+        return False
+    if not isinstance(decision, dict) or decision.get("action") not in SETTINGS_ACTIONS:
+        return False
+    if on_settings is not None:
+        on_settings(decision, told)
+    return True
 
 
 def _ignore_line(
