@@ -128,7 +128,10 @@ class TrayApp:
 
     def _setup(self, icon: Any) -> None:
         icon.visible = True
+        first_run = not self.service.paths.config_file.exists()
         self.monitor.start()
+        if first_run and not self.model.folders:  # no settings yet: a short welcome
+            self.dialogs.welcome()
 
     def quit(self) -> None:
         """Close the dialogs and stop the monitor (cancelling a scan); the waiting for it

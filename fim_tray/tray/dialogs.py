@@ -38,7 +38,7 @@ OnProblem = Callable[[str], None]
 OnIgnore = Callable[[str, str, bool, Callable[[dict[str, object]], None]], None]
 # what the Settings window asks (see SETTINGS_ACTIONS), and who hears the result
 OnSettings = Callable[[dict[str, object], Callable[[dict[str, object]], None]], None]
-SETTINGS_ACTIONS = frozenset({"settings", "keep-copies", "watch", "unwatch"})
+SETTINGS_ACTIONS = frozenset({"settings", "keep-copies", "watch", "watch-path", "unwatch"})
 
 
 def _end(child: subprocess.Popen[str]) -> None:
@@ -151,6 +151,10 @@ class Dialogs:
     def settings(self) -> None:
         """The Settings window; what it asks goes to ``on_settings``."""
         self._in_thread(lambda: self._details(["_settings"], _nothing_to_accept, None))
+
+    def welcome(self) -> None:
+        """The first-run welcome; its "Watch" goes to ``on_settings`` as the Settings' does."""
+        self._in_thread(lambda: self._details(["_welcome"], _nothing_to_accept, None))
 
     def history(self, on_accept: OnAccept) -> None:
         self._in_thread(lambda: self._details(["_details", "--history"], on_accept, None))

@@ -40,6 +40,10 @@ class SettingsApplier:
         if action == "watch":
             self.pick_folder()
             return
+        path = decision.get("path")
+        if action == "watch-path" and isinstance(path, str):  # the welcome's folder
+            self.monitor.watch(path)
+            return
         if action == "unwatch" and isinstance(folder, str):
             self.unwatch(folder)
             told({"folder": {"said": f"Stopping watching {folder}..."}})
