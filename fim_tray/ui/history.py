@@ -59,16 +59,16 @@ class HistoryWindow(DetailsWindow):
         self.find = ttk.Entry(bar, textvariable=self.text_var, width=22)
         self.from_entry = ttk.Entry(bar, textvariable=self.from_var, width=11)
         self.to_entry = ttk.Entry(bar, textvariable=self.to_var, width=11)
-        column = 0
-        for caption, widget, underline in (
+        for number, (caption, widget, underline) in enumerate((
             ("Folder", self.folder_box, -1), ("Kind", self.kind_box, -1),
             ("Find", self.find, 0), ("When", when, -1),
             ("From", self.from_entry, -1), ("To", self.to_entry, -1),
-        ):  # fmt: skip
-            ttk.Label(bar, text=caption, underline=underline).grid(row=0, column=column,
-                                                                   padx=(0, 4))  # fmt: skip
-            widget.grid(row=0, column=column + 1, padx=(0, 10), sticky="w")
-            column += 2
+        )):  # fmt: skip
+            row, column = divmod(number, 3)  # two rows of three: they fit a small screen
+            ttk.Label(bar, text=caption, underline=underline).grid(
+                row=row, column=column * 2, padx=(0, 4), pady=2, sticky="w"
+            )
+            widget.grid(row=row, column=column * 2 + 1, padx=(0, 12), pady=2, sticky="w")
         for box in (self.folder_box, self.kind_box, when):
             box.bind("<<ComboboxSelected>>", lambda _e: self.apply_filter())
         self.text_var.trace_add("write", lambda *_a: self._filter_soon())
