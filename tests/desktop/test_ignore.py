@@ -11,25 +11,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.desktop.conftest import SCREENSHOTS, Tray
+from tests.desktop.conftest import Tray
 from tests.desktop.dbus_client import NotificationSpy
 from tests.desktop.harness import Desktop, wait_for
+from tests.desktop.shots import window_shot
 from tests.desktop.test_details import _details_window, _key
 from tests.desktop.test_tray import _home_with
 
 pytestmark = pytest.mark.desktop
 StartTray = Callable[..., Tray]
-
-
-def window_shot(desktop: Desktop, window: str, name: str) -> Path:
-    """A screenshot of one window (wherever it is on the screen)."""
-    path = SCREENSHOTS / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    desktop.run(["dunstctl", "close-all"])  # a notification over the window is not the window
-    time.sleep(0.3)
-    result = desktop.run(["import", "-window", window, str(path)])
-    assert result.returncode == 0, result.stderr
-    return path
 
 
 def _excludes(home: Path) -> list[str]:

@@ -15,8 +15,8 @@ from tests.conftest import run_cli
 from tests.desktop.conftest import Tray
 from tests.desktop.dbus_client import NotificationSpy
 from tests.desktop.harness import Desktop, wait_for
+from tests.desktop.shots import window_shot
 from tests.desktop.test_details import _details_window, _key
-from tests.desktop.test_ignore import window_shot
 from tests.desktop.test_tray import _home_with
 
 pytestmark = pytest.mark.desktop

@@ -10,8 +10,8 @@ import pytest
 
 from tests.desktop.conftest import Tray
 from tests.desktop.harness import Desktop, wait_for
+from tests.desktop.shots import window_shot
 from tests.desktop.test_details import _details_window, _key
-from tests.desktop.test_ignore import window_shot
 
 pytestmark = pytest.mark.desktop
 StartTray = Callable[..., Tray]
