@@ -18,7 +18,7 @@ def test_ignore_list_remove(tmp_path: Path) -> None:
     assert cli("check", root, home=home).returncode == 0
     listed = cli("ignore", root, "--list", home=home)
     assert listed.returncode == 0 and listed.out.splitlines() == ["*.log"]
-    assert "*.log" in cli("status", home=home).out
+    assert "ignores *.log" in cli("status", home=home).out
     assert "ignored" in cli("history", home=home).out
     assert cli("ignore", root, "--remove", "*.log", home=home).returncode == 0
     assert cli("ignore", root, "--list", home=home).out == ""
