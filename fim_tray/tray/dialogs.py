@@ -38,6 +38,8 @@ OnProblem = Callable[[str], None]
 OnIgnore = Callable[[str, str, bool, Callable[[dict[str, object]], None]], None]
 # what the Settings window asks (see SETTINGS_ACTIONS), and who hears the result
 OnSettings = Callable[[dict[str, object], Callable[[dict[str, object]], None]], None]
+# What a window says on stderr of what it did (logged, never taken for an error message).
+CHATTER = ("status: ", "row ", "list: ")
 SETTINGS_ACTIONS = frozenset({"settings", "keep-copies", "watch", "watch-path", "unwatch"})
 
 
@@ -171,7 +173,8 @@ class Dialogs:
                 def drain() -> None:  # what the window says goes to the log, as it says it
                     for said in stderr:
                         log.debug("the window says: %s", said.rstrip())
-                        errors.append(said)
+                        if not said.startswith(CHATTER):  # what it did is not an error
+                            errors.append(said)
 
                 # Drain stderr beside stdout: a window that writes much to it must not block.
                 drainer = threading.Thread(target=drain, daemon=True)
