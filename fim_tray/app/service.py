@@ -182,6 +182,12 @@ class Service:
 
         return settings.update(self.store, changes)
 
+    def set_notify(self, path: str, on: bool) -> Folder:
+        """The tray's notifications for one folder on or off (its changes still show)."""
+        from fim_tray.app import settings
+
+        return settings.set_notify(self.store, path, on)
+
     def ignore_patterns(self, path: str) -> tuple[str, ...]:
         """A folder's own ignore patterns."""
         return self.store.folder(path).excludes

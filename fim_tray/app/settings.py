@@ -8,6 +8,7 @@ import math
 from collections.abc import Mapping
 
 from fim_tray.errors import ConfigError
+from fim_tray.models import Folder
 from fim_tray.store.config import MAX_INTERVAL, MIN_INTERVAL, Config, from_json, to_json
 from fim_tray.store.state import Store
 
@@ -42,6 +43,16 @@ def parse(texts: Mapping[str, str | bool]) -> tuple[dict[str, object], dict[str,
     if "pause_on_battery" in texts:
         values["pause_on_battery"] = bool(texts["pause_on_battery"])
     return values, errors
+
+
+def set_notify(store: Store, path: str, on: bool) -> Folder:
+    """Turn the tray's notifications for one watched folder on or off."""
+    with store.locked():
+        config = store.config()
+        folder = store.folder(path)._replace(notify=on)
+        folders = tuple(folder if f.path == folder.path else f for f in config.folders)
+        store.save_config(config._replace(folders=folders))
+    return folder
 
 
 def update(store: Store, changes: Mapping[str, object]) -> Config:

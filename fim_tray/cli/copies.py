@@ -231,6 +231,8 @@ def cmd_status(service: Service, args: argparse.Namespace) -> int:
             )
         else:
             line += "on" if status.folder.keep_copies else "off"
+        if not status.folder.notify:
+            line += "; notifications off"
         if status.folder.excludes:
             line += f"; ignores {', '.join(escape(p) for p in status.folder.excludes)}"
         print(line)

@@ -68,6 +68,7 @@ def _folder_json(folder: Folder) -> dict[str, Any]:
         "excludes": list(folder.excludes),
         # written only when on: a folder without copies needs no key
         **({"keep_copies": True} if folder.keep_copies else {}),
+        **({} if folder.notify else {"notify": False}),  # likewise: written only when off
     }
 
 
@@ -121,9 +122,11 @@ def from_json(obj: Any, source: str = "config.json") -> Config:
             keep_copies = item.get("keep_copies", False)
             if not isinstance(keep_copies, bool):
                 raise ValueError(f"folders: entry {number}: keep_copies must be true or false")
-            folders.append(
-                Folder(path, folder_id(path), folder_algorithm, folder_excludes, keep_copies)
-            )
+            notify = item.get("notify", True)
+            if not isinstance(notify, bool):
+                raise ValueError(f"folders: entry {number}: notify must be true or false")
+            folder = Folder(path, folder_id(path), folder_algorithm, folder_excludes, keep_copies)
+            folders.append(folder._replace(notify=notify))
     except (TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"{source} holds an invalid setting: {exc}. Fix or delete it.") from exc
     if interval < MIN_INTERVAL:

@@ -182,7 +182,10 @@ class TrayApp:
             # the whole pending list: open windows mark what was accepted or changed elsewhere
             keys = frozenset(c.key() for c in report.changes)
             self.dialogs.tell_pending(report.folder.path, keys)
+        quiet = not report.folder.notify  # notifications off for it: the icon and menu still say
         if notice is not None and self.notifier is not None and not self._quitting.is_set():
+            if quiet:
+                return
             clicked = (
                 _run(self.show_details, notice.folder, notice.changes, notice.time, notice.hints)
                 if notice.changes

@@ -40,7 +40,9 @@ OnIgnore = Callable[[str, str, bool, Callable[[dict[str, object]], None]], None]
 OnSettings = Callable[[dict[str, object], Callable[[dict[str, object]], None]], None]
 # What a window says on stderr of what it did (logged, never taken for an error message).
 CHATTER = ("status: ", "row ", "list: ")
-SETTINGS_ACTIONS = frozenset({"settings", "keep-copies", "watch", "watch-path", "unwatch"})
+SETTINGS_ACTIONS = frozenset(
+    {"settings", "keep-copies", "notify", "watch", "watch-path", "unwatch"}
+)
 
 
 def _end(child: subprocess.Popen[str]) -> None:

@@ -52,6 +52,10 @@ class SettingsApplier:
             on = bool(decision.get("on"))
             self.monitor.call(lambda: self._copies(folder, on, told), folder)
             return
+        if action == "notify" and isinstance(folder, str):
+            on = bool(decision.get("on"))
+            self.monitor.call(lambda: self._notify(folder, on, told), folder)
+            return
         changes = decision.get("settings")
         if action == "settings" and isinstance(changes, dict):
             self.monitor.call(lambda: self._settings(changes, told))
@@ -65,6 +69,14 @@ class SettingsApplier:
         log.info("settings changed: %s", ", ".join(f"{k}={v}" for k, v in changes.items()))
         self.monitor.settings_changed()
         told({"settings": {"saved": sorted(changes)}})
+
+    def _notify(self, folder: str, on: bool, told: Told) -> None:
+        try:
+            self.service.set_notify(folder, on)
+        except FimError as exc:
+            told({"folder": {"error": exc.message}})
+            return
+        told({"folder": {"said": f"Notifications {'on' if on else 'off'} for {folder}."}})
 
     def _copies(self, folder: str, on: bool, told: Told) -> None:
         try:

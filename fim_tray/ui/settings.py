@@ -103,10 +103,12 @@ class SettingsWindow:
         self.root.bind("<Alt-s>", on_key(self.save))
 
         # -- folders --
-        self.folder_list = ttk.Treeview(folders, columns=("path", "copies", "ignores"),
+        self.folder_list = ttk.Treeview(folders, columns=("path", "notify", "copies", "ignores"),
                                         show="headings", height=5, selectmode="browse")  # fmt: skip
-        for name, label, width in (("path", "Folder", 380), ("copies", "Copies", 80),
-                                   ("ignores", "Ignores", 200)):  # fmt: skip
+        for name, label, width in (
+            ("path", "Folder", 340), ("notify", "Notifications", 110), ("copies", "Copies", 70),
+            ("ignores", "Ignores", 160),
+        ):  # fmt: skip
             self.folder_list.heading(name, text=label)
             self.folder_list.column(name, width=width, stretch=name == "path")
         self.folder_list.grid(row=0, column=0, columnspan=3, sticky="nsew")
@@ -123,6 +125,13 @@ class SettingsWindow:
                                           underline=0, variable=self.copies,
                                           command=self.toggle_copies)  # fmt: skip
         self.copies_box.grid(row=2, column=0, columnspan=3, sticky="w")
+        self.notify = tk.BooleanVar(self.root, True)
+        self.notify_box = ttk.Checkbutton(
+            folders, text="Notify me of its changes", underline=0, variable=self.notify,
+            command=self.toggle_notify,
+        )  # fmt: skip
+        self.notify_box.grid(row=2, column=2, sticky="w")
+        self.root.bind("<Alt-n>", lambda _e: self.notify_box.invoke())
         self.root.bind("<Alt-k>", lambda _e: self.copies_box.invoke())
         hint = "Ignore patterns (*.log: any depth; /logs/app.log: one path; cache/: a folder)"
         ttk.Label(folders, underline=0, text=hint).grid(row=3, column=0, columnspan=3,
@@ -206,7 +215,8 @@ class SettingsWindow:
         self.folder_list.delete(*self.folder_list.get_children())
         for folder in self.config.folders:
             self.folder_list.insert("", "end", iid=folder.path, values=(
-                folder.path, "on" if folder.keep_copies else "off",
+                folder.path, "on" if folder.notify else "off",
+                "on" if folder.keep_copies else "off",
                 ", ".join(folder.excludes) or "-",
             ))  # fmt: skip
         paths = [f.path for f in self.config.folders]
@@ -220,11 +230,13 @@ class SettingsWindow:
         self.patterns.delete(0, "end")
         state = ["!disabled"] if folder is not None else ["disabled"]
         self.copies_box.state(state)
+        self.notify_box.state(state)
         self.stop_button.state(state)
         if folder is None:
             self.copies.set(False)
             return
         self.copies.set(folder.keep_copies)
+        self.notify.set(folder.notify)
         for pattern in folder.excludes:
             self.patterns.insert("end", pattern)
 
@@ -232,6 +244,11 @@ class SettingsWindow:
         folder = self.chosen()
         if folder is not None:
             self._tell("keep-copies", folder=folder, on=self.copies.get())
+
+    def toggle_notify(self) -> None:
+        folder = self.chosen()
+        if folder is not None:
+            self._tell("notify", folder=folder, on=self.notify.get())
 
     def add_pattern(self) -> None:
         from fim_tray.app.ignore import check_pattern

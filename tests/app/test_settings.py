@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from fim_tray.app.service import Service
@@ -30,3 +33,17 @@ def test_saved_together_or_not_at_all(service: Service) -> None:
     assert service.config().interval == 5.0  # nothing saved half
     with pytest.raises(ConfigError, match="cannot be changed here"):
         service.update_settings({"folders": []})
+
+
+def test_notifications_per_folder_are_kept(service: Service, tmp_path: Path) -> None:
+    folder = tmp_path / "w"
+    folder.mkdir()
+    service.watch(str(folder))
+    assert service.config().folders[0].notify
+    service.set_notify(str(folder), False)
+    assert not service.config().folders[0].notify
+    saved = json.loads(service.paths.config_file.read_text())
+    assert saved["folders"][0]["notify"] is False
+    service.set_notify(str(folder), True)
+    saved = json.loads(service.paths.config_file.read_text())
+    assert "notify" not in saved["folders"][0]  # written only when off

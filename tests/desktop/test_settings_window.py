@@ -79,4 +79,13 @@ def test_settings_are_checked_saved_and_applied_at_once(
     assert len(spy.sent) == before
     (watched / "plan.txt").write_text("plan B\n")
     spy.wait(before + 1)  # a file not ignored is still reported
+
+    _key(desktop, window, "alt+n")  # notifications off for this folder: at once
+    wait_for(lambda: '"notify": false' in json.dumps(_config(home)), 10, "notifications off")
+    told = len(spy.sent)
+    (watched / "new.txt").write_text("quietly\n")
+    wait_for(lambda: "2 changes" in tray.menu.status(), 15, "the change counted")
+    time.sleep(2)
+    assert len(spy.sent) == told  # counted in the icon and menu, not notified
+    assert "notifications off" in run_cli("status", home=home).stdout
     _key(desktop, window, "Escape")
