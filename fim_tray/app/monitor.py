@@ -166,7 +166,7 @@ class Monitor:
         clock: Callable[[], float] = time.monotonic,
         events: bool = False,
         background: bool = False,
-        full_every: float = FULL_EVERY,
+        full_every: float | None = None,
         watcher_factory: Callable[..., EventWatcher] = EventWatcher,
         on_battery: Callable[[], bool | None] = power.on_battery,
     ) -> None:
@@ -350,13 +350,17 @@ class Monitor:
         self._requests.put(_Request("lost", folder, why=why))
 
     def _full_due(self) -> list[Folder]:
-        """Folders whose last full re-hash is older than ``full_every``."""
+        """Folders whose last full re-hash is older than ``full_every`` (the settings'
+        ``full_check_hours`` when None)."""
         now = self.service.clock()
+        every = self.full_every
+        if every is None:
+            every = self.service.config().full_check_hours * 3600.0
         due = []
         for folder in self.service.folders():
             last = self.service.last_full_check(folder)
             if self.path in (None, folder.path) and (
-                last is None or (now - last).total_seconds() >= self.full_every
+                last is None or (now - last).total_seconds() >= every
             ):
                 due.append(folder)
         return due

@@ -1,6 +1,6 @@
-"""Changing the general settings (check interval, speed cap, pause on battery) as a person
-types them: each field checked on its own with a plain message, and all saved together or
-none."""
+"""Changing the general settings (check interval, full re-hash, speed cap, pause on battery)
+as a person types them: each field checked on its own with a plain message, and all saved
+together or none."""
 
 from __future__ import annotations
 
@@ -9,10 +9,18 @@ from collections.abc import Mapping
 
 from fim_tray.errors import ConfigError
 from fim_tray.models import Folder
-from fim_tray.store.config import MAX_INTERVAL, MIN_INTERVAL, Config, from_json, to_json
+from fim_tray.store.config import (
+    MAX_FULL_HOURS,
+    MAX_INTERVAL,
+    MIN_FULL_HOURS,
+    MIN_INTERVAL,
+    Config,
+    from_json,
+    to_json,
+)
 from fim_tray.store.state import Store
 
-EDITABLE = ("interval", "max_mb_per_s", "pause_on_battery")
+EDITABLE = ("interval", "max_mb_per_s", "pause_on_battery", "full_check_hours")
 
 
 def parse(texts: Mapping[str, str | bool]) -> tuple[dict[str, object], dict[str, str]]:
@@ -40,6 +48,16 @@ def parse(texts: Mapping[str, str | bool]) -> tuple[dict[str, object], dict[str,
                 errors["max_mb_per_s"] = "0 or more (0 is no cap)"
             else:
                 values["max_mb_per_s"] = cap
+    if "full_check_hours" in texts:
+        try:
+            hours = float(str(texts["full_check_hours"]).strip())
+        except ValueError:
+            errors["full_check_hours"] = "a number of hours, such as 24"
+        else:
+            if not math.isfinite(hours) or not MIN_FULL_HOURS <= hours <= MAX_FULL_HOURS:
+                errors["full_check_hours"] = f"from {MIN_FULL_HOURS:g} to {MAX_FULL_HOURS:g} hours"
+            else:
+                values["full_check_hours"] = hours
     if "pause_on_battery" in texts:
         values["pause_on_battery"] = bool(texts["pause_on_battery"])
     return values, errors

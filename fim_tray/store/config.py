@@ -22,6 +22,8 @@ SCHEMA = 1
 DEFAULT_INTERVAL = 60.0  # seconds between polls of every watched folder
 MIN_INTERVAL = 1.0
 MAX_INTERVAL = 365 * 86400.0  # far below what threading's waits accept
+DEFAULT_FULL_HOURS = 24.0  # hours between full re-hashes of a folder (catches mtime put back)
+MIN_FULL_HOURS, MAX_FULL_HOURS = 1.0, 365 * 24.0
 
 
 class Config(NamedTuple):
@@ -39,6 +41,8 @@ class Config(NamedTuple):
     max_mb_per_s: float = 0.0
     # Hold back the monitor's scheduled polls and full re-hashes while on battery.
     pause_on_battery: bool = False
+    # Hours between the monitor's full re-hashes of each folder.
+    full_check_hours: float = DEFAULT_FULL_HOURS
 
     def find(self, path: str) -> Folder | None:
         return next((f for f in self.folders if f.path == path), None)
@@ -72,6 +76,12 @@ def _folder_json(folder: Folder) -> dict[str, Any]:
     }
 
 
+def _full_hours(config: Config) -> dict[str, float]:
+    """Written only when set: the default needs no key."""
+    hours = config.full_check_hours
+    return {} if hours == DEFAULT_FULL_HOURS else {"full_check_hours": hours}
+
+
 def to_json(config: Config) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
@@ -79,6 +89,7 @@ def to_json(config: Config) -> dict[str, Any]:
         "hash_workers": config.hash_workers,
         "max_mb_per_s": config.max_mb_per_s,
         "pause_on_battery": config.pause_on_battery,
+        **_full_hours(config),
         "algorithm": config.algorithm,
         "excludes": list(config.excludes),
         "folders": [_folder_json(f) for f in config.folders],
@@ -95,7 +106,7 @@ def from_json(obj: Any, source: str = "config.json") -> Config:
             f"{source} has schema {obj.get('schema')!r}; this fim-tray reads {SCHEMA}."
         )
     known = {"schema", "interval", "algorithm", "excludes", "folders", "hash_workers"}
-    known |= {"max_mb_per_s", "pause_on_battery"}
+    known |= {"max_mb_per_s", "pause_on_battery", "full_check_hours"}
     raw_folders = obj.get("folders", [])
     if not isinstance(raw_folders, list):
         raise ConfigError(f"{source}: folders must be a list of folders. Fix or delete it.")
@@ -152,6 +163,16 @@ def from_json(obj: Any, source: str = "config.json") -> Config:
         raise ConfigError(
             f"{source}: pause_on_battery must be true or false, not {pause_on_battery!r}."
         )
+    full_hours = obj.get("full_check_hours", DEFAULT_FULL_HOURS)
+    if (
+        isinstance(full_hours, bool)
+        or not isinstance(full_hours, int | float)
+        or not MIN_FULL_HOURS <= full_hours <= MAX_FULL_HOURS
+    ):
+        raise ConfigError(
+            f"{source}: full_check_hours must be a number of hours from {MIN_FULL_HOURS:g} to "
+            f"{MAX_FULL_HOURS:g}, not {full_hours!r}."
+        )
     extra = {k: v for k, v in obj.items() if k not in known}
     return Config(
         tuple(folders),
@@ -162,6 +183,7 @@ def from_json(obj: Any, source: str = "config.json") -> Config:
         hash_workers,
         max_mb_per_s=max_mb_per_s,
         pause_on_battery=pause_on_battery,
+        full_check_hours=float(full_hours),
     )
 
 

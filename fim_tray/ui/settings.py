@@ -69,6 +69,8 @@ class SettingsWindow:
         rows = (
             ("interval", "Check every", 6, "seconds (file events are seen at once anyway)",
              f"{self.config.interval:g}"),
+            ("full_check_hours", "Re-hash every", 0, "hours: every file read and hashed again",
+             f"{self.config.full_check_hours:g}"),
             ("max_mb_per_s", "Speed cap", 1, "MB/s while checking in the background (0: none)",
              f"{self.config.max_mb_per_s:g}"),
         )  # fmt: skip
@@ -90,16 +92,16 @@ class SettingsWindow:
             entry.bind("<Return>", lambda _e: self.save())
         self.battery = tk.BooleanVar(self.root, self.config.pause_on_battery)
         ttk.Checkbutton(general, text="Pause background checks on battery", underline=6,
-                        variable=self.battery).grid(row=4, column=0, columnspan=3, sticky="w",
+                        variable=self.battery).grid(row=6, column=0, columnspan=3, sticky="w",
                                                     pady=(10, 0))  # fmt: skip
         self.login = tk.BooleanVar(self.root, self._autostart_on())
         ttk.Checkbutton(general, text="Start at login", variable=self.login,
-                        command=self.toggle_login).grid(row=5, column=0, columnspan=3,
+                        command=self.toggle_login).grid(row=7, column=0, columnspan=3,
                                                         sticky="w", pady=(6, 0))  # fmt: skip
         self.root.bind("<Alt-b>", lambda _e: self.battery.set(not self.battery.get()))
         save = ttk.Button(general, text="Save", underline=0, style="Accent.TButton",
                           command=self.save)  # fmt: skip
-        save.grid(row=6, column=0, sticky="w", pady=(14, 0))
+        save.grid(row=8, column=0, sticky="w", pady=(14, 0))
         self.root.bind("<Alt-s>", on_key(self.save))
 
         # -- folders --

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,30 @@ def test_notifications_per_folder_are_kept(service: Service, tmp_path: Path) -> 
     service.set_notify(str(folder), True)
     saved = json.loads(service.paths.config_file.read_text())
     assert "notify" not in saved["folders"][0]  # written only when off
+
+
+def test_the_full_re_hash_schedule_is_a_setting(service: Service) -> None:
+    assert parse({"full_check_hours": "12"}) == ({"full_check_hours": 12.0}, {})
+    assert parse({"full_check_hours": "0"})[1] == {"full_check_hours": "from 1 to 8760 hours"}
+    assert parse({"full_check_hours": "daily"})[1]["full_check_hours"].startswith("a number")
+    assert service.config().full_check_hours == 24.0
+    assert "full_check_hours" not in json.loads(
+        service.paths.config_file.read_text() if service.paths.config_file.exists() else "{}"
+    )
+    service.update_settings({"full_check_hours": 6.0})
+    assert service.config().full_check_hours == 6.0
+    with pytest.raises(ConfigError, match="full_check_hours"):
+        service.update_settings({"full_check_hours": 0.1})
+
+
+def test_the_monitor_follows_the_full_re_hash_setting(service: Service, tmp_path: Path) -> None:
+    from fim_tray.app.monitor import Monitor
+
+    folder = tmp_path / "w"
+    folder.mkdir()
+    service.watch(str(folder))  # a first baseline counts as a full re-hash, just now
+    monitor = Monitor(service, lambda report: None)
+    assert monitor._full_due() == []
+    service.update_settings({"full_check_hours": 1.0})
+    later = Service(service.paths, clock=lambda: service.clock() + timedelta(hours=2))
+    assert [f.path for f in Monitor(later, lambda report: None)._full_due()] == [str(folder)]
