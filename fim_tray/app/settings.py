@@ -16,11 +16,12 @@ from fim_tray.store.config import (
     MIN_INTERVAL,
     Config,
     from_json,
+    is_clock_time,
     to_json,
 )
 from fim_tray.store.state import Store
 
-EDITABLE = ("interval", "max_mb_per_s", "pause_on_battery", "full_check_hours")
+EDITABLE = ("interval", "max_mb_per_s", "pause_on_battery", "full_check_hours", "notify_summary")
 
 
 def parse(texts: Mapping[str, str | bool]) -> tuple[dict[str, object], dict[str, str]]:
@@ -58,6 +59,12 @@ def parse(texts: Mapping[str, str | bool]) -> tuple[dict[str, object], dict[str,
                 errors["full_check_hours"] = f"from {MIN_FULL_HOURS:g} to {MAX_FULL_HOURS:g} hours"
             else:
                 values["full_check_hours"] = hours
+    if "notify_summary" in texts:  # "" notifies at once; HH:MM one summary a day then
+        when = str(texts["notify_summary"]).strip()
+        if when and not is_clock_time(when):
+            errors["notify_summary"] = "a time of day as HH:MM, such as 18:00"
+        else:
+            values["notify_summary"] = when
     if "pause_on_battery" in texts:
         values["pause_on_battery"] = bool(texts["pause_on_battery"])
     return values, errors

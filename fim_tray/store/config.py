@@ -43,6 +43,8 @@ class Config(NamedTuple):
     pause_on_battery: bool = False
     # Hours between the monitor's full re-hashes of each folder.
     full_check_hours: float = DEFAULT_FULL_HOURS
+    # How the tray notifies: "" at once; "HH:MM" one summary a day at that time.
+    notify_summary: str = ""
 
     def find(self, path: str) -> Folder | None:
         return next((f for f in self.folders if f.path == path), None)
@@ -90,6 +92,7 @@ def to_json(config: Config) -> dict[str, Any]:
         "max_mb_per_s": config.max_mb_per_s,
         "pause_on_battery": config.pause_on_battery,
         **_full_hours(config),
+        **({"notify_summary": config.notify_summary} if config.notify_summary else {}),
         "algorithm": config.algorithm,
         "excludes": list(config.excludes),
         "folders": [_folder_json(f) for f in config.folders],
@@ -106,7 +109,7 @@ def from_json(obj: Any, source: str = "config.json") -> Config:
             f"{source} has schema {obj.get('schema')!r}; this fim-tray reads {SCHEMA}."
         )
     known = {"schema", "interval", "algorithm", "excludes", "folders", "hash_workers"}
-    known |= {"max_mb_per_s", "pause_on_battery", "full_check_hours"}
+    known |= {"max_mb_per_s", "pause_on_battery", "full_check_hours", "notify_summary"}
     raw_folders = obj.get("folders", [])
     if not isinstance(raw_folders, list):
         raise ConfigError(f"{source}: folders must be a list of folders. Fix or delete it.")
@@ -173,6 +176,12 @@ def from_json(obj: Any, source: str = "config.json") -> Config:
             f"{source}: full_check_hours must be a number of hours from {MIN_FULL_HOURS:g} to "
             f"{MAX_FULL_HOURS:g}, not {full_hours!r}."
         )
+    summary = obj.get("notify_summary", "")
+    if not isinstance(summary, str) or (summary and not is_clock_time(summary)):
+        raise ConfigError(
+            f"{source}: notify_summary must be a time of day as HH:MM (or empty: notify at "
+            f"once), not {summary!r}."
+        )
     extra = {k: v for k, v in obj.items() if k not in known}
     return Config(
         tuple(folders),
@@ -184,7 +193,17 @@ def from_json(obj: Any, source: str = "config.json") -> Config:
         max_mb_per_s=max_mb_per_s,
         pause_on_battery=pause_on_battery,
         full_check_hours=float(full_hours),
+        notify_summary=summary,
     )
+
+
+def is_clock_time(text: str) -> bool:
+    """Whether ``text`` is a time of day written HH:MM (00:00 to 23:59)."""
+    hours, colon, minutes = text.partition(":")
+    return (
+        colon == ":" and len(hours) == 2 and len(minutes) == 2
+        and hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60
+    )  # fmt: skip
 
 
 def _strings(value: Any, what: str) -> tuple[str, ...]:

@@ -30,6 +30,7 @@ from fim_tray.tray.icons import icon as draw_icon
 from fim_tray.tray.ignoring import Ignorer
 from fim_tray.tray.presenter import TrayModel
 from fim_tray.tray.settings import SettingsApplier
+from fim_tray.tray.summary import DailySummary
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ class TrayApp:
             on_ignore=self.ignorer.request,
             on_settings=self._settings_request,
         )
+        self.summary = DailySummary(self._send_summary, self._summary_time, service.clock)
         self.settings = SettingsApplier(
             service, self.monitor, refresh=lambda: self._refresh(menu=True),
             pick_folder=lambda: self.dialogs.pick_folder(self.monitor.watch), unwatch=self.unwatch,
@@ -130,6 +132,7 @@ class TrayApp:
         icon.visible = True
         first_run = not self.service.paths.config_file.exists()
         self.monitor.start()
+        self.summary.start()
         if first_run and not self.model.folders:  # no settings yet: a short welcome
             self.dialogs.welcome()
 
@@ -139,6 +142,7 @@ class TrayApp:
         self._quitting.set()
         self.dialogs.close()
         self.monitor.stop.set()
+        self.summary.stop.set()
         threading.Thread(target=self._finish, name="fim-tray-quit", daemon=True).start()
 
     def _finish(self) -> None:
@@ -184,8 +188,8 @@ class TrayApp:
             self.dialogs.tell_pending(report.folder.path, keys)
         quiet = not report.folder.notify  # notifications off for it: the icon and menu still say
         if notice is not None and self.notifier is not None and not self._quitting.is_set():
-            if quiet:
-                return
+            if quiet or self.summary.held(notice.folder, len(notice.changes)):
+                return  # notifications off for it, or one summary a day
             clicked = (
                 _run(self.show_details, notice.folder, notice.changes, notice.time, notice.hints)
                 if notice.changes
@@ -303,6 +307,16 @@ class TrayApp:
         hints: Mapping[str, Writer] | None = None,
     ) -> None:
         self.dialogs.details(folder, changes, when, self._accept, hints)
+
+    def _summary_time(self) -> str:
+        try:
+            return self.service.config().notify_summary
+        except FimError:
+            return ""
+
+    def _send_summary(self, title: str, body: str) -> None:
+        if self.notifier is not None and not self._quitting.is_set():
+            self._shown_ok(self.notifier.send(title, body, on_clicked=_run(self.show_history)))
 
     def _settings_request(self, decision: dict[str, object], told: Callable[..., None]) -> None:
         self.settings.request(decision, told)

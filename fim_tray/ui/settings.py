@@ -99,9 +99,22 @@ class SettingsWindow:
                         command=self.toggle_login).grid(row=7, column=0, columnspan=3,
                                                         sticky="w", pady=(6, 0))  # fmt: skip
         self.root.bind("<Alt-b>", lambda _e: self.battery.set(not self.battery.get()))
+        # How to notify: at once, or one summary a day at a chosen time.
+        self.daily = tk.BooleanVar(self.root, bool(self.config.notify_summary))
+        daily = ttk.Checkbutton(general, text="One summary a day instead of a notification "
+                                "per change, at", underline=4, variable=self.daily)  # fmt: skip
+        daily.grid(row=9, column=0, columnspan=2, sticky="w", pady=(10, 0))
+        self.summary_at = tk.StringVar(self.root, self.config.notify_summary or "18:00")
+        ttk.Entry(general, textvariable=self.summary_at, width=6).grid(
+            row=9, column=2, sticky="w", pady=(10, 0)
+        )
+        self.errors["notify_summary"] = ttk.Label(general, text="",
+                                                  foreground=self.palette["bad"])  # fmt: skip
+        self.errors["notify_summary"].grid(row=10, column=0, columnspan=3, sticky="w")
+        self.root.bind("<Alt-u>", lambda _e: daily.invoke())
         save = ttk.Button(general, text="Save", underline=0, style="Accent.TButton",
                           command=self.save)  # fmt: skip
-        save.grid(row=8, column=0, sticky="w", pady=(14, 0))
+        save.grid(row=11, column=0, sticky="w", pady=(14, 0))
         self.root.bind("<Alt-s>", on_key(self.save))
 
         # -- folders --
@@ -173,6 +186,7 @@ class SettingsWindow:
         """Check every field; only when all are right, ask the tray to save them together."""
         typed: dict[str, str | bool] = {k: v.get() for k, v in self.fields.items()}
         typed["pause_on_battery"] = self.battery.get()
+        typed["notify_summary"] = self.summary_at.get() if self.daily.get() else ""
         values, errors = parse(typed)
         for key, label in self.errors.items():
             label.configure(text=errors.get(key, ""))

@@ -75,3 +75,16 @@ def test_the_monitor_follows_the_full_re_hash_setting(service: Service, tmp_path
     service.update_settings({"full_check_hours": 1.0})
     later = Service(service.paths, clock=lambda: service.clock() + timedelta(hours=2))
     assert [f.path for f in Monitor(later, lambda report: None)._full_due()] == [str(folder)]
+
+
+def test_how_to_notify_is_a_setting(service: Service) -> None:
+    assert parse({"notify_summary": ""}) == ({"notify_summary": ""}, {})
+    assert parse({"notify_summary": "18:00"}) == ({"notify_summary": "18:00"}, {})
+    for bad in ("6pm", "24:00", "18:60", "1800"):
+        assert parse({"notify_summary": bad})[1] == {
+            "notify_summary": "a time of day as HH:MM, such as 18:00"
+        }
+    service.update_settings({"notify_summary": "07:30"})
+    assert service.config().notify_summary == "07:30"
+    with pytest.raises(ConfigError, match="notify_summary"):
+        service.update_settings({"notify_summary": "soon"})
