@@ -101,13 +101,13 @@ class SettingsWindow:
         self.root.bind("<Alt-b>", lambda _e: self.battery.set(not self.battery.get()))
         # How to notify: at once, or one summary a day at a chosen time.
         self.daily = tk.BooleanVar(self.root, bool(self.config.notify_summary))
-        daily = ttk.Checkbutton(general, text="One summary a day instead of a notification "
+        line = ttk.Frame(general)  # its own row: the fields above keep their columns
+        line.grid(row=9, column=0, columnspan=3, sticky="w", pady=(10, 0))
+        daily = ttk.Checkbutton(line, text="One summary a day instead of a notification "
                                 "per change, at", underline=4, variable=self.daily)  # fmt: skip
-        daily.grid(row=9, column=0, columnspan=2, sticky="w", pady=(10, 0))
+        daily.pack(side="left")
         self.summary_at = tk.StringVar(self.root, self.config.notify_summary or "18:00")
-        ttk.Entry(general, textvariable=self.summary_at, width=6).grid(
-            row=9, column=2, sticky="w", pady=(10, 0)
-        )
+        ttk.Entry(line, textvariable=self.summary_at, width=6).pack(side="left", padx=(6, 0))
         self.errors["notify_summary"] = ttk.Label(general, text="",
                                                   foreground=self.palette["bad"])  # fmt: skip
         self.errors["notify_summary"].grid(row=10, column=0, columnspan=3, sticky="w")
