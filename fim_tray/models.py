@@ -133,6 +133,7 @@ class Folder(NamedTuple):
     algorithm: str = "sha256"
     excludes: tuple[str, ...] = ()
     keep_copies: bool = False  # opt-in: store file contents so changes can be diffed and restored
+    notify: bool = True  # the tray's notifications for its changes (off: the icon and menu only)
 
 
 class Writer(NamedTuple):

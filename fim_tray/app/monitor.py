@@ -122,7 +122,7 @@ class Monitor:
         clock: Callable[[], float] = time.monotonic,
         events: bool = False,
         background: bool = False,
-        full_every: float = FULL_EVERY,
+        full_every: float | None = None,
         watcher_factory: Callable[..., EventWatcher] = EventWatcher,
         on_battery: Callable[[], bool | None] = power.on_battery,
     ) -> None:
@@ -194,6 +194,10 @@ class Monitor:
 
     def resume(self) -> None:
         self._requests.put(_Request("resume"))
+
+    def settings_changed(self) -> None:
+        """The settings were saved: the next poll follows the new interval from now on."""
+        self._requests.put(_Request("settings"))
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -303,13 +307,17 @@ class Monitor:
         self._requests.put(_Request("lost", folder, why=why))
 
     def _full_due(self) -> list[Folder]:
-        """Folders whose last full re-hash is older than ``full_every``."""
+        """Folders whose last full re-hash is older than ``full_every`` (the settings'
+        ``full_check_hours`` when None)."""
         now = self.service.clock()
+        every = self.full_every
+        if every is None:
+            every = self.service.config().full_check_hours * 3600.0
         due = []
         for folder in self.service.folders():
             last = self.service.last_full_check(folder)
             if self.path in (None, folder.path) and (
-                last is None or (now - last).total_seconds() >= self.full_every
+                last is None or (now - last).total_seconds() >= every
             ):
                 due.append(folder)
         return due
@@ -357,6 +365,8 @@ class Monitor:
                         self.run_once(folder.path, full=True)
                     self.check_history()
                     next_poll = self.clock() + self._interval()
+                elif request.kind == "settings":  # a shorter interval counts from now
+                    next_poll = min(next_poll, self.clock() + self._interval())
                 else:
                     self._handle(request)
             except FimError as exc:  # settings unreadable, folder gone: say so, keep going

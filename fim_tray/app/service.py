@@ -5,13 +5,13 @@ method hands the :class:`Store` to one use-case module and returns plain data or
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from fim_tray.app import check
 from fim_tray.errors import FimError
-from fim_tray.models import ChangeKey, Event, Folder, FolderReport, ScanResult
+from fim_tray.models import ChangeKey, Entry, Event, Folder, FolderReport, ScanResult
 from fim_tray.scan.record import Progress
 from fim_tray.scan.throttle import Throttle
 from fim_tray.store.config import Config
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     # `fim-tray check` quick: it loads only what a check needs.
     from fim_tray.app.copies import CopiesStatus, CopyReport, PruneReport
     from fim_tray.app.diff import DiffResult
+    from fim_tray.app.ignore import IgnoreResult
     from fim_tray.app.restore import RestoreResult
     from fim_tray.app.status import FolderStatus
 
@@ -158,6 +159,38 @@ class Service:
         from fim_tray.app import accept
 
         return accept.accept_reported(self.store, path)
+
+    # -- ignore patterns -----------------------------------------------------------------------
+
+    def ignore(self, path: str, pattern: str) -> IgnoreResult:
+        """Ignore ``pattern`` in a folder; see :func:`fim_tray.app.ignore.ignore`."""
+        from fim_tray.app import ignore
+
+        return ignore.ignore(self.store, path, pattern)
+
+    def unignore(
+        self, path: str, pattern: str, put_back: Mapping[str, Entry] | None = None
+    ) -> IgnoreResult:
+        """Stop ignoring ``pattern``; see :func:`fim_tray.app.ignore.unignore`."""
+        from fim_tray.app import ignore
+
+        return ignore.unignore(self.store, path, pattern, put_back)
+
+    def update_settings(self, changes: Mapping[str, object]) -> Config:
+        """Save general settings all together or none; see :func:`fim_tray.app.settings.update`."""
+        from fim_tray.app import settings
+
+        return settings.update(self.store, changes)
+
+    def set_notify(self, path: str, on: bool) -> Folder:
+        """The tray's notifications for one folder on or off (its changes still show)."""
+        from fim_tray.app import settings
+
+        return settings.set_notify(self.store, path, on)
+
+    def ignore_patterns(self, path: str) -> tuple[str, ...]:
+        """A folder's own ignore patterns."""
+        return self.store.folder(path).excludes
 
     # -- status and history --------------------------------------------------------------------
 

@@ -231,8 +231,10 @@ def cmd_status(service: Service, args: argparse.Namespace) -> int:
             )
         else:
             line += "on" if status.folder.keep_copies else "off"
+        if not status.folder.notify:
+            line += "; notifications off"
         if status.folder.excludes:
-            line += f"; skips {', '.join(escape(p) for p in status.folder.excludes)}"
+            line += f"; ignores {', '.join(escape(p) for p in status.folder.excludes)}"
         print(line)
     if args.json:
         obj = {

@@ -19,6 +19,8 @@ from typing import Any, NoReturn, TextIO, cast
 from fim_tray import __version__, jsonio, logs
 from fim_tray.app.service import Service
 from fim_tray.cli import copies as cli_copies
+from fim_tray.cli import ignore as cli_ignore
+from fim_tray.cli import windows as cli_windows
 from fim_tray.cli.output import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -98,7 +100,7 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
         dest="command",
         metavar="COMMAND",
         help="tray, add, remove, list, check, accept, monitor, history, diff, restore, "
-        "keep-copies, prune, status",
+        "keep-copies, prune, status, ignore",
     )
     for name, (help_text, build) in PARSERS.items():
         if command is None or name == command:
@@ -205,6 +207,8 @@ PARSERS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "monitor": ("check in a loop and print each new change", _monitor_parser),
     "history": ("changes reported so far", _history_parser),
     **cli_copies.PARSERS,
+    **cli_ignore.PARSERS,
+    **cli_windows.PARSERS,
 }
 
 
@@ -460,7 +464,7 @@ def cmd_history(service: Service, args: argparse.Namespace) -> int:
     return EXIT_OK if verdict.problem is None else EXIT_ERROR  # what could be read, then 2
 
 
-HISTORY_EXTRAS = ("accepted", "by", "reported", "pending")
+HISTORY_EXTRAS = ("accepted", "by", "reported", "pending", "pattern", "dropped")
 
 
 def _history_note(event: Event) -> str:
@@ -472,6 +476,8 @@ def _history_note(event: Event) -> str:
     pending = extra.get("pending")
     if event.change == "unwatched" and isinstance(pending, list) and pending:
         return f"  ({len(pending)} change(s) still to review went with it)"
+    if event.change in ("ignored", "unignored"):
+        return cli_ignore.history_note(event.extra)
     return ""
 
 
@@ -491,9 +497,13 @@ def cmd_tray(service: Service, args: argparse.Namespace) -> int:
 
 
 def cmd_details(service: Service, args: argparse.Namespace) -> int:
+    if args.history or args.source == "--history":
+        from fim_tray.ui import history
+
+        return history.main()
     from fim_tray.ui import details
 
-    return details.main(["--history"] if args.history else [args.source] if args.source else [])
+    return details.main([args.source] if args.source else [])
 
 
 def cmd_pick_folder(service: Service, args: argparse.Namespace) -> int:
@@ -506,6 +516,8 @@ COMMANDS = {
     "tray": cmd_tray, "add": cmd_add, "remove": cmd_remove, "list": cmd_list,
     "check": cmd_check, "accept": cmd_accept, "monitor": cmd_monitor, "history": cmd_history,
     "_pick-folder": cmd_pick_folder, "_details": cmd_details, **cli_copies.COMMANDS,
+    **cli_ignore.COMMANDS,
+    **cli_windows.COMMANDS,
 }  # fmt: skip
 
 
@@ -516,6 +528,7 @@ COMMANDS = {
 # The commands whose results go to stdout: with it closed, they could not do their job.
 RESULT_COMMANDS = frozenset({"check", "list", "history", "monitor", "diff", "status"})
 QUICK_EXIT = frozenset(PARSERS) - {"tray", "monitor", "_pick-folder", "_details"}
+QUICK_EXIT -= cli_windows.WINDOWS
 
 
 class _Output:

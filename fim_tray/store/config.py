@@ -22,6 +22,8 @@ SCHEMA = 1
 DEFAULT_INTERVAL = 60.0  # seconds between polls of every watched folder
 MIN_INTERVAL = 1.0
 MAX_INTERVAL = 365 * 86400.0  # far below what threading's waits accept
+DEFAULT_FULL_HOURS = 24.0  # hours between full re-hashes of a folder (catches mtime put back)
+MIN_FULL_HOURS, MAX_FULL_HOURS = 1.0, 365 * 24.0
 
 
 class Config(NamedTuple):
@@ -39,6 +41,10 @@ class Config(NamedTuple):
     max_mb_per_s: float = 0.0
     # Hold back the monitor's scheduled polls and full re-hashes while on battery.
     pause_on_battery: bool = False
+    # Hours between the monitor's full re-hashes of each folder.
+    full_check_hours: float = DEFAULT_FULL_HOURS
+    # How the tray notifies: "" at once; "HH:MM" one summary a day at that time.
+    notify_summary: str = ""
 
     def find(self, path: str) -> Folder | None:
         return next((f for f in self.folders if f.path == path), None)
@@ -68,7 +74,14 @@ def _folder_json(folder: Folder) -> dict[str, Any]:
         "excludes": list(folder.excludes),
         # written only when on: a folder without copies needs no key
         **({"keep_copies": True} if folder.keep_copies else {}),
+        **({} if folder.notify else {"notify": False}),  # likewise: written only when off
     }
+
+
+def _full_hours(config: Config) -> dict[str, float]:
+    """Written only when set: the default needs no key."""
+    hours = config.full_check_hours
+    return {} if hours == DEFAULT_FULL_HOURS else {"full_check_hours": hours}
 
 
 def to_json(config: Config) -> dict[str, Any]:
@@ -78,6 +91,8 @@ def to_json(config: Config) -> dict[str, Any]:
         "hash_workers": config.hash_workers,
         "max_mb_per_s": config.max_mb_per_s,
         "pause_on_battery": config.pause_on_battery,
+        **_full_hours(config),
+        **({"notify_summary": config.notify_summary} if config.notify_summary else {}),
         "algorithm": config.algorithm,
         "excludes": list(config.excludes),
         "folders": [_folder_json(f) for f in config.folders],
@@ -94,7 +109,7 @@ def from_json(obj: Any, source: str = "config.json") -> Config:
             f"{source} has schema {obj.get('schema')!r}; this fim-tray reads {SCHEMA}."
         )
     known = {"schema", "interval", "algorithm", "excludes", "folders", "hash_workers"}
-    known |= {"max_mb_per_s", "pause_on_battery"}
+    known |= {"max_mb_per_s", "pause_on_battery", "full_check_hours", "notify_summary"}
     raw_folders = obj.get("folders", [])
     if not isinstance(raw_folders, list):
         raise ConfigError(f"{source}: folders must be a list of folders. Fix or delete it.")
@@ -121,9 +136,11 @@ def from_json(obj: Any, source: str = "config.json") -> Config:
             keep_copies = item.get("keep_copies", False)
             if not isinstance(keep_copies, bool):
                 raise ValueError(f"folders: entry {number}: keep_copies must be true or false")
-            folders.append(
-                Folder(path, folder_id(path), folder_algorithm, folder_excludes, keep_copies)
-            )
+            notify = item.get("notify", True)
+            if not isinstance(notify, bool):
+                raise ValueError(f"folders: entry {number}: notify must be true or false")
+            folder = Folder(path, folder_id(path), folder_algorithm, folder_excludes, keep_copies)
+            folders.append(folder._replace(notify=notify))
     except (TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"{source} holds an invalid setting: {exc}. Fix or delete it.") from exc
     if interval < MIN_INTERVAL:
@@ -149,6 +166,22 @@ def from_json(obj: Any, source: str = "config.json") -> Config:
         raise ConfigError(
             f"{source}: pause_on_battery must be true or false, not {pause_on_battery!r}."
         )
+    full_hours = obj.get("full_check_hours", DEFAULT_FULL_HOURS)
+    if (
+        isinstance(full_hours, bool)
+        or not isinstance(full_hours, int | float)
+        or not MIN_FULL_HOURS <= full_hours <= MAX_FULL_HOURS
+    ):
+        raise ConfigError(
+            f"{source}: full_check_hours must be a number of hours from {MIN_FULL_HOURS:g} to "
+            f"{MAX_FULL_HOURS:g}, not {full_hours!r}."
+        )
+    summary = obj.get("notify_summary", "")
+    if not isinstance(summary, str) or (summary and not is_clock_time(summary)):
+        raise ConfigError(
+            f"{source}: notify_summary must be a time of day as HH:MM (or empty: notify at "
+            f"once), not {summary!r}."
+        )
     extra = {k: v for k, v in obj.items() if k not in known}
     return Config(
         tuple(folders),
@@ -159,7 +192,18 @@ def from_json(obj: Any, source: str = "config.json") -> Config:
         hash_workers,
         max_mb_per_s=max_mb_per_s,
         pause_on_battery=pause_on_battery,
+        full_check_hours=float(full_hours),
+        notify_summary=summary,
     )
+
+
+def is_clock_time(text: str) -> bool:
+    """Whether ``text`` is a time of day written HH:MM (00:00 to 23:59)."""
+    hours, colon, minutes = text.partition(":")
+    return (
+        colon == ":" and len(hours) == 2 and len(minutes) == 2
+        and hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60
+    )  # fmt: skip
 
 
 def _strings(value: Any, what: str) -> tuple[str, ...]:

@@ -27,7 +27,10 @@ from fim_tray.platform.notify import Notifier, choose_notifier
 from fim_tray.platform.opener import open_folder
 from fim_tray.tray.dialogs import Dialogs
 from fim_tray.tray.icons import icon as draw_icon
+from fim_tray.tray.ignoring import Ignorer
 from fim_tray.tray.presenter import Notice, Pacer, TrayModel
+from fim_tray.tray.settings import SettingsApplier
+from fim_tray.tray.summary import DailySummary
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +93,18 @@ class TrayApp:
             service, self._on_report, on_event=self._on_event, events=True, background=True
         )
         # A restore in the details window changes the folder, not the baseline: check it again.
-        self.dialogs = Dialogs(on_problem=self._problem, on_restored=self.monitor.check_now)
+        self.ignorer = Ignorer(service, self.monitor)  # "Ignore..." in a window
+        self.dialogs = Dialogs(
+            on_problem=self._problem,
+            on_restored=self.monitor.check_now,
+            on_ignore=self.ignorer.request,
+            on_settings=self._settings_request,
+        )
+        self.summary = DailySummary(self._send_summary, self._summary_time, service.clock)
+        self.settings = SettingsApplier(
+            service, self.monitor, refresh=lambda: self._refresh(menu=True),
+            pick_folder=lambda: self.dialogs.pick_folder(self.monitor.watch), unwatch=self.unwatch,
+        )  # fmt: skip
         self._pystray: ModuleType | None = None
         self._icon: Any = None
         self._quitting = threading.Event()
@@ -117,8 +131,12 @@ class TrayApp:
 
     def _setup(self, icon: Any) -> None:
         icon.visible = True
+        first_run = not self.service.paths.config_file.exists()
         self.monitor.start()
         threading.Thread(target=self._send_waiting, name="fim-tray-pacer", daemon=True).start()
+        self.summary.start()
+        if first_run and not self.model.folders:  # no settings yet: a short welcome
+            self.dialogs.welcome()
 
     def quit(self) -> None:
         """Close the dialogs and stop the monitor (cancelling a scan); the waiting for it
@@ -126,6 +144,7 @@ class TrayApp:
         self._quitting.set()
         self.dialogs.close()
         self.monitor.stop.set()
+        self.summary.stop.set()
         threading.Thread(target=self._finish, name="fim-tray-quit", daemon=True).start()
 
     def _finish(self) -> None:
@@ -169,7 +188,10 @@ class TrayApp:
             # the whole pending list: open windows mark what was accepted or changed elsewhere
             keys = frozenset(c.key() for c in report.changes)
             self.dialogs.tell_pending(report.folder.path, keys)
+        quiet = not report.folder.notify  # notifications off for it: the icon and menu still say
         if notice is not None and self.notifier is not None and not self._quitting.is_set():
+            if quiet or self.summary.held(notice.folder, len(notice.changes)):
+                return  # notifications off for it, or one summary a day
             paced = self.pacer.pace(notice) if notice.changes else notice
             if paced is not None:  # else it waits, gathered with what follows (see Pacer)
                 self._send(paced)
@@ -252,6 +274,7 @@ class TrayApp:
                 enabled=lambda _: self.model.pending > 0,
             ),
             item("History...", _run(self.show_history)),
+            item("Settings...", _run(self.dialogs.settings)),
             item(lambda _: "Resume" if self.model.paused else "Pause", _run(self.toggle_pause)),
             menu.SEPARATOR,
             item("Start at login", _run(self.toggle_autostart), checked=self._autostart_on),
@@ -302,6 +325,19 @@ class TrayApp:
         hints: Mapping[str, Writer] | None = None,
     ) -> None:
         self.dialogs.details(folder, changes, when, self._accept, hints)
+
+    def _summary_time(self) -> str:
+        try:
+            return self.service.config().notify_summary
+        except FimError:
+            return ""
+
+    def _send_summary(self, title: str, body: str) -> None:
+        if self.notifier is not None and not self._quitting.is_set():
+            self._shown_ok(self.notifier.send(title, body, on_clicked=_run(self.show_history)))
+
+    def _settings_request(self, decision: dict[str, object], told: Callable[..., None]) -> None:
+        self.settings.request(decision, told)
 
     def show_history(self) -> None:
         log.debug("History... chosen")

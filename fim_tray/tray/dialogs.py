@@ -34,6 +34,15 @@ OnAccept = Callable[[str, frozenset[ChangeKey], Accepting], None]
 OnRestored = Callable[[str], None]  # folder where the window put a file back
 OnPicked = Callable[[str], None]
 OnProblem = Callable[[str], None]
+# folder, pattern, undo (remove it again), and who hears the result (a JSON object for the window)
+OnIgnore = Callable[[str, str, bool, Callable[[dict[str, object]], None]], None]
+# what the Settings window asks (see SETTINGS_ACTIONS), and who hears the result
+OnSettings = Callable[[dict[str, object], Callable[[dict[str, object]], None]], None]
+# What a window says on stderr of what it did (logged, never taken for an error message).
+CHATTER = ("status: ", "row ", "list: ")
+SETTINGS_ACTIONS = frozenset(
+    {"settings", "keep-copies", "notify", "watch", "watch-path", "unwatch"}
+)
 
 
 def _end(child: subprocess.Popen[str]) -> None:
@@ -52,9 +61,17 @@ def _end(child: subprocess.Popen[str]) -> None:
 class Dialogs:
     """Starts dialog processes, tracks them, and hands their answers to callbacks."""
 
-    def __init__(self, on_problem: OnProblem, on_restored: OnRestored | None = None) -> None:
+    def __init__(
+        self,
+        on_problem: OnProblem,
+        on_restored: OnRestored | None = None,
+        on_ignore: OnIgnore | None = None,
+        on_settings: OnSettings | None = None,
+    ) -> None:
+        self.on_settings = on_settings
         self.on_problem = on_problem
         self.on_restored = on_restored
+        self.on_ignore = on_ignore
         self._children: set[subprocess.Popen[str]] = set()
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -135,6 +152,14 @@ class Dialogs:
             out.write(jsonio.dumps(doc))
         self._in_thread(lambda: self._details(["_details", name], on_accept, Path(name)))
 
+    def settings(self) -> None:
+        """The Settings window; what it asks goes to ``on_settings``."""
+        self._in_thread(lambda: self._details(["_settings"], _nothing_to_accept, None))
+
+    def welcome(self) -> None:
+        """The first-run welcome; its "Watch" goes to ``on_settings`` as the Settings' does."""
+        self._in_thread(lambda: self._details(["_welcome"], _nothing_to_accept, None))
+
     def history(self, on_accept: OnAccept) -> None:
         self._in_thread(lambda: self._details(["_details", "--history"], on_accept, None))
 
@@ -150,7 +175,8 @@ class Dialogs:
                 def drain() -> None:  # what the window says goes to the log, as it says it
                     for said in stderr:
                         log.debug("the window says: %s", said.rstrip())
-                        errors.append(said)
+                        if not said.startswith(CHATTER):  # what it did is not an error
+                            errors.append(said)
 
                 # Drain stderr beside stdout: a window that writes much to it must not block.
                 drainer = threading.Thread(target=drain, daemon=True)
@@ -159,8 +185,14 @@ class Dialogs:
                 def reply(keys: frozenset[ChangeKey], error: str | None) -> None:
                     self._tell(child, {"accepted": _keys(keys), "error": error})
 
+                def told(message: dict[str, object]) -> None:
+                    self._tell(child, message)
+
                 for line in child.stdout:  # one decision per line, while the window is open
-                    _apply(line, on_accept, self.on_restored, reply)
+                    if _settings_line(line, self.on_settings, told):
+                        continue
+                    if not _ignore_line(line, self.on_ignore, told):
+                        _apply(line, on_accept, self.on_restored, reply)
                 code = child.wait()
                 drainer.join(5)
                 err = "".join(errors)
@@ -235,6 +267,45 @@ def _apply(
         return
     for folder, keys in by_folder.items():
         on_accept(folder, frozenset(keys), reply or _ignore)
+
+
+def _nothing_to_accept(_folder: str, _keys: frozenset[ChangeKey], _done: Accepting) -> None:
+    pass
+
+
+def _settings_line(
+    line: str, on_settings: OnSettings | None, told: Callable[[dict[str, object]], None]
+) -> bool:
+    """Hand on a Settings window's request (see SETTINGS_ACTIONS); False for any other line."""
+    try:
+        decision = json.loads(line)
+    except ValueError:
+        return False
+    if not isinstance(decision, dict) or decision.get("action") not in SETTINGS_ACTIONS:
+        return False
+    if on_settings is not None:
+        on_settings(decision, told)
+    return True
+
+
+def _ignore_line(
+    line: str, on_ignore: OnIgnore | None, told: Callable[[dict[str, object]], None]
+) -> bool:
+    """Hand on ``{"action": "ignore" or "unignore", "folder": ..., "pattern": ...}``; False
+    for any other line."""
+    try:
+        decision = json.loads(line)
+        action = decision.get("action")
+        if action not in ("ignore", "unignore"):
+            return False
+        folder, pattern = decision["folder"], decision["pattern"]
+        if not isinstance(folder, str) or not isinstance(pattern, str):
+            raise TypeError("folder and pattern must be text")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
+    if on_ignore is not None:
+        on_ignore(folder, pattern, action == "unignore", told)
+    return True
 
 
 def _ignore(_keys: frozenset[ChangeKey], _error: str | None) -> None:

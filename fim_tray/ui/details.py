@@ -8,6 +8,7 @@ stdout with one JSON line per decision: ``{"action": "accept", "items": [{"folde
 
 from __future__ import annotations
 
+import os
 import queue
 import sys
 from collections.abc import Callable, Sequence
@@ -17,14 +18,16 @@ from typing import Any
 from fim_tray import jsonio
 from fim_tray.app.service import Service
 from fim_tray.store.names import name_from
+from fim_tray.ui import ignore as ignoring
+from fim_tray.ui import theme
 from fim_tray.ui.actions import diff_lines, keeps_copies, restore, watched_folder
 from fim_tray.ui.cells import ROWS, keys, name_of, time_of, value, warning, whole_path
-from fim_tray.ui.wire import answer, items_from_events, key_of, listen
+from fim_tray.ui.wire import answer, key_of, listen, send
 
 RED, GREEN = "#b71c1c", "#1b5e20"
 
 
-def _on_key(command: Callable[[], None]) -> Callable[[object], None]:
+def on_key(command: Callable[[], None]) -> Callable[[object], None]:
     def handler(_event: object) -> None:
         command()
 
@@ -54,15 +57,18 @@ class DetailsWindow:
         self.asked: set[int] = set()  # sent to the tray, no answer yet
         self.settled: set[int] = set()  # accepted or changed elsewhere: nothing to accept here
         self.tray = tray  # what the tray tells this window (None: nothing, as in a test)
+        theme.before_tk()
         self.root = tk.Tk(className="fim-tray")
+        self.palette = theme.colors(theme.apply(self.root))
         self.root.title(f"fim-tray: {title}")
-        self.root.geometry("900x640")
-        self.root.minsize(600, 400)
+        self.ignoring: tuple[str, str, set[int]] | None = None  # folder, pattern, rows: undo
         frame = ttk.Frame(self.root, padding=10)
         frame.pack(fill="both", expand=True)
-        ttk.Label(frame, text=title, font=("TkDefaultFont", 12, "bold")).pack(anchor="w")
+        self.heading = ttk.Label(frame, text=title, font=("TkDefaultFont", 12, "bold"))
+        self.heading.pack(anchor="w")
+        self._above_list(frame)
 
-        columns = ("time", "change", "path")
+        columns = tuple(name for name, _label, _width in self.COLUMNS)
         listing = ttk.Frame(frame)
         listing.pack(fill="both", expand=True, pady=(8, 4))
         self.tree = ttk.Treeview(listing, columns=columns, show="headings", height=8)
@@ -74,30 +80,21 @@ class DetailsWindow:
         wide.grid(row=1, column=0, sticky="ew")
         listing.rowconfigure(0, weight=1)
         listing.columnconfigure(0, weight=1)
-        for name, label, width in (("time", "Time", 170), ("change", "Change", 190),
-                                   ("path", "Path", 520)):  # fmt: skip
+        for name, label, width in self.COLUMNS:
             self.tree.heading(name, text=label)
             self.tree.column(name, width=width, minwidth=width // 2, stretch=name == "path")
-        self.tree.tag_configure("suspicious", foreground="#b71c1c")
-        self.tree.tag_configure("accepted", foreground="#808080")
-        for index, item in enumerate(items):
-            change = item.get("change", "")
-            suspicious = bool(item.get("suspicious"))
-            label = f"SUSPICIOUS {change}" if suspicious else change
-            if item.get("verified") is False:  # a history line whose MAC does not hold
-                label += " (not verified)"
-            path = name_of(item)
-            self.tree.insert("", "end", iid=str(index), values=(time_of(item), label, path),
-                             tags=("suspicious",) if suspicious else ())  # fmt: skip
+        self.tree.tag_configure("suspicious", foreground=self.palette["bad"])
+        self.tree.tag_configure("accepted", foreground=self.palette["done"])
+        self.labels: dict[int, tuple[str, tuple[str, ...]]] = {}  # rows marked since shown
         self.tree.bind("<<TreeviewSelect>>", lambda _event: self.show_selected())
-        shown = len(items)
-        ttk.Label(frame, text=f"{shown:,} {'entry' if shown == 1 else 'entries'}; select one to "
-                  "see it in full", foreground="#555555").pack(anchor="w")  # fmt: skip
+        self.count = ttk.Label(frame, text="", foreground=self.palette["quiet"])
+        self.count.pack(anchor="w")
+        self.fill(range(len(items)))
         # The whole path of the selected entry: a long one is cut in the list, never here.
         self.full_path = ttk.Label(frame, text="", wraplength=860, font=("TkFixedFont", 9))
         self.full_path.pack(anchor="w", pady=(2, 0))
 
-        self.warning = ttk.Label(frame, text="", foreground="#b71c1c", wraplength=860)
+        self.warning = ttk.Label(frame, text="", foreground=self.palette["bad"], wraplength=860)
         self.warning.pack(anchor="w")
         tabs = ttk.Notebook(frame)
         tabs.pack(fill="both", expand=True, pady=(4, 8))
@@ -112,8 +109,8 @@ class DetailsWindow:
         diff_box = ttk.Frame(inside)
         diff_box.pack(fill="both", expand=True)
         self.diff = tk.Text(diff_box, height=10, wrap="none", font=("TkFixedFont", 9))
-        self.diff.tag_configure("del", foreground="#b71c1c")
-        self.diff.tag_configure("add", foreground="#1b5e20")
+        self.diff.tag_configure("del", foreground=self.palette["bad"])
+        self.diff.tag_configure("add", foreground=self.palette["good"])
         down = ttk.Scrollbar(diff_box, orient="vertical", command=self.diff.yview)
         across = ttk.Scrollbar(diff_box, orient="horizontal", command=self.diff.xview)
         self.diff.configure(yscrollcommand=down.set, xscrollcommand=across.set)
@@ -145,18 +142,24 @@ class DetailsWindow:
         table.columnconfigure(2, weight=1)
 
         buttons = ttk.Frame(frame)
-        buttons.pack(fill="x")
+        # The buttons and the status line first, at the bottom: a short screen squeezes the
+        # list and the tabs, never them.
+        buttons.pack(fill="x", side="bottom", before=self.heading)
+        self.status.pack(anchor="w", side="bottom", before=self.heading)
         self.buttons: dict[str, Any] = {}
         for text, underline, command, key in (
             ("Accept", 0, self.accept_selected, "a"),
             ("Accept all", 7, self.accept_all, "l"),
             ("Restore", 0, self.restore_selected, "r"),
             ("Open folder", 0, self.open_folder, "o"),
+            ("Ignore...", 0, self.ignore_selected, "i"),
+            ("Undo", 0, self.undo_ignore, "u"),
         ):
             button = ttk.Button(buttons, text=text, underline=underline, command=command)
             button.pack(side="left", padx=(0, 6))
             self.buttons[text] = button
-            self.root.bind(f"<Alt-{key}>", _on_key(command))
+            self.root.bind(f"<Alt-{key}>", on_key(command))
+        self.buttons["Undo"].state(["disabled"])  # until something is ignored
         ttk.Button(buttons, text="Close", underline=0, command=self.root.destroy).pack(side="right")
         self.root.bind("<Alt-c>", lambda _event: self.root.destroy())
         self.root.bind("<Escape>", lambda _event: self.root.destroy())
@@ -166,6 +169,39 @@ class DetailsWindow:
             self.show_selected()
         if tray is not None:
             self.root.after(100, self._hear_the_tray)
+        theme.fit(self.root, 900, 640, min_width=600, min_height=400)
+
+    # The list's columns: name, heading, width. The History window adds the folder.
+    COLUMNS: tuple[tuple[str, str, int], ...] = (
+        ("time", "Time", 170), ("change", "Change", 190), ("path", "Path", 520),
+    )  # fmt: skip
+
+    def _above_list(self, frame: Any) -> None:
+        """What goes between the title and the list (the History window's filters)."""
+
+    def row_values(self, index: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The values of row ``index`` (by :attr:`COLUMNS`) and its tags."""
+        item = self.items[index]
+        change = str(item.get("change", ""))
+        suspicious = bool(item.get("suspicious"))
+        label = f"SUSPICIOUS {change}" if suspicious else change
+        if item.get("verified") is False:  # a history line whose MAC does not hold
+            label += " (not verified)"
+        tags: tuple[str, ...] = ("suspicious",) if suspicious else ()
+        label, tags = self.labels.get(index, (label, tags))
+        cells = {"time": time_of(item), "change": label, "path": name_of(item),
+                 "folder": os.path.basename(name_from(item, "folder") or "")}  # fmt: skip
+        return tuple(cells.get(name, "") for name, _l, _w in self.COLUMNS), tags
+
+    def fill(self, indexes: Sequence[int] | range, note: str | None = None) -> None:
+        """Show the rows ``indexes`` of :attr:`items` (never more than a page of them)."""
+        self.tree.delete(*self.tree.get_children())
+        for index in indexes:
+            values, tags = self.row_values(index)
+            self.tree.insert("", "end", iid=str(index), values=values, tags=tags)
+        shown = len(indexes)
+        self.count.configure(text=note or f"{shown:,} {'entry' if shown == 1 else 'entries'}; "
+                             "select one to see it in full")  # fmt: skip
 
     def selected(self) -> list[int]:
         return [int(iid) for iid in self.tree.selection()]
@@ -269,13 +305,15 @@ class DetailsWindow:
 
     def _say(self, text: str, color: str) -> None:
         """The status line, and the same words on stderr, which the tray logs."""
+        color = {RED: self.palette["bad"], GREEN: self.palette["good"]}.get(color, color)
         self.status.configure(text=text, foreground=color)
         print(f"status: {text}", file=sys.stderr, flush=True)
 
     def _mark(self, index: int, label: str, tags: tuple[str, ...]) -> None:
-        values = list(self.tree.item(str(index), "values"))
-        values[1] = label
-        self.tree.item(str(index), values=values, tags=tags)
+        self.labels[index] = (label, tags)
+        if self.tree.exists(str(index)):  # a row on another page shows it when shown
+            values, _tags = self.row_values(index)
+            self.tree.item(str(index), values=values, tags=tags)
         print(f"row {name_of(self.items[index])}: {label}", file=sys.stderr, flush=True)
 
     def _hear_the_tray(self) -> None:
@@ -296,6 +334,9 @@ class DetailsWindow:
                 self.asked.clear()
                 hit = {i for i in asked if key_of(self.items[i]) in taken}
                 self._took(asked, hit, message.get("error"))
+            for word in ("ignored", "unignored"):
+                if isinstance(message.get(word), dict):
+                    self._ignored(message[word], undone=word == "unignored")
             pending = message.get("pending")
             if isinstance(pending, dict):
                 self._settle(str(pending.get("folder")), keys(pending.get("keys")))
@@ -315,6 +356,66 @@ class DetailsWindow:
                     self._mark(index, f"changed again ({change}): see Recent changes", ())
                 else:
                     self._mark(index, f"no longer pending ({change})", ("accepted",))
+
+    # -- ignore, and its undo ------------------------------------------------------------------
+
+    def ignore_selected(self) -> None:
+        """Ask how to ignore the selected file; the tray adds the pattern and drops the pending
+        changes it covers, and says which (see :meth:`_ignored`)."""
+        chosen = self.selected()
+        if not chosen:
+            return
+        item = self.items[chosen[0]]
+        folder = name_from(item, "folder") or ""
+        pattern = ignoring.ask(self.root, item) if ignoring.choices(item) else None
+        if pattern is None:
+            if not ignoring.choices(item):
+                self._say("That line names no file to ignore.", RED)
+            return
+        send({"action": "ignore", "folder": folder, "pattern": pattern})
+        self._say(f"Ignoring {pattern}...", "#555555")
+        if self.tray is None:  # nobody to answer: as asked
+            self._ignored({"folder": folder, "pattern": pattern, "dropped": []}, undone=False)
+
+    def undo_ignore(self) -> None:
+        if self.ignoring is None:
+            return
+        folder, pattern, _rows = self.ignoring
+        send({"action": "unignore", "folder": folder, "pattern": pattern})
+        self._say(f"No longer ignoring {pattern}...", "#555555")
+        if self.tray is None:
+            self._ignored({"folder": folder, "pattern": pattern}, undone=True)
+
+    def _ignored(self, said: dict[str, Any], *, undone: bool) -> None:
+        """The tray's answer to an ignore (or its undo): the rows it covered are marked."""
+        folder, pattern = str(said.get("folder", "")), str(said.get("pattern", ""))
+        if said.get("error"):
+            self._say(f"Not {'undone' if undone else 'ignored'}: {said['error']}", RED)
+            return
+        if undone:
+            for index in self.ignoring[2] if self.ignoring is not None else set():
+                self.settled.discard(index)
+                self.labels.pop(index, None)
+                if self.tree.exists(str(index)):
+                    values, tags = self.row_values(index)
+                    self.tree.item(str(index), values=values, tags=tags)
+            self.ignoring = None
+            self.buttons["Undo"].state(["disabled"])
+            self._say(f"No longer ignoring {pattern}: its changes are checked again.", GREEN)
+            return
+        dropped = {str(p) for p in said.get("dropped") or []}
+        rows: set[int] = set()
+        for index, item in enumerate(self.items):
+            mine = name_from(item, "folder") == folder and name_from(item, "path") in dropped
+            if mine and index not in self.accepted | self.settled:
+                rows.add(index)
+                self.settled.add(index)
+                self._mark(index, f"ignored ({item.get('change', '')})", ("accepted",))
+        self.ignoring = (folder, pattern, rows)
+        self.buttons["Undo"].state(["!disabled"])
+        count = len(dropped)
+        gone = f"{count:,} pending change{'s' if count != 1 else ''} dropped"
+        self._say(f"Ignoring {pattern} from now on; {gone}. Undo puts it back.", GREEN)
 
     def accept_selected(self) -> None:
         self._accept(self.selected())
@@ -343,18 +444,14 @@ def main(argv: Sequence[str]) -> int:
     --history`` the whole history."""
     from fim_tray.platform.opener import open_folder
 
-    history = bool(argv) and argv[0] == "--history"
-    if history:
-        items = items_from_events(reversed(Service().history(2000)))
-        count = len(items)
-        title = "History: the last change" if count == 1 else f"History: the last {count:,} changes"
-    elif argv:
+    history = False  # the whole history is the History window's (ui/history.py)
+    if argv:
         source = Path(argv[0])
         doc = jsonio.loads(source.read_bytes())
         source.unlink(missing_ok=True)  # read: nothing of it stays in the temporary folder
         items, title = list(doc["items"]), str(doc.get("title", "Changes"))
     else:
-        print("usage: fim-tray _details FILE | --history", file=sys.stderr)
+        print("usage: fim-tray _details FILE", file=sys.stderr)
         return 2
     tray = listen() if not sys.stdin.isatty() else None
     try:

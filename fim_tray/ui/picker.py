@@ -50,7 +50,11 @@ def _tk_choose(start: str) -> str | None:
         from tkinter import filedialog
     except ImportError:
         return None
+    from fim_tray.ui import theme
+
+    theme.before_tk()  # sharp at any DPI on Windows
     root = tkinter.Tk()
+    theme.apply(root)
     root.withdraw()
     root.attributes("-topmost", True)
     try:

@@ -68,6 +68,14 @@ def answer(action: str, items: Sequence[dict[str, Any]], out: Any = None) -> Non
     stream.flush()
 
 
+def send(line: dict[str, Any], out: Any = None) -> None:
+    """Tell the tray something that is not about items: one JSON line on stdout (such as
+    ``{"action": "ignore", "folder": ..., "pattern": ...}``)."""
+    stream = out or sys.stdout
+    stream.write(json.dumps(line) + "\n")
+    stream.flush()
+
+
 def key_of(item: dict[str, Any]) -> tuple[str | None, str | None]:
     """An item's path and signature, as the tray names a change it tells about."""
     return (name_from(item, "path"), item.get("signature"))

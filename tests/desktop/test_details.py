@@ -15,6 +15,7 @@ from tests.conftest import REPO, run_cli
 from tests.desktop.conftest import SCREENSHOTS, Tray
 from tests.desktop.dbus_client import NotificationSpy
 from tests.desktop.harness import Desktop, wait_for
+from tests.desktop.shots import window_shot
 from tests.desktop.test_tray import _home_with
 
 pytestmark = pytest.mark.desktop
@@ -75,7 +76,7 @@ def test_a_click_on_the_notification_opens_its_details_and_accept_clears_it(
     window = _details_window(desktop, "fim-tray: 2 changes in Documents")
     title = desktop.run(["xdotool", "getwindowname", window]).stdout.strip()
     assert title == f"fim-tray: 2 changes in Documents at {_hms(sent[0].body)}"
-    desktop.screenshot(SCREENSHOTS / "details.png", box=(0, 0, 900, 560))
+    window_shot(desktop, window, "details.png")
 
     _key(desktop, window, "alt+l")  # Accept all
     wait_for(lambda: tray.menu.status() == "All clear: 1 folder watched", 15, "all clear")
@@ -170,9 +171,9 @@ def test_history_opens_the_whole_history(
     spy.wait(1)
     tray.menu.click("History...")
     window = _details_window(desktop, "fim-tray: History")
-    title = desktop.run(["xdotool", "getwindowname", window]).stdout.strip()
-    assert title == "fim-tray: History: the last change"
-    desktop.screenshot(SCREENSHOTS / "history.png", box=(0, 0, 900, 560))
+    wait_for(lambda: desktop.run(["xdotool", "getwindowname", window]).stdout.strip()
+             == "fim-tray: History: 1 change", 20, "the history read")  # fmt: skip
+    window_shot(desktop, window, "history-one.png")
     _key(desktop, window, "Escape")
 
 
@@ -195,7 +196,7 @@ def test_restore_in_the_details_window_puts_the_file_back(
     window = _details_window(desktop, "fim-tray: 1 change in Letters")
     _key(desktop, window, "alt+d")  # the "What changed inside (diff)" tab
     time.sleep(0.5)
-    desktop.screenshot(SCREENSHOTS / "diff.png", box=(0, 0, 900, 640))
+    window_shot(desktop, window, "diff.png")
     _key(desktop, window, "alt+r")  # Restore
     wait_for(lambda: "Monday" in letter.read_text(), 10, "the file to be put back")
     assert letter.read_text() == "Dear Ann,\nthe meeting is on Monday.\nBest, Bob\n"

@@ -1,0 +1,173 @@
+"""Ignore patterns: adding, listing and removing one watched folder's exclude globs, with what
+an added one covers dropped from the folder's pending changes and its baseline (said in the
+history), and put back by an undo.
+
+A pattern follows the exclude rules of ``scan/excludes.py``: ``*.log`` is every such file at any
+depth, ``logs/app.log`` one path, ``cache/`` a folder and all below it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from fim_tray.errors import ConfigError
+from fim_tray.models import Entry, Folder
+from fim_tray.scan.excludes import Excluder
+from fim_tray.store.config import Config
+from fim_tray.store.history import new_event_id
+from fim_tray.store.names import name_fields
+from fim_tray.store.pending import pending_map
+from fim_tray.store.state import Store
+
+MAX_PATTERN = 1024
+
+
+@dataclass(frozen=True)
+class IgnoreResult:
+    """What adding (or removing) one pattern did. ``dropped``: the pending changes' paths it
+    covered, no longer pending; ``forgotten``: the baseline records it took out (what an undo
+    puts back); ``changed`` is False when the pattern was already there (or, for a removal,
+    was not)."""
+
+    folder: str
+    pattern: str
+    changed: bool
+    dropped: tuple[str, ...] = ()
+    forgotten: Mapping[str, Entry] = field(default_factory=dict)
+
+
+def check_pattern(pattern: str) -> str:
+    """The pattern as it will be kept, or a :class:`ConfigError` saying what is wrong."""
+    text = pattern.strip()
+    if not text or text in ("/", "*/", "**/"):
+        raise ConfigError("An ignore pattern cannot be empty or name the whole folder.")
+    if len(text) > MAX_PATTERN or any(c in text for c in "\0\n\r"):
+        raise ConfigError("An ignore pattern must be one short line of text.")
+    if ".." in text.strip("/").split("/"):
+        raise ConfigError(f"{text!r}: a pattern names paths inside the folder, never '..'.")
+    return text
+
+
+def patterns(store: Store, path: str) -> tuple[str, ...]:
+    """The folder's own ignore patterns (the settings' global excludes are not among them)."""
+    return store.folder(path).excludes
+
+
+def covers(excluder: Excluder, rel: str, is_dir: bool, mode: int) -> bool:
+    """Whether the relative path ``rel`` is left out by ``excluder`` (itself, or a folder
+    above it)."""
+    parts = rel.split("/")
+    for depth in range(1, len(parts)):
+        if excluder.skips_folder(parts[depth - 1], "/".join(parts[:depth])):
+            return True
+    return excluder.skips(parts[-1], rel, is_dir, lambda: mode)
+
+
+def ignore(store: Store, path: str, pattern: str) -> IgnoreResult:
+    """Add ``pattern`` to the folder's ignore patterns; its pending changes and baseline
+    records it covers go, and a history line says which (change "ignored")."""
+    pattern = check_pattern(pattern)
+    with store.locked():
+        config = store.config()
+        folder = store.folder(path)
+        if pattern in folder.excludes:
+            return IgnoreResult(folder.path, pattern, False)
+        excluder = Excluder([pattern])
+        trusted = store.load_baseline(folder)
+        forgotten = {
+            rel: entry
+            for rel, entry in trusted.entries.items()
+            if rel not in ("", ".") and covers(excluder, rel, entry.type == "dir", entry.mode)
+        }
+        pending_file = store.pending(folder)
+        obj = pending_file.read()
+        pending = pending_map(obj) or {}
+        gone = {s: p for s, p in pending.items() if _covered_now(excluder, folder, p, forgotten)}
+        now = store.clock()
+        store.history.append_records(
+            [_line(folder.path, "ignored", now, pattern, sorted(set(gone.values())))]
+        )
+        updated = folder._replace(excludes=(*folder.excludes, pattern))
+        store.save_config(_with(config, updated))
+        if forgotten:
+            entries = {k: v for k, v in trusted.entries.items() if k not in forgotten}
+            obj["baseline"] = store.save_baseline(folder, trusted._replace(entries=entries))
+        if gone or forgotten:
+            _keep(obj, set(pending) - set(gone))
+            pending_file.write(obj)
+    return IgnoreResult(folder.path, pattern, True, tuple(sorted(set(gone.values()))), forgotten)
+
+
+def unignore(
+    store: Store, path: str, pattern: str, put_back: Mapping[str, Entry] | None = None
+) -> IgnoreResult:
+    """Remove ``pattern``; with ``put_back`` (an ignore's ``forgotten``: an undo), those
+    records go back into the baseline, so what was pending before is pending again. Without
+    it, the files it hid are reported as added at the next check."""
+    with store.locked():
+        config = store.config()
+        folder = store.folder(path)
+        if pattern not in folder.excludes:
+            return IgnoreResult(folder.path, pattern, False)
+        store.history.append_records([_line(folder.path, "unignored", store.clock(), pattern, [])])
+        updated = folder._replace(excludes=tuple(p for p in folder.excludes if p != pattern))
+        store.save_config(_with(config, updated))
+        if put_back:
+            trusted = store.load_baseline(folder)
+            entries = {**put_back, **trusted.entries}  # what was recorded since stays
+            signed = store.save_baseline(folder, trusted._replace(entries=entries))
+            pending_file = store.pending(folder)
+            obj = pending_file.read()
+            obj["baseline"] = signed
+            pending_file.write(obj)
+    return IgnoreResult(folder.path, pattern, True, (), dict(put_back or {}))
+
+
+def _covered_now(excluder: Excluder, folder: Folder, rel: str, known: Mapping[str, Entry]) -> bool:
+    """Whether a pending path is covered: a folder or a file as the disk (or the baseline,
+    for one gone) has it."""
+    try:
+        mode = os.lstat(os.path.join(folder.path, rel)).st_mode
+        is_dir = stat.S_ISDIR(mode)
+    except OSError:
+        entry = known.get(rel)
+        is_dir, mode = (entry.type == "dir", entry.mode) if entry is not None else (False, 0)
+    return covers(excluder, rel, is_dir, mode)
+
+
+def _keep(obj: dict[str, object], signatures: set[str]) -> None:
+    seen = obj.get("signatures")
+    if isinstance(seen, list):
+        obj["signatures"] = [s for s in seen if s in signatures]
+    paths = obj.get("paths")
+    if isinstance(paths, dict):
+        obj["paths"] = {s: p for s, p in paths.items() if s in signatures}
+
+
+def _with(config: Config, folder: Folder) -> Config:
+    return config._replace(
+        folders=tuple(folder if f.path == folder.path else f for f in config.folders)
+    )
+
+
+def _line(
+    folder: str, change: str, when: datetime, pattern: str, dropped: list[str]
+) -> dict[str, object]:
+    """The history line of a pattern added or removed, with the pending paths it dropped."""
+    return {
+        "id": new_event_id(when),
+        "time": when.isoformat(),
+        **name_fields(folder, "folder"),
+        "path": ".",
+        "change": change,
+        "suspicious": False,
+        "fields": [],
+        "before": None,
+        "after": None,
+        "pattern": pattern,
+        "dropped": dropped,
+    }

@@ -1,0 +1,92 @@
+"""Changing the general settings (check interval, full re-hash, speed cap, pause on battery)
+as a person types them: each field checked on its own with a plain message, and all saved
+together or none."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from fim_tray.errors import ConfigError
+from fim_tray.models import Folder
+from fim_tray.store.config import (
+    MAX_FULL_HOURS,
+    MAX_INTERVAL,
+    MIN_FULL_HOURS,
+    MIN_INTERVAL,
+    Config,
+    from_json,
+    is_clock_time,
+    to_json,
+)
+from fim_tray.store.state import Store
+
+EDITABLE = ("interval", "max_mb_per_s", "pause_on_battery", "full_check_hours", "notify_summary")
+
+
+def parse(texts: Mapping[str, str | bool]) -> tuple[dict[str, object], dict[str, str]]:
+    """The values of the fields as typed, and a message per field that is wrong."""
+    values: dict[str, object] = {}
+    errors: dict[str, str] = {}
+    if "interval" in texts:
+        try:
+            seconds = float(str(texts["interval"]).strip())
+        except ValueError:
+            errors["interval"] = "a number of seconds, such as 60"
+        else:
+            if not math.isfinite(seconds) or not MIN_INTERVAL <= seconds <= MAX_INTERVAL:
+                errors["interval"] = f"from {MIN_INTERVAL:g} to {MAX_INTERVAL:,.0f} seconds"
+            else:
+                values["interval"] = seconds
+    if "max_mb_per_s" in texts:
+        text = str(texts["max_mb_per_s"]).strip()
+        try:
+            cap = float(text or "0")
+        except ValueError:
+            errors["max_mb_per_s"] = "a number of MB per second, or 0 for no cap"
+        else:
+            if not math.isfinite(cap) or cap < 0:
+                errors["max_mb_per_s"] = "0 or more (0 is no cap)"
+            else:
+                values["max_mb_per_s"] = cap
+    if "full_check_hours" in texts:
+        try:
+            hours = float(str(texts["full_check_hours"]).strip())
+        except ValueError:
+            errors["full_check_hours"] = "a number of hours, such as 24"
+        else:
+            if not math.isfinite(hours) or not MIN_FULL_HOURS <= hours <= MAX_FULL_HOURS:
+                errors["full_check_hours"] = f"from {MIN_FULL_HOURS:g} to {MAX_FULL_HOURS:g} hours"
+            else:
+                values["full_check_hours"] = hours
+    if "notify_summary" in texts:  # "" notifies at once; HH:MM one summary a day then
+        when = str(texts["notify_summary"]).strip()
+        if when and not is_clock_time(when):
+            errors["notify_summary"] = "a time of day as HH:MM, such as 18:00"
+        else:
+            values["notify_summary"] = when
+    if "pause_on_battery" in texts:
+        values["pause_on_battery"] = bool(texts["pause_on_battery"])
+    return values, errors
+
+
+def set_notify(store: Store, path: str, on: bool) -> Folder:
+    """Turn the tray's notifications for one watched folder on or off."""
+    with store.locked():
+        config = store.config()
+        folder = store.folder(path)._replace(notify=on)
+        folders = tuple(folder if f.path == folder.path else f for f in config.folders)
+        store.save_config(config._replace(folders=folders))
+    return folder
+
+
+def update(store: Store, changes: Mapping[str, object]) -> Config:
+    """Save ``changes`` (only the keys of :data:`EDITABLE`) in one write, after the whole new
+    configuration is checked: a bad value saves nothing (a :class:`ConfigError`)."""
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise ConfigError(f"These settings cannot be changed here: {', '.join(unknown)}.")
+    with store.locked():
+        config = from_json({**to_json(store.config()), **changes}, source="the new settings")
+        store.save_config(config)
+    return config

@@ -1,0 +1,88 @@
+"""The tray's side of the Settings window: each request is applied on the monitor thread (the
+general settings saved together, then followed at once; copies turned on or off; a folder
+watched or no longer), and the window hears how it went."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from fim_tray.app.monitor import Monitor
+from fim_tray.app.service import Service
+from fim_tray.errors import FimError
+
+log = logging.getLogger(__name__)
+
+Told = Callable[[dict[str, object]], None]
+
+
+class SettingsApplier:
+    """``refresh`` redraws the tray's menu; ``pick_folder`` opens the folder chooser and
+    watches what is picked; ``unwatch`` stops watching a folder (the menu's own actions)."""
+
+    def __init__(
+        self,
+        service: Service,
+        monitor: Monitor,
+        *,
+        refresh: Callable[[], None],
+        pick_folder: Callable[[], None],
+        unwatch: Callable[[str], None],
+    ) -> None:
+        self.service = service
+        self.monitor = monitor
+        self.refresh = refresh
+        self.pick_folder = pick_folder
+        self.unwatch = unwatch
+
+    def request(self, decision: dict[str, object], told: Told) -> None:
+        action, folder = decision.get("action"), decision.get("folder")
+        if action == "watch":
+            self.pick_folder()
+            return
+        path = decision.get("path")
+        if action == "watch-path" and isinstance(path, str):  # the welcome's folder
+            self.monitor.watch(path)
+            return
+        if action == "unwatch" and isinstance(folder, str):
+            self.unwatch(folder)
+            told({"folder": {"said": f"Stopping watching {folder}..."}})
+            return
+        if action == "keep-copies" and isinstance(folder, str):
+            on = bool(decision.get("on"))
+            self.monitor.call(lambda: self._copies(folder, on, told), folder)
+            return
+        if action == "notify" and isinstance(folder, str):
+            on = bool(decision.get("on"))
+            self.monitor.call(lambda: self._notify(folder, on, told), folder)
+            return
+        changes = decision.get("settings")
+        if action == "settings" and isinstance(changes, dict):
+            self.monitor.call(lambda: self._settings(changes, told))
+
+    def _settings(self, changes: dict[str, object], told: Told) -> None:
+        try:
+            self.service.update_settings(changes)
+        except FimError as exc:
+            told({"settings": {"error": exc.message}})
+            return
+        log.info("settings changed: %s", ", ".join(f"{k}={v}" for k, v in changes.items()))
+        self.monitor.settings_changed()
+        told({"settings": {"saved": sorted(changes)}})
+
+    def _notify(self, folder: str, on: bool, told: Told) -> None:
+        try:
+            self.service.set_notify(folder, on)
+        except FimError as exc:
+            told({"folder": {"error": exc.message}})
+            return
+        told({"folder": {"said": f"Notifications {'on' if on else 'off'} for {folder}."}})
+
+    def _copies(self, folder: str, on: bool, told: Told) -> None:
+        try:
+            self.service.set_keep_copies(folder, on)
+        except FimError as exc:
+            told({"folder": {"error": exc.message}})
+            return
+        self.refresh()
+        told({"folder": {"said": f"Copies {'on' if on else 'off'} for {folder}."}})

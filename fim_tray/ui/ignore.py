@@ -1,0 +1,88 @@
+"""The details window's "Ignore..." chooser: the four ways to quiet a noisy file (this file,
+this folder, files like ``*.log`` here, files like ``*.log`` everywhere in the watched folder)
+as ignore patterns, and the small dialog that offers them."""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+from fim_tray.store.names import name_from
+
+
+def glob_escape(text: str) -> str:
+    """``text`` matched as itself by a glob pattern."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def choices(item: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, pattern) for each way to ignore the item's file, narrowest first. A leading
+    ``/`` anchors a pattern at the watched folder; a trailing one names a folder."""
+    rel = (name_from(item, "path") or "").strip("/")
+    if not rel or rel == ".":
+        return []
+    parent, name = posixpath.split(rel)
+    found = [(f"This file: {rel}", "/" + glob_escape(rel))]
+    if parent:
+        found.append((f"This folder: {parent}/ and all in it", "/" + glob_escape(parent) + "/"))
+    stem, dot, ext = name.rpartition(".")
+    if dot and stem and ext and " " not in ext:
+        like = "*." + glob_escape(ext)
+        here = f"/{glob_escape(parent)}/{like}" if parent else "/" + like
+        found.append((f"Files like {like} in {parent or 'the top folder'}", here))
+        found.append((f"Files like {like} everywhere in this watched folder", like))
+    return found
+
+
+def _setter(variable: Any, value: str) -> Any:
+    def handler(_event: object) -> None:
+        variable.set(value)
+
+    return handler
+
+
+def ask(parent: Any, item: dict[str, Any]) -> str | None:
+    """A small modal dialog: pick one of :func:`choices`; the pattern, or None (cancelled)."""
+    import tkinter as tk
+    from tkinter import ttk
+
+    options = choices(item)
+    if not options:
+        return None
+    top = tk.Toplevel(parent)
+    top.title("fim-tray: ignore")
+    top.transient(parent)
+    frame = ttk.Frame(top, padding=16)
+    frame.pack(fill="both", expand=True)
+    ttk.Label(frame, text="Ignore from now on:", font=("TkDefaultFont", 11, "bold")).pack(
+        anchor="w", pady=(0, 8)
+    )
+    picked = tk.StringVar(top, value=options[0][1])
+    for number, (label, pattern) in enumerate(options, start=1):
+        ttk.Radiobutton(frame, text=f"{number}. {label}", value=pattern, variable=picked).pack(
+            anchor="w", pady=2
+        )
+        top.bind(str(number), _setter(picked, pattern))
+    ttk.Label(frame, text="The pending changes it covers are dropped; Undo puts them back.",
+              wraplength=420).pack(anchor="w", pady=(8, 8))  # fmt: skip
+    answer: list[str] = []
+
+    def done(ok: bool) -> None:
+        if ok:
+            answer.append(picked.get())
+        top.destroy()
+
+    row = ttk.Frame(frame)
+    row.pack(fill="x")
+    ttk.Button(row, text="Cancel", command=lambda: done(False)).pack(side="right")
+    ttk.Button(row, text="Ignore", style="Accent.TButton", command=lambda: done(True)).pack(
+        side="right", padx=(0, 6)
+    )
+    top.bind("<Return>", lambda _e: done(True))
+    top.bind("<Escape>", lambda _e: done(False))
+    top.protocol("WM_DELETE_WINDOW", lambda: done(False))
+    top.wait_visibility()
+    top.grab_set()
+    top.focus_force()
+    parent.wait_window(top)
+    return answer[0] if answer else None

@@ -1,0 +1,85 @@
+"""Tests of fim_tray.app.ignore: a pattern added drops what it covers from the pending changes
+and the baseline, says so in the history, and an undo puts it all back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fim_tray.app.ignore import check_pattern
+from fim_tray.app.service import Service
+from fim_tray.errors import ConfigError, NotWatchedError
+from tests.helpers import make_tree
+
+
+@pytest.fixture
+def noisy(service: Service, tmp_path: Path) -> Path:
+    root = make_tree(
+        tmp_path / "w", {"a.txt": "a\n", "app.log": "1\n", "logs/deep.log": "x\n", "keep/k": "k"}
+    )
+    service.watch(str(root))
+    return root
+
+
+def _pending(service: Service) -> dict[str, int]:
+    return {s.folder.path: s.pending for s in service.status()}
+
+
+def test_ignore_drops_the_pending_changes_it_covers_and_stops_reporting_them(
+    service: Service, noisy: Path
+) -> None:
+    (noisy / "app.log").write_text("2\n")
+    (noisy / "new.log").write_text("n\n")
+    (noisy / "a.txt").write_text("changed\n")
+    assert len(service.check()[0].changes) == 3
+    result = service.ignore(str(noisy), "*.log")
+    assert result.changed and result.dropped == ("app.log", "new.log")
+    assert set(result.forgotten) == {"app.log", "logs/deep.log"}
+    assert _pending(service) == {str(noisy): 1}
+    (noisy / "app.log").write_text("3\n")
+    report = service.check()[0]
+    assert [c.path for c in report.changes] == ["a.txt"]  # no "removed" for what is ignored
+    line = service.history()[-1]
+    assert line.change == "ignored"
+    assert line.extra["pattern"] == "*.log" and line.extra["dropped"] == ["app.log", "new.log"]
+    assert service.ignore_patterns(str(noisy)) == ("*.log",)
+
+
+def test_undo_puts_the_baseline_back_so_the_changes_are_pending_again(
+    service: Service, noisy: Path
+) -> None:
+    (noisy / "app.log").write_text("2\n")
+    service.check()
+    result = service.ignore(str(noisy), "*.log")
+    undone = service.unignore(str(noisy), "*.log", result.forgotten)
+    assert undone.changed and service.ignore_patterns(str(noisy)) == ()
+    changes = service.check()[0].changes
+    assert [(c.kind, c.path) for c in changes] == [("modified", "app.log")]
+    assert service.history()[-2].change == "unignored"
+
+
+def test_a_folder_pattern_covers_all_below_it(service: Service, noisy: Path) -> None:
+    (noisy / "logs" / "deep.log").write_text("y\n")
+    (noisy / "keep" / "k").write_text("kk")
+    service.check()
+    result = service.ignore(str(noisy), "logs/")
+    assert result.dropped == ("logs/deep.log",)
+    assert set(result.forgotten) == {"logs", "logs/deep.log"}
+    assert [c.path for c in service.check()[0].changes] == ["keep/k"]
+
+
+def test_twice_is_no_change_and_removing_an_unknown_one_says_so(
+    service: Service, noisy: Path
+) -> None:
+    assert service.ignore(str(noisy), "*.tmp").changed
+    assert not service.ignore(str(noisy), " *.tmp ").changed
+    assert not service.unignore(str(noisy), "*.nope").changed
+    with pytest.raises(NotWatchedError):
+        service.ignore(str(noisy / "keep"), "*.x")
+
+
+@pytest.mark.parametrize("bad", ["", "  ", "/", "a\nb", "../x", "x/../y"])
+def test_bad_patterns_are_refused_plainly(bad: str) -> None:
+    with pytest.raises(ConfigError):
+        check_pattern(bad)

@@ -1,0 +1,90 @@
+"""Tests of fim_tray.app.settings: fields checked one by one, saved all together or none."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from fim_tray.app.service import Service
+from fim_tray.app.settings import parse
+from fim_tray.errors import ConfigError
+
+
+def test_each_wrong_field_is_named_with_what_it_wants() -> None:
+    values, errors = parse({"interval": "soon", "max_mb_per_s": "-1", "pause_on_battery": True})
+    assert errors == {"interval": "a number of seconds, such as 60",
+                      "max_mb_per_s": "0 or more (0 is no cap)"}  # fmt: skip
+    assert values == {"pause_on_battery": True}
+    assert parse({"interval": "0.5"})[1] == {"interval": "from 1 to 31,536,000 seconds"}
+    assert parse({"interval": "nan"})[1]["interval"].startswith("from 1")
+    assert parse({"interval": " 30 ", "max_mb_per_s": ""}) == (
+        {"interval": 30.0, "max_mb_per_s": 0.0}, {}
+    )
+
+
+def test_saved_together_or_not_at_all(service: Service) -> None:
+    service.update_settings({"interval": 5.0, "max_mb_per_s": 20.0, "pause_on_battery": True})
+    config = service.config()
+    assert (config.interval, config.max_mb_per_s, config.pause_on_battery) == (5.0, 20.0, True)
+    with pytest.raises(ConfigError):
+        service.update_settings({"interval": 7.0, "max_mb_per_s": -3})
+    assert service.config().interval == 5.0  # nothing saved half
+    with pytest.raises(ConfigError, match="cannot be changed here"):
+        service.update_settings({"folders": []})
+
+
+def test_notifications_per_folder_are_kept(service: Service, tmp_path: Path) -> None:
+    folder = tmp_path / "w"
+    folder.mkdir()
+    service.watch(str(folder))
+    assert service.config().folders[0].notify
+    service.set_notify(str(folder), False)
+    assert not service.config().folders[0].notify
+    saved = json.loads(service.paths.config_file.read_text())
+    assert saved["folders"][0]["notify"] is False
+    service.set_notify(str(folder), True)
+    saved = json.loads(service.paths.config_file.read_text())
+    assert "notify" not in saved["folders"][0]  # written only when off
+
+
+def test_the_full_re_hash_schedule_is_a_setting(service: Service) -> None:
+    assert parse({"full_check_hours": "12"}) == ({"full_check_hours": 12.0}, {})
+    assert parse({"full_check_hours": "0"})[1] == {"full_check_hours": "from 1 to 8760 hours"}
+    assert parse({"full_check_hours": "daily"})[1]["full_check_hours"].startswith("a number")
+    assert service.config().full_check_hours == 24.0
+    assert "full_check_hours" not in json.loads(
+        service.paths.config_file.read_text() if service.paths.config_file.exists() else "{}"
+    )
+    service.update_settings({"full_check_hours": 6.0})
+    assert service.config().full_check_hours == 6.0
+    with pytest.raises(ConfigError, match="full_check_hours"):
+        service.update_settings({"full_check_hours": 0.1})
+
+
+def test_the_monitor_follows_the_full_re_hash_setting(service: Service, tmp_path: Path) -> None:
+    from fim_tray.app.monitor import Monitor
+
+    folder = tmp_path / "w"
+    folder.mkdir()
+    service.watch(str(folder))  # a first baseline counts as a full re-hash, just now
+    monitor = Monitor(service, lambda report: None)
+    assert monitor._full_due() == []
+    service.update_settings({"full_check_hours": 1.0})
+    later = Service(service.paths, clock=lambda: service.clock() + timedelta(hours=2))
+    assert [f.path for f in Monitor(later, lambda report: None)._full_due()] == [str(folder)]
+
+
+def test_how_to_notify_is_a_setting(service: Service) -> None:
+    assert parse({"notify_summary": ""}) == ({"notify_summary": ""}, {})
+    assert parse({"notify_summary": "18:00"}) == ({"notify_summary": "18:00"}, {})
+    for bad in ("6pm", "24:00", "18:60", "1800"):
+        assert parse({"notify_summary": bad})[1] == {
+            "notify_summary": "a time of day as HH:MM, such as 18:00"
+        }
+    service.update_settings({"notify_summary": "07:30"})
+    assert service.config().notify_summary == "07:30"
+    with pytest.raises(ConfigError, match="notify_summary"):
+        service.update_settings({"notify_summary": "soon"})

@@ -1,0 +1,29 @@
+"""The ``fim-tray ignore`` command: add, list, remove, and plain errors with exit status 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.helpers import cli, make_tree
+
+
+def test_ignore_list_remove(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    root = make_tree(tmp_path / "w", {"a.txt": "a\n", "app.log": "1\n"})
+    assert cli("add", root, home=home).returncode == 0
+    (root / "app.log").write_text("noise\n")
+    assert cli("check", root, home=home).returncode == 1
+    run = cli("ignore", root, "*.log", home=home)
+    assert run.returncode == 0 and "1 pending change dropped: app.log" in run.err
+    assert cli("check", root, home=home).returncode == 0
+    listed = cli("ignore", root, "--list", home=home)
+    assert listed.returncode == 0 and listed.out.splitlines() == ["*.log"]
+    assert "ignores *.log" in cli("status", home=home).out
+    assert "ignored" in cli("history", home=home).out
+    assert cli("ignore", root, "--remove", "*.log", home=home).returncode == 0
+    assert cli("ignore", root, "--list", home=home).out == ""
+    missing = cli("ignore", root, "--remove", "*.log", home=home)
+    assert missing.returncode == 2 and "is not ignored" in missing.err
+    assert cli("ignore", root, home=home).returncode == 2
+    assert cli("ignore", root, "", home=home).returncode == 2
+    assert cli("ignore", tmp_path / "nowhere", "*.x", home=home).returncode == 2

@@ -1,0 +1,91 @@
+"""The Settings window on the test desktop: a wrong value is said beside its field and nothing
+is saved; right ones are saved together and applied at once; copies and ignore patterns per
+folder take effect without a restart."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.desktop.conftest import Tray
+from tests.desktop.dbus_client import NotificationSpy
+from tests.desktop.harness import Desktop, wait_for
+from tests.desktop.shots import window_shot
+from tests.desktop.test_details import _details_window, _key
+from tests.desktop.test_tray import _home_with
+
+pytestmark = pytest.mark.desktop
+StartTray = Callable[..., Tray]
+
+
+def _config(home: Path) -> dict[str, object]:
+    loaded: dict[str, object] = json.loads((home / "config" / "config.json").read_text())
+    return loaded
+
+
+def _type(desktop: Desktop, text: str) -> None:
+    desktop.run(["xdotool", "key", "End", *["BackSpace"] * 24])  # what was there goes
+    desktop.run(["xdotool", "type", "--delay", "20", "--", text])
+
+
+def test_settings_are_checked_saved_and_applied_at_once(
+    start_tray: StartTray, desktop: Desktop, spy: NotificationSpy, tmp_path: Path
+) -> None:
+    watched = tmp_path / "Notes"
+    watched.mkdir()
+    (watched / "plan.txt").write_text("plan\n")
+    home = _home_with(tmp_path, watched, interval=3600.0)
+    tray = start_tray(home=home)
+    wait_for(lambda: "All clear" in tray.menu.status(), 10, "the tray")
+    tray.menu.click("Settings...")
+    window = _details_window(desktop, "fim-tray: Settings")
+    window_shot(desktop, window, "settings.png")
+
+    _type(desktop, "soon")  # the interval field has the focus
+    _key(desktop, window, "Return")
+    wait_for(lambda: "status: Not saved: interval: a number of seconds" in tray.output(), 10,
+             "the message beside the field")  # fmt: skip
+    assert _config(home)["interval"] == 3600.0  # nothing saved
+
+    _type(desktop, "2")
+    _key(desktop, window, "alt+p")  # the speed cap field
+    _type(desktop, "-1")  # a speed cap below 0: the interval is not saved alone either
+    _key(desktop, window, "alt+s")
+    wait_for(lambda: "max_mb_per_s: 0 or more" in tray.output(), 10, "the speed cap refused")
+    assert _config(home)["interval"] == 3600.0
+    _type(desktop, "25")
+    _key(desktop, window, "alt+s")
+    wait_for(lambda: _config(home)["interval"] == 2.0, 10, "the interval saved")
+    assert _config(home)["max_mb_per_s"] == 25.0
+    wait_for(lambda: "status: Saved and applied." in tray.output(), 10, "saved and applied")
+
+    _key(desktop, window, "alt+w")  # the Watched folders tab
+    time.sleep(0.5)
+    window_shot(desktop, window, "settings-folders.png")
+    _key(desktop, window, "alt+k")  # keep copies: on, now
+    wait_for(lambda: "copies on" in run_cli("status", home=home).stdout, 20, "copies on")
+    _key(desktop, window, "alt+i")  # the ignore pattern field
+    _type(desktop, "*.tmp")
+    desktop.run(["xdotool", "key", "Return"])
+    wait_for(lambda: "*.tmp" in json.dumps(_config(home)), 10, "the pattern saved")
+    before = len(spy.sent)
+    (watched / "scratch.tmp").write_text("noise\n")
+    time.sleep(4)  # file events and two polls: nothing to say about an ignored file
+    assert len(spy.sent) == before
+    (watched / "plan.txt").write_text("plan B\n")
+    spy.wait(before + 1)  # a file not ignored is still reported
+
+    _key(desktop, window, "alt+n")  # notifications off for this folder: at once
+    wait_for(lambda: '"notify": false' in json.dumps(_config(home)), 10, "notifications off")
+    told = len(spy.sent)
+    (watched / "new.txt").write_text("quietly\n")
+    wait_for(lambda: "2 changes" in tray.menu.status(), 15, "the change counted")
+    time.sleep(2)
+    assert len(spy.sent) == told  # counted in the icon and menu, not notified
+    assert "notifications off" in run_cli("status", home=home).stdout
+    _key(desktop, window, "Escape")

@@ -1,0 +1,24 @@
+"""The windows' theme: FIM_TRAY_THEME wins, else the desktop's setting, else light."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+from fim_tray.ui import theme
+
+
+def test_the_override_wins_and_anything_else_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    said = types.SimpleNamespace(theme=lambda: "Dark")
+    monkeypatch.setitem(sys.modules, "darkdetect", said)
+    monkeypatch.setenv("FIM_TRAY_THEME", "light")
+    assert theme.desktop_mode() == "light"
+    monkeypatch.delenv("FIM_TRAY_THEME")
+    assert theme.desktop_mode() == "dark"  # as the desktop says
+    said.theme = lambda: None  # it cannot tell
+    assert theme.desktop_mode() == "light"
+    monkeypatch.setenv("FIM_TRAY_THEME", "purple")
+    assert theme.desktop_mode() == "light"
+    assert theme.colors("dark")["bad"] != theme.colors("light")["bad"]
