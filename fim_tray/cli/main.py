@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 # and cli_copies imports saved copies, diff and restore only when they run.
 from fim_tray import __version__, jsonio, logs
 from fim_tray.app.service import Service
+from fim_tray.cli import alerts as cli_alerts
 from fim_tray.cli import copies as cli_copies
 from fim_tray.cli.output import (
     EXIT_CHANGES,
@@ -96,7 +97,7 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
         dest="command",
         metavar="COMMAND",
         help="tray, add, remove, list, check, accept, monitor, history, diff, restore, "
-        "keep-copies, prune, status",
+        "keep-copies, prune, status, alert",
     )
     for name, (help_text, build) in PARSERS.items():
         if command is None or name == command:
@@ -177,6 +178,10 @@ def _history_parser(history: argparse.ArgumentParser) -> None:
         "--verify", action="store_true",
         help="check every line against the chain; exit 0 intact, 2 naming the first bad line",
     )  # fmt: skip
+    history.add_argument(
+        "--ecs", action="store_true", help="one Elastic Common Schema event per line, as "
+        "Auditbeat's file_integrity writes them (for a SIEM); --limit 0 prints them all",
+    )  # fmt: skip
 
 
 # Each command: its help ("" for the tray's own child processes, which are not listed) and
@@ -193,6 +198,7 @@ PARSERS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "monitor": ("check in a loop and print each new change", _monitor_parser),
     "history": ("changes reported so far", _history_parser),
     **cli_copies.PARSERS,
+    **cli_alerts.PARSERS,
 }
 
 
@@ -344,25 +350,32 @@ def cmd_monitor(service: Service, args: argparse.Namespace) -> int:
     many = len(folders) > 1
 
     said: set[tuple[str, str]] = set()
+    alerts = cli_alerts.alerting(service)  # email, syslog, ...: sent by threads of their own
 
     def sink(report: FolderReport) -> None:
         print_report(
             report, as_json=args.json, many=many, only_new=True, out=sys.stdout, said=said
         )
+        alerts.on_report(report)
 
     def stop(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt  # a service manager's SIGTERM ends the loop as Ctrl-C does
 
     signal.signal(signal.SIGTERM, stop)
+    alerts.start()
     try:
         path = folders[0].path if args.path else None  # as watched: absolute, resolved
         Monitor(service, sink, interval=args.interval, path=path, events=True).run()
     except KeyboardInterrupt:  # Ctrl-C is how a person ends the loop: not an error
         say("monitor stopped")
+    finally:
+        alerts.close()  # what was not sent waits in the outbox for the next start
     return EXIT_OK
 
 
 def cmd_history(service: Service, args: argparse.Namespace) -> int:
+    if args.ecs and not args.verify:  # for a SIEM: every line, each with its place in the chain
+        return cli_alerts.print_history_ecs(service, args.limit if args.limit else None)
     verdict = service.verify_history()
     if args.verify:
         if verdict.problem is not None:
@@ -423,6 +436,7 @@ COMMANDS = {
     "tray": cmd_tray, "add": cmd_add, "remove": cmd_remove, "list": cmd_list,
     "check": cmd_check, "accept": cmd_accept, "monitor": cmd_monitor, "history": cmd_history,
     "_pick-folder": cmd_pick_folder, "_details": cmd_details, **cli_copies.COMMANDS,
+    **cli_alerts.COMMANDS,
 }  # fmt: skip
 
 

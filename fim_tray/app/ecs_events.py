@@ -1,0 +1,95 @@
+"""The changes as ECS events: a check's new changes as they are sent, and the history as it was
+written, each line with its place in the chain, for back-filling a SIEM (``history --ecs``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from fim_tray import jsonio, logs
+from fim_tray.alerts.ecs import Chain, Origin, ecs_event
+from fim_tray.models import Change, Entry, Event, FolderReport
+from fim_tray.store.history import History, change_json, unseal
+from fim_tray.store.names import decode_name, name_from
+
+log = logs.getLogger(__name__)
+
+
+def _with_inode(obj: dict[str, Any] | None, entry: Entry | None) -> dict[str, Any] | None:
+    """An entry's JSON with what ECS wants and the history leaves out: inode and ctime."""
+    if obj is None or entry is None:
+        return obj
+    ctime = datetime.fromtimestamp(entry.ctime_ns / 1e9).astimezone().isoformat()
+    return {**obj, "ino": entry.ino, "ctime": ctime}
+
+
+def live_event(change: Change, report: FolderReport) -> Event:
+    obj = change_json(change, report.folder.path, report.time)
+    return Event(
+        id="",
+        time=report.time,
+        folder=report.folder.path,
+        path=change.path,
+        change=change.kind,
+        suspicious=change.suspicious,
+        fields=change.fields,
+        before=_with_inode(obj["before"], change.before),
+        after=_with_inode(obj["after"], change.after),
+        signature=change.signature(),
+    )
+
+
+def live_events(report: FolderReport) -> list[Event]:
+    """The report's new changes as events, in the order they were found."""
+    return [live_event(change, report) for change in report.new]
+
+
+def history_ecs(history: History, origin: Origin, limit: int | None = None) -> list[dict[str, Any]]:
+    """The newest ``limit`` lines of the history (all when None) as ECS events, oldest first;
+    each chained line carries its number and MAC (``fim_tray.history``), and ``verified``."""
+    found = list(_records(history))
+    if limit is not None:
+        found = found[-limit:] if limit > 0 else []
+    out = []
+    for event, chain in found:
+        obj = ecs_event(event, origin, chain=chain)
+        obj["fim_tray"]["verified"] = chain is not None
+        out.append(obj)
+    return out
+
+
+def _records(history: History) -> Iterator[tuple[Event, Chain | None]]:
+    try:
+        key = history.key_if_chained()
+    except Exception:  # a head that cannot be used: lines are shown as not verified
+        log.warning("the history cannot be verified", exc_info=True)
+        key = None
+    for path in history.files():
+        try:
+            data = jsonio.read_own(path, limit=64 * 1024 * 1024)
+        except OSError as exc:
+            log.warning("cannot read history %s: %s", path, exc)
+            continue
+        for number, line in enumerate(data.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                body, mac = unseal(line, key)
+                obj = jsonio.loads(body)
+                folder = name_from(obj, "folder")
+                if folder is None:
+                    raise KeyError("folder")
+                event = Event(
+                    id=str(obj["id"]), time=datetime.fromisoformat(obj["time"]), folder=folder,
+                    path=decode_name(obj), change=str(obj["change"]),
+                    suspicious=bool(obj.get("suspicious", False)),
+                    fields=tuple(obj.get("fields", ())), before=obj.get("before"),
+                    after=obj.get("after"), signature=obj.get("signature"),
+                )  # fmt: skip
+                seq = obj.get("n")
+                chain = Chain(seq, mac) if mac is not None and isinstance(seq, int) else None
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+                log.warning("skipping damaged line %d of %s", number, path)
+                continue
+            yield event, chain
