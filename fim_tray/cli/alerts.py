@@ -34,11 +34,16 @@ def _alert_parser(alert: argparse.ArgumentParser) -> None:
     test.add_argument("url", nargs="?")
 
 
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
 PARSERS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "alert": (
         "alert channels beyond the desktop: email, SMS, chat, syslog, JSON lines",
         _alert_parser,
     ),
+    "_alerts": ("", _no_arguments),  # the tray's Alerts window, run as a child process
 }
 
 
@@ -119,4 +124,10 @@ def print_history_ecs(service: Service, limit: int | None) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"alert": cmd_alert}
+def cmd_alerts_window(service: Service, args: argparse.Namespace) -> int:
+    from fim_tray.ui import alerts
+
+    return alerts.main()
+
+
+COMMANDS = {"alert": cmd_alert, "_alerts": cmd_alerts_window}

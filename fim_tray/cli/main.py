@@ -444,7 +444,7 @@ COMMANDS = {
 # module freed and, after a check of 50,000 files, every entry) is work for nothing, and a tenth
 # of a no-change check of a few files. The tray, the monitor and the tray's windows end the
 # usual way: their threads and GUI libraries have cleaning up to do at exit.
-QUICK_EXIT = frozenset(PARSERS) - {"tray", "monitor", "_pick-folder", "_details"}
+QUICK_EXIT = frozenset(PARSERS) - {"tray", "monitor", "_pick-folder", "_details", "_alerts"}
 
 
 def run() -> NoReturn:

@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from fim_tray import APP_NAME
+from fim_tray.app.alerting import Alerting, ChannelState
 from fim_tray.app.monitor import HistoryState, Monitor, MonitorEvent, Watched
 from fim_tray.app.service import Service
 from fim_tray.errors import FimError
@@ -28,6 +29,8 @@ from fim_tray.platform.opener import open_folder
 from fim_tray.tray.dialogs import Dialogs
 from fim_tray.tray.icons import icon as draw_icon
 from fim_tray.tray.presenter import TrayModel
+from fim_tray.ui.alerts_view import channel_line
+from fim_tray.ui.alerts_view import summary as alerts_summary
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +94,9 @@ class TrayApp:
         )
         # A restore in the details window changes the folder, not the baseline: check it again.
         self.dialogs = Dialogs(on_problem=self._problem, on_restored=self.monitor.check_now)
+        # Alerts beyond the desktop (email, syslog, ...): queued on the monitor's thread, sent
+        # by threads of their own; the menu shows how each channel fares.
+        self.alerts = Alerting(service.paths, on_change=lambda: self._refresh(menu=True))
         self._pystray: ModuleType | None = None
         self._icon: Any = None
         self._quitting = threading.Event()
@@ -117,6 +123,7 @@ class TrayApp:
     def _setup(self, icon: Any) -> None:
         icon.visible = True
         self.monitor.start()
+        self.alerts.start()
 
     def quit(self) -> None:
         """Close the dialogs and stop the monitor (cancelling a scan); the waiting for it
@@ -128,6 +135,7 @@ class TrayApp:
 
     def _finish(self) -> None:
         self.monitor.join(timeout=10)
+        self.alerts.close()  # what was not sent waits in the outbox for the next start
         if self.notifier is not None:
             self.notifier.close()
         if self._icon is not None:
@@ -171,6 +179,7 @@ class TrayApp:
                     self.show_details, notice.folder, notice.changes, notice.time, notice.hints
                 ),
             )
+        self.alerts.on_report(report)  # after the notification: it never waits for a server
 
     def _on_event(self, event: MonitorEvent) -> None:
         self.model.apply_event(event)
@@ -224,6 +233,7 @@ class TrayApp:
                 enabled=lambda _: self.model.pending > 0,
             ),
             item("History...", _run(self.show_history)),
+            item(lambda _: alerts_summary(self._alert_states()), menu(self._alert_items)),
             item(lambda _: "Resume" if self.model.paused else "Pause", _run(self.toggle_pause)),
             menu.SEPARATOR,
             item("Start at login", _run(self.toggle_autostart), checked=self._autostart_on),
@@ -261,7 +271,29 @@ class TrayApp:
             batch = entry.batch or (entry.change,)
             yield item(entry.label, _run(self.show_details, entry.folder, batch, entry.time))
 
+    def _alert_states(self) -> list[ChannelState]:
+        try:
+            return self.alerts.states()
+        except Exception:  # a damaged channel file: the Alerts window says why
+            log.debug("cannot read the alert channels", exc_info=True)
+            return []
+
+    def _alert_items(self) -> Iterator[Any]:
+        assert self._pystray is not None
+        item, menu = self._pystray.MenuItem, self._pystray.Menu
+        for state in self._alert_states():
+            yield item(channel_line(state), None, enabled=False)
+        yield menu.SEPARATOR
+        yield item("Alerts...", _run(self.show_alerts))
+
     # -- actions -------------------------------------------------------------------------------
+
+    def show_alerts(self) -> None:
+        self.dialogs.alerts(self._alerts_changed)
+
+    def _alerts_changed(self) -> None:
+        self.alerts.refresh()  # a sender for each channel added, none for one removed
+        self._refresh(menu=True)
 
     def show_details(
         self,
