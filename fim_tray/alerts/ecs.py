@@ -5,6 +5,7 @@ Pure: an :class:`Event` in, a JSON-ready dict out; what ECS has no field for goe
 
 from __future__ import annotations
 
+import base64
 import os
 import sys
 from datetime import datetime, timezone
@@ -63,7 +64,8 @@ def ecs_event(
     under ``fim_tray``."""
     action = ACTIONS.get(event.change, "updated")
     state = event.after if event.after is not None else event.before
-    full = os.path.join(event.folder, event.path) if event.path not in ("", ".") else event.folder
+    raw = os.path.join(event.folder, event.path) if event.path not in ("", ".") else event.folder
+    full, folder, path = text(raw), text(event.folder), text(event.path)
     obj: dict[str, Any] = {
         "@timestamp": utc(event.time),
         "ecs": {"version": ECS_VERSION},
@@ -79,17 +81,20 @@ def ecs_event(
         "file": _file(full, state),
         "host": {"name": origin.host, "hostname": origin.host},
         "agent": {"name": "fim-tray", "type": "fim-tray", "version": origin.version},
-        "message": f"{event.path} {event.change} in {event.folder}",
+        "message": f"{path} {event.change} in {folder}",
     }
     if event.suspicious:
         obj["event"]["severity"] = 73  # ECS' "high": content changed behind a timestamp put back
     mine: dict[str, Any] = {
-        "folder": event.folder,
-        "path": event.path,
+        "folder": folder,
+        "path": path,
         "change": event.change,
         "suspicious": event.suspicious,
         "fields": list(event.fields),
     }
+    for key, name in (("folder", event.folder), ("path", event.path)):
+        if text(name) != name:  # not valid UTF-8: its raw bytes too, as the history keeps them
+            mine[f"{key}_b64"] = base64.b64encode(os.fsencode(name)).decode("ascii")
     if event.signature:
         mine["signature"] = event.signature
     if event.id:
@@ -102,6 +107,15 @@ def ecs_event(
         mine["process"] = {"name": process.name, "pid": process.pid, "hint": True}
     obj["fim_tray"] = mine
     return obj
+
+
+def text(name: str) -> str:
+    """A name as valid Unicode: bytes that are not UTF-8 (kept as surrogates) written ``\\xff``."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return name
 
 
 def _file(full: str, state: dict[str, object] | None) -> dict[str, Any]:
@@ -118,13 +132,13 @@ def _file(full: str, state: dict[str, object] | None) -> dict[str, Any]:
     kind = state.get("type")
     if isinstance(kind, str):
         obj["type"] = kind
-    for key in ("size", "mode", "mtime", "ctime", "inode", "target_path"):
+    for key in ("size", "mode", "mtime", "ctime"):
         if state.get(key) is not None:
             obj[key] = state[key]
     if state.get("ino") is not None:
         obj["inode"] = str(state["ino"])
-    if state.get("target") is not None:
-        obj["target_path"] = state["target"]
+    if isinstance(state.get("target"), str):
+        obj["target_path"] = text(str(state["target"]))
     for key, name_of in (("uid", _user), ("gid", _group)):
         number = state.get(key)
         if isinstance(number, int):

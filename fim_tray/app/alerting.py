@@ -8,17 +8,16 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
-from fim_tray import __version__, jsonio, logs
+from fim_tray import __version__, logs
 from fim_tray.alerts import channels as store_channels
 from fim_tray.alerts.channels import DeliveryError, deliver
 from fim_tray.alerts.digest import PER_HOUR, HourlyLimit, fold, local_time, notice
 from fim_tray.alerts.ecs import Origin, ecs_event, utc
 from fim_tray.alerts.outbox import Outbox
+from fim_tray.alerts.state import ChannelState, StatusFile
 from fim_tray.alerts.urls import Channel, ChannelError, parse
 from fim_tray.app.ecs_events import live_events
 from fim_tray.models import FolderReport
@@ -32,20 +31,6 @@ RETRY_FIRST, RETRY_MAX = 2.0, 60.0  # seconds before trying a failing channel ag
 TEST_GRACE = 5.0  # seconds a test may run past its timeout before it is reported as hung
 STATUS = "status.json"  # in the outbox folder: each channel's last success and failure
 Deliver = Callable[..., None]
-
-
-@dataclass(frozen=True)
-class ChannelState:
-    """How one channel fares: what waits for it, when it last took a message, and since when
-    and why it takes none."""
-
-    channel: Channel
-    waiting: int = 0
-    last_sent: datetime | None = None
-    failing_since: datetime | None = None
-    reason: str | None = None
-    dropped: int = 0
-    held: bool = False  # the hourly limit holds messages back
 
 
 def host_name() -> str:
@@ -85,7 +70,7 @@ class Alerting:
         self._workers: dict[str, tuple[threading.Thread, threading.Event]] = {}
         self._states: dict[str, ChannelState] = {}
         self._limits: dict[str, HourlyLimit] = {}
-        self._saved = self._load_status()
+        self.status = StatusFile(paths.outbox_dir / STATUS)
 
     # -- the channels ------------------------------------------------------------------------
 
@@ -251,7 +236,7 @@ class Alerting:
         (the tray or a monitor) left it."""
         found = []
         for channel in self.channels():
-            state = self._states.get(channel.id) or self._from_saved(channel)
+            state = self._states.get(channel.id) or self.status.state(channel)
             waiting = self.outbox.waiting(channel.id)
             dropped = self.outbox.dropped.get(channel.id, 0)
             found.append(replace(state, channel=channel, waiting=waiting, dropped=dropped))
@@ -332,49 +317,5 @@ class Alerting:
         new = replace(state, **changes)
         self._states[channel.id] = new
         if new != state:
-            self._save_status()
+            self.status.save(self._states)
             self.on_change()
-
-    # -- the state, kept for `alert list` and the next start ----------------------------------
-
-    @property
-    def _status_file(self) -> Path:
-        return self.paths.outbox_dir / STATUS
-
-    def _load_status(self) -> dict[str, dict[str, Any]]:
-        try:
-            obj = jsonio.loads(jsonio.read_own(self._status_file, limit=1024 * 1024))
-            return {str(k): v for k, v in obj.items() if isinstance(v, dict)}
-        except (OSError, ValueError, AttributeError):
-            return {}
-
-    def _from_saved(self, channel: Channel) -> ChannelState:
-        saved = self._saved.get(channel.id, {})
-
-        def when(key: str) -> datetime | None:
-            try:
-                return datetime.fromisoformat(saved[key]) if saved.get(key) else None
-            except (TypeError, ValueError):
-                return None
-
-        reason = saved.get("reason")
-        return ChannelState(channel, last_sent=when("last_sent"),
-                            failing_since=when("failing_since"),
-                            reason=reason if isinstance(reason, str) else None)  # fmt: skip
-
-    def _save_status(self) -> None:
-        def iso(when: datetime | None) -> str | None:
-            return when.isoformat() if when is not None else None
-
-        obj = dict(self._saved)
-        for cid, state in list(self._states.items()):
-            obj[cid] = {
-                "last_sent": iso(state.last_sent),
-                "failing_since": iso(state.failing_since),
-                "reason": state.reason,
-            }
-        self._saved = obj
-        try:
-            jsonio.atomic_write(self._status_file, jsonio.dumps(obj) + b"\n", durable=False)
-        except Exception:  # only what the menu shows after a restart: never fatal
-            log.debug("cannot save the alerts' state", exc_info=True)

@@ -18,7 +18,8 @@ from types import ModuleType
 from typing import Any
 
 from fim_tray import APP_NAME
-from fim_tray.app.alerting import Alerting, ChannelState
+from fim_tray.alerts.state import ChannelState
+from fim_tray.app.alerting import Alerting
 from fim_tray.app.monitor import HistoryState, Monitor, MonitorEvent, Watched
 from fim_tray.app.service import Service
 from fim_tray.errors import FimError

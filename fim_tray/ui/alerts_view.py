@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fim_tray.app.alerting import ChannelState
+from fim_tray.alerts.state import ChannelState
 from fim_tray.display import escape
 
 REASON = 60  # characters of a failure's reason shown in the menu

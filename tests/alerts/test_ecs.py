@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from datetime import datetime, timedelta, timezone
 
+from fim_tray import jsonio
 from fim_tray.alerts.digest import HourlyLimit, fold, local_time, notice
 from fim_tray.alerts.ecs import Chain, Origin, ecs_event
 from fim_tray.models import Event, Writer
@@ -87,3 +89,14 @@ def test_what_the_hourly_limit_holds_back_is_folded_into_one_digest() -> None:
     digest = fold([{"title": "t1", "body": "b1"}, {"title": "t2", "body": "b2"}])
     assert digest["title"] == "fim-tray: 2 alerts (digest)"
     assert "t1\nb1" in digest["body"] and "t2\nb2" in digest["body"]
+
+
+def test_a_name_that_is_not_utf8_is_readable_and_kept_whole() -> None:
+    raw = b"caf\xe9.txt".decode("utf-8", "surrogateescape")
+    obj = ecs_event(event("added")._replace(path=raw), ORIGIN)
+    data = jsonio.dumps(obj)  # valid JSON, valid UTF-8
+    assert obj["file"]["name"] == "caf\\xe9.txt"
+    assert base64.b64decode(obj["fim_tray"]["path_b64"]) == b"caf\xe9.txt"
+    assert b"caf" in data
+    message = notice([event("added")._replace(path=raw)], "h")
+    jsonio.dumps(message)
