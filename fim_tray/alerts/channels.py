@@ -66,7 +66,8 @@ def deliver(channel: Channel, messages: Sequence[dict[str, Any]], *, host: str,
                              severity=syslog.WARNING if _suspicious(m) else syslog.NOTICE)
                 for m in messages
             ]  # fmt: skip
-            syslog.send(channel.transport, channel.host, channel.port, frames, timeout=timeout)
+            syslog.send(channel.transport, channel.host, channel.port, frames, timeout=timeout,
+                        ca=channel.ca)  # fmt: skip
         elif channel.kind == "jsonl":
             from fim_tray.alerts import jsonl
 

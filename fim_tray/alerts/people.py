@@ -4,8 +4,11 @@ path of a check. Its errors come back as one plain reason with the URL's secrets
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import re
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 from fim_tray.alerts.urls import INSTALL, ChannelError, mask, scrub
@@ -36,7 +39,7 @@ def _apprise() -> Any:
 def check(url: str) -> None:
     """:class:`ChannelError` unless apprise is there and understands ``url``."""
     apprise = _apprise()
-    with apprise.LogCapture(level=30, fmt="%(levelname)s %(message)s") as logs:
+    with _captured() as said:
         plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
     if plugin is not None:
         return
@@ -44,8 +47,7 @@ def check(url: str) -> None:
     scheme = url.partition("://")[0].lower()
     if scheme in plugins.schemas():
         warnings = [
-            line.partition(" ")[2].rstrip(".") for line in logs.getvalue().splitlines()
-            if line.startswith("WARNING")
+            line.partition(" ")[2].rstrip(".") for line in said if line.startswith("WARNING")
         ]  # fmt: skip
         why = f" ({scrub(warnings[0], url)})" if warnings else ""
         raise ChannelError(
@@ -68,22 +70,60 @@ def send(url: str, title: str, body: str, *, timeout: float = 10.0) -> None:
     target = url
     if url.partition("://")[0].lower() in _EMAIL and "format=" not in url:
         target += ("&" if "?" in url else "?") + "format=text"  # keeps the body's lines apart
-    with apprise.LogCapture(level=10, fmt="%(levelname)s %(message)s") as logs:
+    # Sent by the plugin itself, in this thread (not apprise's pool), so that what it logs is
+    # this message's, and a slow server holds up this channel's sender only.
+    with _captured() as said:
         plugin = apprise.Apprise.instantiate(target, suppress_exceptions=True)
         if plugin is None:
             raise PeopleError("apprise does not understand this URL")
         # Never wait long on a silent server: each connect and each read is bounded.
         plugin.socket_connect_timeout = timeout
         plugin.socket_read_timeout = timeout
-        sender = apprise.Apprise()
-        sender.add(plugin)
         try:
-            ok = sender.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT)
+            ok = plugin.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
         except Exception as exc:  # a plugin's own bug: a reason, never a traceback
             raise PeopleError(scrub(f"{type(exc).__name__}: {exc}", url)) from None
-        said = logs.getvalue()
     if not ok:
-        raise PeopleError(scrub(_reason(said), url))
+        raise PeopleError(scrub(_reason("\n".join(said)), url))
+
+
+class _Capture:
+    """apprise's log lines, kept per thread (several channels send at once) and never passed on
+    to fim-tray's own log: its debug lines hold payloads and URLs."""
+
+    local = threading.local()
+    installed = False
+    lock = threading.Lock()
+
+    @classmethod
+    def install(cls) -> None:
+        with cls.lock:
+            if cls.installed:
+                return
+            import logging
+
+            class Handler(logging.Handler):
+                def emit(self, record: logging.LogRecord) -> None:
+                    lines = getattr(_Capture.local, "lines", None)
+                    if lines is not None:
+                        lines.append(f"{record.levelname} {record.getMessage()}")
+
+            logger = logging.getLogger("apprise")
+            logger.addHandler(Handler(logging.DEBUG))
+            logger.setLevel(logging.DEBUG)
+            logger.propagate = False
+            cls.installed = True
+
+
+@contextlib.contextmanager
+def _captured() -> Iterator[list[str]]:
+    _Capture.install()
+    lines: list[str] = []
+    _Capture.local.lines = lines
+    try:
+        yield lines
+    finally:
+        _Capture.local.lines = None
 
 
 def _reason(log: str) -> str:

@@ -42,6 +42,7 @@ def send(
     messages: Sequence[bytes],
     *,
     timeout: float = 10.0,
+    ca: str = "",
 ) -> None:
     """Hand ``messages`` to the server, in order; :class:`SyslogError` when any may not have
     arrived. Over TCP and TLS a message counts as arrived once the server has read everything
@@ -60,15 +61,23 @@ def send(
         if transport == "tls":
             import ssl  # only for a TLS channel: never on the path of a check
 
-            context = ssl.create_default_context()
             try:
+                context = ssl.create_default_context(cafile=ca or None)
                 sock = context.wrap_socket(sock, server_hostname=host)
-            except ssl.SSLError as exc:
-                raise SyslogError(f"TLS with {host}:{port} failed: {exc.reason or exc}") from None
+            except ssl.SSLCertVerificationError as exc:
+                raise SyslogError(
+                    f"TLS with {host}:{port} failed: its certificate is not trusted "
+                    f"({exc.verify_message}); name its CA with ?ca=/ABS/PATH.pem"
+                ) from None
+            except (ssl.SSLError, ssl.CertificateError) as exc:
+                reason = getattr(exc, "reason", None) or exc
+                raise SyslogError(f"TLS with {host}:{port} failed: {reason}") from None
+            except FileNotFoundError:
+                raise SyslogError(f"the CA file {ca} does not exist") from None
         data = b"".join(str(len(m)).encode("ascii") + b" " + m for m in messages)
         sock.sendall(data)
-        if transport == "tls":
-            return  # a TLS close has no half-close: what was written was accepted by TLS
+        if transport == "tls":  # TLS's own close first: the server answers once it read all
+            sock = sock.unwrap()  # type: ignore[attr-defined]
         sock.shutdown(socket.SHUT_WR)
         while sock.recv(4096):  # the server says nothing; it closes once it has read all
             pass

@@ -18,7 +18,7 @@ MASK = "***"
 # Query options that say how, not who: shown as they are. Every other value is masked.
 _PLAIN_OPTIONS = frozenset(
     {"mode", "format", "cto", "rto", "priority", "smtp", "from", "to", "cc", "bcc", "name",
-     "verify", "port", "tags", "reply", "overflow", "emojis", "image", "batch", "method"}
+     "verify", "port", "tags", "reply", "overflow", "emojis", "image", "batch", "method", "ca"}
 )  # fmt: skip
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
 
@@ -39,6 +39,8 @@ class Channel(NamedTuple):
     host: str = ""
     port: int = 0
     path: str = ""
+    ca: str = ""  # syslog+tls: the CA certificates (PEM) that vouch for the server, if not
+    # the system's
 
     @property
     def id(self) -> str:
@@ -109,9 +111,16 @@ def _syslog(url: str, scheme: str) -> Channel:
     host = parts.hostname or ""
     if not host or parts.username or parts.password:
         raise ChannelError(f"{mask(url)!r} names no host: write {scheme}://HOST:PORT.")
-    if parts.path.strip("/") or parts.query or parts.fragment:
-        raise ChannelError(f"{mask(url)!r}: a syslog URL is {scheme}://HOST:PORT and no more.")
-    return Channel(url, "syslog", transport, host, port)
+    options = dict(parse_qsl(parts.query, keep_blank_values=True))
+    ca = options.pop("ca", "") if transport == "tls" else ""
+    if parts.path.strip("/") or options or parts.fragment:
+        more = " (and ?ca=/ABS/PATH.pem for TLS)" if transport == "tls" else ""
+        raise ChannelError(
+            f"{mask(url)!r}: a syslog URL is {scheme}://HOST:PORT{more} and no more."
+        )
+    if ca and not os.path.isabs(ca):
+        raise ChannelError(f"{mask(url)!r}: ?ca= takes the absolute path of a PEM file.")
+    return Channel(url, "syslog", transport, host, port, ca=ca)
 
 
 def _jsonl(url: str, rest: str) -> Channel:

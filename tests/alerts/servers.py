@@ -186,3 +186,50 @@ class Webhooks:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
+
+
+RSYSLOG_TLS_CONF = """\
+global(workDirectory="{work}" DefaultNetstreamDriver="gtls"
+       DefaultNetstreamDriverCAFile="{ca}" DefaultNetstreamDriverCertFile="{cert}"
+       DefaultNetstreamDriverKeyFile="{key}")
+module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="anon")
+module(load="mmjsonparse")
+input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="fim")
+template(name="whole" type="string" string="%jsonmesg%\\n")
+ruleset(name="fim") {{
+  action(type="mmjsonparse" cookie="")
+  action(type="omfile" file="{out}" template="whole")
+}}
+"""
+
+
+def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A test CA and a server certificate for 127.0.0.1 signed by it: (ca, cert, key)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ca, ca_key = folder / "ca.pem", folder / "ca.key"
+    cert, key, csr = folder / "server.pem", folder / "server.key", folder / "server.csr"
+    ext = folder / "ext.cnf"
+    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca),
+        "-days", "2", "-subj", "/CN=fim-tray test CA")  # fmt: skip
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
+        "-subj", "/CN=localhost")  # fmt: skip
+    run("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+        "-CAcreateserial", "-out", str(cert), "-days", "2", "-extfile", str(ext))  # fmt: skip
+    return ca, cert, key
+
+
+class RsyslogTLS(Rsyslog):
+    """The same private rsyslogd, taking syslog over TLS only (rsyslog's gtls driver)."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self.ca, cert, key = make_certificates(folder / "certs")
+        conf = RSYSLOG_TLS_CONF.format(
+            work=folder / "work", port=self.port, out=self.out, ca=self.ca, cert=cert, key=key
+        )
+        self.conf.write_text(conf)

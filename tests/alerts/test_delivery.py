@@ -153,6 +153,7 @@ def test_a_syslog_outage_and_a_monitor_restart_lose_nothing_and_repeat_nothing(
     assert got == names  # each once, in order
 
 
+@pytest.mark.usefixtures("apprise_installed")
 def test_a_dead_or_silent_server_is_reported_quickly_without_a_traceback(
     tmp_path: Path, home: Path
 ) -> None:
@@ -165,6 +166,7 @@ def test_a_dead_or_silent_server_is_reported_quickly_without_a_traceback(
     try:
         add(home, "alert", "add", f"syslog+tcp://127.0.0.1:{dead}")
         add(home, "alert", "add", f"syslog+tcp://127.0.0.1:{silent.getsockname()[1]}")
+        add(home, "alert", "add", f"json://127.0.0.1:{silent.getsockname()[1]}/hook")
         started = time.monotonic()
         done = run_cli("alert", "test", home=home, timeout=60)
         took = time.monotonic() - started
@@ -173,5 +175,7 @@ def test_a_dead_or_silent_server_is_reported_quickly_without_a_traceback(
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert "connection refused" in done.stderr
-    assert done.stderr.count("NOT delivered") == 2
+    assert done.stderr.count("NOT delivered") == 3
+    assert "stopped answering" in done.stderr  # the syslog server that never reads
+    assert "Webhook" in done.stderr
     assert took < 30
