@@ -53,10 +53,11 @@ class StatusFile:
             except (TypeError, ValueError):
                 return None
 
-        reason = saved.get("reason")
+        reason, dropped = saved.get("reason"), saved.get("dropped")
         return ChannelState(channel, last_sent=when("last_sent"),
                             failing_since=when("failing_since"),
-                            reason=reason if isinstance(reason, str) else None)  # fmt: skip
+                            reason=reason if isinstance(reason, str) else None,
+                            dropped=dropped if isinstance(dropped, int) else 0)  # fmt: skip
 
     def save(self, states: Mapping[str, ChannelState]) -> None:
         """Keep ``states`` (by channel id) beside those saved before; never fails."""
@@ -70,6 +71,7 @@ class StatusFile:
                 "last_sent": iso(state.last_sent),
                 "failing_since": iso(state.failing_since),
                 "reason": state.reason,
+                "dropped": state.dropped,
             }
         self._saved = obj
         try:

@@ -178,7 +178,9 @@ class Alerting:
             ]  # fmt: skip
             person = [notice(events, self.host)]
             for channel in targets:
-                self.outbox.put(channel.id, person if channel.kind == "people" else machine)
+                lost = self.outbox.put(channel.id, person if channel.kind == "people" else machine)
+                if lost:  # the outbox is full: said in the menu and by `alert list`
+                    self._update(channel, dropped=self.outbox.dropped.get(channel.id, lost))
         except Exception:  # a full disk, a bug: logged; the desktop still hears of it
             log.warning("could not queue the alerts of %s", report.folder.path, exc_info=True)
         self.refresh()  # a channel added since (by `fim-tray alert add`) gets its sender
@@ -216,7 +218,7 @@ class Alerting:
                         target=self._run, args=(channel, wake), name=name, daemon=True
                     )
                     self._workers[cid] = (thread, wake)
-                    self._states.setdefault(cid, ChannelState(channel))
+                    self._states.setdefault(cid, self.status.state(channel))
                     thread.start()
 
     def close(self, timeout: float = 2.0) -> None:
@@ -236,15 +238,15 @@ class Alerting:
         (the tray or a monitor) left it."""
         found = []
         for channel in self.channels():
-            state = self._states.get(channel.id) or self.status.state(channel)
+            state = self._state(channel)
             waiting = self.outbox.waiting(channel.id)
-            dropped = self.outbox.dropped.get(channel.id, 0)
+            dropped = max(state.dropped, self.outbox.dropped.get(channel.id, 0))
             found.append(replace(state, channel=channel, waiting=waiting, dropped=dropped))
         return found
 
     def _run(self, channel: Channel, wake: threading.Event) -> None:
         delay = 0.0
-        while not self.stop.is_set() and self._workers.get(channel.id, (None, wake))[1] is wake:
+        while not self.stop.is_set() and self._is_current(channel, wake):
             try:
                 ok = self._drain(channel)
             except Exception:  # a bug must not end the sending
@@ -257,6 +259,12 @@ class Alerting:
                 delay = min(self.retry[1], max(self.retry[0], delay * 2))
                 wake.wait(delay)
             wake.clear()
+
+    def _is_current(self, channel: Channel, wake: threading.Event) -> bool:
+        """Whether this sender still serves ``channel`` (a removed channel's stops)."""
+        with self._lock:
+            worker = self._workers.get(channel.id)
+        return worker is not None and worker[1] is wake
 
     def _limit_wait(self, channel: Channel) -> float | None:
         state = self._states.get(channel.id)
@@ -307,13 +315,16 @@ class Alerting:
         return count
 
     def _failed(self, channel: Channel, reason: str) -> None:
-        state = self._states.get(channel.id, ChannelState(channel))
-        since = state.failing_since or local_now()
+        since = self._state(channel).failing_since or local_now()
         log.warning("alert to %s not delivered: %s", channel.name, reason)
         self._update(channel, failing_since=since, reason=reason)
 
+    def _state(self, channel: Channel) -> ChannelState:
+        """As this process saw it, else as it was saved (by this or an earlier run)."""
+        return self._states.get(channel.id) or self.status.state(channel)
+
     def _update(self, channel: Channel, **changes: Any) -> None:
-        state = self._states.get(channel.id, ChannelState(channel))
+        state = self._state(channel)
         new = replace(state, **changes)
         self._states[channel.id] = new
         if new != state:

@@ -40,7 +40,7 @@ class AlertsWindow:
         self.tk = tk
         self.root = tk.Tk()
         self.root.title(TITLE)
-        self.root.minsize(620, 320)
+        self.root.minsize(760, 320)
         frame = ttk.Frame(self.root, padding=10)
         frame.pack(fill="both", expand=True)
         ttk.Label(frame, text="Channels (passwords and tokens are not shown):").pack(anchor="w")
@@ -61,7 +61,7 @@ class AlertsWindow:
         ttk.Button(buttons, text="Remove", command=self.remove).pack(side="left")
         ttk.Button(buttons, text="Close", command=self.root.destroy).pack(side="right")
         self.status = tk.StringVar(value="")
-        ttk.Label(frame, textvariable=self.status, wraplength=600).pack(anchor="w", pady=(6, 0))
+        ttk.Label(frame, textvariable=self.status, wraplength=740).pack(anchor="w", pady=(6, 0))
         self.root.bind("<Escape>", lambda _event: self.root.destroy())
         self._urls: list[str] = []
         self._results: list[str] = []
@@ -77,7 +77,7 @@ class AlertsWindow:
         self.listbox.delete(0, "end")
         self._urls = []
         for state in states:
-            self.listbox.insert("end", f"{escape(state.channel.masked)}    {channel_line(state)}")
+            self.listbox.insert("end", f"{channel_line(state)}    {escape(state.channel.masked)}")
             self._urls.append(state.channel.url)
         if not states:
             self.listbox.insert("end", "No channels yet: type a URL below and press Add.")

@@ -113,3 +113,35 @@ def test_people_get_at_most_the_hourly_limit_and_then_one_digest(tmp_path: Path)
         assert all(f"f{i}" in sent[2]["body"] for i in range(2, 6))
     finally:
         alerts.close()
+
+
+def test_a_removed_channel_stops_its_sender_and_forgets_its_queue(tmp_path: Path) -> None:
+    recorder = Recorder()
+    recorder.down.add("syslog")
+    alerts = alerting(tmp_path, recorder)
+    alerts.start()
+    try:
+        alerts.on_report(report("a"))
+        assert wait_for(lambda: any(s.reason for s in alerts.states()))
+        before = {t.name for t in threading.enumerate()}
+        removed = alerts.remove("syslog+tcp://127.0.0.1:1514")
+        alerts.refresh()
+        name = f"fim-tray-alerts-{removed.id}"
+        assert name in before
+        assert wait_for(lambda: name not in {t.name for t in threading.enumerate()}, 5)
+        assert [s.channel.kind for s in alerts.states()] == ["jsonl"]
+        assert not (tmp_path / "data" / "outbox" / f"{removed.id}.jsonl").exists()
+    finally:
+        alerts.close()
+
+
+def test_a_full_outbox_is_said_and_the_count_outlives_a_restart(tmp_path: Path) -> None:
+    recorder = Recorder()
+    alerts = alerting(tmp_path, recorder)
+    alerts.outbox.limit = 2
+    alerts.on_report(report("a", "b", "c"))  # not started: everything waits; one does not fit
+    syslog = next(s for s in alerts.states() if s.channel.kind == "syslog")
+    assert (syslog.waiting, syslog.dropped) == (2, 1)
+    again = Alerting(Paths(tmp_path / "data", tmp_path / "config"), sender=recorder, host="h")
+    syslog = next(s for s in again.states() if s.channel.kind == "syslog")
+    assert (syslog.waiting, syslog.dropped) == (2, 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -69,4 +70,15 @@ def test_the_menu_tells_how_each_channel_fares_and_alerts_opens_its_window(
         ["xdotool", "search", "--sync", "--name", "fim-tray: alerts"], timeout=20
     ).stdout.split()
     assert window, "the Alerts window did not open:\n" + tray.output()
+    time.sleep(0.5)  # Tk maps the window before it takes keys
+    desktop.run(["xdotool", "windowfocus", "--sync", window[0]])
+    jsonl = tmp_path / "fim.jsonl"
+    desktop.run(["xdotool", "type", "--delay", "5", f"jsonl://{jsonl}"])
+    desktop.run(["xdotool", "key", "Return"])  # Add
+    wait_for(lambda: "jsonl://" in run_cli("alert", "list", home=home).stdout, 10, "the channel")
+    # the tray takes it up at once: its line, and a sender that delivers the next change
+    wait_for(lambda: "File fim.jsonl: nothing sent yet" in tray.menu.labels(), 10, "its line")
     desktop.screenshot(SCREENSHOTS / "alerts-window.png")
+    desktop.run(["xdotool", "key", "Escape"])  # closes the window
+    (watched / "second.txt").write_text("2\n")
+    wait_for(lambda: jsonl.exists() and "second.txt" in jsonl.read_text(), 20, "the JSON line")
