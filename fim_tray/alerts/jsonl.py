@@ -30,8 +30,8 @@ def append(
         return
     data = b"".join(line + b"\n" for line in lines)
     try:
-        if not path.parent.is_dir():
-            raise JsonlError(f"the folder {path.parent} does not exist")
+        if not path.parent.is_dir():  # made for it, private, as a log folder would be
+            os.makedirs(path.parent, mode=0o700, exist_ok=True)
         _rotate_if_needed(path, max_bytes, keep)
         fd = os.open(path, _FLAGS, 0o600)
         try:

@@ -27,7 +27,7 @@ from fim_tray.store.state import local_now
 log = logs.getLogger(__name__)
 
 BATCH = 200  # messages handed to a machine channel at once
-RETRY_FIRST, RETRY_MAX = 2.0, 60.0  # seconds before trying a failing channel again
+RETRY_FIRST, RETRY_MAX = 2.0, 15.0  # seconds before trying a failing channel again
 TEST_GRACE = 5.0  # seconds a test may run past its timeout before it is reported as hung
 STATUS = "status.json"  # in the outbox folder: each channel's last success and failure
 Deliver = Callable[..., None]
@@ -112,6 +112,18 @@ class Alerting:
             raise ChannelError("several channels look like that once masked: give the full URL.")
         raise ChannelError("no such channel: `fim-tray alert list` shows them.")
 
+    def _named(self, url: str) -> Channel:
+        """A channel, or a URL not added yet (tested before it is added)."""
+        try:
+            return self.find(url)
+        except ChannelError:
+            channel = parse(url)
+            if channel.kind == "people":
+                from fim_tray.alerts import people
+
+                people.check(channel.url)
+            return channel
+
     def remove(self, url: str) -> Channel:
         channel = self.find(url)
         store_channels.save(self.paths.alerts_file, [c for c in self.channels() if c != channel])
@@ -122,7 +134,7 @@ class Alerting:
         """Send a test message to one channel or to each, at once (not through the outbox):
         each channel with None when it was delivered, else the reason. Never waits much past
         ``timeout``: a silent server is reported as such."""
-        targets = [self.find(url)] if url is not None else self.channels()
+        targets = [self._named(url)] if url is not None else self.channels()
         results: dict[str, str | None] = {}
         threads = []
         for channel in targets:

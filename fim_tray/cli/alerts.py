@@ -29,8 +29,10 @@ def _alert_parser(alert: argparse.ArgumentParser) -> None:
     listing.add_argument("--json", action="store_true", help="one JSON object per channel")
     remove = verbs.add_parser("remove", help="remove a channel (its URL, or as list shows it)")
     remove.add_argument("url")
-    test = verbs.add_parser("test", help="send a test message to one channel, or to each; "
-                            "exit 0 when each got it, 2 otherwise")  # fmt: skip
+    test = verbs.add_parser(
+        "test", help="send a test message to one channel (or to a URL not added yet), or to "
+        "each; exit 0 when each got it, 2 otherwise",
+    )  # fmt: skip
     test.add_argument("url", nargs="?")
 
 

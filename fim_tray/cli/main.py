@@ -173,14 +173,14 @@ def _monitor_parser(monitor: argparse.ArgumentParser) -> None:
 
 def _history_parser(history: argparse.ArgumentParser) -> None:
     _json_parser(history)
-    history.add_argument("--limit", type=_count, default=50, metavar="N", help="default: 50")
+    history.add_argument("--limit", type=_count, metavar="N", help="default: 50 (--ecs: all)")
     history.add_argument(
         "--verify", action="store_true",
         help="check every line against the chain; exit 0 intact, 2 naming the first bad line",
     )  # fmt: skip
     history.add_argument(
         "--ecs", action="store_true", help="one Elastic Common Schema event per line, as "
-        "Auditbeat's file_integrity writes them (for a SIEM); --limit 0 prints them all",
+        "Auditbeat's file_integrity writes them (for a SIEM): every line unless --limit",
     )  # fmt: skip
 
 
@@ -375,7 +375,7 @@ def cmd_monitor(service: Service, args: argparse.Namespace) -> int:
 
 def cmd_history(service: Service, args: argparse.Namespace) -> int:
     if args.ecs and not args.verify:  # for a SIEM: every line, each with its place in the chain
-        return cli_alerts.print_history_ecs(service, args.limit if args.limit else None)
+        return cli_alerts.print_history_ecs(service, args.limit)
     verdict = service.verify_history()
     if args.verify:
         if verdict.problem is not None:
@@ -387,7 +387,7 @@ def cmd_history(service: Service, args: argparse.Namespace) -> int:
     if verdict.problem is not None:
         say(f"WARNING: the history is not intact ({verdict.problem}); lines not verified are "
             "marked (not verified).")  # fmt: skip
-    for event in service.history(args.limit):
+    for event in service.history(50 if args.limit is None else args.limit):
         if args.json:
             obj = {
                 "id": event.id, "time": event.time.isoformat(),

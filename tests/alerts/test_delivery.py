@@ -5,6 +5,7 @@ quickly for a dead server."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -179,3 +180,21 @@ def test_a_dead_or_silent_server_is_reported_quickly_without_a_traceback(
     assert "stopped answering" in done.stderr  # the syslog server that never reads
     assert "Webhook" in done.stderr
     assert took < 30
+
+
+def test_a_url_is_tested_before_it_is_added_over_udp_and_tcp(
+    tmp_path: Path, home: Path, rsyslog: Rsyslog
+) -> None:
+    for transport in ("udp", "tcp"):
+        done = run_cli("alert", "test", f"syslog+{transport}://127.0.0.1:{rsyslog.port}",
+                       home=home)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    assert wait_for(lambda: len(rsyslog.messages()) == 2, 10)
+    assert sorted(m["inputname"] for m in rsyslog.messages()) == ["imtcp", "imudp"]
+    assert all(m["$!"]["event"]["action"] == "test" for m in rsyslog.messages())
+    assert run_cli("alert", "list", home=home).stdout == ""  # tested, not added
+    jsonl = tmp_path / "new" / "folder" / "fim.jsonl"
+    done = run_cli("alert", "test", f"jsonl://{jsonl}", home=home)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(jsonl.read_text())["event"]["action"] == "test"
+    assert jsonl.stat().st_mode & 0o777 == 0o600
