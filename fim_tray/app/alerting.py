@@ -15,12 +15,13 @@ from fim_tray import __version__, logs
 from fim_tray.alerts import channels as store_channels
 from fim_tray.alerts.channels import DeliveryError, deliver
 from fim_tray.alerts.digest import PER_HOUR, HourlyLimit, fold, local_time, notice
-from fim_tray.alerts.ecs import Origin, ecs_event, utc
+from fim_tray.alerts.ecs import Origin, utc
 from fim_tray.alerts.outbox import Outbox
 from fim_tray.alerts.state import ChannelState, StatusFile
 from fim_tray.alerts.urls import Channel, ChannelError, parse
-from fim_tray.app.ecs_events import live_events
+from fim_tray.app.ecs_events import live_ecs, live_events
 from fim_tray.models import FolderReport
+from fim_tray.store.history import History
 from fim_tray.store.paths import Paths
 from fim_tray.store.state import local_now
 
@@ -51,6 +52,7 @@ class Alerting:
         sender: Deliver = deliver,
         clock: Callable[[], float] = time.monotonic,
         on_change: Callable[[], None] | None = None,
+        history: History | None = None,
     ) -> None:
         self.paths = paths
         self.host = host or host_name()
@@ -62,6 +64,7 @@ class Alerting:
         self.clock = clock
         self.on_change = on_change or (lambda: None)
         self.outbox = Outbox(paths.outbox_dir)
+        self.history = history  # to name each event's history line (see live_ecs)
         self.stop = threading.Event()
         self._started = False  # senders run only once started
         self._lock = threading.Lock()
@@ -182,13 +185,12 @@ class Alerting:
             targets = self.channels()
             if not targets:
                 return
-            events = live_events(report)
+            when = report.time.isoformat()
             machine = [
-                {"event": ecs_event(e, self.origin, process=report.hints.get(e.path)),
-                 "time": e.time.isoformat()}
-                for e in events
-            ]  # fmt: skip
-            person = [notice(events, self.host)]
+                {"event": event, "time": when}
+                for event in live_ecs(report, self.origin, self.history)
+            ]
+            person = [notice(live_events(report), self.host)]
             for channel in targets:
                 lost = self.outbox.put(channel.id, person if channel.kind == "people" else machine)
                 if lost:  # the outbox is full: said in the menu and by `alert list`

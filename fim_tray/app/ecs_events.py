@@ -24,10 +24,10 @@ def _with_inode(obj: dict[str, Any] | None, entry: Entry | None) -> dict[str, An
     return {**obj, "ino": entry.ino, "ctime": ctime}
 
 
-def live_event(change: Change, report: FolderReport) -> Event:
+def live_event(change: Change, report: FolderReport, event_id: str = "") -> Event:
     obj = change_json(change, report.folder.path, report.time)
     return Event(
-        id="",
+        id=event_id,
         time=report.time,
         folder=report.folder.path,
         path=change.path,
@@ -40,9 +40,49 @@ def live_event(change: Change, report: FolderReport) -> Event:
     )
 
 
+def live_ecs(report: FolderReport, origin: Origin, history: History | None) -> list[dict[str, Any]]:
+    """The report's new changes as ECS events, in the order they were found; each with its
+    history line's id, number and MAC when ``history`` holds it (the check wrote it just now),
+    and the process that was writing the file when that is known."""
+    signatures = {change.signature() for change in report.new}
+    found = _newest_lines(history, signatures) if history is not None else {}
+    out = []
+    for change in report.new:
+        event_id, chain = found.get(change.signature(), ("", None))
+        event = live_event(change, report, event_id)
+        out.append(ecs_event(event, origin, chain=chain, process=report.hints.get(change.path)))
+    return out
+
+
 def live_events(report: FolderReport) -> list[Event]:
     """The report's new changes as events, in the order they were found."""
     return [live_event(change, report) for change in report.new]
+
+
+def _newest_lines(history: History, signatures: set[str]) -> dict[str, tuple[str, Chain | None]]:
+    """signature -> (event id, place in the chain) of the newest history lines that hold these
+    changes; what cannot be read is left out (the events go without it)."""
+    found: dict[str, tuple[str, Chain | None]] = {}
+    try:
+        files = history.files()
+        if not files:
+            return found
+        key = history.key_if_chained()
+        lines = jsonio.read_own(files[-1], limit=64 * 1024 * 1024).splitlines()
+    except Exception:  # a history that cannot be read now: the alerts go all the same
+        log.debug("cannot read the history's newest lines", exc_info=True)
+        return found
+    for line in reversed(lines[-(len(signatures) + 64) :]):
+        try:
+            body, mac = unseal(line, key)
+            obj = jsonio.loads(body)
+            signature, seq = obj.get("signature"), obj.get("n")
+        except (ValueError, TypeError, AttributeError, RecursionError):
+            continue
+        if signature in signatures and signature not in found:
+            chain = Chain(seq, mac) if mac is not None and isinstance(seq, int) else None
+            found[str(signature)] = (str(obj.get("id", "")), chain)
+    return found
 
 
 def history_ecs(history: History, origin: Origin, limit: int | None = None) -> list[dict[str, Any]]:

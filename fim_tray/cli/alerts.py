@@ -52,7 +52,7 @@ PARSERS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
 def alerting(service: Service) -> Alerting:
     from fim_tray.app.alerting import Alerting
 
-    return Alerting(service.paths)
+    return Alerting(service.paths, history=service.store.history)
 
 
 def cmd_alert(service: Service, args: argparse.Namespace) -> int:

@@ -97,7 +97,10 @@ class TrayApp:
         self.dialogs = Dialogs(on_problem=self._problem, on_restored=self.monitor.check_now)
         # Alerts beyond the desktop (email, syslog, ...): queued on the monitor's thread, sent
         # by threads of their own; the menu shows how each channel fares.
-        self.alerts = Alerting(service.paths, on_change=lambda: self._refresh(menu=True))
+        self.alerts = Alerting(
+            service.paths, history=service.store.history,
+            on_change=lambda: self._refresh(menu=True),
+        )  # fmt: skip
         self._pystray: ModuleType | None = None
         self._icon: Any = None
         self._quitting = threading.Event()

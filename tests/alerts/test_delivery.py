@@ -98,6 +98,14 @@ def test_a_change_reaches_every_channel_once_with_ecs_fields_and_the_local_time(
         for key in ("type", "size", "mode", "uid", "gid", "inode", "mtime", "ctime", "owner"):
             assert key in ecs["file"], key
         assert len(ecs["file"]["hash"]["sha256"]) == 64
+    # each event names its history line: the same id, number and MAC as history --ecs shows
+    history = {e["fim_tray"]["id"]: e for e in json.loads(
+        "[" + ",".join(run_cli("history", "--ecs", home=home).stdout.splitlines()) + "]"
+    )}  # fmt: skip
+    for message in received:
+        mine = message["$!"]["fim_tray"]
+        assert mine["history"] == history[mine["id"]]["fim_tray"]["history"]
+    assert sorted(m["$!"]["fim_tray"]["history"]["line"] for m in received) == [0, 1]
     by_path = {m["$!"]["fim_tray"]["path"]: m["$!"] for m in received}
     assert by_path["report.txt"]["event"]["action"] == "created"
     assert by_path["report.txt"]["event"]["type"] == ["creation"]
