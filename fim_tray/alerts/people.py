@@ -31,6 +31,7 @@ def _apprise() -> Any:
             "sending to people (email, SMS, ntfy, chat, webhooks) needs the apprise library: "
             f"{INSTALL}"
         )
+    _Capture.install()  # before the import, which logs already
     import apprise
 
     return apprise
@@ -89,7 +90,8 @@ def send(url: str, title: str, body: str, *, timeout: float = 10.0) -> None:
 
 class _Capture:
     """apprise's log lines, kept per thread (several channels send at once) and never passed on
-    to fim-tray's own log: its debug lines hold payloads and URLs."""
+    to fim-tray's own log: its debug lines (and those of the HTTP library under it) hold
+    payloads and URLs."""
 
     local = threading.local()
     installed = False
@@ -111,7 +113,8 @@ class _Capture:
             logger = logging.getLogger("apprise")
             logger.addHandler(Handler(logging.DEBUG))
             logger.setLevel(logging.DEBUG)
-            logger.propagate = False
+            for name in ("apprise", "urllib3", "requests"):  # their debug lines hold URLs
+                logging.getLogger(name).propagate = False
             cls.installed = True
 
 

@@ -304,6 +304,8 @@ class Alerting:
             if sent == 0:
                 return True  # held back by the hourly limit
             self.outbox.done(channel.id, sent)
+            if self._state(channel).failing_since is not None:
+                log.warning("alerts to %s delivered again", channel.name)
             self._update(channel, last_sent=local_now(), failing_since=None, reason=None)
         return True
 
@@ -329,9 +331,11 @@ class Alerting:
         return count
 
     def _failed(self, channel: Channel, reason: str) -> None:
-        since = self._state(channel).failing_since or local_now()
-        log.warning("alert to %s not delivered: %s", channel.name, reason)
-        self._update(channel, failing_since=since, reason=reason)
+        state = self._state(channel)
+        if state.reason != reason:  # said once, not at every retry
+            log.warning("alerts to %s not delivered (they wait, and are sent again): %s",
+                        channel.name, reason)  # fmt: skip
+        self._update(channel, failing_since=state.failing_since or local_now(), reason=reason)
 
     def _state(self, channel: Channel) -> ChannelState:
         """As this process saw it, else as it was saved (by this or an earlier run)."""

@@ -99,8 +99,9 @@ class TrayApp:
         # by threads of their own; the menu shows how each channel fares.
         self.alerts = Alerting(
             service.paths, history=service.store.history,
-            on_change=lambda: self._refresh(menu=True),
+            on_change=self._alerts_fare,
         )  # fmt: skip
+        self._dropped_told = 0
         self._pystray: ModuleType | None = None
         self._icon: Any = None
         self._quitting = threading.Event()
@@ -294,6 +295,17 @@ class TrayApp:
 
     def show_alerts(self) -> None:
         self.dialogs.alerts(self._alerts_changed)
+
+    def _alerts_fare(self) -> None:
+        """A channel's state changed: the menu says so; a full outbox is also told once."""
+        self._refresh(menu=True)
+        dropped = sum(state.dropped for state in self._alert_states())
+        if dropped > self._dropped_told == 0:
+            self._tell("fim-tray: alerts are being dropped",
+                       f"{dropped} alert(s) could not be kept: a channel's outbox is full "
+                       "because its server has not taken anything for long. The Alerts "
+                       "menu says which.")  # fmt: skip
+        self._dropped_told = dropped
 
     def _alerts_changed(self) -> None:
         self.alerts.refresh()  # a sender for each channel added, none for one removed

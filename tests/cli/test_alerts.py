@@ -69,9 +69,12 @@ def test_a_test_of_a_dead_channel_names_it_and_why(home: Path) -> None:
     assert SECRET not in bad.err
     mail = f"mailto://ann:{SECRET}@127.0.0.1:9?from=fim@localhost&to=b@localhost&mode=insecure"
     assert cli("alert", "add", mail, home=home).returncode == 0
-    run = cli("alert", "test", home=home)
+    hook = f"json://bob:{SECRET}@127.0.0.1:9/hook?token=tok{SECRET}"
+    assert cli("alert", "add", hook, home=home).returncode == 0
+    run = cli("--debug", "alert", "test", home=home)  # not even in the debug log
     assert run.returncode == 2
     assert "Email" in run.err and "NOT delivered" in run.err and "connection refused" in run.err
+    assert "Webhook" in run.err
     assert SECRET not in run.err and "Traceback" not in run.err
     no_channels = cli("alert", "test", home=home / "other")
     assert no_channels.returncode == 2
