@@ -83,6 +83,8 @@ def ecs_event(
         "agent": {"name": "fim-tray", "type": "fim-tray", "version": origin.version},
         "message": f"{path} {event.change} in {folder}",
     }
+    if event.id:  # the history line's id: a SIEM can drop a copy sent again after an outage
+        obj["event"]["id"] = event.id
     if event.suspicious:
         obj["event"]["severity"] = 73  # ECS' "high": content changed behind a timestamp put back
     mine: dict[str, Any] = {

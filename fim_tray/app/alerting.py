@@ -222,8 +222,9 @@ class Alerting:
             return
         with self._lock:
             for cid in [cid for cid in self._workers if cid not in current]:
-                self._workers.pop(cid)[1].set()
+                self._workers.pop(cid)[1].set()  # removed (here, or by `alert remove`)
                 self._states.pop(cid, None)
+                self.outbox.forget(cid)
             for cid, channel in current.items():
                 if cid not in self._workers and not self.stop.is_set():
                     wake = threading.Event()
@@ -261,6 +262,9 @@ class Alerting:
     def _run(self, channel: Channel, wake: threading.Event) -> None:
         delay = 0.0
         while not self.stop.is_set() and self._is_current(channel, wake):
+            self.refresh()  # the channel file changed? (then this sender may have to stop)
+            if not self._is_current(channel, wake):
+                break
             try:
                 ok = self._drain(channel)
             except Exception:  # a bug must not end the sending

@@ -145,3 +145,22 @@ def test_a_full_outbox_is_said_and_the_count_outlives_a_restart(tmp_path: Path) 
     again = Alerting(Paths(tmp_path / "data", tmp_path / "config"), sender=recorder, host="h")
     syslog = next(s for s in again.states() if s.channel.kind == "syslog")
     assert (syslog.waiting, syslog.dropped) == (2, 1)
+
+
+def test_a_channel_removed_by_another_process_stops_being_sent_to(tmp_path: Path) -> None:
+    recorder = Recorder()
+    recorder.down.add("syslog")
+    alerts = alerting(tmp_path, recorder)
+    alerts.start()
+    try:
+        alerts.on_report(report("a"))
+        assert wait_for(lambda: any(s.reason for s in alerts.states()))
+        other = Alerting(Paths(tmp_path / "data", tmp_path / "config"), sender=recorder)
+        removed = other.remove("syslog+tcp://127.0.0.1:1514")  # as `fim-tray alert remove`
+        name = f"fim-tray-alerts-{removed.id}"
+        assert wait_for(lambda: name not in {t.name for t in threading.enumerate()}, 5)
+        recorder.down.clear()
+        time.sleep(0.5)
+        assert recorder.of("syslog") == []
+    finally:
+        alerts.close()
