@@ -124,7 +124,7 @@ class Rsyslog:
 class Mailbox:
     """An aiosmtpd SMTP server on 127.0.0.1 keeping each message it receives."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
         from aiosmtpd.controller import Controller
 
         self.messages: list[bytes] = []
@@ -135,7 +135,7 @@ class Mailbox:
                 outer.messages.append(bytes(envelope.content))
                 return "250 OK"
 
-        self.port = free_port()
+        self.port = port or free_port()
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
 
     def start(self) -> Mailbox:
