@@ -65,7 +65,9 @@ def describe(change: Change, *, brief: bool = False) -> str:
     if change.kind == "added" and after is not None:
         if after.rdev is not None:
             return f"{after.type} {device_numbers(after.rdev)}"
-        return after.type if after.type != "file" else f"{after.size} bytes"
+        if after.type != "file":
+            return after.type
+        return f"{after.size:,} byte{'' if after.size == 1 else 's'}"
     if change.kind == "removed" or before is None or after is None:
         return ""
     if change.kind == "unreadable":
@@ -83,8 +85,8 @@ def describe(change: Change, *, brief: bool = False) -> str:
         else:
             parts.append("content")
     for name in change.fields:
-        if brief and name in ("size", "mtime_ns"):
-            continue
+        if brief and name in ("size", "mtime_ns") and len(change.fields) > 1:
+            continue  # (a touch alone still says what: its time)
         if name == "mode":
             parts.append(f"mode {_mode(before)} -> {_mode(after)}")
         elif name in ("uid", "gid"):

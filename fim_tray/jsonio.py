@@ -299,13 +299,18 @@ def _regular(path: Path) -> bool:
         return False
 
 
-def _storage_error(path: Path, exc: OSError) -> StorageError:
+def write_failure(exc: OSError) -> str:
+    """Why a write failed, in words: a full disk and a folder that may not be written are said
+    plainly (what is in place of a file says itself, see :func:`open_own`)."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-        why = "the disk is full (or a size limit was reached)"
-    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        why = "fim-tray may not write there (permissions or a read-only disk)"
-    else:
-        why = exc.strerror or str(exc)
+        return "the disk is full (or a size limit was reached)"
+    if exc.errno in (errno.EACCES, errno.EROFS):
+        return "fim-tray may not write there (permissions or a read-only disk)"
+    return exc.strerror or str(exc)
+
+
+def _storage_error(path: Path, exc: OSError) -> StorageError:
+    why = write_failure(exc)
     return StorageError(
         f"Could not save {path}: {why}. The previous version is unchanged; "
         "free some space or fix the permissions and try again."

@@ -39,7 +39,28 @@ def _logging() -> Any:
     if _pending_level is not None:
         level, _pending_level = _pending_level, None
         logging.basicConfig(level=level, format=FORMAT)
+        _log_thread_errors()
     return logging
+
+
+def _log_thread_errors() -> None:
+    """A library's thread that ends with an error (a file-event reader on a folder too deep for
+    it, say) is logged as one line, with its traceback only under --debug, never dumped raw on
+    the terminal; the monitor notices what stopped and carries on by polling."""
+    import threading
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else "a thread"
+        message = "%s ended with an error: %s: %s"
+        details = (args.exc_type, args.exc_value, args.exc_traceback)
+        sys.modules["logging"].getLogger("fim_tray").error(
+            message, name, args.exc_type.__name__, args.exc_value,
+            exc_info=details if _level <= DEBUG else None,
+        )  # fmt: skip
+
+    threading.excepthook = hook
 
 
 def flush() -> None:

@@ -160,6 +160,10 @@ class FolderReport(NamedTuple):
     # path -> a process that had the file open for writing when its file event arrived (a
     # hint, never a claim; see platform/writers.py)
     hints: Mapping[str, Writer] = MappingProxyType({})
+    # the changes were found but could not be recorded (a full or read-only data folder):
+    # reported all the same, with this beside them
+    warning: str | None = None
+    missing: bool = False  # ``error`` says the folder itself is gone, unmounted or replaced
 
 
 class Event(NamedTuple):

@@ -194,3 +194,24 @@ def targeted_tree(root: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(rel)
     return root
+
+
+def remove_chain(root: Path, name: str = "d") -> None:
+    """Remove a chain ``root/name/name/...`` too deep for ``shutil.rmtree`` (which recurses once
+    per level), one level at a time: the top of the chain is lifted out and emptied of files."""
+    top = root / name
+    lifted = root / f".{name}.lifted"
+    while top.is_dir():
+        for entry in top.iterdir():
+            if entry.name != name:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+        child = top / name
+        if child.is_dir():
+            os.rename(child, lifted)
+            top.rmdir()
+            os.rename(lifted, top)
+        else:
+            top.rmdir()

@@ -62,7 +62,9 @@ def ecs_event(
     """The ECS object of one change. ``file.*`` describe the file as it is now (as it was,
     for a deleted one); its earlier values, the watched folder and the fields that changed are
     under ``fim_tray``."""
-    action = ACTIONS.get(event.change, "updated")
+    # A change of a file is Auditbeat's; another line of the history (an accept, a restore, a
+    # folder no longer watched) keeps its own word as the action.
+    action = ACTIONS.get(event.change, event.change)
     state = event.after if event.after is not None else event.before
     raw = os.path.join(event.folder, event.path) if event.path not in ("", ".") else event.folder
     full, folder, path = text(raw), text(event.folder), text(event.path)
@@ -73,8 +75,8 @@ def ecs_event(
             "module": "file_integrity",
             "dataset": "file",
             "kind": "event",
-            "category": ["file"],
-            "type": TYPES[action],
+            "category": ["file"] if action in TYPES or action == "restored" else ["configuration"],
+            "type": TYPES.get(action, ["change"]),
             "action": action,
             "outcome": "success",
         },
@@ -103,6 +105,8 @@ def ecs_event(
         mine["id"] = event.id
     if event.before is not None and event.change != "removed":  # a removed file: in file.*
         mine["before"] = _file(full, event.before)
+    for key, value in event.extra.items():  # what the line says beyond a change: who accepted
+        mine.setdefault(key, value)
     if chain is not None:
         mine["history"] = {"line": chain.line, "chain": chain.mac}
     if process is not None:  # who had the file open for writing: a hint, never a claim

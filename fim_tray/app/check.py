@@ -3,6 +3,7 @@ and the history what is pending and what is new."""
 
 from __future__ import annotations
 
+import errno
 import stat
 import threading
 from collections.abc import Callable, Collection
@@ -10,8 +11,8 @@ from typing import Any
 
 from fim_tray import logs
 from fim_tray.app.selection import selector
-from fim_tray.errors import FimError, ScanCancelled
-from fim_tray.models import Change, Folder, FolderReport, ScanResult
+from fim_tray.errors import FimError, FolderMissingError, ScanCancelled
+from fim_tray.models import Change, Folder, FolderReport, Problem, ScanResult
 from fim_tray.scan.compare import compare
 from fim_tray.scan.record import Progress
 from fim_tray.scan.scanner import Scanner
@@ -28,16 +29,19 @@ def rescan(
     config: Config,
     trusted: Baseline,
     *,
+    own: Collection[tuple[str, tuple[str, ...]]] = (),
     processes: bool = False,
     **options: Any,
 ) -> ScanResult:
     """Scan ``folder`` against its baseline: the folder's excludes and algorithm, the
-    baseline's digests for unchanged files, its disk to spot an unmount. ``options`` go to
-    :class:`Scanner` (full, progress, stop, only, throttle); ``processes`` lets a full re-hash
-    run on worker processes (a caller with one thread only)."""
-    return Scanner(
+    baseline's digests for unchanged files, its disk to spot an unmount. ``own`` names
+    fim-tray's own state folders inside it (see ``Store.own_state_in``): left out, and said so.
+    ``options`` go to :class:`Scanner` (full, progress, stop, only, throttle); ``processes``
+    lets a full re-hash run on worker processes (a caller with one thread only)."""
+    anchored = own_patterns(own)
+    result = Scanner(
         folder.path,
-        config.excludes_for(folder),
+        [*config.excludes_for(folder), *anchored],
         trusted.algorithm,
         previous=trusted.entries,
         root_dev=trusted.root_dev,
@@ -45,6 +49,28 @@ def rescan(
         processes=processes,
         **options,
     ).run()
+    if not own:
+        return result
+    said = tuple(Problem(rel, OWN_STATE) for rel, _files in own)
+    return result._replace(problems=(*said, *result.problems))
+
+
+OWN_STATE = (
+    "fim-tray's own state is in this folder: the files it writes there (which change at every "
+    "check) are left out of the checks; anything else there is checked. Move the state out, or "
+    "set FIM_TRAY_HOME to a place outside every watched folder."
+)
+
+
+def own_patterns(own: Collection[tuple[str, tuple[str, ...]]]) -> list[str]:
+    """Exclude patterns for fim-tray's own files in its state folders inside a watched folder
+    (see ``Store.own_state_in``): anchored at their place (a leading ``/``), never wider."""
+    return ["/" + _glob_escape(rel) + "/" + glob for rel, files in own for glob in files]
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` matched as itself by a glob pattern (``*``, ``?`` and ``[`` in brackets)."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
 
 
 _XATTR_FIELDS = frozenset({"xattrs", "caps", "acl"})
@@ -144,6 +170,7 @@ def check_folder(
             folder,
             config,
             trusted,
+            own=store.own_state_in(folder.path),
             full=full,
             progress=progress,
             stop=stop,
@@ -158,6 +185,26 @@ def check_folder(
         changes = compare(before, result.entries, result.unlisted)
         if not trusted.extra.get(XATTRS_RECORDED):
             changes = _without_first_xattrs(changes)
+    except ScanCancelled:
+        raise
+    except FimError as exc:
+        store.save_pending_error(folder, exc.message, now)
+        missing = isinstance(exc, FolderMissingError)
+        return FolderReport(folder, now, error=exc.message, missing=missing)
+    except Exception as exc:  # a bug, or state no check foresaw: this folder's error only
+        log.error("checking %s failed", folder.path, exc_info=True)
+        message = f"unexpected error while checking it ({type(exc).__name__}: {exc})"
+        store.save_pending_error(folder, message, now)
+        return FolderReport(folder, now, error=message)
+    report = FolderReport(
+        folder,
+        now,
+        changes=tuple(changes),
+        problems=result.problems,
+        files=len(result.entries),
+        seconds=result.seconds,
+    )
+    try:
         with store.locked():
             signed = None
             if not trusted.extra.get(XATTRS_RECORDED) and full and scope is None:
@@ -171,23 +218,33 @@ def check_folder(
                 kept = {s: p for s, p in old.items() if not in_scope(p)}
                 pending = {**kept, **pending}
             pending_file.save(pending, now, full=full, baseline=signed)
-    except ScanCancelled:
-        raise
-    except FimError as exc:
-        store.save_pending_error(folder, exc.message, now)
-        return FolderReport(folder, now, error=exc.message)
-    except Exception as exc:  # a bug, or state no check foresaw: this folder's error only
-        log.error("checking %s failed", folder.path, exc_info=True)
-        message = f"unexpected error while checking it ({type(exc).__name__}: {exc})"
-        store.save_pending_error(folder, message, now)
-        return FolderReport(folder, now, error=message)
-    return FolderReport(
-        folder,
-        now,
-        changes=tuple(changes),
-        new=tuple(new),
-        problems=result.problems,
-        files=len(result.entries),
-        seconds=result.seconds,
-        pending=len(pending),
-    )
+    except Exception as exc:  # found, not recorded: reported all the same (see _unrecorded)
+        return _unrecorded(store, report, exc)
+    return report._replace(new=tuple(new), pending=len(pending))
+
+
+# A data folder that is full or read-only: the changes are reported with a warning. Any other
+# failure to record them (a link or a FIFO planted at the lock or the history, a tampered head)
+# is an error, but the changes found are still reported beside it. Not EPERM: a file of another
+# user's in the data folder (see jsonio.open_own) is never plain.
+_PLAIN = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES})
+
+
+def _unrecorded(store: Store, report: FolderReport, exc: Exception) -> FolderReport:
+    """The report of changes that could not be recorded: each still reported (as new unless
+    the pending file, read without the lock, says it was announced), with the reason."""
+    try:
+        old = store.pending(report.folder).changes() or {}
+    except FimError:
+        old = {}
+    new = tuple(c for c in report.changes if c.signature() not in old)
+    cause = exc.__cause__
+    if isinstance(exc, FimError):
+        message = f"the changes found could not be recorded: {exc.message}"
+        log.info("%s: %s", report.folder.path, message)
+    else:  # a bug: logged in full
+        message = f"the changes found could not be recorded ({type(exc).__name__}: {exc})"
+        log.error("recording the check of %s failed", report.folder.path, exc_info=True)
+    if isinstance(cause, OSError) and cause.errno in _PLAIN:
+        return report._replace(new=new, warning=message)
+    return report._replace(new=new, error=message)

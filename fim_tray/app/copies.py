@@ -29,13 +29,16 @@ class References:
 
     ``baseline`` holds the digests of baselines with copies on; ``history`` those of changes
     in the history of such folders and of every "restored" event (the content a restore
-    replaced). ``unknown`` names folders whose baseline could not be read: nothing may be
-    deleted while it is not known what they need.
+    replaced). ``undo`` holds the content each restore replaced, which its history line promises
+    ``restore --undo`` can put back: kept as long as that line is, outside every quota.
+    ``unknown`` names folders whose baseline could not be read: nothing may be deleted while it
+    is not known what they need.
     """
 
     baseline: dict[str, set[str]] = field(default_factory=dict)
     history: dict[str, set[str]] = field(default_factory=dict)
     unknown: list[str] = field(default_factory=list)
+    undo: set[str] = field(default_factory=set)
 
     def of(self, folder: str) -> set[str]:
         return self.baseline.get(folder, set()) | self.history.get(folder, set())
@@ -111,7 +114,12 @@ def copy_files(
     """
     wanted, secret, too_big = _wanted(folder, entries, settings)
     on_disk = {b.digest: b for b in copy_store.blobs()}
-    mine = {d: on_disk[d] for d in refs.of(folder.path) | set(wanted) if d in on_disk}
+    pinned = refs.undo - set(wanted)  # promised to an undo: outside the quota, never evicted
+    mine = {
+        d: on_disk[d]
+        for d in refs.of(folder.path) | set(wanted)
+        if d in on_disk and d not in pinned
+    }
     used = sum(b.size for b in mine.values())
     others = refs.other_baselines(folder.path)
     evictable = sorted(
@@ -196,9 +204,7 @@ def drop_unneeded(
     copy_store.remove_temporaries()
     needed = refs.all()
     removed: list[Blob] = [
-        b
-        for b in blobs
-        if b.digest not in needed or not copy_store.intact(b.path, b.algorithm)
+        b for b in blobs if b.digest not in needed or not copy_store.intact(b.path, b.algorithm)
     ]
     gone_now = {id(b) for b in removed}
     kept = {b.digest: b for b in blobs if id(b) not in gone_now}
@@ -217,8 +223,8 @@ def _over_quota(folder: str, quota: int, kept: dict[str, Blob], refs: References
     """Copies to drop so ``folder`` fits its quota (removed from ``kept``); a copy another
     folder's baseline needs is left alone."""
     in_baseline = refs.baseline.get(folder, set())
-    mine = sorted(
-        (kept[d] for d in refs.of(folder) if d in kept),
+    mine = sorted(  # an undo's copy is outside the quota: never counted, never dropped
+        (kept[d] for d in refs.of(folder) - refs.undo if d in kept),
         key=lambda b: (b.digest in in_baseline, b.mtime),
     )
     used = sum(b.size for b in mine)
@@ -301,8 +307,14 @@ def references(store: Store, config: Config) -> References:
         owner = by_name.get(event.folder)
         if owner is None or not (owner.keep_copies or event.change == "restored"):
             continue
+        if event.change == "accepted":  # the change itself has its line (or had none to keep)
+            continue
         obj = {"before": event.before, "after": event.after, **event.extra}
         refs.history.setdefault(owner.path, set()).update(history_digests(obj, owner.algorithm))
+        if event.change == "restored":
+            refs.undo |= history_digests(
+                {"previous_digest": obj.get("previous_digest")}, owner.algorithm
+            )
     return refs
 
 

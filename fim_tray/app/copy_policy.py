@@ -48,7 +48,36 @@ DEFAULT_NO_COPY: tuple[str, ...] = (
     ".htpasswd",
     "ssh_host_*_key",  # a server's host keys
     ".config/gcloud",  # Google Cloud's credentials and tokens
+    ".azure",  # Azure CLI's tokens
+    ".s3cfg",
+    ".boto",
+    ".config/gh/hosts.yml",  # GitHub CLI's token
+    ".config/rclone/rclone.conf",
+    ".terraform.d/credentials.tfrc.json",
+    ".cargo/credentials*",
+    ".gem/credentials",
+    ".m2/settings.xml",  # Maven's server passwords
+    ".password-store",
+    "credentials.json",  # OAuth client secrets, by their usual name
+    "service-account*.json",  # cloud service account keys
+    "*.keychain",
+    "*.keychain-db",
+    "wallet.dat",
+    "shadow",  # /etc/shadow and gshadow: password hashes
+    "gshadow",
+    "*_history",  # shell and REPL histories hold what was typed, passwords included
 )
+
+# A backup keeps what it backs up secret: ``my.pem.bak``, ``server.key~``, ``.pypirc.orig`` and
+# ``.ssh.old/`` are matched as ``my.pem``, ``server.key``, ``.pypirc`` and ``.ssh``.
+_BACKUP = re.compile(r"(?:\.(?:bak|orig|old|save|sav|backup|bck|copy|prev|\d+)|~[^/]*)$", re.I)
+
+
+def _unbacked(name: str) -> str:
+    """``name`` without its backup suffixes (as many as it has)."""
+    while (bare := _BACKUP.sub("", name)) != name and bare:
+        name = bare
+    return name
 DEFAULT_MAX_FILE_BYTES = 10_000_000  # 10 MB
 DEFAULT_QUOTA_BYTES = 1_000_000_000  # 1 GB per watched folder
 
@@ -98,10 +127,13 @@ class CopySettings:
         ``~/.aws`` itself copies nothing of them."""
         above = folder.replace(os.sep, "/").strip("/")
         parts = [*(above.split("/") if above else []), *rel.split("/")]
+        bare = [_unbacked(p) for p in parts]
         for index, name in enumerate(parts):
-            sub = "/".join(parts[: index + 1])
+            subs = {"/".join(parts[: index + 1]), "/".join(bare[: index + 1])}
             for pattern, regex, is_path in self._compiled:
-                if regex.match(sub if is_path else name):
+                if is_path and any(regex.match(sub) for sub in subs):
+                    return pattern
+                if not is_path and (regex.match(name) or regex.match(bare[index])):
                     return pattern
         return None
 
@@ -109,8 +141,9 @@ class CopySettings:
         """Why this entry has no copy by policy, in words; None when it should have one."""
         if not folder.keep_copies:
             return (
-                "copies are off for this folder (turn them on with `fim-tray keep-copies "
-                "FOLDER on`; only content recorded afterwards is kept)"
+                "copies are off for this folder (turn them on with \"Keep copies to allow "
+                "restore\" in the folder's tray menu, or `fim-tray keep-copies FOLDER on`; only "
+                "content recorded afterwards is kept)"
             )
         pattern = self.secret(rel, folder.path)
         if pattern is not None:

@@ -14,6 +14,12 @@ from fim_tray.store.history import History, change_json, unseal
 from fim_tray.store.names import decode_name, name_from
 
 log = logs.getLogger(__name__)
+# A history line's own keys; the others (who accepted, what went with a folder) are the line's
+# extras, carried under fim_tray.
+_LINE_KEYS = frozenset(
+    {"id", "time", "folder", "folder_b64", "path", "path_b64", "change", "suspicious", "fields",
+     "before", "after", "signature", "n", "prev", "chain"}
+)  # fmt: skip
 
 
 def _with_inode(obj: dict[str, Any] | None, entry: Entry | None) -> dict[str, Any] | None:
@@ -126,6 +132,7 @@ def _records(history: History) -> Iterator[tuple[Event, Chain | None]]:
                     suspicious=bool(obj.get("suspicious", False)),
                     fields=tuple(obj.get("fields", ())), before=obj.get("before"),
                     after=obj.get("after"), signature=obj.get("signature"),
+                    extra={k: v for k, v in obj.items() if k not in _LINE_KEYS},
                 )  # fmt: skip
                 seq = obj.get("n")
                 chain = Chain(seq, mac) if mac is not None and isinstance(seq, int) else None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
+import hmac
 import io
 import os
 import stat
@@ -109,16 +111,33 @@ def hash_regular(name: str, algorithm: str, *, dir_fd: int | None = None) -> str
         return hash_stream(stream, algorithm)
 
 
-def _temp_name() -> str:
-    return f"{TEMP_PREFIX}{os.urandom(6).hex()}{TEMP_SUFFIX}"
+def _tag(nonce: str, key: bytes) -> str:
+    return hmac.new(key, nonce.encode(), hashlib.sha256).hexdigest()[:12]
 
 
-def remove_leftovers(dir_fd: int) -> None:
+def _temp_name(key: bytes) -> str:
+    """A temporary name that says it is a restore's of this install: a random part and its MAC
+    under the install key, so that a file of the person's that happens to look alike is never
+    taken for a leftover."""
+    nonce = os.urandom(6).hex()
+    return f"{TEMP_PREFIX}{nonce}{_tag(nonce, key)}{TEMP_SUFFIX}"
+
+
+def is_leftover(name: str, key: bytes) -> bool:
+    """Whether ``name`` is a temporary name :func:`_temp_name` made with ``key``."""
+    if not (name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)):
+        return False
+    middle = name[len(TEMP_PREFIX) : -len(TEMP_SUFFIX)]
+    nonce, tag = middle[:12], middle[12:]
+    return len(middle) == 24 and hmac.compare_digest(_tag(nonce, key), tag)
+
+
+def remove_leftovers(dir_fd: int, key: bytes) -> None:
     """Temporary files of a restore killed mid-write (the data lock is held by the caller, so no
-    other restore is writing one now)."""
+    other restore is writing one now): only names this install made (see :func:`is_leftover`)."""
     with contextlib.suppress(OSError):
         for entry in os.scandir(dir_fd):
-            if entry.name.startswith(TEMP_PREFIX) and entry.name.endswith(TEMP_SUFFIX):
+            if is_leftover(entry.name, key):
                 with contextlib.suppress(OSError):
                     os.unlink(entry.name, dir_fd=dir_fd)
 
@@ -137,14 +156,22 @@ def _owner(
 
 
 def replace_file(
-    dir_fd: int, name: str, data: bytes, *, mode: int, uid: int, gid: int, mtime_ns: int
+    dir_fd: int,
+    name: str,
+    data: bytes,
+    *,
+    mode: int,
+    uid: int,
+    gid: int,
+    mtime_ns: int,
+    key: bytes,
 ) -> bool:
     """Atomically put ``data`` at ``name``: a temporary file in the same folder, fsync, rename
     over whatever is there (a link is replaced, never written through), fsync the folder.
 
-    Returns False when the owner could not be given back.
+    Returns False when the owner could not be given back. ``key`` tags the temporary name.
     """
-    tmp = _temp_name()
+    tmp = _temp_name(key)
     fd = os.open(tmp, NEW_FILE_FLAGS, 0o600, dir_fd=dir_fd)
     try:
         try:
@@ -165,10 +192,12 @@ def replace_file(
     return owned
 
 
-def replace_link(dir_fd: int, name: str, target: str, *, uid: int, gid: int, mtime_ns: int) -> bool:
+def replace_link(
+    dir_fd: int, name: str, target: str, *, uid: int, gid: int, mtime_ns: int, key: bytes
+) -> bool:
     """Atomically make ``name`` a symlink to ``target`` (never followed); False when the owner
-    could not be given back."""
-    tmp = _temp_name()
+    could not be given back. ``key`` tags the temporary name."""
+    tmp = _temp_name(key)
     os.symlink(target, tmp, dir_fd=dir_fd)
     try:
         st = os.lstat(tmp, dir_fd=dir_fd)

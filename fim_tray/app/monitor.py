@@ -7,14 +7,18 @@ and other happenings, as frozen objects, to ``on_event``.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import os
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from fim_tray.app.check import own_patterns
+from fim_tray.app.presence import LOOK_EVERY, Presence
 from fim_tray.app.service import Service
 from fim_tray.errors import FimError, ScanCancelled
 from fim_tray.models import ChangeKey, Folder, FolderReport, Writer
@@ -39,6 +43,15 @@ class Scanning:
     folder: str
     files: int
     first: bool = False
+
+
+@dataclass(frozen=True)
+class Held:
+    """The first baseline of ``folder`` was interrupted: by a pause (``again``: it starts over
+    on resume) or by Stop watching (it is not watched)."""
+
+    folder: str
+    again: bool
 
 
 @dataclass(frozen=True)
@@ -98,9 +111,12 @@ class HistoryState:
 
 
 MonitorEvent = (
-    Scanning | Watched | Failed | PausedChanged | Accepted | EventsState | PowerState | HistoryState
+    Scanning | Watched | Held | Failed | PausedChanged | Accepted | EventsState | PowerState
+    | HistoryState
 )
 Sink = Callable[[FolderReport], None]
+# Told when an accept is done: the keys of the changes taken in, and the error that stopped it.
+Accepting = Callable[[frozenset[ChangeKey], "str | None"], None]
 
 
 @dataclass(frozen=True)
@@ -113,6 +129,19 @@ class _Request:
     hints: Mapping[str, Writer] = field(default_factory=dict)  # for "changed": who was writing
     why: str = ""  # for "lost"
     task: Callable[[], object] | None = None  # for "call"
+    done: Accepting | None = None  # for "accept": told what was taken in, or why nothing was
+
+
+class _Cancel(threading.Event):
+    """What a scan watches to stop: set to interrupt the scan under way (a pause, a folder no
+    longer watched), and set too whenever the monitor's own ``stop`` is."""
+
+    def __init__(self, outer: threading.Event) -> None:
+        super().__init__()
+        self._outer = outer
+
+    def is_set(self) -> bool:
+        return super().is_set() or self._outer.is_set()
 
 
 class Monitor:
@@ -158,6 +187,13 @@ class Monitor:
         self._history_stamp: object = None  # the history as last verified (see check_history)
         self._history_problem: str | None = None
         self._watcher: EventWatcher | None = None
+        self._presence = Presence()  # each folder's identity, looked at every LOOK_EVERY s
+        self._cancel = _Cancel(self.stop)  # what scans watch: see interrupt()
+        self._scanning: str | None = None  # the folder a scan is under way in
+        self._first = False  # and whether that scan records its first baseline
+        self._dropped: set[str] = set()  # folders whose first baseline was stopped for good
+        self._held_watches: list[str] = []  # first baselines interrupted by a pause
+        self._next_look = 0.0
         self._requests: queue.Queue[_Request] = queue.Queue()
         self._thread: threading.Thread | None = None
 
@@ -169,10 +205,16 @@ class Monitor:
     def watch(self, path: str) -> None:
         self._requests.put(_Request("watch", path))
 
-    def accept(self, path: str | None = None, keys: frozenset[ChangeKey] | None = None) -> None:
-        """Accept the changes named by signature in folder ``path``, or every change when
-        ``signatures`` is None (in every folder when ``path`` is None too)."""
-        self._requests.put(_Request("accept", path, keys=keys))
+    def accept(
+        self,
+        path: str | None = None,
+        keys: frozenset[ChangeKey] | None = None,
+        done: Accepting | None = None,
+    ) -> None:
+        """Accept the changes named by ``keys`` in folder ``path``, or every change announced
+        when ``keys`` is None (in every folder when ``path`` is None too); ``done`` hears which
+        were taken in (a change that changed again since it was shown is not), or the error."""
+        self._requests.put(_Request("accept", path, keys=keys, done=done))
 
     def call(self, task: Callable[[], object], folder: str | None = None) -> None:
         """Run ``task`` on the monitor thread, between scans (settings that read or write many
@@ -180,7 +222,18 @@ class Monitor:
         self._requests.put(_Request("call", folder, task=task))
 
     def pause(self) -> None:
+        """Pause; a scan under way stops within a moment (a first baseline starts over on
+        resume)."""
+        self._cancel.set()
         self._requests.put(_Request("pause"))
+
+    def interrupt(self, path: str) -> None:
+        """Stop a scan of ``path`` under way now (before it is no longer watched): a first
+        baseline of it is dropped."""
+        if self._scanning == path:
+            if self._first:
+                self._dropped.add(path)
+            self._cancel.set()
 
     def resume(self) -> None:
         self._requests.put(_Request("resume"))
@@ -205,12 +258,13 @@ class Monitor:
             if self.stop.is_set():
                 break
             self.on_event(Scanning(folder.path, 0))
+            self._scanning = folder.path
             try:
                 report = self.service.check_folder(
                     folder,
                     config,
                     full=full,
-                    stop=self.stop,
+                    stop=self._cancel,
                     progress=self._progress(folder.path),
                     paths=paths,
                     throttle=throttle,
@@ -221,6 +275,8 @@ class Monitor:
                 log.exception("checking %s failed", folder.path)
                 message = f"Checking {folder.path} failed unexpectedly: {exc}"
                 report = FolderReport(folder, self.service.clock(), error=message)
+            finally:
+                self._scanning = None
             if hints:  # only for what was written: never for a chmod or a delete
                 written = {c.path for c in report.changes if c.kind in ("added", "modified")}
                 found = {p: h for p, h in hints.items() if p in written}
@@ -275,6 +331,12 @@ class Monitor:
             self.on_event(EventsState(folder, True))
 
     def _files_changed(self, folder: str, paths: frozenset[str]) -> None:
+        own = self.service.store.own_state_in(folder)
+        if own:  # our own writes, through a link put on the way since: never a reason to check
+            ours = re.compile("|".join(fnmatch.translate(p[1:]) for p in own_patterns(own)))
+            paths = frozenset(p for p in paths if not ours.match(p.strip("/")))
+            if not paths:
+                return
         # Who is writing, looked for now: by the time the check runs, the writer may be done.
         where = {os.path.join(folder, rel): rel for rel in paths}
         hints = {where[path]: writer for path, writer in writers(where).items()}
@@ -310,6 +372,9 @@ class Monitor:
     def _loop(self) -> None:
         next_poll = self.clock()
         while not self.stop.is_set():
+            if not self.paused and self.clock() >= self._next_look:
+                self._next_look = self.clock() + LOOK_EVERY
+                self._look_at_folders()
             due = None if self.paused else max(0.0, next_poll - self.clock())
             # Wake now and then even so: ``stop`` may be set directly, with no request to wake us.
             timeout = STOP_POLL if due is None else min(due, STOP_POLL)
@@ -321,6 +386,7 @@ class Monitor:
                 request = None
             if self.stop.is_set():
                 break
+            self._cancel.clear()  # an interrupt is for the scan that was under way
             try:
                 if request is None and self._held_on_battery():
                     # Skipped, not queued: on outside power the next poll catches up anyway.
@@ -342,6 +408,34 @@ class Monitor:
                 log.exception("the monitor's %s failed", request.kind if request else "poll")
                 self.on_event(Failed("Something went wrong", f"{exc.__class__.__name__}: {exc}"))
                 next_poll = self.clock() + self._interval()
+
+    def _look_at_folders(self) -> None:
+        """A folder unmounted, deleted, renamed or replaced is checked at once (its report is
+        the alert); one that came back too, with its file events armed again."""
+        try:
+            folders = [f.path for f in self.service.folders() if self.path in (None, f.path)]
+            watcher = self._watcher
+            for path in folders:  # events that stopped coming: polling takes over, and says so
+                if watcher is not None and watcher.watching(path) and not watcher.healthy(path):
+                    watcher.unwatch(path)
+                    self._events_lost(path, "they stopped: a folder in it may be nested too deep")
+            for path in self._presence.changed(folders):
+                log.info(
+                    "the watched folder %s is %s",
+                    path,
+                    "missing" if self._presence.missing(path) else "another folder now",
+                )
+                if self._watcher is not None:
+                    self._watcher.unwatch(path)
+                    if not self._presence.missing(path):
+                        self._watch_events(path)
+                self.run_once(path)
+        except FimError as exc:
+            log.debug("cannot look at the watched folders: %s", exc.message)
+        except ScanCancelled:
+            pass
+        except Exception:  # a look must never end the watching
+            log.exception("looking at the watched folders failed")
 
     def check_history(self) -> None:
         """Verify the history's chain when it changed since the last look, and say when what
@@ -389,41 +483,62 @@ class Monitor:
             except FimError as exc:
                 self.on_event(Failed(exc.title, exc.message, request.path))
         elif request.kind == "accept":
-            self._accept(request.path, request.keys)
+            try:
+                self._accept(request.path, request.keys, request.done)
+            except FimError as exc:
+                if request.done is None:
+                    raise
+                request.done(frozenset(), exc.message)  # said where it was asked for
         elif request.kind == "watch" and request.path is not None:
             self._watch(request.path)
         elif request.kind in ("pause", "resume"):
             self.paused = request.kind == "pause"
             self.on_event(PausedChanged(self.paused))
             if not self.paused:  # catch up at once with what happened while paused
+                held, self._held_watches = self._held_watches, []
+                for path in held:  # first baselines a pause interrupted: from the start
+                    self._watch(path)
                 self.run_once()
 
-    def _accept(self, path: str | None, keys: frozenset[ChangeKey] | None) -> None:
+    def _accept(
+        self, path: str | None, keys: frozenset[ChangeKey] | None, done: Accepting | None = None
+    ) -> None:
         """Accept on this thread, between scans, then check again so every view agrees."""
         if keys is not None:  # only these changes, in one folder or in every one
             paths = [path] if path is not None else [f.path for f in self.service.folders()]
             reports = [self.service.accept_changes(p, keys) for p in paths]
-        else:
-            reports = self.service.accept(path)
+        else:  # only what was announced: anything newer is announced first, then accepted
+            reports = self.service.accept_reported(path)
         accepted = sum(len(r.changes) for r in reports)
         self.on_event(Accepted(path, accepted))
+        if done is not None:
+            done(frozenset(c.key() for r in reports for c in r.changes), None)
         for report in reports:
             self.run_once(report.folder.path)
 
     def _watch(self, path: str) -> None:
         self.on_event(Scanning(path, 0, first=True))
+        self._scanning, self._first = path, True
         try:
             folder, result = self.service.watch(
                 path,
-                stop=self.stop,
+                stop=self._cancel,
                 progress=self._progress(path, first=True),
                 throttle=throttle_for(self.service.config().max_mb_per_s),
             )
         except ScanCancelled:
+            if not self.stop.is_set():  # a pause (it starts over on resume) or Stop watching
+                again = path not in self._dropped
+                if again:
+                    self._held_watches.append(path)
+                self.on_event(Held(path, again))
             return
         except FimError as exc:
             self.on_event(Failed(exc.title, exc.message, path))
             return
+        finally:
+            self._scanning, self._first = None, False
+            self._dropped.discard(path)
         files = len(result.entries) if result is not None else 0
         problems = len(result.problems) if result is not None else 0
         self.on_event(Watched(folder.path, files, problems))

@@ -118,7 +118,7 @@ def _put_back(
     with store.locked():  # the copy and the event must be there before a prune looks
         try:
             with fileops.parent_dir(folder.path, rel, create=create) as (dir_fd, name):
-                fileops.remove_leftovers(dir_fd)
+                fileops.remove_leftovers(dir_fd, store.key())
                 now = _look(dir_fd, name, rel, settings, trusted.algorithm, folder.path)
                 if expected is not None and not force and _moved(current, now):
                     raise _changed_again(shown)
@@ -143,7 +143,9 @@ def _put_back(
                         f"be written: {exc.message}"
                     ) from exc
                 recorded = True
-                owned = _write(dir_fd, name, want, None if same else data, now.kind)
+                owned = _write(
+                    dir_fd, name, want, None if same else data, now.kind, store.key()
+                )
         except fileops.NotAFolder as exc:
             raise RestoreRefused(f"{shown} was not restored: {exc.message}") from None
         except OSError as exc:
@@ -174,7 +176,7 @@ def _scan(
     store: Store, folder: Folder, config: Config, trusted: Baseline, rel: str
 ) -> tuple[Entry | None, Change | None, list[Change]]:
     """The entry of ``rel`` now, its change against the baseline, and every change."""
-    result = rescan(folder, config, trusted)
+    result = rescan(folder, config, trusted, own=store.own_state_in(folder.path))
     changes = compare(trusted.entries, result.entries, result.unlisted)
     change = next((c for c in changes if c.path == rel), None)
     return result.entries.get(rel), change, changes
@@ -321,7 +323,12 @@ def _keep_current(
 
 
 def _write(
-    dir_fd: int, name: str, want: Entry | None, data: bytes | None, kind_now: str | None
+    dir_fd: int,
+    name: str,
+    want: Entry | None,
+    data: bytes | None,
+    kind_now: str | None,
+    key: bytes,
 ) -> bool:
     """Make ``name`` what ``want`` says; False when its owner could not be given back."""
     if want is None:  # undoing the restore of a removed file: remove it again (a copy is kept)
@@ -331,12 +338,13 @@ def _write(
     if want.type == "symlink":
         assert want.target is not None
         return fileops.replace_link(
-            dir_fd, name, want.target, uid=want.uid, gid=want.gid, mtime_ns=want.mtime_ns
-        )
+            dir_fd, name, want.target, uid=want.uid, gid=want.gid, mtime_ns=want.mtime_ns,
+            key=key,
+        )  # fmt: skip
     if want.type == "file" and data is not None:
         return fileops.replace_file(
             dir_fd, name, data, mode=want.mode, uid=want.uid, gid=want.gid,
-            mtime_ns=want.mtime_ns,
+            mtime_ns=want.mtime_ns, key=key,
         )  # fmt: skip
     if want.type == "dir":
         if kind_now is None:

@@ -148,10 +148,16 @@ class Service:
         return accept.accept(self.store, path, files)
 
     def accept_changes(self, path: str, keys: Collection[ChangeKey]) -> FolderReport:
-        """Accept exactly the changes a person saw, named by :meth:`Change.key`."""
+        """Accept exactly the changes a person saw, named by :meth:`Change.key` (in the tray)."""
         from fim_tray.app import accept
 
         return accept.accept_changes(self.store, path, keys)
+
+    def accept_reported(self, path: str | None = None) -> list[FolderReport]:
+        """The tray's "Accept all": only the changes already announced, in one folder or all."""
+        from fim_tray.app import accept
+
+        return accept.accept_reported(self.store, path)
 
     # -- status and history --------------------------------------------------------------------
 

@@ -6,13 +6,17 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from datetime import datetime
 
 from fim_tray.errors import FimError, FolderMissingError
 from fim_tray.models import Folder, ScanResult
+from fim_tray.platform import mounts
 from fim_tray.scan.record import Progress
 from fim_tray.scan.scanner import Scanner
 from fim_tray.scan.throttle import Throttle
 from fim_tray.store.baseline import XATTRS_RECORDED, Baseline
+from fim_tray.store.history import new_event_id
+from fim_tray.store.names import name_fields
 from fim_tray.store.state import Store, resolve
 
 
@@ -34,9 +38,18 @@ def watch(
     file that could not be copied is listed in the result's problems. ``throttle`` caps
     the reading speed of the scan (None: full speed); ``processes`` lets it run on worker
     processes (a caller with one thread only)."""
+    if not path:  # "" would be the current folder: never by accident
+        raise FolderMissingError("An empty name names no folder.")
     root = resolve(path)
     if not os.path.isdir(root):
         raise FolderMissingError(f"{path} is not a folder that exists.")
+    kind = mounts.pseudo(root)
+    if kind is not None:  # /proc/self/pagemap alone would take longer than anyone would wait
+        raise FimError(
+            f"{path} is on the kernel's {kind} file system: its entries are views of the running "
+            "system, not files, and cannot have a baseline.",
+            title="Cannot watch this folder",
+        )
     for own in (store.paths.data_dir, store.paths.config_dir):
         if os.path.commonpath([resolve(str(own)), root]) == root:
             raise FimError(
@@ -96,7 +109,30 @@ def unwatch(store: Store, path: str) -> Folder:
 
     folder = store.folder(path)
     with store.locked():
+        try:  # what was still to review goes with it: said in the history
+            dropped = sorted((store.pending(folder).changes() or {}).values())
+        except FimError:
+            dropped = []
+        line = _folder_line(folder.path, "unwatched", store.clock(), pending=dropped)
+        store.history.append_records([line])
         store.save_config(store.config().without_folder(folder.path))
         store.forget(folder)
     copies.prune_quietly(store)
     return folder
+
+
+def _folder_line(folder: str, change: str, when: datetime, **extra: object) -> dict[str, object]:
+    """The history line of a folder no longer watched (``pending``: the changes still to review
+    that went with it), so that watching it again later (a new baseline) never hides them."""
+    return {
+        "id": new_event_id(when),
+        "time": when.isoformat(),
+        **name_fields(folder, "folder"),
+        "path": ".",
+        "change": change,
+        "suspicious": False,
+        "fields": [],
+        "before": None,
+        "after": None,
+        **extra,
+    }

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fim_tray import jsonio
-from fim_tray.cli.output import EXIT_ERROR, EXIT_OK, say, state_word
+from fim_tray.cli.output import EXIT_ERROR, EXIT_OK, said_unlisted, say, state_word
 from fim_tray.display import escape
 from fim_tray.models import Folder
 from fim_tray.scan.excludes import DEFAULT_EXCLUDES
@@ -34,9 +34,19 @@ def _diff_parser(diff: argparse.ArgumentParser) -> None:
     diff.add_argument("file", help=FILE_HELP)
 
 
+def _signature(text: str) -> str:
+    """A change's signature as ``check --json`` prints it: 32 hex digits."""
+    if len(text) != 32 or any(c not in "0123456789abcdef" for c in text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a change's signature (32 hex digits, as `check --json` prints it)"
+        )
+    return text
+
+
 def _restore_parser(restore: argparse.ArgumentParser) -> None:
     _diff_parser(restore)
-    restore.add_argument("--if-unchanged", metavar="SIG", help="refuse unless the file's change "
+    restore.add_argument("--if-unchanged", metavar="SIG", type=_signature,
+                         help="refuse unless the file's change "
                          "is still the one with this signature (see check --json)")  # fmt: skip
     restore.add_argument("--force", action="store_true", help="restore even if it changed "
                          "again, or its current content cannot be kept")  # fmt: skip
@@ -161,7 +171,25 @@ def undo_command(path: str, file: str) -> str:
     display (a name with control characters or bytes that are not UTF-8 stays visible)."""
     ends = ["--"] if path.startswith("-") or file.startswith("-") else []
     words = ["fim-tray", "restore", "--undo", *ends, path, file]
-    return escape(" ".join(shlex.quote(w) for w in words))
+    return " ".join(_shell_word(w) for w in words)
+
+
+def _shell_word(word: str) -> str:
+    """One word for a POSIX shell: quoted as usual, or, when it holds a control character or
+    bytes that are not UTF-8, in ``$'...'`` quotes (bash, zsh, ksh) where each such byte is a
+    ``\\xNN`` escape, so the command pasted names the very same file."""
+    if word.isprintable() and not any("\udc80" <= c <= "\udcff" for c in word):
+        return shlex.quote(word)
+    out = []
+    for byte in os.fsencode(word):
+        char = chr(byte)
+        if char in "\\'":
+            out.append("\\" + char)
+        elif 0x20 <= byte < 0x7F:
+            out.append(char)
+        else:  # a control character, or any byte of a name that is not plain ASCII
+            out.append(f"\\x{byte:02x}")
+    return "$'" + "".join(out) + "'"
 
 
 def cmd_prune(service: Service, args: argparse.Namespace) -> int:
@@ -215,7 +243,8 @@ def cmd_status(service: Service, args: argparse.Namespace) -> int:
             "default_excludes": [p for p in excludes if p in DEFAULT_EXCLUDES],
         }  # fmt: skip
         print(jsonio.dumps(obj).decode("utf-8", "backslashreplace"))
-        return EXIT_ERROR if copies.errors or any(row["error"] for row in rows) else EXIT_OK
+        bad = copies.errors or any(row["error"] for row in rows)
+        return EXIT_ERROR if said_unlisted(service) or bad else EXIT_OK
     print(f"saved copies: {copies.count:,} ({_mb(copies.bytes)}) in {escape(str(copies.store))}")
     print(
         f"copy limits: {_mb(settings.max_file_bytes)} per file, "
@@ -232,7 +261,8 @@ def cmd_status(service: Service, args: argparse.Namespace) -> int:
         print(f"also skipped in every folder: {', '.join(escape(p) for p in own)}")
     for error in copies.errors:
         say(error)
-    return EXIT_ERROR if copies.errors or any(row["error"] for row in rows) else EXIT_OK
+    bad = copies.errors or any(row["error"] for row in rows)
+    return EXIT_ERROR if said_unlisted(service) or bad else EXIT_OK
 
 
 COMMANDS = {

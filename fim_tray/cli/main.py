@@ -10,8 +10,8 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NoReturn, TextIO, cast
 
 # Only what every command needs is imported here, so `fim-tray check` starts quickly: the
 # monitor (with file events), the GUI and the dialogs are imported by the commands using them,
@@ -29,16 +29,18 @@ from fim_tray.cli.output import (
     json_name,
     plural,
     print_report,
+    said_unlisted,
     say,
     state_word,
     summary,
 )
 from fim_tray.display import escape, timestamp
 from fim_tray.errors import FimError
-from fim_tray.models import Folder, FolderReport
+from fim_tray.models import Event, Folder, FolderReport
 from fim_tray.scan.hashing import ALGORITHMS
 from fim_tray.scan.throttle import check_mb_per_s, throttle_for
 from fim_tray.store.names import encode_name
+from fim_tray.store.state import resolve
 
 LOCK_TIMEOUT_ENV = "FIM_TRAY_LOCK_TIMEOUT"
 # Commands that load or record a whole baseline and then end run without the cyclic garbage
@@ -106,7 +108,17 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
             else:  # the tray's own child processes: not listed
                 built = sub.add_parser(name, formatter_class=_Formatter)
             build(built)
+    # The tray's own child processes are commands too, but never offered to a person.
+    sub.choices = _Offered(sub.choices or {})
     return parser
+
+
+class _Offered(dict[str, argparse.ArgumentParser]):
+    """The commands by name; what it lists ("invalid choice ... choose from") leaves out the
+    hidden ones (named with a leading ``_``), though they are still found."""
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in super().__iter__() if not name.startswith("_"))
 
 
 def _command_in(argv: Sequence[str]) -> str | None:
@@ -242,7 +254,8 @@ def _count(text: str) -> int:
 
 def cmd_add(service: Service, args: argparse.Namespace) -> int:
     started = time.monotonic()
-    say(f"recording the baseline of {escape(args.path)}...")
+    if service.store.config().find(resolve(args.path)) is None:  # else: said below
+        say(f"recording the baseline of {escape(args.path)}...")
     folder, result = service.watch(
         args.path,
         algorithm=args.algorithm,
@@ -251,6 +264,11 @@ def cmd_add(service: Service, args: argparse.Namespace) -> int:
         throttle=throttle_for(args.max_mb_per_s),
     )
     if result is None:
+        unapplied = _unapplied(folder, args)
+        if unapplied:  # said, never silently dropped
+            say(f"{escape(folder.path)} is already watched, with other settings: "
+                f"{'; '.join(unapplied)}. Nothing was changed.")  # fmt: skip
+            return EXIT_ERROR
         say(f"{escape(folder.path)} is already watched; `fim-tray check` compares it.")
         return EXIT_OK
     for problem in result.problems:
@@ -269,6 +287,22 @@ def cmd_add(service: Service, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _unapplied(folder: Folder, args: argparse.Namespace) -> list[str]:
+    """What ``add`` asked for that an already watched folder does not have, and how to get it."""
+    shown = escape(folder.path)
+    found = []
+    if args.algorithm and args.algorithm != folder.algorithm:
+        found.append(f"it is hashed with {folder.algorithm}, not {args.algorithm} (to change "
+                     f"that, `fim-tray remove {shown}` and add it again)")  # fmt: skip
+    missing = [p for p in args.exclude if p not in folder.excludes]
+    if missing:
+        found.append(f"it does not skip {', '.join(escape(p) for p in missing)} (to change "
+                     f"that, `fim-tray remove {shown}` and add it again)")  # fmt: skip
+    if args.keep_copies and not folder.keep_copies:
+        found.append(f"it keeps no copies (`fim-tray keep-copies {shown} on` turns them on)")
+    return found
+
+
 def cmd_remove(service: Service, args: argparse.Namespace) -> int:
     folder = service.unwatch(args.path)
     say(f"stopped watching {escape(folder.path)}; its baseline was deleted")
@@ -277,7 +311,8 @@ def cmd_remove(service: Service, args: argparse.Namespace) -> int:
 
 def cmd_list(service: Service, args: argparse.Namespace) -> int:
     statuses = service.status()
-    if not statuses and not args.json:
+    unlisted = said_unlisted(service)
+    if not statuses and not args.json and not unlisted:
         say("no folders are watched yet; add one with `fim-tray add PATH`")
     for status in statuses:
         state = state_word(status)
@@ -300,7 +335,7 @@ def cmd_list(service: Service, args: argparse.Namespace) -> int:
             print(f"    {status.error}")
     # A folder whose state cannot be used (damaged, put back from an older copy) is an error
     # of the command too, as for check: a script must not read "listed" as "all is well".
-    return EXIT_ERROR if any(s.error for s in statuses) else EXIT_OK
+    return EXIT_ERROR if unlisted or any(s.error for s in statuses) else EXIT_OK
 
 
 def cmd_check(service: Service, args: argparse.Namespace) -> int:
@@ -310,6 +345,8 @@ def cmd_check(service: Service, args: argparse.Namespace) -> int:
         print_report(report, as_json=args.json, many=many, only_new=False, out=sys.stdout)
         if not args.json and report.error is None:  # an error was said once, in full, already
             say(summary(report))
+    if args.path is None and said_unlisted(service):
+        return EXIT_ERROR
     if not reports:
         say("no folders are watched yet; add one with `fim-tray add PATH`")
     if any(r.error for r in reports):
@@ -323,7 +360,8 @@ def cmd_accept(service: Service, args: argparse.Namespace) -> int:
     for report in reports:
         for change in report.changes:
             name = escape(display_name(report, change.path, many))
-            say(f"accepted {change.kind} {name}")
+            never = "  (never reported before)" if change in report.new else ""
+            say(f"accepted {change.kind} {name}{never}")
         for problem in report.problems:  # files whose copy could not be kept
             say(f"{escape(display_name(report, problem.path, many))}: {problem.message}")
         if not report.changes:
@@ -341,7 +379,13 @@ def cmd_monitor(service: Service, args: argparse.Namespace) -> int:
     # One watcher per data folder: two would each mark a change as announced before the other
     # saw it, and one of them would stay silent. The tray holds the same lock.
     instance = service.store.instance_lock()
-    if not instance.acquire():
+    try:
+        alone = instance.acquire()
+    except FimError as exc:  # a data folder that cannot be written (or a lock file refused):
+        # watching goes on, and a change found is still printed, as `check` does
+        say(f"WARNING: {exc.message} Watching anyway; a second watcher is not kept out.")
+        alone = True
+    if not alone:
         say(f"fim-tray is already running{instance.holder()}: the tray or another monitor "
             "watches this data folder")  # fmt: skip
         return EXIT_RUNNING
@@ -350,13 +394,23 @@ def cmd_monitor(service: Service, args: argparse.Namespace) -> int:
     many = len(folders) > 1
 
     said: set[tuple[str, str]] = set()
+    printed: dict[str, set[str]] = {}  # folder -> signatures this monitor printed
     alerts = cli_alerts.alerting(service)  # email, syslog, ...: sent by threads of their own
 
     def sink(report: FolderReport) -> None:
+        # What this monitor has printed decides, not what a `check` beside it marked as
+        # announced; at its first look at a folder, what was pending before was said then.
+        folder = report.folder.path
+        first_look = folder not in printed
+        done = printed.setdefault(folder, set())
+        candidates = report.new if first_look else report.changes
+        fresh = tuple(c for c in candidates if c.signature() not in done)
+        done.update(c.signature() for c in report.changes)
         print_report(
-            report, as_json=args.json, many=many, only_new=True, out=sys.stdout, said=said
-        )
-        alerts.on_report(report)
+            report._replace(new=fresh), as_json=args.json, many=many, only_new=True,
+            out=sys.stdout, said=said,
+        )  # fmt: skip
+        alerts.on_report(report._replace(new=fresh))  # what was printed, sent on
 
     def stop(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt  # a service manager's SIGTERM ends the loop as Ctrl-C does
@@ -365,12 +419,21 @@ def cmd_monitor(service: Service, args: argparse.Namespace) -> int:
     alerts.start()
     try:
         path = folders[0].path if args.path else None  # as watched: absolute, resolved
-        Monitor(service, sink, interval=args.interval, path=path, events=True).run()
+        Monitor(service, sink, interval=args.interval, path=path, events=True, on_event=_said).run()
     except KeyboardInterrupt:  # Ctrl-C is how a person ends the loop: not an error
         say("monitor stopped")
     finally:
         alerts.close()  # what was not sent waits in the outbox for the next start
     return EXIT_OK
+
+
+def _said(event: object) -> None:
+    """What the monitor's loop tells that a person at the terminal should hear."""
+    from fim_tray.app.monitor import EventsState
+
+    if isinstance(event, EventsState) and not event.live:
+        where = escape(event.folder) if event.folder else "every folder"
+        say(f"file events stopped for {where} ({event.why}): checking it by polling instead")
 
 
 def cmd_history(service: Service, args: argparse.Namespace) -> int:
@@ -394,15 +457,35 @@ def cmd_history(service: Service, args: argparse.Namespace) -> int:
                 **json_name(event.folder), **encode_name(event.path),
                 "change": event.change, "suspicious": event.suspicious,
                 "fields": list(event.fields), "before": event.before, "after": event.after,
+                **{k: event.extra[k] for k in HISTORY_EXTRAS if k in event.extra},
                 "verified": event.verified,
             }  # fmt: skip
             print(jsonio.dumps(obj).decode("utf-8", "backslashreplace"))
         else:
-            name = escape(os.path.join(event.folder, event.path))
+            whole = (
+                event.folder if event.path in (".", "") else os.path.join(event.folder, event.path)
+            )
+            name = escape(whole)
             flag = "  SUSPICIOUS" if event.suspicious else ""
             flag += "" if event.verified else "  (not verified)"
+            flag = _history_note(event) + flag
             print(f"{timestamp(event.time)}  {event.change:<10}  {name}{flag}")
-    return EXIT_OK
+    return EXIT_OK if verdict.problem is None else EXIT_ERROR  # what could be read, then 2
+
+
+HISTORY_EXTRAS = ("accepted", "by", "reported", "pending")
+
+
+def _history_note(event: Event) -> str:
+    """What a line that is not a change says beside its name: an accept, a folder given up."""
+    extra = event.extra
+    if event.change == "accepted":  # what was taken in, by whom, and if it was reported
+        never = "" if extra.get("reported") else ", never reported"
+        return f"  ({extra.get('accepted')}, by {extra.get('by')}{never})"
+    pending = extra.get("pending")
+    if event.change == "unwatched" and isinstance(pending, list) and pending:
+        return f"  ({len(pending)} change(s) still to review went with it)"
+    return ""
 
 
 def cmd_tray(service: Service, args: argparse.Namespace) -> int:
@@ -444,13 +527,61 @@ COMMANDS = {
 # module freed and, after a check of 50,000 files, every entry) is work for nothing, and a tenth
 # of a no-change check of a few files. The tray, the monitor and the tray's windows end the
 # usual way: their threads and GUI libraries have cleaning up to do at exit.
+# The commands whose results go to stdout: with it closed, they could not do their job.
+RESULT_COMMANDS = frozenset({"check", "list", "history", "monitor", "diff", "status"})
 QUICK_EXIT = frozenset(PARSERS) - {"tray", "monitor", "_pick-folder", "_details", "_alerts"}
+
+
+class _Output:
+    """stdout, whose write failures (a full disk, a closed pipe's EIO) end the command with a
+    plain message instead of a traceback; a reader gone (EPIPE) stays a BrokenPipeError."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _output_error(exc) from exc
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _output_error(exc) from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _output_error(exc: OSError) -> FimError:
+    return FimError(f"could not write to the standard output: {exc.strerror or exc}.")
 
 
 def run() -> NoReturn:
     """The ``fim-tray`` command: :func:`main` on the command line's arguments, then exit."""
     argv = sys.argv[1:]
+    closed = sys.stdout is None
+    if closed:  # started with stdout closed (`>&-`): what it prints goes nowhere
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+    else:
+        sys.stdout = cast(TextIO, _Output(sys.stdout))
     code = main(argv)
+    if closed and _command_in(argv) in RESULT_COMMANDS and code in (EXIT_OK, EXIT_CHANGES):
+        say("the standard output is closed, so the results could not be shown.")
+        code = EXIT_ERROR
+    try:
+        sys.stdout.flush()  # what is still buffered: a failure to write it is said, not lost
+    except FimError as exc:
+        say(exc.message)
+        code = EXIT_ERROR
+    except OSError:
+        code = EXIT_ERROR
     if _command_in(argv) in QUICK_EXIT:
         logs.flush()
         for stream in (sys.stdout, sys.stderr):

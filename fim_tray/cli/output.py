@@ -15,6 +15,7 @@ from fim_tray.store.history import change_json
 from fim_tray.store.names import name_fields
 
 if TYPE_CHECKING:
+    from fim_tray.app.service import Service
     from fim_tray.app.status import FolderStatus
 
 EXIT_OK, EXIT_CHANGES, EXIT_ERROR = 0, 1, 2
@@ -46,7 +47,8 @@ def print_report(report: FolderReport, *, as_json: bool, many: bool, only_new: b
     keeps a problem from being repeated at every poll."""
     if report.error is not None:
         say(f"{escape(report.folder.path)}: {report.error}")
-        return
+    if report.warning is not None and (said is None or _first(said, report, report.warning)):
+        say(f"{escape(report.folder.path)}: WARNING: {report.warning}")
     changes = report.new if only_new else report.changes
     new = {c.signature() for c in report.new}
     for change in changes:
@@ -63,12 +65,18 @@ def print_report(report: FolderReport, *, as_json: bool, many: bool, only_new: b
             out.write(change_line(change, report.time, shown) + "\n")
     out.flush()
     for problem in report.problems:
-        key = (os.path.join(report.folder.path, problem.path), problem.message)
-        if said is not None:
-            if key in said:
-                continue
-            said.add(key)
+        if said is not None and not _first(said, report, problem.message, problem.path):
+            continue
         say(f"{escape(display_name(report, problem.path, many))}: {problem.message}")
+
+
+def _first(said: set[tuple[str, str]], report: FolderReport, message: str, path: str = "") -> bool:
+    """Whether ``message`` about ``path`` is said for the first time (and remember it)."""
+    key = (os.path.join(report.folder.path, path), message)
+    if key in said:
+        return False
+    said.add(key)
+    return True
 
 
 def json_name(name: str) -> dict[str, str]:
@@ -93,3 +101,20 @@ def summary(report: FolderReport) -> str:
     kinds = Counter(c.kind for c in report.changes)
     what = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
     return f"{escape(report.folder.path)}: {plural(len(report.changes), 'change')} ({what})"
+
+
+def said_unlisted(service: Service) -> bool:
+    """Say so when baselines remain of folders the settings do not list (the settings deleted,
+    or an older copy of them put back): those folders are no longer checked, and that is no
+    "all is well". True when something was said."""
+    left = service.store.unlisted_baselines()
+    if not left:
+        return False
+    names = ", ".join(p.name for p in left[:3]) + (
+        f" and {len(left) - 3} more" if len(left) > 3 else ""
+    )
+    say(f"{plural(len(left), 'baseline')} in {service.paths.baselines_dir} belong to folders the "
+        f"settings ({service.paths.config_file}) do not list ({names}): the settings were deleted "
+        "or an older copy was put back, so those folders are not checked. Put the settings back, "
+        "or add the folders again (`fim-tray add PATH`).")  # fmt: skip
+    return True

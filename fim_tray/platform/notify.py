@@ -31,7 +31,8 @@ class Notifier(Protocol):
     name: str
     clickable: bool
 
-    def send(self, title: str, body: str, on_clicked: Clicked | None = None) -> None: ...
+    def send(self, title: str, body: str, on_clicked: Clicked | None = None) -> bool:
+        """Show it; False when it could not be shown (the service did not answer)."""
 
     def close(self) -> None: ...
 
@@ -42,8 +43,9 @@ class LogNotifier:
     name = "log"
     clickable = False
 
-    def send(self, title: str, body: str, on_clicked: Clicked | None = None) -> None:
+    def send(self, title: str, body: str, on_clicked: Clicked | None = None) -> bool:
         log.warning("%s: %s", title, body.replace("\n", " | "))
+        return True
 
     def close(self) -> None:
         pass
@@ -68,7 +70,7 @@ class DesktopNotifierBackend:
             kwargs["app_icon"] = Icon(path=icon)
         self._notifier = DesktopNotifier(**kwargs)
 
-    def send(self, title: str, body: str, on_clicked: Clicked | None = None) -> None:
+    def send(self, title: str, body: str, on_clicked: Clicked | None = None) -> bool:
         if sys.platform.startswith("linux"):
             title, body = markup_safe(title), markup_safe(body)
         future = asyncio.run_coroutine_threadsafe(
@@ -78,6 +80,8 @@ class DesktopNotifierBackend:
             future.result(timeout=10)
         except Exception:
             log.warning("desktop notification failed: %s", title, exc_info=True)
+            return False
+        return True
 
     def close(self) -> None:
         if self._loop.is_running():
@@ -100,7 +104,7 @@ class PlyerNotifier:
         self._app_name = app_name
         self._icon = str(icon) if icon is not None else ""
 
-    def send(self, title: str, body: str, on_clicked: Clicked | None = None) -> None:
+    def send(self, title: str, body: str, on_clicked: Clicked | None = None) -> bool:
         if sys.platform.startswith("linux"):
             title, body = markup_safe(title), markup_safe(body)
         try:
@@ -109,6 +113,8 @@ class PlyerNotifier:
             )
         except Exception:
             log.warning("plyer notification failed: %s", title, exc_info=True)
+            return False
+        return True
 
     def close(self) -> None:
         pass
@@ -131,6 +137,9 @@ def choose_notifier(
     """The best backend that works here, or the one ``FIM_TRAY_NOTIFIER`` names."""
     env = os.environ if env is None else env
     wanted = env.get(ENV, "").strip().lower()
+    if wanted not in ("", "log", "desktop", "desktop-notifier", "plyer"):
+        log.warning("%s=%s is not desktop, plyer or log: chosen as if unset", ENV, wanted)
+        wanted = ""
     if wanted == "log":
         return LogNotifier()
     if wanted in ("", "desktop", "desktop-notifier") and (wanted or _desktop_notifier_works(env)):

@@ -64,6 +64,8 @@ class EventWatcher:
         self._last = 0.0
         self._cond = threading.Condition()
         self._stopped = False
+        self._broken = False  # a thread of the backend ended with an error: no more events
+        self._hooks: tuple[Any, Any] | None = None  # threading.excepthook before start(), ours
         self._flusher: threading.Thread | None = None
         self._spy = _OverflowSpy(lambda: self.on_lost(None, "the system dropped file events"))
 
@@ -84,6 +86,7 @@ class EventWatcher:
             self._observer = None
             return False
         logging.getLogger("watchdog").addHandler(self._spy)
+        self._hear_thread_deaths()
         self._flusher = threading.Thread(
             target=self._flush_loop, name="fim-tray-debounce", daemon=True
         )
@@ -106,10 +109,41 @@ class EventWatcher:
             self._watches[folder] = self._observer.schedule(Handler(), folder, recursive=True)
         except OSError as exc:  # ENOSPC: out of inotify watches; or a path events cannot see
             why = "the system is out of file watches" if exc.errno == 28 else str(exc)
-            log.warning("no file events for %s: %s", folder, why)
-            self.on_lost(folder, why)
-            return False
+            return self._refused(folder, why)
+        except RecursionError:  # watchdog adds a watch per folder by recursion: too deep for it
+            return self._refused(folder, "its folders are nested too deep for file events")
+        except Exception as exc:  # whatever else the backend raises: checks carry on by polling
+            return self._refused(folder, f"{type(exc).__name__}: {exc}")
         return True
+
+    def _refused(self, folder: str, why: str) -> bool:
+        log.warning("no file events for %s: %s", folder, why)
+        self.on_lost(folder, why)
+        return False
+
+    def healthy(self, folder: str) -> bool:
+        """Whether the events of ``folder`` still come: a thread of the backend that reads them
+        may have ended with an error (a folder made too deep for it at run time, say)."""
+        watch = self._watches.get(folder)
+        if watch is None or self._observer is None or self._broken:
+            return False
+        emitters = [e for e in self._observer.emitters if getattr(e, "watch", None) == watch]
+        return self._observer.is_alive() and all(e.is_alive() for e in emitters)
+
+    def _hear_thread_deaths(self) -> None:
+        """The backend's threads are its own (watchdog's shared inotify reader among them): one
+        that ends with an error takes the events with it without a word, so every thread that
+        is not fim-tray's own ending that way marks the events broken (see :meth:`healthy`)."""
+        before = threading.excepthook
+
+        def hook(args: threading.ExceptHookArgs) -> None:
+            thread = args.thread
+            if thread is None or not thread.name.startswith("fim-tray"):
+                self._broken = True
+            before(args)
+
+        threading.excepthook = hook
+        self._hooks = (before, hook)
 
     def unwatch(self, folder: str) -> None:
         watch = self._watches.pop(folder, None)
@@ -173,6 +207,9 @@ class EventWatcher:
 
     def stop(self) -> None:
         logging.getLogger("watchdog").removeHandler(self._spy)
+        if self._hooks is not None and threading.excepthook is self._hooks[1]:
+            threading.excepthook = self._hooks[0]  # as it was before start()
+        self._hooks = None
         with self._cond:
             self._stopped = True
             self._cond.notify_all()

@@ -31,7 +31,12 @@ def compare_entry(path: str, old: Entry, new: Entry) -> Change | None:
     if new.error is not None and old.error is None:
         return Change("unreadable", path, old, new)
     content_changed = (
-        old.type == "file" and old.digest != new.digest and new.digest is not None
+        old.type == "file"
+        and (
+            (old.digest != new.digest and new.digest is not None)
+            # unreadable now, as it was: a new size still says the content changed
+            or (new.digest is None and old.size != new.size)
+        )
     ) or (old.type == "symlink" and old.target != new.target)
     # The fields are named one by one only when one differs: most records agree on all.
     names: tuple[str, ...]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections import OrderedDict
 
 # On POSIX the walk holds each folder open and lists, stats and opens what is in it relative
 # to that descriptor, with O_NOFOLLOW: a folder swapped for a link between the listing of its
@@ -103,3 +104,53 @@ def open_below(root: str, rel: str) -> Dir | None:
         os.close(fd)
         raise
     return Dir(fd)
+
+
+class Opener:
+    """Opens folders of one root by relative path as :func:`open_below` does, but from the
+    nearest folder it opened before rather than from the root: a worker that scans a chain of
+    folders one by one pays for each name once, not once per folder below it (a chain of
+    thousands would otherwise cost the square of its depth). Keeps up to ``keep`` folders open;
+    a folder held open is the one that was reached, wherever it is moved since, as in a walk."""
+
+    def __init__(self, root: str, keep: int = 32) -> None:
+        self.root = root
+        self.keep = keep
+        self._open: OrderedDict[str, int] = OrderedDict()  # rel -> fd, the newest last
+
+    def holder(self, rel: str) -> Dir | None:
+        """The open folder that holds ``rel`` (its own Dir, to release); None for the root itself
+        or off POSIX."""
+        if not FD_WALK or not rel:
+            return None
+        return Dir(os.dup(self._folder(rel.rpartition("/")[0])))
+
+    def _folder(self, rel: str) -> int:
+        """A descriptor of the folder ``rel`` ("" for the root), kept in the cache."""
+        base = rel
+        while base not in self._open and base:
+            base = base.rpartition("/")[0]
+        if base in self._open:
+            self._open.move_to_end(base)
+            fd = self._open[base]
+        else:
+            fd = self._keep("", os.open(self.root, DIR_FLAGS))
+        if base == rel:
+            return fd
+        rest = rel[len(base) + 1 :] if base else rel
+        done = base
+        for name in rest.split("/"):
+            done = f"{done}/{name}" if done else name
+            fd = self._keep(done, os.open(name, DIR_FLAGS, dir_fd=fd))
+        return fd
+
+    def _keep(self, rel: str, fd: int) -> int:
+        self._open[rel] = fd
+        while len(self._open) > self.keep:
+            _, old = self._open.popitem(last=False)
+            os.close(old)
+        return fd
+
+    def close(self) -> None:
+        while self._open:
+            os.close(self._open.popitem()[1])

@@ -29,7 +29,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from fim_tray.models import ENTRY_FIELDS, Entry, Problem, entries_from_columns
-from fim_tray.scan.dirwalk import FD_WALK, open_below
+from fim_tray.scan.dirwalk import FD_WALK, Opener
 from fim_tray.scan.hashpool import HashPool, Stopped, describe_error
 from fim_tray.scan.record import CANNOT_LIST, REPLACED, VANISHED, Recorder, Unlisted, list_dir
 
@@ -92,6 +92,7 @@ def _serve(template: Recorder, root: str, threads: int, requests: int, results: 
     """A worker's life: scan each folder asked for until the request pipe closes. Its progress
     is reported by the parent, and the parent's stop kills it."""
     mine = template.fresh(HashPool(threads, template.algorithm, None), worker=True)
+    opener = Opener(root)
 
     def tell_dirs(prefix: str, names: list[str]) -> None:
         _send(results, ("dirs", prefix, names))
@@ -101,7 +102,7 @@ def _serve(template: Recorder, root: str, threads: int, requests: int, results: 
         if body is None:
             break
         prefix = marshal.loads(body)  # noqa: S302 - from the parent, over its own pipe
-        found = _scan_folder(mine, root, prefix, tell_dirs)
+        found = _scan_folder(mine, opener, prefix, tell_dirs)
         entries = found.entries
         rows = (list(entries), list(map(tuple, entries.values())))  # plain tuples for marshal
         problems = [(p.path, p.message) for p in found.problems]
@@ -145,18 +146,23 @@ class _Folder:
 
 
 def _scan_folder(
-    template: Recorder, root: str, prefix: str, tell_dirs: Callable[[str, list[str]], None]
+    template: Recorder,
+    opener: Opener,
+    prefix: str,
+    tell_dirs: Callable[[str, list[str]], None],
 ) -> _Folder:
     """Scan the one folder ``prefix`` (relative, with a trailing ``/``; "" for the root) as
     the walk on one thread would, without its subfolders; ``tell_dirs`` hears of them as soon
     as the folder is listed. ``template`` gives the settings and the pool."""
     recorder = template.fresh(template.pool)
     rel = prefix[:-1]
+    root = opener.root
     folder = os.path.join(root, rel) if rel else root
     try:
-        # Seen inside the root by whoever listed its parent: reached again from the root one
-        # name at a time, never through a link put on the way since.
-        parent = open_below(root, rel)
+        # Seen inside the root by whoever listed its parent: reached again one name at a time
+        # (from the nearest folder this process holds open), never through a link put on the
+        # way since.
+        parent = opener.holder(rel)
     except FileNotFoundError:
         listing: Any = Unlisted(VANISHED)
     except OSError as exc:
@@ -294,6 +300,7 @@ def _run(
 
     own = HashPool(threads, template.algorithm, stop)
     here = template.fresh(own)
+    opener = Opener(root)
     try:
         while todo or any(w.busy for w in workers):
             for w in workers:
@@ -308,12 +315,13 @@ def _run(
             wait = POLL
             if todo:  # the workers have enough to do: one folder here meanwhile
                 prefix = todo.pop()
-                take(prefix, _scan_folder(here, root, prefix, ask))
+                take(prefix, _scan_folder(here, opener, prefix, ask))
                 wait = 0
             for fd, _ in poller.poll(wait * 1000):
                 _receive(by_fd[fd], ask, take)
     finally:
         own.close()
+        opener.close()
     return found
 
 

@@ -193,7 +193,7 @@ class History:
                 os.close(fd)
         except OSError as exc:
             raise StorageError(
-                f"Could not add to the history {self.path}: {exc.strerror or exc}."
+                f"Could not add to the history {self.path}: {jsonio.write_failure(exc)}."
             ) from exc
         if key is not None:  # after the lines: a crash between leaves a head that lags, never
             # one that runs ahead of the history (which would look like a cut tail)

@@ -69,7 +69,7 @@ def data_lock(path: Path, timeout: float = 30.0) -> Iterator[None]:
             fd = jsonio.open_own(path, os.O_RDWR | os.O_CREAT)
         except OSError as exc:
             raise StorageError(
-                f"Could not open the lock file {path}: {exc.strerror or exc}. Check that the "
+                f"Could not open the lock file {path}: {jsonio.write_failure(exc)}. Check that the "
                 "data folder exists, is a folder and may be written."
             ) from exc
         try:

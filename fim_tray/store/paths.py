@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from fim_tray import APP_NAME
+from fim_tray.errors import FimError
 
 HOME_ENV = "FIM_TRAY_HOME"
 
@@ -28,7 +29,13 @@ class Paths(NamedTuple):
         """All state under ``$FIM_TRAY_HOME`` when set, else where platformdirs says."""
         home = os.environ.get(HOME_ENV)
         if home:
-            root = Path(home).expanduser().absolute()
+            root = Path(home).expanduser()
+            if not root.is_absolute():  # it would name another folder from every folder
+                raise FimError(
+                    f"{HOME_ENV} must be an absolute path (it is {home!r}): a relative one names "
+                    "another state folder from each folder fim-tray is started in.",
+                    title="Settings not usable",
+                )
             return cls(data_dir=root / "data", config_dir=root / "config")
         import platformdirs
 
@@ -98,6 +105,19 @@ class Paths(NamedTuple):
 
     def pending_file(self, folder_id: str) -> Path:
         return self.baselines_dir / f"{folder_id}.pending.json"
+
+
+# What fim-tray writes in its two folders, as globs below each (``*`` reaches into subfolders):
+# left out of the checks of a watched folder that holds the state. Anything else found there is
+# a file like any other, and reported.
+OWN_DATA_FILES = (
+    "events.jsonl", "events.jsonl.[0-9]*", "lock", "tray.lock", ".*.tmp", "baselines/*.json",
+    "baselines/*.json.bak", "baselines/*.json.cache", "baselines/.*.tmp", "snapshots/*",
+    "icons/*.png", "icons/.*.tmp",
+)  # fmt: skip
+OWN_CONFIG_FILES = (
+    "config.json", "config.json.bak", "install.key", "generations.json", "history.head", ".*.tmp",
+)  # fmt: skip
 
 
 def folder_id(path: str) -> str:

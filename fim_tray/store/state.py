@@ -31,7 +31,7 @@ from fim_tray.store.generations import Generations
 from fim_tray.store.history import History
 from fim_tray.store.key import load_or_create
 from fim_tray.store.lock import InstanceLock, data_lock
-from fim_tray.store.paths import Paths
+from fim_tray.store.paths import OWN_CONFIG_FILES, OWN_DATA_FILES, Paths
 from fim_tray.store.pending import PendingFile
 
 if TYPE_CHECKING:  # imported on first use: a check that keeps no copies never loads it
@@ -127,6 +127,35 @@ class Store:
 
     def save_config(self, config: Config) -> None:
         config_file.save(self.paths.config_file, config)
+
+    def own_state_in(self, folder: str) -> list[tuple[str, tuple[str, ...]]]:
+        """fim-tray's own state folders found inside the watched ``folder`` now (as paths
+        relative to it, each with the globs of the files fim-tray writes there), each resolved
+        at this moment: a link put on the way since the folder was added shows here, and those
+        files are left out rather than reported at every write."""
+        inside: list[tuple[str, tuple[str, ...]]] = []
+        for own, files in (
+            (self.paths.data_dir, OWN_DATA_FILES),
+            (self.paths.config_dir, OWN_CONFIG_FILES),
+        ):
+            real = resolve(str(own))
+            if real != folder and real.startswith(os.path.join(folder, "")):
+                inside.append((os.path.relpath(real, folder).replace(os.sep, "/"), files))
+        return inside
+
+    def unlisted_baselines(self) -> list[Path]:
+        """Baselines of folders the settings do not list: left by a settings file deleted or
+        put back from before, or by an ``add`` killed before it saved the settings."""
+        listed = {self.paths.baseline_file(f.id).name for f in self.config().folders}
+        try:
+            names = os.listdir(self.paths.baselines_dir)
+        except OSError:
+            return []
+        return sorted(
+            self.paths.baselines_dir / n
+            for n in names
+            if n.endswith(".json") and not n.endswith(".pending.json") and n not in listed
+        )
 
     def folders(self) -> tuple[Folder, ...]:
         return self.config().folders

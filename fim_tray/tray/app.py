@@ -20,7 +20,7 @@ from typing import Any
 from fim_tray import APP_NAME
 from fim_tray.alerts.state import ChannelState
 from fim_tray.app.alerting import Alerting
-from fim_tray.app.monitor import HistoryState, Monitor, MonitorEvent, Watched
+from fim_tray.app.monitor import Accepting, HistoryState, Monitor, MonitorEvent, Watched
 from fim_tray.app.service import Service
 from fim_tray.errors import FimError
 from fim_tray.models import Change, ChangeKey, FolderReport, Writer
@@ -176,15 +176,20 @@ class TrayApp:
     def _on_report(self, report: FolderReport) -> None:
         notice = self.model.apply_report(report)
         self._refresh()
+        if report.error is None and report.pending in (None, len(report.changes)):
+            # the whole pending list: open windows mark what was accepted or changed elsewhere
+            keys = frozenset(c.key() for c in report.changes)
+            self.dialogs.tell_pending(report.folder.path, keys)
         if notice is not None and self.notifier is not None and not self._quitting.is_set():
-            self.notifier.send(
-                notice.title,
-                notice.body,
-                on_clicked=_run(
-                    self.show_details, notice.folder, notice.changes, notice.time, notice.hints
-                ),
+            clicked = (
+                _run(self.show_details, notice.folder, notice.changes, notice.time, notice.hints)
+                if notice.changes
+                else None  # a folder's problem: its text is in the folder's submenu
             )
-        self.alerts.on_report(report)  # after the notification: it never waits for a server
+            self._shown_ok(self.notifier.send(notice.title, notice.body, on_clicked=clicked))
+        # What was announced goes further too, after the notification: never waiting for a server.
+        announced = notice.changes if notice is not None else ()
+        self.alerts.on_report(report._replace(new=tuple(announced)))
 
     def _on_event(self, event: MonitorEvent) -> None:
         self.model.apply_event(event)
@@ -200,7 +205,14 @@ class TrayApp:
 
     def _tell(self, title: str, body: str) -> None:
         if self.notifier is not None and not self._quitting.is_set():
-            self.notifier.send(title, body, on_clicked=_run(self.show_history))
+            self._shown_ok(self.notifier.send(title, body, on_clicked=_run(self.show_history)))
+
+    def _shown_ok(self, shown: bool) -> None:
+        """A notification that could not be shown is said in the status line until one is."""
+        problem = None if shown else "notifications not shown: no notification service answered"
+        if problem != self.model.notify_problem:
+            self.model.notify_problem = problem
+            self._refresh()
 
     def _problem(self, message: str) -> None:
         self.model.message = message
@@ -252,9 +264,12 @@ class TrayApp:
         if not paths:
             yield item("No folders yet", None, enabled=False)
         for path in paths:
+            problem = [item(line, None, enabled=False) for line in self.model.folder_problem(path)]
             yield item(
                 self.model.folder_line(path),
                 menu(
+                    *problem,
+                    *([menu.SEPARATOR] if problem else []),
                     item("Check now", _run(self.monitor.check_now, path)),
                     item("Open folder", _run(open_folder, path)),
                     item(
@@ -324,8 +339,8 @@ class TrayApp:
         log.debug("History... chosen")
         self.dialogs.history(self._accept)
 
-    def _accept(self, folder: str, keys: frozenset[ChangeKey]) -> None:
-        self.monitor.accept(folder, keys)
+    def _accept(self, folder: str, keys: frozenset[ChangeKey], done: Accepting) -> None:
+        self.monitor.accept(folder, keys, done)
 
     def toggle_pause(self) -> None:
         if self.model.paused:
@@ -368,13 +383,16 @@ class TrayApp:
         self.monitor.call(task, path)
 
     def unwatch(self, path: str) -> None:
-        """Stop watching, on the monitor thread so no scan of it is under way meanwhile."""
+        """Stop watching, on the monitor thread so no scan of it is under way meanwhile (one
+        that is, even a first baseline, is interrupted at once)."""
 
         def task() -> None:
-            self.service.unwatch(path)
+            if self.service.config().find(path) is not None:  # a first baseline never finished
+                self.service.unwatch(path)
             self.model.set_folders([f.path for f in self.service.folders()])
             self._refresh()
 
+        self.monitor.interrupt(path)
         self.monitor.call(task, path)
 
 

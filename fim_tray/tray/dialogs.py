@@ -20,15 +20,17 @@ from datetime import datetime
 from pathlib import Path
 
 from fim_tray import jsonio
+from fim_tray.app.monitor import Accepting
 from fim_tray.models import Change, ChangeKey, Writer
 from fim_tray.platform.launch import child_env, safe_cwd, self_command
-from fim_tray.store.names import name_from
+from fim_tray.store.names import name_fields, name_from
 from fim_tray.tray.presenter import folder_label
 from fim_tray.ui.wire import items_from_changes
 
 log = logging.getLogger(__name__)
 
-OnAccept = Callable[[str, frozenset[ChangeKey]], None]  # folder, the accepted changes' keys
+# folder, the keys of the changes to accept, and who hears what was taken in (see Monitor.accept)
+OnAccept = Callable[[str, frozenset[ChangeKey], Accepting], None]
 OnRestored = Callable[[str], None]  # folder where the window put a file back
 OnPicked = Callable[[str], None]
 OnProblem = Callable[[str], None]
@@ -57,7 +59,9 @@ class Dialogs:
         self._lock = threading.Lock()
         self._closing = threading.Event()
 
-    def _spawn(self, args: list[str]) -> subprocess.Popen[str] | None:
+    def _spawn(self, args: list[str], *, talk: bool = False) -> subprocess.Popen[str] | None:
+        """A dialog process; with ``talk``, its stdin stays open to tell it things (and its end
+        tells it the tray is gone, however the tray ended)."""
         if self._closing.is_set():
             return None
         try:
@@ -65,6 +69,7 @@ class Dialogs:
                 [*self_command(), *args],
                 cwd=safe_cwd(),
                 env=child_env(),
+                stdin=subprocess.PIPE if talk else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -135,19 +140,29 @@ class Dialogs:
 
     def _details(self, args: list[str], on_accept: OnAccept, cleanup: Path | None) -> None:
         try:
-            child = self._spawn(args)
+            child = self._spawn(args, talk=True)
             if child is None:
                 return
             try:
                 assert child.stdout is not None and child.stderr is not None
                 stderr, errors = child.stderr, list[str]()
+
+                def drain() -> None:  # what the window says goes to the log, as it says it
+                    for said in stderr:
+                        log.debug("the window says: %s", said.rstrip())
+                        errors.append(said)
+
                 # Drain stderr beside stdout: a window that writes much to it must not block.
-                drain = threading.Thread(target=lambda: errors.append(stderr.read()), daemon=True)
-                drain.start()
+                drainer = threading.Thread(target=drain, daemon=True)
+                drainer.start()
+
+                def reply(keys: frozenset[ChangeKey], error: str | None) -> None:
+                    self._tell(child, {"accepted": _keys(keys), "error": error})
+
                 for line in child.stdout:  # one decision per line, while the window is open
-                    _apply(line, on_accept, self.on_restored)
+                    _apply(line, on_accept, self.on_restored, reply)
                 code = child.wait()
-                drain.join(5)
+                drainer.join(5)
                 err = "".join(errors)
                 log.debug("the details window ended with status %s", code)
                 if code != 0 and not self._closing.is_set():
@@ -185,6 +200,26 @@ class Dialogs:
         if code != 0 and not self._closing.is_set():
             self.on_problem("".join(errors).strip() or "The Alerts window could not open.")
 
+    def tell_pending(self, folder: str, keys: frozenset[ChangeKey]) -> None:
+        """Tell every open window which changes of ``folder`` are pending now: a change it shows
+        that was accepted elsewhere, or changed again, is marked so there."""
+        with self._lock:
+            children = list(self._children)
+        for child in children:
+            self._tell(child, {"pending": {"folder": folder, "keys": _keys(keys)}})
+
+    def _tell(self, child: subprocess.Popen[str], message: dict[str, object]) -> None:
+        """One JSON line to a window; a window already gone is no error."""
+        stdin = child.stdin
+        if stdin is None or child.poll() is not None:
+            return
+        try:
+            with self._lock:
+                stdin.write(jsonio.dumps(message).decode() + "\n")
+                stdin.flush()
+        except (OSError, ValueError):
+            log.debug("a window went away before it was told %s", list(message))
+
     def close(self) -> None:
         """End every dialog (on Quit)."""
         self._closing.set()
@@ -194,7 +229,17 @@ class Dialogs:
             _end(child)
 
 
-def _apply(line: str, on_accept: OnAccept, on_restored: OnRestored | None = None) -> None:
+def _keys(keys: frozenset[ChangeKey]) -> list[dict[str, str]]:
+    """Change keys as a window names them: path (or path_b64) and signature."""
+    return [{**name_fields(path, "path"), "signature": sig} for path, sig in sorted(keys)]
+
+
+def _apply(
+    line: str,
+    on_accept: OnAccept,
+    on_restored: OnRestored | None = None,
+    reply: Accepting | None = None,
+) -> None:
     """Hand one ``{"action": "accept" or "restored", "items": [...]}`` line on, by folder."""
     try:
         decision = json.loads(line)
@@ -215,4 +260,8 @@ def _apply(line: str, on_accept: OnAccept, on_restored: OnRestored | None = None
         log.warning("a dialog answered %r", line)
         return
     for folder, keys in by_folder.items():
-        on_accept(folder, frozenset(keys))
+        on_accept(folder, frozenset(keys), reply or _ignore)
+
+
+def _ignore(_keys: frozenset[ChangeKey], _error: str | None) -> None:
+    pass

@@ -6,6 +6,7 @@ No pystray here: the mapping from engine reports to words and icons is tested he
 from __future__ import annotations
 
 import os
+import textwrap
 import threading
 from collections import deque
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from datetime import datetime
 from fim_tray.app.monitor import (
     EventsState,
     Failed,
+    Held,
     HistoryState,
     MonitorEvent,
     PausedChanged,
@@ -27,7 +29,13 @@ from fim_tray.models import Change, FolderReport, Writer
 from fim_tray.tray.icons import State
 
 RECENT = 10  # changes listed under "Recent changes"
+STATUS_WIDTH = 80  # characters of a message on the menu's first line
 NAMES_IN_NOTICE = 4  # file names spelled out in one notification
+
+
+def plural(count: int, word: str) -> str:
+    """``1 change``, ``1,234 changes``."""
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
 
 
 def folder_label(path: str) -> str:
@@ -68,6 +76,7 @@ class Recent:
 class FolderView:
     pending: int = 0
     error: str | None = None
+    missing: bool = False  # the error says the folder itself is gone or replaced
     scanning: int | None = None  # files seen so far, while a scan runs
     first: bool = False  # recording the first baseline
 
@@ -82,22 +91,47 @@ def notice_for(report: FolderReport) -> Notice | None:
     suspicious = any(c.suspicious for c in new)
     if len(new) == 1:
         change = new[0]
-        title = f"{escape(os.path.basename(change.path))} {change.kind} in {label}"
+        title = f"{shorten(escape(os.path.basename(change.path)), 48)} {change.kind} in {label}"
     else:
         title = f"{len(new)} files changed in {label}"
     if suspicious:
         title = "Suspicious change: " + title
     lines = [f"At {when} on {report.time:%Y-%m-%d}"]
     for change in new[:NAMES_IN_NOTICE]:
-        line = f"{change.kind}: {escape(change.path)}"
-        if change.kind == "metadata" or change.suspicious:  # say what; content speaks for itself
-            line += f" ({describe(change, brief=True)})"
+        line = f"{change.kind}: {middle(escape(change.path), 60)}"  # "and 7 more" stays in view
+        told = change.kind == "metadata" or change.suspicious  # content speaks for itself
+        what = describe(change, brief=True) if told else ""
+        if what:
+            line += f" ({what})"
         if change.path in report.hints:  # a hint, and said as one
             line += f", written by {escape(str(report.hints[change.path]))}?"
         lines.append(line)
     if len(new) > NAMES_IN_NOTICE:
         lines.append(f"and {len(new) - NAMES_IN_NOTICE} more")
     return Notice(title, "\n".join(lines), report.folder.path, new, report.time, report.hints)
+
+
+def problem_notice(report: FolderReport) -> Notice:
+    """The notification that a folder cannot be checked: missing, unmounted, replaced, or its
+    state refused."""
+    label = folder_label(report.folder.path)
+    title = f"{label} is missing" if report.missing else f"Problem with {label}"
+    body = f"At {report.time:%H:%M:%S}: {shorten(report.error or '', 200)}"
+    return Notice(title, body, report.folder.path, (), report.time)
+
+
+def middle(text: str, width: int) -> str:
+    """``text`` cut in its middle to ``width`` characters: a path keeps its start and its name."""
+    if len(text) <= width:
+        return text
+    keep = width - 1
+    return text[: keep // 3] + "\u2026" + text[-(keep - keep // 3) :]
+
+
+def shorten(text: str, width: int) -> str:
+    """``text`` on one line, cut to ``width`` characters with an ellipsis."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1].rstrip() + "\u2026"
 
 
 @dataclass
@@ -112,6 +146,10 @@ class TrayModel:
     polling: dict[str | None, str] = field(default_factory=dict)  # folder -> why no file events
     on_battery: bool = False  # scheduled checks held back on battery
     history_problem: str | None = None  # the history's chain is broken: where
+    notify_problem: str | None = None  # the last notification could not be shown: why
+    # folder -> paths announced while they stay pending: a file rewritten again and again
+    # (a log, a database) is announced once, not at every check
+    announced: dict[str, set[str]] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def set_folders(self, paths: list[str], pending: dict[str, int] | None = None) -> None:
@@ -122,15 +160,44 @@ class TrayModel:
                     self.folders[path].pending = count
 
     def apply_report(self, report: FolderReport) -> Notice | None:
+        """Take in a check's report; the notification for what it found that was not announced
+        already (a file still pending from an earlier announcement is not announced again,
+        whatever it went through since: one alert per file while it stays pending)."""
+        folder = report.folder.path
         with self._lock:
-            view = self.folders.setdefault(report.folder.path, FolderView())
+            view = self.folders.setdefault(folder, FolderView())
             view.scanning, view.first = None, False
-            view.error = report.error
+            had = view.error
+            view.error = report.error or report.warning  # changes found are counted anyway
+            view.missing = report.missing
             if report.error is None:
+                self.message = None  # a passing problem (a window that failed) heals here
+            if report.error is None or report.changes:
                 view.pending = len(report.changes) if report.pending is None else report.pending
-            for change in report.new:
-                self.recent.appendleft(Recent(report.time, report.folder.path, change, report.new))
-        return notice_for(report)
+            # What this tray has shown decides, not what another process marked as announced
+            # (a `fim-tray check` beside it must not silence it); but at its first look at a
+            # folder, what was pending before it started was announced then.
+            first_look = folder not in self.announced
+            shown = self.announced.setdefault(folder, set())
+            if report.error is None and (report.pending in (None, len(report.changes))):
+                shown &= {c.path for c in report.changes}  # the whole pending list: the rest went
+            candidates = report.new if first_look else report.changes
+            fresh = tuple(c for c in candidates if c.path not in shown)
+            shown.update(c.path for c in report.changes)
+            listed = report.changes if first_look else (*fresh, *report.new)
+            batch = fresh or report.new
+            for change in reversed(listed[:RECENT]):  # each path once, its latest state
+                self._forget_recent(folder, change.path)
+                self.recent.appendleft(Recent(report.time, folder, change, batch or (change,)))
+        if report.error is not None and had is None and not report.changes:
+            return problem_notice(report)  # once, when the problem appears
+        return notice_for(report._replace(new=fresh)) if fresh else None
+
+    def _forget_recent(self, folder: str, path: str) -> None:
+        kept = [r for r in self.recent if (r.folder, r.change.path) != (folder, path)]
+        if len(kept) != len(self.recent):
+            self.recent.clear()
+            self.recent.extend(kept)
 
     def apply_event(self, event: MonitorEvent) -> None:
         with self._lock:
@@ -148,6 +215,11 @@ class TrayModel:
                     if event.folder is not None:  # a folder that could not be added
                         self.folders.pop(event.folder, None)
                     self.message = event.message
+            elif isinstance(event, Held):  # a first baseline interrupted: not watched (yet)
+                self.folders.pop(event.folder, None)
+                if event.again:
+                    label = folder_label(event.folder)
+                    self.message = f"Recording {label} starts again when you resume"
             elif isinstance(event, PausedChanged):
                 self.paused = event.paused
             elif isinstance(event, PowerState):
@@ -186,24 +258,31 @@ class TrayModel:
             first = [(p, v) for p, v in views.items() if v.scanning is not None and v.first]
             errors = [(p, v) for p, v in views.items() if v.error]
             if self.history_problem:
-                line = f"The history was altered: {self.history_problem}"
+                line = shorten(f"The history was altered: {self.history_problem}", STATUS_WIDTH)
             elif first:
                 path, view = first[0]
                 line = f"Recording {folder_label(path)}: {view.scanning:,} files so far"
-            elif errors:
+            elif errors:  # short: the whole text is in the folder's submenu
                 path, view = errors[0]
-                line = f"Problem with {folder_label(path)}: {view.error}"
+                label = folder_label(path)
+                line = f"{label} is missing" if view.missing else f"Problem with {label}"
+                if len(errors) > 1:
+                    line += f" (and {plural(len(errors) - 1, 'other folder')})"
             elif self.message:
-                line = self.message
+                line = shorten(self.message, STATUS_WIDTH)
             elif not views:
                 line = "No folders watched yet"
             elif self.pending:
-                line = f"{self.pending} change{'s' if self.pending != 1 else ''} to review"
+                line = f"{plural(self.pending, 'change')} to review"
             else:
-                line = f"All clear: {len(views)} folder{'s' if len(views) != 1 else ''} watched"
+                line = f"All clear: {plural(len(views), 'folder')} watched"
+            if (errors or self.message or self.history_problem) and self.pending and not first:
+                line += f"; {plural(self.pending, 'change')} to review"  # never hidden
             if self.paused:
                 line = "Paused. " + line
             notes = list(self.degraded)
+            if self.notify_problem:
+                notes.append(self.notify_problem)
             if self.on_battery:
                 notes.append("paused on battery")
             if self.polling:
@@ -229,6 +308,16 @@ class TrayModel:
                 state = "ok"
             return f"{folder_label(path)} ({state})"
 
+    def folder_problem(self, path: str) -> list[str]:
+        """The whole text of a folder's problem, in lines that fit a menu (none when it has no
+        problem)."""
+        with self._lock:
+            view = self.folders.get(path)
+            error = view.error if view is not None else None
+        if not error:
+            return []
+        return textwrap.wrap(" ".join(error.split()), 70, max_lines=6, placeholder=" ...")
+
     def menu_key(self) -> tuple[object, ...]:
         """Everything the menu shows: the tray rebuilds its menu only when this changes, since
         a rebuild closes an open menu and renumbers its items."""
@@ -236,6 +325,7 @@ class TrayModel:
             return (
                 self.status_line(),
                 tuple(self.folder_line(p) for p in self.folders),
+                tuple(tuple(self.folder_problem(p)) for p in self.folders),
                 tuple(r.label for r in self.recent),
                 self.paused,
                 self.pending > 0,

@@ -19,6 +19,7 @@ class Outcome:
     ok: bool
     message: str
     ask: bool = False
+    changed: bool = True  # False: it was already as wanted, nothing was touched
 
 
 def diff_lines(service: Service, item: dict[str, Any]) -> tuple[str, list[str]]:
@@ -49,7 +50,16 @@ def restore(service: Service, item: dict[str, Any], *, force: bool = False) -> O
         return Outcome(False, exc.message, ask=not force)
     except (FimError, KeyError, ValueError) as exc:
         return Outcome(False, getattr(exc, "message", str(exc)))
-    return Outcome(True, " ".join([result.message, *result.notes]))
+    return Outcome(True, " ".join([result.message, *result.notes]), changed=result.restored)
+
+
+def keeps_copies(service: Service, item: dict[str, Any]) -> bool:
+    """Whether the item's watched folder keeps copies (so a file of it can be restored)."""
+    try:
+        folder = service.config().find(_folder(item))
+    except FimError:
+        return False
+    return folder is not None and folder.keep_copies
 
 
 def watched_folder(service: Service, item: dict[str, Any]) -> str | None:

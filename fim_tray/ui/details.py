@@ -8,115 +8,20 @@ stdout with one JSON line per decision: ``{"action": "accept", "items": [{"folde
 
 from __future__ import annotations
 
+import queue
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fim_tray import jsonio
 from fim_tray.app.service import Service
-from fim_tray.display import escape
-from fim_tray.store.names import decode_name
-from fim_tray.ui.actions import diff_lines, restore, watched_folder
-from fim_tray.ui.wire import answer, items_from_events
+from fim_tray.store.names import name_from
+from fim_tray.ui.actions import diff_lines, keeps_copies, restore, watched_folder
+from fim_tray.ui.cells import ROWS, keys, name_of, time_of, value, warning, whole_path
+from fim_tray.ui.wire import answer, items_from_events, key_of, listen
 
-ROWS = (  # label, key in the before/after objects
-    ("Type", "type"),
-    ("Size", "size"),
-    ("SHA-256 / BLAKE2b", "digest"),
-    ("Mode", "mode"),
-    ("Owner", "uid"),
-    ("Group", "gid"),
-    ("Modified (mtime)", "mtime"),
-    ("Link target", "target"),
-    ("Device (major,minor)", "device"),
-    ("Extended attributes", "xattrs"),
-    ("Written by", "process"),
-    ("Error", "error"),
-)
-
-
-def _name(item: dict[str, Any]) -> str:
-    try:
-        return escape(decode_name(item))
-    except (ValueError, TypeError, KeyError):
-        return "?"
-
-
-def _user(uid: object) -> str:
-    try:
-        import pwd
-
-        return f"{pwd.getpwuid(int(uid)).pw_name} ({uid})"  # type: ignore[call-overload]
-    except (ImportError, KeyError, TypeError, ValueError):
-        return str(uid)
-
-
-def _group(gid: object) -> str:
-    try:
-        import grp
-
-        return f"{grp.getgrgid(int(gid)).gr_name} ({gid})"  # type: ignore[call-overload]
-    except (ImportError, KeyError, TypeError, ValueError):
-        return str(gid)
-
-
-def value(obj: dict[str, Any] | None, key: str) -> str:
-    """One cell of the before/after table, as a person reads it; whatever shape a history line
-    gives it (an edited one may give any), a cell shows something and never stops the window."""
-    try:
-        return _value(obj, key)
-    except (ValueError, TypeError, AttributeError, OverflowError):
-        return escape(repr(obj.get(key) if isinstance(obj, dict) else obj))
-
-
-def _value(obj: dict[str, Any] | None, key: str) -> str:
-    if obj is None:
-        return "-"
-    raw = obj.get(key)
-    if raw is None:
-        return ""
-    if key == "uid":
-        return _user(raw)
-    if key == "gid":
-        return _group(raw)
-    if key == "size":
-        return f"{int(raw):,} bytes"
-    if key == "digest" and len(str(raw)) > 32:  # 64 hex digits: two lines fit the window
-        text = str(raw)
-        return "\n".join(text[i : i + 32] for i in range(0, len(text), 32))
-    if key == "xattrs" and isinstance(raw, dict):
-        return "\n".join(escape(f"{name}: {words}") for name, words in sorted(raw.items()))
-    if key == "mtime":
-        try:
-            when = datetime.fromisoformat(str(raw)).astimezone()  # in this machine's time zone
-            return when.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-        except ValueError:
-            return str(raw)
-    return escape(str(raw))
-
-
-def warning(item: dict[str, Any]) -> str:
-    """What a suspicious change may mean, in words for the window ("" when it is not)."""
-    if not item.get("suspicious"):
-        return ""
-    if item.get("change") == "metadata":
-        return (
-            "Suspicious: it can now run with more privileges than before (a set-uid or set-gid "
-            "bit, or a file capability, was added). Look into it before you accept it."
-        )
-    return (
-        "Suspicious: the content changed but the size and modification time did not. Something "
-        "may have put the timestamp back to hide the change. Look into it before you accept it."
-    )
-
-
-def _time(item: dict[str, Any]) -> str:
-    try:
-        return datetime.fromisoformat(item["time"]).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    except (KeyError, ValueError, TypeError):
-        return ""
+RED, GREEN = "#b71c1c", "#1b5e20"
 
 
 def _on_key(command: Callable[[], None]) -> Callable[[object], None]:
@@ -135,6 +40,9 @@ class DetailsWindow:
         items: list[dict[str, Any]],
         opener: Callable[[str], object],
         service: Service,
+        *,
+        history: bool = False,
+        tray: queue.Queue[dict[str, Any] | None] | None = None,
     ):
         import tkinter as tk
         from tkinter import ttk
@@ -142,7 +50,10 @@ class DetailsWindow:
         self.service = service
         self.items = items
         self.opener = opener
-        self.accepted: set[int] = set()
+        self.accepted: set[int] = set()  # taken in, as the tray said
+        self.asked: set[int] = set()  # sent to the tray, no answer yet
+        self.settled: set[int] = set()  # accepted or changed elsewhere: nothing to accept here
+        self.tray = tray  # what the tray tells this window (None: nothing, as in a test)
         self.root = tk.Tk(className="fim-tray")
         self.root.title(f"fim-tray: {title}")
         self.root.geometry("900x640")
@@ -152,11 +63,21 @@ class DetailsWindow:
         ttk.Label(frame, text=title, font=("TkDefaultFont", 12, "bold")).pack(anchor="w")
 
         columns = ("time", "change", "path")
-        self.tree = ttk.Treeview(frame, columns=columns, show="headings", height=8)
+        listing = ttk.Frame(frame)
+        listing.pack(fill="both", expand=True, pady=(8, 4))
+        self.tree = ttk.Treeview(listing, columns=columns, show="headings", height=8)
+        rows = ttk.Scrollbar(listing, orient="vertical", command=self.tree.yview)
+        wide = ttk.Scrollbar(listing, orient="horizontal", command=self.tree.xview)
+        self.tree.configure(yscrollcommand=rows.set, xscrollcommand=wide.set)
+        self.tree.grid(row=0, column=0, sticky="nsew")
+        rows.grid(row=0, column=1, sticky="ns")
+        wide.grid(row=1, column=0, sticky="ew")
+        listing.rowconfigure(0, weight=1)
+        listing.columnconfigure(0, weight=1)
         for name, label, width in (("time", "Time", 170), ("change", "Change", 190),
                                    ("path", "Path", 520)):  # fmt: skip
             self.tree.heading(name, text=label)
-            self.tree.column(name, width=width, stretch=name == "path")
+            self.tree.column(name, width=width, minwidth=width // 2, stretch=name == "path")
         self.tree.tag_configure("suspicious", foreground="#b71c1c")
         self.tree.tag_configure("accepted", foreground="#808080")
         for index, item in enumerate(items):
@@ -165,11 +86,16 @@ class DetailsWindow:
             label = f"SUSPICIOUS {change}" if suspicious else change
             if item.get("verified") is False:  # a history line whose MAC does not hold
                 label += " (not verified)"
-            path = _name(item)
-            self.tree.insert("", "end", iid=str(index), values=(_time(item), label, path),
+            path = name_of(item)
+            self.tree.insert("", "end", iid=str(index), values=(time_of(item), label, path),
                              tags=("suspicious",) if suspicious else ())  # fmt: skip
-        self.tree.pack(fill="both", expand=True, pady=(8, 8))
         self.tree.bind("<<TreeviewSelect>>", lambda _event: self.show_selected())
+        shown = len(items)
+        ttk.Label(frame, text=f"{shown:,} {'entry' if shown == 1 else 'entries'}; select one to "
+                  "see it in full", foreground="#555555").pack(anchor="w")  # fmt: skip
+        # The whole path of the selected entry: a long one is cut in the list, never here.
+        self.full_path = ttk.Label(frame, text="", wraplength=860, font=("TkFixedFont", 9))
+        self.full_path.pack(anchor="w", pady=(2, 0))
 
         self.warning = ttk.Label(frame, text="", foreground="#b71c1c", wraplength=860)
         self.warning.pack(anchor="w")
@@ -183,17 +109,27 @@ class DetailsWindow:
         self.root.bind("<Alt-d>", lambda _event: tabs.select(inside))  # type: ignore[no-untyped-call]
         self.diff_note = ttk.Label(inside, text="", wraplength=840)
         self.diff_note.pack(anchor="w")
-        self.diff = tk.Text(inside, height=10, wrap="none", font=("TkFixedFont", 9))
+        diff_box = ttk.Frame(inside)
+        diff_box.pack(fill="both", expand=True)
+        self.diff = tk.Text(diff_box, height=10, wrap="none", font=("TkFixedFont", 9))
         self.diff.tag_configure("del", foreground="#b71c1c")
         self.diff.tag_configure("add", foreground="#1b5e20")
-        self.diff.pack(fill="both", expand=True)
+        down = ttk.Scrollbar(diff_box, orient="vertical", command=self.diff.yview)
+        across = ttk.Scrollbar(diff_box, orient="horizontal", command=self.diff.xview)
+        self.diff.configure(yscrollcommand=down.set, xscrollcommand=across.set)
+        self.diff.grid(row=0, column=0, sticky="nsew")
+        down.grid(row=0, column=1, sticky="ns")
+        across.grid(row=1, column=0, sticky="ew")
+        diff_box.rowconfigure(0, weight=1)
+        diff_box.columnconfigure(0, weight=1)
         self.status = ttk.Label(frame, text="", wraplength=860)
         self.status.pack(anchor="w")
         ttk.Label(table, text="", width=18).grid(row=0, column=0)
         ttk.Label(table, text="Before (baseline)", font=("TkDefaultFont", 10, "bold")).grid(
             row=0, column=1, sticky="w"
         )
-        ttk.Label(table, text="After (now)", font=("TkDefaultFont", 10, "bold")).grid(
+        after_heading = "After" if history else "After (now)"  # a past entry: then, not now
+        ttk.Label(table, text=after_heading, font=("TkDefaultFont", 10, "bold")).grid(
             row=0, column=2, sticky="w"
         )
         self.cells: dict[str, tuple[Any, Any, Any]] = {}
@@ -210,15 +146,16 @@ class DetailsWindow:
 
         buttons = ttk.Frame(frame)
         buttons.pack(fill="x")
+        self.buttons: dict[str, Any] = {}
         for text, underline, command, key in (
             ("Accept", 0, self.accept_selected, "a"),
             ("Accept all", 7, self.accept_all, "l"),
             ("Restore", 0, self.restore_selected, "r"),
             ("Open folder", 0, self.open_folder, "o"),
         ):
-            ttk.Button(buttons, text=text, underline=underline, command=command).pack(
-                side="left", padx=(0, 6)
-            )
+            button = ttk.Button(buttons, text=text, underline=underline, command=command)
+            button.pack(side="left", padx=(0, 6))
+            self.buttons[text] = button
             self.root.bind(f"<Alt-{key}>", _on_key(command))
         ttk.Button(buttons, text="Close", underline=0, command=self.root.destroy).pack(side="right")
         self.root.bind("<Alt-c>", lambda _event: self.root.destroy())
@@ -227,6 +164,8 @@ class DetailsWindow:
             self.tree.selection_set("0")
             self.tree.focus("0")
             self.show_selected()
+        if tray is not None:
+            self.root.after(100, self._hear_the_tray)
 
     def selected(self) -> list[int]:
         return [int(iid) for iid in self.tree.selection()]
@@ -248,6 +187,10 @@ class DetailsWindow:
             before.configure(text=old)
             after.configure(text=new)
         self.warning.configure(text=warning(item))
+        self.full_path.configure(text=whole_path(item))
+        # Restore needs a kept copy: offered only where the folder keeps copies.
+        restorable = keeps_copies(self.service, item)
+        self.buttons["Restore"].state(["!disabled" if restorable else "disabled"])
         self.show_diff(item)
 
     def show_diff(self, item: dict[str, Any]) -> None:
@@ -277,26 +220,96 @@ class DetailsWindow:
             parent=self.root,
         ):
             outcome = restore(self.service, item, force=True)
-        self.status.configure(
-            text=outcome.message, foreground="#1b5e20" if outcome.ok else "#b71c1c"
-        )
-        if outcome.ok:
+        self._say(outcome.message, GREEN if outcome.ok else RED)
+        if outcome.ok and outcome.changed:
             answer("restored", [item])  # the tray checks the folder again: the icon follows
-            values = list(self.tree.item(str(chosen[0]), "values"))
-            values[1] = f"restored ({item.get('change', '')})"
-            self.tree.item(str(chosen[0]), values=values, tags=("accepted",))
+            self._mark(chosen[0], f"restored ({item.get('change', '')})", ("accepted",))
             self.show_diff(item)
 
     def _accept(self, indexes: list[int]) -> None:
-        todo = [i for i in indexes if i not in self.accepted]
+        """Ask the tray to accept these; a row says "accepted" only when the tray says it was
+        (a file that changed again since this window opened is refused, and its row stays)."""
+        done = self.accepted | self.asked | self.settled
+        todo = [i for i in indexes if i not in done and self.items[i].get("signature")]
         if not todo:
             return
         answer("accept", [self.items[i] for i in todo])
+        if self.tray is None:  # nobody to answer: as asked
+            self._took(todo, set(todo))
+            return
+        self.asked.update(todo)
         for index in todo:
-            self.accepted.add(index)
-            values = list(self.tree.item(str(index), "values"))
-            values[1] = f"accepted ({self.items[index].get('change', '')})"
-            self.tree.item(str(index), values=values, tags=("accepted",))
+            self._mark(index, f"accepting... ({self.items[index].get('change', '')})", ())
+        self._say("Accepting...", "#555555")
+
+    def _took(self, asked: list[int], taken: set[int], error: str | None = None) -> None:
+        """The tray's answer: ``taken`` went into the baseline; the rest of ``asked`` did not."""
+        for index in asked:
+            change = self.items[index].get("change", "")
+            if index in taken:
+                self.accepted.add(index)
+                self._mark(index, f"accepted ({change})", ("accepted",))
+            else:
+                self._mark(index, change, ("suspicious",) if self.items[index].get("suspicious")
+                           else ())  # fmt: skip
+        refused = [i for i in asked if i not in taken]
+        if error is not None:
+            self._say(f"Not accepted: {error}", RED)
+        elif refused:
+            names = ", ".join(name_of(self.items[i]) for i in refused[:3])
+            more = f" and {len(refused) - 3:,} more" if len(refused) > 3 else ""
+            self._say(
+                f"Not accepted: {names}{more} changed again since this window opened, or is no "
+                "longer pending. The tray announces what is new; look at it there.",
+                RED,
+            )
+        else:
+            count = len(taken)
+            self._say(f"Accepted {count:,} change{'s' if count != 1 else ''}.", GREEN)
+
+    def _say(self, text: str, color: str) -> None:
+        """The status line, and the same words on stderr, which the tray logs."""
+        self.status.configure(text=text, foreground=color)
+        print(f"status: {text}", file=sys.stderr, flush=True)
+
+    def _mark(self, index: int, label: str, tags: tuple[str, ...]) -> None:
+        values = list(self.tree.item(str(index), "values"))
+        values[1] = label
+        self.tree.item(str(index), values=values, tags=tags)
+        print(f"row {name_of(self.items[index])}: {label}", file=sys.stderr, flush=True)
+
+    def _hear_the_tray(self) -> None:
+        """What the tray said since the last look: accept results, the pending changes of a
+        folder; the end of its stream means the tray is gone, and so is this window."""
+        assert self.tray is not None
+        while True:
+            try:
+                message = self.tray.get_nowait()
+            except queue.Empty:
+                break
+            if message is None:
+                self.root.destroy()
+                return
+            if "accepted" in message:
+                taken = keys(message.get("accepted"))
+                asked = sorted(self.asked)
+                self.asked.clear()
+                hit = {i for i in asked if key_of(self.items[i]) in taken}
+                self._took(asked, hit, message.get("error"))
+            pending = message.get("pending")
+            if isinstance(pending, dict):
+                self._settle(str(pending.get("folder")), keys(pending.get("keys")))
+        self.root.after(200, self._hear_the_tray)
+
+    def _settle(self, folder: str, pending: set[tuple[str | None, str | None]]) -> None:
+        """Rows of ``folder`` no longer pending (accepted from the menu, changed again): said so,
+        and not offered for accepting."""
+        for index, item in enumerate(self.items):
+            if index in self.accepted | self.asked | self.settled or not item.get("signature"):
+                continue
+            if name_from(item, "folder") == folder and key_of(item) not in pending:
+                self.settled.add(index)
+                self._mark(index, f"no longer pending ({item.get('change', '')})", ("accepted",))
 
     def accept_selected(self) -> None:
         self._accept(self.selected())
@@ -312,10 +325,7 @@ class DetailsWindow:
             return
         folder = watched_folder(self.service, self.items[chosen[0]])
         if folder is None:
-            self.status.configure(
-                text="Not opened: that line names a folder fim-tray does not watch.",
-                foreground="#b71c1c",
-            )
+            self._say("Not opened: that line names a folder fim-tray does not watch.", RED)
             return
         self.opener(folder)
 
@@ -328,18 +338,22 @@ def main(argv: Sequence[str]) -> int:
     --history`` the whole history."""
     from fim_tray.platform.opener import open_folder
 
-    if argv and argv[0] == "--history":
+    history = bool(argv) and argv[0] == "--history"
+    if history:
         items = items_from_events(reversed(Service().history(2000)))
         count = len(items)
         title = "History: the last change" if count == 1 else f"History: the last {count:,} changes"
     elif argv:
-        doc = jsonio.loads(Path(argv[0]).read_bytes())
+        source = Path(argv[0])
+        doc = jsonio.loads(source.read_bytes())
+        source.unlink(missing_ok=True)  # read: nothing of it stays in the temporary folder
         items, title = list(doc["items"]), str(doc.get("title", "Changes"))
     else:
         print("usage: fim-tray _details FILE | --history", file=sys.stderr)
         return 2
+    tray = listen() if not sys.stdin.isatty() else None
     try:
-        window = DetailsWindow(title, items, open_folder, Service())
+        window = DetailsWindow(title, items, open_folder, Service(), history=history, tray=tray)
     except Exception as exc:  # no display, no Tk: say so, plainly
         print(f"cannot open the details window: {exc}", file=sys.stderr)
         return 2

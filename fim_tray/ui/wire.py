@@ -1,10 +1,13 @@
 """The JSON the tray and its windows exchange: the items a window shows (from changes or from
-history events), and the one line per decision a window answers with on stdout."""
+history events), the one line per decision a window answers with on stdout, and what the tray
+tells a window on its stdin (what was accepted, what is pending; its end: the tray is gone)."""
 
 from __future__ import annotations
 
 import json
+import queue
 import sys
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -63,3 +66,31 @@ def answer(action: str, items: Sequence[dict[str, Any]], out: Any = None) -> Non
     stream = out or sys.stdout
     stream.write(json.dumps(line) + "\n")
     stream.flush()
+
+
+def key_of(item: dict[str, Any]) -> tuple[str | None, str | None]:
+    """An item's path and signature, as the tray names a change it tells about."""
+    return (name_from(item, "path"), item.get("signature"))
+
+
+def listen(stream: Any = None) -> queue.Queue[dict[str, Any] | None]:
+    """Read the tray's lines from ``stream`` (stdin) on a thread of their own: each JSON object
+    goes into the queue, and None when the stream ends (the tray quit, or died)."""
+    lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
+    source = stream or sys.stdin
+
+    def read() -> None:
+        try:
+            for line in source:
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(message, dict):
+                    lines.put(message)
+        except (OSError, ValueError):
+            pass
+        lines.put(None)
+
+    threading.Thread(target=read, name="fim-tray-window-stdin", daemon=True).start()
+    return lines

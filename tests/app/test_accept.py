@@ -113,7 +113,7 @@ def test_a_change_made_after_the_check_is_announced_by_the_next_one(
     assert _kinds(after.changes) == [("added", "sneaky.txt")]
     assert _kinds(after.new) == [("added", "sneaky.txt")]
     assert [(e.change, e.path) for e in service.history()] == [
-        ("modified", "a.txt"), ("added", "sneaky.txt"),
+        ("modified", "a.txt"), ("accepted", "a.txt"), ("added", "sneaky.txt"),
     ]  # fmt: skip
 
 
@@ -298,3 +298,109 @@ def test_monitor_accept_signatures_without_a_folder_accepts_only_those(
         str(two[0]): [("added", "new.txt"), ("modified", "a.txt")],
         str(two[1]): [],
     }
+
+
+# -- every accept is recorded ---------------------------------------------------------------------
+
+
+def _accept_lines(service: Service) -> list[tuple[str, object, object, object]]:
+    return [
+        (e.path, e.extra.get("accepted"), e.extra.get("by"), e.extra.get("reported"))
+        for e in service.history()
+        if e.change == "accepted"
+    ]
+
+
+def test_accept_records_each_change_and_whether_it_was_reported(
+    service: Service, folder: Path
+) -> None:
+    (folder / "a.txt").write_text("a.txt changed once\n")
+    service.check(str(folder))  # reports a.txt
+    (folder / "b.txt").write_text("b.txt changed, never checked\n")
+
+    (report,) = service.accept(str(folder))
+    assert _kinds(report.changes) == [("modified", "a.txt"), ("modified", "b.txt")]
+    assert [c.path for c in report.new] == ["b.txt"]  # never reported
+    assert sorted(_accept_lines(service)) == [
+        ("a.txt", "modified", "command line", True),
+        ("b.txt", "modified", "command line", False),
+    ]
+    lines = [e for e in service.history() if e.change == "accepted"]
+    assert all(e.verified and e.signature is None for e in lines)  # chained, never re-accepted
+    assert service.verify_history().problem is None
+
+
+def test_accept_of_chosen_changes_is_recorded_as_the_trays(service: Service, folder: Path) -> None:
+    _mess_up(folder)
+    (shown,) = service.check(str(folder))
+    service.accept_changes(str(folder), {_by_path(shown)["new.txt"].key()})
+    assert _accept_lines(service) == [("new.txt", "added", "tray", True)]
+
+
+def test_nothing_is_accepted_when_the_history_cannot_record_it(
+    service: Service, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fim_tray.errors import StorageError
+
+    (folder / "a.txt").write_text("a.txt changed once\n")
+    before = service.store.load_baseline(service.folder(str(folder))).entries
+
+    def full(*_a: object, **_k: object) -> None:
+        raise StorageError("Could not add to the history: No space left on device.")
+
+    monkeypatch.setattr(service.store.history, "append_records", full)
+    with pytest.raises(StorageError):
+        service.accept(str(folder))
+    monkeypatch.undo()
+    assert service.store.load_baseline(service.folder(str(folder))).entries == before
+    (again,) = service.check(str(folder))
+    assert _kinds(again.changes) == [("modified", "a.txt")]
+
+
+def test_accept_reported_takes_only_what_was_announced(service: Service, folder: Path) -> None:
+    (folder / "a.txt").write_text("a.txt changed once\n")
+    service.check(str(folder))  # announces a.txt
+    (folder / "b.txt").write_text("b.txt changed after the announcement\n")
+    (folder / "a2.txt").write_text("added after\n")
+
+    (report,) = service.accept_reported(str(folder))
+    assert _kinds(report.changes) == [("modified", "a.txt")]
+    assert _accept_lines(service) == [("a.txt", "modified", "tray", True)]
+    (again,) = service.check(str(folder))
+    assert _kinds(again.changes) == [("added", "a2.txt"), ("modified", "b.txt")]
+    assert _kinds(again.new) == [("added", "a2.txt"), ("modified", "b.txt")]  # announced now
+
+
+def test_accept_reported_leaves_a_file_changed_again_since_its_announcement(
+    service: Service, folder: Path
+) -> None:
+    (folder / "a.txt").write_text("a.txt changed once\n")
+    service.check(str(folder))
+    (folder / "a.txt").write_text("a.txt changed twice, not announced\n")
+    (report,) = service.accept_reported(str(folder))
+    assert report.changes == ()
+    assert _accept_lines(service) == []
+
+
+def test_an_accept_whose_generation_record_fails_says_it_was_taken_in(
+    service: Service, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The baseline is saved, then the record of its generation cannot be: the accept stands
+    (the saved baseline is taken as committed), and it must not say "Nothing was accepted"."""
+    from fim_tray.errors import StorageError
+
+    (folder / "a.txt").write_text("a.txt changed once\n")
+    service.check(str(folder))
+
+    def full(_obj: object) -> None:
+        raise StorageError("Could not save generations.json: the disk is full.")
+
+    monkeypatch.setattr(service.store.generations, "write", full)
+    with pytest.raises(StorageError) as raised:
+        service.accept(str(folder))
+    monkeypatch.undo()
+    assert "Nothing was accepted" not in raised.value.message
+    assert "were accepted" in raised.value.message
+    (again,) = service.check(str(folder))
+    assert again.changes == ()  # taken in, as it said
+    assert _accept_lines(service) == [("a.txt", "modified", "command line", True)]

@@ -53,6 +53,13 @@ def test_default_no_copy_globs_catch_secrets() -> None:
         "infra/terraform.tfstate.backup", "SERVER.KEY", "Id_Rsa", "ID_RSA", ".ENV", "Server.PEM",
         "PRIVATE.KEY", "deploy/prod.env", "keys/me.asc", "site/.htpasswd",
         "etc/ssh/ssh_host_ed25519_key", "ann/.config/gcloud/application_default_credentials.json",
+        # backups of secrets stay secrets
+        ".kube/config.bak", ".docker/config.json.bak", "my.pem.bak", "server.key~old",
+        ".pypirc.orig", ".ssh.bak/id", "ID_RSA.OLD", ".env~",
+        # more credential files
+        ".s3cfg", ".boto", ".azure/accessTokens.json", ".config/gh/hosts.yml", "credentials.json",
+        "service-account.json", "wallet.dat", "etc/shadow", ".bash_history", ".zsh_history",
+        ".m2/settings.xml", ".cargo/credentials.toml", ".password-store/mail.gpg",
     ],
 )  # fmt: skip
 def test_credentials_are_never_copied_at_any_depth_in_any_case(name: str) -> None:
@@ -60,8 +67,10 @@ def test_credentials_are_never_copied_at_any_depth_in_any_case(name: str) -> Non
 
 
 @pytest.mark.parametrize(
-    "name", ["aws/credentials.md", ".kube/config.d/readme", "docker/config.json", "npmrc.txt"]
-)
+    "name",
+    ["aws/credentials.md", ".kube/config.d/readme", "docker/config.json", "npmrc.txt",
+     "report.2024.txt", "notes.txt.bak", "settings.xml", "history.txt"],
+)  # fmt: skip
 def test_near_names_are_copied(name: str) -> None:
     assert CopySettings().secret(name) is None
 

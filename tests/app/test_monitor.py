@@ -241,3 +241,77 @@ def test_a_writer_hint_goes_only_with_what_was_written(service: Service, tmp_pat
     (report,) = monitor.run_once(str(docs), paths=frozenset(hints), hints=hints)
     assert {c.path: c.kind for c in report.changes} == {"a.txt": "modified", "b.txt": "metadata"}
     assert dict(report.hints) == {"a.txt": Writer("gedit", 1)}
+
+
+def test_file_events_of_its_own_state_never_start_a_check(tmp_path: Path) -> None:
+    """The state moved into a watched folder at run time (through a link on the way): the file
+    events of its own writes are dropped, so they cannot feed a check that writes again."""
+    from fim_tray.store.paths import Paths
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("a")
+    outer = tmp_path / "outer"
+    service = Service(Paths(outer / "state" / "data", outer / "state" / "config"))
+    service.watch(str(docs))
+    outer.rename(docs / "moved")
+    outer.symlink_to(docs / "moved")
+    monitor = Monitor(service, Collector())
+    folder = str(docs.resolve())
+    monitor._files_changed(folder, frozenset({"moved/state/data/events.jsonl"}))
+    assert monitor._requests.empty()  # nothing but our own writes: no check at all
+    own = {"moved/state/config/config.json", "moved/state/data/baselines/0123.json"}
+    monitor._files_changed(folder, frozenset({*own, "moved/state/config/planted.sh", "a.txt"}))
+    request = monitor._requests.get_nowait()  # what it did not write itself is checked
+    assert request.paths == frozenset({"a.txt", "moved/state/config/planted.sh"})
+
+
+def _slow_folder(service: Service, tmp_path: Path) -> Path:
+    """A folder whose first baseline takes about 20 s: 20 MB read at 1 MB/s."""
+    config = service.config()
+    service.store.save_config(config._replace(max_mb_per_s=1.0))
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "big.bin").write_bytes(b"\0" * 20_000_000)
+    return big
+
+
+@pytest.mark.parametrize("how", ["pause", "stop watching"])
+def test_pause_or_stop_watching_interrupts_a_first_baseline_at_once(
+    how: str, service: Service, tmp_path: Path, running: list[Monitor]
+) -> None:
+    from fim_tray.app.monitor import Held, MonitorEvent, Scanning
+
+    big = _slow_folder(service, tmp_path)
+    seen: list[MonitorEvent] = []
+    arrived = threading.Event()
+
+    def on_event(event: MonitorEvent) -> None:
+        seen.append(event)
+        arrived.set()
+
+    monitor = _start(Monitor(service, Collector(), interval=3600, on_event=on_event), running)
+    monitor.watch(str(big))
+    deadline = time.monotonic() + 10
+    while not any(isinstance(e, Scanning) and e.first for e in seen):
+        assert time.monotonic() < deadline, seen
+        time.sleep(0.05)
+    time.sleep(0.5)  # well into the 20 s of reading
+    started = time.monotonic()
+    if how == "pause":
+        monitor.pause()
+    else:
+        monitor.interrupt(str(big.resolve()))
+    while not any(isinstance(e, Held) for e in seen):
+        assert time.monotonic() - started < 2.0, "the first baseline was not interrupted"
+        time.sleep(0.02)
+    (held,) = [e for e in seen if isinstance(e, Held)]
+    assert held == Held(str(big.resolve()), how == "pause")
+    assert service.config().find(str(big.resolve())) is None  # not watched (yet)
+    if how == "pause":  # resumed: the first baseline starts over (and is cut short by quitting)
+        seen.clear()
+        monitor.resume()
+        deadline = time.monotonic() + 10
+        while not any(isinstance(e, Scanning) and e.first for e in seen):
+            assert time.monotonic() < deadline, seen
+            time.sleep(0.05)

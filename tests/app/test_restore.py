@@ -248,6 +248,29 @@ def test_replaced_content_is_kept_and_can_be_undone(service: Service, kept: Path
     assert changes(service, kept) == [("modified", "notes.txt")]
 
 
+def test_an_undo_copy_outlives_the_quota(service: Service, kept: Path) -> None:
+    """The copy a restore promises to put back is never evicted by the quota: not by an
+    accept that needs room, not by a prune."""
+    (kept / "notes.txt").write_text("my edit, to be put back\n")
+    result = service.restore(str(kept), "notes.txt")
+    assert result.previous_digest is not None
+    set_extra(service, copy_quota_bytes=6000)  # room for about one new copy
+    for number in range(8):  # accepts that each need room: older copies go, the undo stays
+        (kept / f"big{number}.bin").write_bytes(os.urandom(4000))
+        service.accept(str(kept))
+    evicted = [n for n in range(8) if not _has_copy(service, kept / f"big{n}.bin")]
+    assert evicted, "the quota never pushed a copy out: the test proves nothing"
+    service.prune_copies()
+    assert service.store.copies.read(result.previous_digest) == b"my edit, to be put back\n"
+    service.undo_restore(str(kept), "notes.txt")
+    assert (kept / "notes.txt").read_text() == "my edit, to be put back\n"
+
+
+def _has_copy(service: Service, path: Path) -> bool:
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return any(b.digest == digest for b in service.store.copies.blobs())
+
+
 def test_undo_of_a_removed_file_removes_it_again(service: Service, kept: Path) -> None:
     (kept / "notes.txt").unlink()
     service.restore(str(kept), "notes.txt")
@@ -304,6 +327,17 @@ def test_restore_killed_mid_write(service: Service, tmp_path: Path) -> None:
     service.restore(str(root), "big.bin", force=True)
     assert (root / "big.bin").read_bytes() == old
     assert [p.name for p in root.iterdir()] == ["big.bin"]  # no temporary file left behind
+
+
+def test_a_file_of_the_persons_named_like_a_leftover_is_kept(service: Service, kept: Path) -> None:
+    mine = [".fim-restore-0123456789ab.tmp", ".fim-restore-0123456789ab0123456789ab.tmp"]
+    for name in mine:
+        (kept / name).write_text("my own file, whatever its name\n")
+    service.accept(str(kept))
+    (kept / "notes.txt").write_text("edited\n")
+    service.restore(str(kept), "notes.txt")
+    for name in mine:
+        assert (kept / name).read_text() == "my own file, whatever its name\n"
 
 
 # -- what is on disk under the lock decides, not the earlier scan ------------------------------

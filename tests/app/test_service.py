@@ -366,7 +366,9 @@ def test_accept_all(service: Service, watched: Path) -> None:
     again = _one(service.check())
     assert again.changes == () and again.new == ()
     assert service.status()[0].pending == 0
-    assert len(service.history()) == 4  # accepting adds nothing to the history
+    history = service.history()  # the four changes, then the four accepts, all reported
+    assert [e.change for e in history] == [*(c.kind for c in report.changes), *["accepted"] * 4]
+    assert [e.extra.get("reported") for e in history[4:]] == [True] * 4
     folder = service.folders()[0]
     backup = service.paths.baseline_file(folder.id).with_suffix(".json.bak")
     assert backup.exists()

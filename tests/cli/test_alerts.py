@@ -100,6 +100,12 @@ def test_history_ecs_back_fills_a_siem_with_each_lines_place_in_the_chain(
     assert lines == [0, 1]
     assert all(e["fim_tray"]["verified"] for e in events)
     assert all(len(e["fim_tray"]["history"]["chain"]) == 32 for e in events)
+    # an accept is a line of the history too: an action of its own, not a change of a file
+    assert cli("accept", watched, home=home).returncode == 0
+    accepts = [e for e in cli("history", "--ecs", home=home).json_lines()
+               if e["event"]["action"] == "accepted"]  # fmt: skip
+    assert accepts and all(e["event"]["category"] == ["configuration"] for e in accepts)
+    assert all(e["fim_tray"]["by"] == "command line" for e in accepts)
 
 
 def test_a_check_never_imports_the_alert_libraries(tmp_path: Path, home: Path) -> None:

@@ -117,7 +117,7 @@ OUTCOME: dict[tuple[str, str], tuple[int, str]] = {
     ("lock", "accept"): (EXIT_ERROR, REFUSED),
     ("lock", "add"): (EXIT_ERROR, REFUSED),
     ("history", "check"): (EXIT_ERROR, REFUSED),  # the change stays pending, said again next time
-    ("history", "accept"): (EXIT_OK, UNUSED),
+    ("history", "accept"): (EXIT_ERROR, REFUSED),  # no accept the history cannot record
     ("history", "add"): (EXIT_OK, UNUSED),
     ("pending", "check"): (EXIT_CHANGES, REPLACED),
     ("pending", "accept"): (EXIT_OK, REPLACED),
@@ -170,6 +170,8 @@ def test_link_in_place_of_a_state_file(
         assert f"the pending list {link} cannot be read (a link is in its place" in run.err
     if command == "check":
         assert run.returncode == EXIT_ERROR or change_lines(run) == [f"{state.a}/a.txt"]
+        if which in ("lock", "history"):  # found, not recorded: an error, and still shown
+            assert change_lines(run) == [f"{state.a}/a.txt"]
         if which not in ("lock", "config"):  # B, unharmed, is still checked
             assert f"{state.b}: no changes in 1 entry" in run.err
     if outcome == REPLACED:  # and the state it holds now works
@@ -202,7 +204,7 @@ def test_history_through_a_link_never_shows_the_target(state: State) -> None:
     )
     plant_link(state.paths.events_file, victim.path)
     run = state.run("history")
-    assert run.returncode == EXIT_OK
+    assert run.returncode == EXIT_ERROR  # a history that cannot be read is an error
     assert "secret" not in run.out and run.out == ""
     assert f"cannot read history {state.paths.events_file}" in run.err
     assert "a link is in its place" in run.err
@@ -252,7 +254,7 @@ def test_fifo_in_place_of_the_history_never_hangs_history(state: State, name: st
     fifo = state.paths.events_file.with_name(name)
     plant_fifo(fifo)
     run = state.run("history")
-    assert run.returncode == EXIT_OK, run.err
+    assert run.returncode == EXIT_ERROR, run.err  # what could be read is shown, then exit 2
     assert f"cannot read history {fifo}" in run.err and "a FIFO is in its place" in run.err
     if name == "events.jsonl.1":  # the rotated file is skipped, the current one still shown
         assert len(run.out.splitlines()) == 1 and run.out.rstrip().endswith(f"{state.a}/a.txt")
@@ -309,7 +311,11 @@ def test_colliding_changes_are_reported_and_accepted_apart(state: State, accepte
     assert left["signature"] == objs[other]["signature"]
     assert left["new"] is False  # still pending from before, not announced again
     history = state.run("history", "--json").json_lines()
-    assert sorted(e["path"] for e in history) == sorted([LINK, FILE])  # each logged once
+    found = sorted(e["path"] for e in history if e["change"] == "added")
+    assert found == sorted([LINK, FILE])  # each logged once
+    assert [(e["path"], e["accepted"]) for e in history if e["change"] == "accepted"] == [
+        (accepted, "added")
+    ]
 
 
 # -- saved copies that lie ------------------------------------------------------------------------
@@ -484,13 +490,13 @@ def test_history_line_nested_too_deep_is_skipped(state: State, depth: int) -> No
     assert state.run("check").returncode == EXIT_CHANGES
 
     human = state.run("history")
-    assert human.returncode == EXIT_OK, human.err
+    assert human.returncode == EXIT_ERROR, human.err  # lines not written by fim-tray: not intact
     assert [line.split()[-1] for line in human.out.splitlines()] == [
         f"{state.a}/a.txt",
         f"{state.b}/b.txt",
     ]
     assert "skipping damaged line 2" in human.err and "skipping damaged line 3" in human.err
     as_json = state.run("history", "--json")
-    assert as_json.returncode == EXIT_OK
+    assert as_json.returncode == EXIT_ERROR
     assert [o["path"] for o in as_json.json_lines()] == ["a.txt", "b.txt"]
     assert state.run("history", "--limit", "1").out.rstrip().endswith(f"{state.b}/b.txt")

@@ -55,6 +55,15 @@ def test_add_list_remove(docs: Path, home: Path) -> None:
 
     again = cli("add", docs, home=home)
     assert again.returncode == 0 and "already watched" in again.err
+    for option, said in (
+        (["--keep-copies"], "keep-copies"),
+        (["--algorithm", "blake2b"], "hashed with sha256, not blake2b"),
+        (["--exclude", "*.log"], "does not skip *.log"),
+    ):
+        other = cli("add", docs, *option, home=home)  # never silently dropped
+        assert other.returncode == 2 and said in other.err and "Nothing was changed" in other.err
+    same = cli("add", docs, "--algorithm", "sha256", home=home)  # what it has already: fine
+    assert same.returncode == 0, same.err
 
     listing = cli("list", home=home)
     assert listing.returncode == 0
@@ -283,17 +292,19 @@ def test_history_json_and_limit(docs: Path, home: Path) -> None:
 
     events = cli("history", "--json", home=home).json_lines()
     assert [(e["change"], e["path"]) for e in events] == [
-        ("modified", "todo.txt"),
-        ("modified", "todo.txt"),
-        ("modified", "todo.txt"),
+        *[("modified", "todo.txt"), ("accepted", "todo.txt")] * 3,
         ("added", "new.txt"),
     ]
-    assert len({e["id"] for e in events}) == 4
+    assert len({e["id"] for e in events}) == 7
     for event in events:
         assert event["folder"] == str(docs)
         assert datetime.fromisoformat(event["time"]).utcoffset() is not None
         assert set(event) >= {"before", "after", "suspicious", "fields"}
-    assert [e["after"]["size"] for e in events[:3]] == [8, 8, 8]
+    assert [e["after"]["size"] for e in events[:6:2]] == [8, 8, 8]
+    accepts = [e for e in events if e["change"] == "accepted"]
+    assert [(e["accepted"], e["by"], e["reported"]) for e in accepts] == [
+        ("modified", "command line", True)
+    ] * 3
 
     last_two = cli("history", "--json", "--limit", "2", home=home).json_lines()
     assert [e["id"] for e in last_two] == [e["id"] for e in events[-2:]]
@@ -447,3 +458,15 @@ def test_monitor_of_a_relative_path_gets_file_events(docs: Path, home: Path) -> 
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_settings_deleted_while_baselines_remain_is_not_all_clear(docs: Path, home: Path) -> None:
+    added(docs, home)
+    (home / "config" / "config.json").unlink()
+    run = cli("check", home=home)
+    assert run.returncode == 2
+    assert "settings were deleted or an older copy was put back" in run.err
+    assert "1 baseline" in run.err
+    assert cli("list", home=home).returncode == 2 and cli("status", home=home).returncode == 2
+    assert cli("add", docs, home=home).returncode == 0  # adding it again is the way back
+    assert cli("check", home=home).returncode == 0

@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import Run, cli, err_lines, make_tree
+from tests.helpers import Run, cli, cli_env, err_lines, make_tree
 
 
 @pytest.fixture
@@ -184,3 +186,22 @@ def test_status_json_marks_a_folder_name_that_is_not_utf8(tmp_path: Path, home: 
     assert cli("add", "--keep-copies", folder, home=home).returncode == 0
     [row] = json.loads(cli("status", "--json", home=home).out)["folders"]
     assert "folder" not in row and base64.b64decode(row["folder_b64"]) == os.fsencode(folder)
+
+
+@pytest.mark.parametrize("name", ["caf\udce9 \\ it's.txt", "tab\there.txt", "café.txt"])
+def test_the_undo_hint_pasted_in_a_shell_undoes_that_file(
+    name: str, kept: Path, home: Path
+) -> None:
+    (kept / name).write_text("v1\n")
+    assert cli("accept", kept, home=home).returncode == 0
+    (kept / name).write_text("v2\n")
+    run = cli("restore", kept, name, home=home)
+    assert run.returncode == 0, run.err
+    hint = run.err.split("`")[1]
+    assert hint.startswith("fim-tray restore --undo ")
+    pasted = subprocess.run(
+        ["bash", "-c", f'fim-tray() {{ "{sys.executable}" -m fim_tray "$@"; }}\n{hint}'],
+        env=cli_env(home), capture_output=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert pasted.returncode == 0, pasted.stderr
+    assert (kept / name).read_text() == "v2\n"

@@ -11,10 +11,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from fim_tray.app.monitor import EventsState, Monitor, MonitorEvent
 from fim_tray.app.service import Service
 from fim_tray.models import FolderReport
 from fim_tray.platform.watcher import EventWatcher
+from tests.helpers import remove_chain
 
 
 class Calls:
@@ -138,3 +141,53 @@ def test_a_dropped_events_warning_calls_for_a_rescan_of_everything(tmp_path: Pat
     finally:
         watcher.stop()
     assert calls.lost == [(None, "the system dropped file events")]
+
+
+def _chain(root: Path, depth: int) -> None:
+    """``d/d/.../d``, ``depth`` deep, made one name at a time (deeper than a path may be)."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(depth):
+        os.mkdir("d", dir_fd=fd)
+        child = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = child
+    os.close(fd)
+
+
+def test_a_folder_too_deep_for_file_events_is_said_and_polled(tmp_path: Path) -> None:
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    _chain(deep, 1500)
+    calls = Calls()
+    watcher = EventWatcher(calls.on_change, calls.on_lost)
+    assert watcher.start()
+    try:
+        assert not watcher.watch(str(deep))  # refused, not a crash
+        assert calls.lost and calls.lost[0][0] == str(deep)
+        assert "too deep" in calls.lost[0][1]
+    finally:
+        watcher.stop()
+        remove_chain(deep)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_events_that_stop_at_run_time_are_noticed(tmp_path: Path) -> None:
+    """A chain too deep made inside a watched folder ends the backend's reader thread: the
+    watcher says its events are no longer healthy (the monitor then polls, and says so)."""
+    calls = Calls()
+    watcher = EventWatcher(calls.on_change, calls.on_lost, debounce=0.1)
+    before = threading.excepthook
+    quiet = logging.getLogger("watchdog").level
+    assert watcher.start()
+    try:
+        assert watcher.watch(str(tmp_path)) and watcher.healthy(str(tmp_path))
+        _chain(tmp_path, 1500)
+        deadline = time.monotonic() + 10
+        while watcher.healthy(str(tmp_path)):
+            assert time.monotonic() < deadline, "the events never stopped: the test proves nothing"
+            time.sleep(0.1)
+    finally:
+        watcher.stop()
+        logging.getLogger("watchdog").setLevel(quiet)
+        remove_chain(tmp_path)
+    assert threading.excepthook is before  # stop() put the hook back

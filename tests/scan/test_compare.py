@@ -168,6 +168,16 @@ def test_file_still_unreadable_is_not_reported_again() -> None:
     assert compare_entry("a", old, _file(digest=None, error="permission denied")) is None
 
 
+def test_a_file_still_unreadable_that_changed_size_is_modified_not_metadata() -> None:
+    old = _file(digest=None, error="permission denied")
+    new = _file(digest=None, error="permission denied", size=old.size + 10)
+    change = compare_entry("a", old, new)
+    assert change is not None
+    assert (change.kind, "size" in change.fields) == ("modified", True)
+    only_mode = compare_entry("a", old, old._replace(mode=0o600))  # and a chmod stays metadata
+    assert only_mode is not None and only_mode.kind == "metadata"
+
+
 def test_paths_under_an_unlisted_folder_are_not_removed() -> None:
     baseline = {
         "locked": _dir(),

@@ -23,6 +23,7 @@ from fim_tray.scan.hashing import DEFAULT_ALGORITHM
 from fim_tray.scan.record import REPLACED, VANISHED, Recorder
 from fim_tray.scan.scanner import Scanner
 from fim_tray.scan.throttle import Throttle
+from tests.helpers import remove_chain
 from tests.scan.test_scan_speed import assert_same, build_mixed, data_of, sabotage
 
 pytestmark = pytest.mark.skipif(not processes.AVAILABLE, reason="no fork on this platform")
@@ -246,11 +247,67 @@ def test_a_folder_gone_or_swapped_for_a_link_before_a_worker_reaches_it(tmp_path
     (tmp_path / "real" / "sub").mkdir(parents=True)
     (tmp_path / "link").symlink_to("real")
     recorder = Recorder(Excluder(DEFAULT_EXCLUDES), DEFAULT_ALGORITHM)
-    root = str(tmp_path)
+    root = dirwalk.Opener(str(tmp_path))
     told: list[str] = []
     gone = processes._scan_folder(recorder, root, "gone/", lambda prefix, names: told.extend(names))
     swapped = processes._scan_folder(recorder, root, "link/sub/", lambda prefix, names: None)
     listed = processes._scan_folder(recorder, root, "real/", lambda p, names: told.extend(names))
+    root.close()
     assert (gone.why, swapped.why, listed.why) == ((VANISHED, None), (REPLACED, None), None)
     assert told == ["sub"] and listed.subfolders == ["sub"]
     assert list(listed.entries) == ["real/sub"]
+
+
+def _chain(root: Path, depth: int) -> list[str]:
+    """``d/d/.../d`` ``depth`` deep, made one name at a time (deeper than a path may be long);
+    each folder's relative path."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    rels, rel = [], ""
+    for _ in range(depth):
+        os.mkdir("d", dir_fd=fd)
+        child = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = child
+        rel = f"{rel}/d" if rel else "d"
+        rels.append(rel)
+    os.close(fd)
+    return rels
+
+
+@pytest.mark.skipif(not dirwalk.FD_WALK, reason="folder handles are POSIX")
+def test_a_deep_chain_costs_one_open_per_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reaching each folder of a chain in turn opens each name once, not once per folder below
+    it: depth costs linear time (from the root each time, 600 deep would take 180,000 opens)."""
+    rels = _chain(tmp_path, 600)
+    opened = 0
+    real_open = os.open
+
+    def counting(*args: Any, **kwargs: Any) -> int:
+        nonlocal opened
+        opened += 1
+        return real_open(*args, **kwargs)
+
+    opener = dirwalk.Opener(str(tmp_path))
+    monkeypatch.setattr(os, "open", counting)
+    for rel in rels:
+        held = opener.holder(rel + "/x")  # the folder ``rel``, as a worker reaches it
+        assert held is not None
+        assert os.path.samestat(os.fstat(held.fd), os.lstat(tmp_path / rel))
+        held.close()
+    monkeypatch.undo()
+    opener.close()
+    remove_chain(tmp_path)
+    assert opened <= len(rels) + 2
+
+
+@pytest.mark.skipif(not processes.AVAILABLE, reason="worker processes need fork")
+def test_a_chain_2400_deep_is_recorded_whole_on_workers(tmp_path: Path) -> None:
+    rels = _chain(tmp_path, 2400)
+    try:
+        found = Scanner(str(tmp_path), processes=True, full=True).run()
+    finally:
+        remove_chain(tmp_path)  # too deep for the cleaning up of temporary folders
+    assert set(found.entries) == set(rels)
+    assert not found.problems

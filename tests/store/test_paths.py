@@ -32,12 +32,6 @@ def test_the_key_is_kept_outside_the_data_folder(home: Path) -> None:
     assert paths.data_dir not in paths.key_file.parents
 
 
-def test_relative_home_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv(HOME_ENV, "state")
-    assert Paths.default().data_dir == tmp_path / "state" / "data"
-
-
 def test_home_with_tilde_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv(HOME_ENV, "~/fim")
@@ -100,3 +94,14 @@ def test_plain_path_wins_over_base64() -> None:
 def test_unusable_names_are_value_errors(obj: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         decode_name(obj)
+
+
+def test_a_relative_state_folder_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fim_tray.errors import FimError
+    from fim_tray.store.paths import Paths
+
+    monkeypatch.setenv("FIM_TRAY_HOME", "state")
+    with pytest.raises(FimError, match="must be an absolute path"):
+        Paths.default()
+    monkeypatch.setenv("FIM_TRAY_HOME", "~/state")  # the home folder is absolute enough
+    assert Paths.default().data_dir.is_absolute()

@@ -86,11 +86,11 @@ def test_state_of_another_user_is_refused_by_name(tmp_path: Path, which: str) ->
     os.chown(target, NOBODY, NOBODY)
     (watched / "b.txt").write_text("new")
     # (command, whether it stops): a baseline, key, settings or data folder not ours stops every
-    # command; a pending file not ours is not used (every change is announced again) and a
-    # history not ours is not shown, each with a warning, while adding to it stops a check.
+    # command; a pending file not ours is not used (every change is announced again), with a
+    # warning; a history not ours is not shown (exit 2), and adding to it stops a check.
     expected = {
         "pending": [("check", False)],
-        "history": [("check", True), ("history", False)],
+        "history": [("check", True), ("history", True)],
     }.get(which, [("check", True), ("accept", True)])
     for command, stops in expected:
         run = cli(command, home=home)

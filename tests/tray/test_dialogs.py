@@ -34,7 +34,7 @@ class Calls:
     def __init__(self) -> None:
         self.calls: list[tuple[str, frozenset[tuple[str, str]]]] = []
 
-    def __call__(self, folder: str, keys: frozenset[tuple[str, str]]) -> None:
+    def __call__(self, folder: str, keys: frozenset[tuple[str, str]], done: object) -> None:
         self.calls.append((folder, keys))
 
 

@@ -113,3 +113,112 @@ def test_a_writer_hint_is_said_as_a_question_and_reaches_the_details() -> None:
     assert item["after"]["process"] == "gedit (pid 4321)? (a hint)"
     (plain,) = items_from_changes(FOLDER.path, [change], WHEN)
     assert "process" not in plain["after"]
+
+
+def test_a_change_that_could_not_be_recorded_is_still_announced_and_counted() -> None:
+    change = Change("modified", "a.txt", _file("a"), _file("b"))
+    for warning, error in (("the disk is full", None), (None, "a link is in its place")):
+        model = TrayModel()
+        model.apply_event(Watched(FOLDER.path, 2, 0))
+        report = _report(change)._replace(warning=warning, error=error)
+        notice = model.apply_report(report)
+        assert notice is not None and notice.changes == (change,)  # the notification goes out
+        assert model.pending == 1  # and the change is counted
+        assert model.state() == "error"  # with the reason beside it
+        assert str(warning or error) in (model.folders[FOLDER.path].error or "")
+    model.apply_report(_report(change, new=()))  # recorded at last: the warning clears
+    assert model.state() == "pending"
+
+
+def test_a_file_rewritten_again_and_again_is_announced_once_while_pending() -> None:
+    model = TrayModel()
+    model.apply_event(Watched(FOLDER.path, 2, 0))
+    notices = []
+    for round_ in range(40):  # a log written every 100 ms: a new signature at every check
+        change = Change("modified", "hot.log", _file("a"), _file(f"v{round_}", size=round_))
+        notices.append(model.apply_report(_report(change)))
+    assert sum(1 for n in notices if n is not None) == 1
+    assert [r.change.path for r in model.recent_items()] == ["hot.log"]  # listed once, latest
+    latest = model.recent_items()[0].change.after
+    assert latest is not None and latest.size == 39
+    # Another file in the same storm is still announced, alone.
+    other = Change("added", "new.txt", None, _file("n"))
+    hot = Change("modified", "hot.log", _file("a"), _file("v40", size=40))
+    notice = model.apply_report(_report(hot, other))
+    assert notice is not None and notice.changes == (other,)
+    # Accepted (the full pending list no longer has it): a later change is announced again.
+    model.apply_report(_report())
+    again = model.apply_report(_report(Change("modified", "hot.log", _file("a"), _file("z"))))
+    assert again is not None and again.title == "hot.log modified in Documents"
+
+
+def test_a_targeted_check_keeps_what_was_announced_elsewhere() -> None:
+    model = TrayModel()
+    first = Change("modified", "a.txt", _file("a"), _file("b"))
+    second = Change("modified", "b.txt", _file("a"), _file("b"))
+    assert model.apply_report(_report(first, second)) is not None
+    # A check of b.txt alone (file events): a.txt is still pending, not in this report.
+    scoped = _report(second._replace(after=_file("c")))._replace(pending=2)
+    assert model.apply_report(scoped) is None
+    scoped_a = _report(first._replace(after=_file("d")))._replace(pending=2)
+    assert model.apply_report(scoped_a) is None  # a.txt was not forgotten
+
+
+def test_a_lost_folder_is_one_notification_and_a_short_status_that_heals() -> None:
+    model = TrayModel()
+    other = Folder("/home/ann/Photos", "def")
+    model.apply_event(Watched(FOLDER.path, 2, 0))
+    model.apply_event(Watched(other.path, 2, 0))
+    pending = Change("added", "x.txt", None, _file("x"))
+    model.apply_report(_report(pending))
+    long = "The watched folder /home/ann/Photos cannot be opened (No such file). " * 5
+    lost = FolderReport(other, WHEN, error=long, missing=True)
+    notice = model.apply_report(lost)
+    assert notice is not None and notice.title == "Photos is missing" and notice.changes == ()
+    assert model.apply_report(lost) is None  # said once, not at every check
+    assert model.status_line() == "Photos is missing; 1 change to review"  # pending not hidden
+    assert len(model.status_line()) < 80
+    assert " ".join(model.folder_problem(other.path)).startswith("The watched folder")
+    assert model.folder_line(other.path) == "Photos (error)"
+    model.apply_report(FolderReport(other, WHEN))  # back, and checked: the problem heals
+    assert model.status_line() == "1 change to review"
+    assert model.folder_problem(other.path) == []
+
+
+def test_a_passing_problem_clears_on_the_next_good_check() -> None:
+    model = TrayModel()
+    model.apply_event(Watched(FOLDER.path, 2, 0))
+    model.message = "The details window could not open. " * 10
+    assert model.state() == "error" and len(model.status_line()) <= 80
+    model.apply_report(_report())
+    assert model.state() == "ok" and model.message is None
+    model.apply_report(_report(*(Change("added", f"{i}", None, _file("x")) for i in range(5000))))
+    assert model.status_line() == "5,000 changes to review"
+
+
+def test_a_change_announced_by_a_check_beside_the_tray_is_still_notified() -> None:
+    model = TrayModel()
+    quiet = Change("modified", "old.txt", _file("a"), _file("b"))
+    # The first look: what was pending before the tray started was announced then.
+    assert model.apply_report(_report(quiet, new=())) is None
+    assert [r.change.path for r in model.recent_items()] == ["old.txt"]  # listed after a restart
+    # A `fim-tray check` beside the tray marked this one announced: the tray never showed it.
+    other = Change("added", "new.txt", None, _file("n"))
+    notice = model.apply_report(_report(quiet, other, new=()))
+    assert notice is not None and notice.changes == (other,)
+
+
+def test_long_names_and_touches_read_well_in_a_notification() -> None:
+    long = "a" * 248 + ".txt"
+    changes = [Change("added", f"sub/{long}", None, _file("x"))]
+    changes += [Change("added", f"n{i}.txt", None, _file(str(i))) for i in range(7)]
+    notice = notice_for(_report(*changes))
+    assert notice is not None
+    assert all(len(line) <= 80 for line in notice.body.splitlines()), notice.body
+    assert notice.body.endswith("and 4 more")  # never pushed out by a long name
+    one = notice_for(_report(changes[0]))
+    assert one is not None and len(one.title) < 80
+    touched = Change("metadata", "report3.txt", _file("a", mtime=1), _file("a", mtime=2),
+                     fields=("mtime_ns",))  # fmt: skip
+    notice = notice_for(_report(touched))
+    assert notice is not None and "()" not in notice.body and "mtime" in notice.body

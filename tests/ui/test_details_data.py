@@ -22,7 +22,7 @@ from fim_tray.app.service import Service
 from fim_tray.models import Change, Entry
 from fim_tray.store.history import History, change_json
 from fim_tray.ui.actions import watched_folder
-from fim_tray.ui.details import value, warning
+from fim_tray.ui.cells import value, warning
 from fim_tray.ui.wire import answer, items_from_changes, items_from_events
 
 WHEN = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=timezone(timedelta(hours=1)))
