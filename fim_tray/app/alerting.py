@@ -14,12 +14,13 @@ from typing import Any
 from fim_tray import __version__, logs
 from fim_tray.alerts import channels as store_channels
 from fim_tray.alerts.channels import DeliveryError, deliver
-from fim_tray.alerts.digest import PER_HOUR, HourlyLimit, fold, local_time, notice
-from fim_tray.alerts.ecs import Origin, utc
+from fim_tray.alerts.digest import PER_HOUR, HourlyLimit, fold, notice
+from fim_tray.alerts.ecs import Origin
 from fim_tray.alerts.outbox import Outbox
 from fim_tray.alerts.state import ChannelState, StatusFile
 from fim_tray.alerts.urls import Channel, ChannelError, parse
 from fim_tray.app.ecs_events import live_ecs, live_events
+from fim_tray.app.probe import test_channels
 from fim_tray.models import FolderReport
 from fim_tray.store.history import History
 from fim_tray.store.paths import Paths
@@ -29,7 +30,6 @@ log = logs.getLogger(__name__)
 
 BATCH = 200  # messages handed to a machine channel at once
 RETRY_FIRST, RETRY_MAX = 2.0, 15.0  # seconds before trying a failing channel again
-TEST_GRACE = 5.0  # seconds a test may run past its timeout before it is reported as hung
 STATUS = "status.json"  # in the outbox folder: each channel's last success and failure
 Deliver = Callable[..., None]
 
@@ -134,45 +134,10 @@ class Alerting:
         return channel
 
     def test(self, url: str | None = None) -> list[tuple[Channel, str | None]]:
-        """Send a test message to one channel or to each, at once (not through the outbox):
-        each channel with None when it was delivered, else the reason. Never waits much past
-        ``timeout``: a silent server is reported as such."""
+        """Send a test message to one channel (or a URL not added yet) or to each, at once:
+        each channel with None when it was delivered, else the reason (see probe.py)."""
         targets = [self._named(url)] if url is not None else self.channels()
-        results: dict[str, str | None] = {}
-        threads = []
-        for channel in targets:
-            thread = threading.Thread(
-                target=self._test_one, args=(channel, results), daemon=True,
-                name=f"fim-tray-alert-test-{channel.id}",
-            )  # fmt: skip
-            thread.start()
-            threads.append(thread)
-        deadline = time.monotonic() + self.timeout * 2 + TEST_GRACE
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        silent = f"no answer within {self.timeout * 2 + TEST_GRACE:g} s"
-        return [(c, results.get(c.id, silent)) for c in targets]
-
-    def _test_one(self, channel: Channel, results: dict[str, str | None]) -> None:
-        now = local_now()
-        text = f"A test message from fim-tray on {self.host}, sent at {local_time(now)}."
-        if channel.kind == "people":
-            message: dict[str, Any] = {"title": "fim-tray: test message", "body": text}
-        else:
-            event = {
-                "@timestamp": utc(now),
-                "event": {"kind": "event", "module": "fim_tray", "dataset": "fim_tray.test",
-                          "action": "test"},
-                "message": text,
-                "host": {"name": self.host},
-                "agent": {"name": "fim-tray", "type": "fim-tray", "version": __version__},
-            }  # fmt: skip
-            message = {"event": event, "time": now.isoformat()}
-        try:
-            self.sender(channel, [message], host=self.host, timeout=self.timeout)
-            results[channel.id] = None
-        except DeliveryError as exc:
-            results[channel.id] = str(exc)
+        return test_channels(targets, self.sender, host=self.host, timeout=self.timeout)
 
     # -- queueing ----------------------------------------------------------------------------
 
