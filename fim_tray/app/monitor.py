@@ -46,6 +46,14 @@ class Scanning:
 
 
 @dataclass(frozen=True)
+class Gone:
+    """The watched ``folder`` is no longer at its place (deleted, renamed, unmounted), as a look
+    at it found, before any check says more."""
+
+    folder: str
+
+
+@dataclass(frozen=True)
 class Held:
     """The first baseline of ``folder`` was interrupted: by a pause (``again``: it starts over
     on resume) or by Stop watching (it is not watched)."""
@@ -111,7 +119,7 @@ class HistoryState:
 
 
 MonitorEvent = (
-    Scanning | Watched | Held | Failed | PausedChanged | Accepted | EventsState | PowerState
+    Scanning | Watched | Held | Gone | Failed | PausedChanged | Accepted | EventsState | PowerState
     | HistoryState
 )
 Sink = Callable[[FolderReport], None]
@@ -121,7 +129,7 @@ Accepting = Callable[[frozenset[ChangeKey], "str | None"], None]
 
 @dataclass(frozen=True)
 class _Request:
-    kind: str  # check, changed, lost, watch, accept, call, pause, resume, wake
+    kind: str  # check, changed, moved, lost, watch, accept, call, pause, resume, wake
     path: str | None = None
     full: bool = False
     keys: frozenset[ChangeKey] | None = None  # for "accept": None accepts everything
@@ -193,7 +201,7 @@ class Monitor:
         self._first = False  # and whether that scan records its first baseline
         self._dropped: set[str] = set()  # folders whose first baseline was stopped for good
         self._held_watches: list[str] = []  # first baselines interrupted by a pause
-        self._next_look = 0.0
+        self._pausing = False  # a pause asked for and not yet taken: nothing new starts
         self._requests: queue.Queue[_Request] = queue.Queue()
         self._thread: threading.Thread | None = None
 
@@ -224,6 +232,7 @@ class Monitor:
     def pause(self) -> None:
         """Pause; a scan under way stops within a moment (a first baseline starts over on
         resume)."""
+        self._pausing = True
         self._cancel.set()
         self._requests.put(_Request("pause"))
 
@@ -362,9 +371,13 @@ class Monitor:
             lower_this_thread()  # scans started from here, and their workers, run at low priority
         if self.events:
             self._start_events()
+        looker = threading.Thread(target=self._keep_looking, name="fim-tray-presence", daemon=True)
+        looker.start()
         try:
             self._loop()
         finally:
+            self.stop.set()
+            looker.join(LOOK_EVERY + 5)
             if self._watcher is not None:
                 self._watcher.stop()
                 self._watcher = None
@@ -372,9 +385,6 @@ class Monitor:
     def _loop(self) -> None:
         next_poll = self.clock()
         while not self.stop.is_set():
-            if not self.paused and self.clock() >= self._next_look:
-                self._next_look = self.clock() + LOOK_EVERY
-                self._look_at_folders()
             due = None if self.paused else max(0.0, next_poll - self.clock())
             # Wake now and then even so: ``stop`` may be set directly, with no request to wake us.
             timeout = STOP_POLL if due is None else min(due, STOP_POLL)
@@ -386,7 +396,8 @@ class Monitor:
                 request = None
             if self.stop.is_set():
                 break
-            self._cancel.clear()  # an interrupt is for the scan that was under way
+            if not self._pausing:
+                self._cancel.clear()  # an interrupt is for the scan that was under way
             try:
                 if request is None and self._held_on_battery():
                     # Skipped, not queued: on outside power the next poll catches up anyway.
@@ -409,33 +420,41 @@ class Monitor:
                 self.on_event(Failed("Something went wrong", f"{exc.__class__.__name__}: {exc}"))
                 next_poll = self.clock() + self._interval()
 
+    def _keep_looking(self) -> None:
+        """Every LOOK_EVERY seconds, on a thread of its own so that a long scan never delays it:
+        a folder unmounted, deleted, renamed or replaced is said at once (``Gone``) and checked
+        next (a scan of it under way ends); one that came back is checked too, with its file
+        events armed again. Events that stopped coming are said, and polling takes over."""
+        while not self.stop.is_set():  # the first look at once: what is there at the start
+            if not (self.paused or self._pausing):
+                try:
+                    self._look_at_folders()
+                except Exception:  # a look must never end the watching
+                    log.exception("looking at the watched folders failed")
+            self.stop.wait(LOOK_EVERY)
+
     def _look_at_folders(self) -> None:
-        """A folder unmounted, deleted, renamed or replaced is checked at once (its report is
-        the alert); one that came back too, with its file events armed again."""
         try:
             folders = [f.path for f in self.service.folders() if self.path in (None, f.path)]
-            watcher = self._watcher
-            for path in folders:  # events that stopped coming: polling takes over, and says so
-                if watcher is not None and watcher.watching(path) and not watcher.healthy(path):
-                    watcher.unwatch(path)
-                    self._events_lost(path, "they stopped: a folder in it may be nested too deep")
-            for path in self._presence.changed(folders):
-                log.info(
-                    "the watched folder %s is %s",
-                    path,
-                    "missing" if self._presence.missing(path) else "another folder now",
-                )
-                if self._watcher is not None:
-                    self._watcher.unwatch(path)
-                    if not self._presence.missing(path):
-                        self._watch_events(path)
-                self.run_once(path)
         except FimError as exc:
             log.debug("cannot look at the watched folders: %s", exc.message)
-        except ScanCancelled:
-            pass
-        except Exception:  # a look must never end the watching
-            log.exception("looking at the watched folders failed")
+            return
+        moved = self._presence.changed(folders)
+        for path in moved:
+            gone = self._presence.missing(path)
+            log.info("the watched folder %s is %s", path, "missing" if gone else "another folder")
+            if gone:
+                self.on_event(Gone(path))
+            if self._scanning == path:
+                self._cancel.set()  # its scan under way can only fail or mislead: checked anew
+            self._requests.put(_Request("moved", path))
+        watcher = self._watcher
+        for path in folders:  # events that stopped coming: polling takes over, and says so
+            if path in moved or self._presence.missing(path) or watcher is None:
+                continue
+            if watcher.watching(path) and not watcher.healthy(path):
+                watcher.unwatch(path)
+                self._events_lost(path, "they stopped: a folder in it may be nested too deep")
 
     def check_history(self) -> None:
         """Verify the history's chain when it changed since the last look, and say when what
@@ -474,6 +493,12 @@ class Monitor:
                     self._watcher.unwatch(request.path)
                 return
             self.run_once(request.path, paths=request.paths, hints=request.hints)
+        elif request.kind == "moved" and request.path is not None:
+            if self._watcher is not None:
+                self._watcher.unwatch(request.path)
+                if not self._presence.missing(request.path):
+                    self._watch_events(request.path)
+            self.run_once(request.path)
         elif request.kind == "lost":
             self.on_event(EventsState(request.path, False, request.why))
             self.run_once(request.path)  # whatever the lost events said, a rescan sees
@@ -490,9 +515,14 @@ class Monitor:
                     raise
                 request.done(frozenset(), exc.message)  # said where it was asked for
         elif request.kind == "watch" and request.path is not None:
+            if self.paused or self._pausing:  # asked for before a pause: it starts on resume
+                self._held_watches.append(request.path)
+                self.on_event(Held(request.path, True))
+                return
             self._watch(request.path)
         elif request.kind in ("pause", "resume"):
             self.paused = request.kind == "pause"
+            self._pausing = False
             self.on_event(PausedChanged(self.paused))
             if not self.paused:  # catch up at once with what happened while paused
                 held, self._held_watches = self._held_watches, []

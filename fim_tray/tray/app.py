@@ -29,7 +29,7 @@ from fim_tray.platform.notify import Notifier, choose_notifier
 from fim_tray.platform.opener import open_folder
 from fim_tray.tray.dialogs import Dialogs
 from fim_tray.tray.icons import icon as draw_icon
-from fim_tray.tray.presenter import TrayModel
+from fim_tray.tray.presenter import Notice, Pacer, TrayModel
 from fim_tray.ui.alerts_view import channel_line
 from fim_tray.ui.alerts_view import summary as alerts_summary
 
@@ -107,6 +107,7 @@ class TrayApp:
         self._quitting = threading.Event()
         self._shown: tuple[object, ...] = (None, None, None)  # state, tooltip, menu key on screen
         self._shown_lock = threading.Lock()
+        self.pacer = Pacer()
 
     # -- start and stop ------------------------------------------------------------------------
 
@@ -128,6 +129,7 @@ class TrayApp:
     def _setup(self, icon: Any) -> None:
         icon.visible = True
         self.monitor.start()
+        threading.Thread(target=self._send_waiting, name="fim-tray-pacer", daemon=True).start()
         self.alerts.start()
 
     def quit(self) -> None:
@@ -181,27 +183,44 @@ class TrayApp:
             keys = frozenset(c.key() for c in report.changes)
             self.dialogs.tell_pending(report.folder.path, keys)
         if notice is not None and self.notifier is not None and not self._quitting.is_set():
-            clicked = (
-                _run(self.show_details, notice.folder, notice.changes, notice.time, notice.hints)
-                if notice.changes
-                else None  # a folder's problem: its text is in the folder's submenu
-            )
-            self._shown_ok(self.notifier.send(notice.title, notice.body, on_clicked=clicked))
-        # What was announced goes further too, after the notification: never waiting for a server.
+            paced = self.pacer.pace(notice) if notice.changes else notice
+            if paced is not None:  # else it waits, gathered with what follows (see Pacer)
+                self._send(paced)
+        # What is announced goes further too, at once (alerts have their own grouping and
+        # hourly limit), after the notification and never waiting for a server.
         announced = notice.changes if notice is not None else ()
         self.alerts.on_report(report._replace(new=tuple(announced)))
 
     def _on_event(self, event: MonitorEvent) -> None:
-        self.model.apply_event(event)
+        notice = self.model.apply_event(event)
         if isinstance(event, Watched):
             self.model.set_folders([f.path for f in self.service.folders()])
         self._refresh()
+        if notice is not None and self.notifier is not None and not self._quitting.is_set():
+            self._shown_ok(self.notifier.send(notice.title, notice.body))  # a folder lost
         if isinstance(event, HistoryState) and event.problem is not None:
             self._tell(
                 "fim-tray: the history was altered",
                 f"{event.problem}. Changes are still being detected; the History window "
                 "marks the lines that do not verify.",
             )
+
+    def _send(self, notice: Notice) -> None:
+        if self.notifier is None or self._quitting.is_set():
+            return
+        clicked = (
+            _run(self.show_details, notice.folder, notice.changes, notice.time, notice.hints)
+            if notice.changes
+            else None  # a folder's problem: its text is in the folder's submenu
+        )
+        self._shown_ok(self.notifier.send(notice.title, notice.body, on_clicked=clicked))
+
+    def _send_waiting(self) -> None:
+        """Every second, on a thread of its own: notifications that waited out their folder's
+        cool-down go out, one per folder."""
+        while not self._quitting.wait(1.0):
+            for notice in self.pacer.due():
+                self._send(notice)
 
     def _tell(self, title: str, body: str) -> None:
         if self.notifier is not None and not self._quitting.is_set():

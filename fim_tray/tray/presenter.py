@@ -8,14 +8,17 @@ from __future__ import annotations
 import os
 import textwrap
 import threading
+import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from fim_tray.app.monitor import (
+    Accepted,
     EventsState,
     Failed,
+    Gone,
     Held,
     HistoryState,
     MonitorEvent,
@@ -25,11 +28,14 @@ from fim_tray.app.monitor import (
     Watched,
 )
 from fim_tray.display import describe, escape
-from fim_tray.models import Change, FolderReport, Writer
+from fim_tray.models import Change, Folder, FolderReport, Writer
 from fim_tray.tray.icons import State
 
 RECENT = 10  # changes listed under "Recent changes"
 STATUS_WIDTH = 80  # characters of a message on the menu's first line
+LINE_WIDTH = 100  # characters of that whole line, notes included
+GRACE = 60.0  # seconds a file announced stays announced after it stops being pending
+COOLDOWN = 20.0  # seconds between two notifications of changes in one folder
 NAMES_IN_NOTICE = 4  # file names spelled out in one notification
 
 
@@ -39,8 +45,9 @@ def plural(count: int, word: str) -> str:
 
 
 def folder_label(path: str) -> str:
-    """``Documents`` for ``/home/ann/Documents``; the path itself for a root."""
-    return escape(os.path.basename(path.rstrip("/\\")) or path)
+    """``Documents`` for ``/home/ann/Documents``; the path itself for a root; a long name is
+    cut in its middle, to fit a menu line and a notification's title."""
+    return middle(escape(os.path.basename(path.rstrip("/\\")) or path), 40)
 
 
 @dataclass(frozen=True)
@@ -93,7 +100,7 @@ def notice_for(report: FolderReport) -> Notice | None:
         change = new[0]
         title = f"{shorten(escape(os.path.basename(change.path)), 48)} {change.kind} in {label}"
     else:
-        title = f"{len(new)} files changed in {label}"
+        title = f"{len(new):,} files changed in {label}"
     if suspicious:
         title = "Suspicious change: " + title
     lines = [f"At {when} on {report.time:%Y-%m-%d}"]
@@ -147,9 +154,11 @@ class TrayModel:
     on_battery: bool = False  # scheduled checks held back on battery
     history_problem: str | None = None  # the history's chain is broken: where
     notify_problem: str | None = None  # the last notification could not be shown: why
-    # folder -> paths announced while they stay pending: a file rewritten again and again
-    # (a log, a database) is announced once, not at every check
-    announced: dict[str, set[str]] = field(default_factory=dict)
+    # folder -> path -> when it was last seen pending (monotonic): a file rewritten again and
+    # again (a log, a database), or one that comes and goes (a lock file), is announced once
+    # while it stays pending or within GRACE seconds of it; an accept starts afresh
+    announced: dict[str, dict[str, float]] = field(default_factory=dict)
+    clock: Callable[[], float] = time.monotonic
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def set_folders(self, paths: list[str], pending: dict[str, int] | None = None) -> None:
@@ -178,12 +187,16 @@ class TrayModel:
             # (a `fim-tray check` beside it must not silence it); but at its first look at a
             # folder, what was pending before it started was announced then.
             first_look = folder not in self.announced
-            shown = self.announced.setdefault(folder, set())
+            shown = self.announced.setdefault(folder, {})
+            now = self.clock()
             if report.error is None and (report.pending in (None, len(report.changes))):
-                shown &= {c.path for c in report.changes}  # the whole pending list: the rest went
+                pending = {c.path for c in report.changes}  # the whole pending list
+                for path, seen in list(shown.items()):
+                    if path not in pending and now - seen > GRACE:  # gone for a while: its
+                        del shown[path]  # next change is news again
             candidates = report.new if first_look else report.changes
             fresh = tuple(c for c in candidates if c.path not in shown)
-            shown.update(c.path for c in report.changes)
+            shown.update((c.path, now) for c in report.changes)
             listed = report.changes if first_look else (*fresh, *report.new)
             batch = fresh or report.new
             for change in reversed(listed[:RECENT]):  # each path once, its latest state
@@ -199,8 +212,19 @@ class TrayModel:
             self.recent.clear()
             self.recent.extend(kept)
 
-    def apply_event(self, event: MonitorEvent) -> None:
+    def apply_event(self, event: MonitorEvent) -> Notice | None:
+        """Take in what the monitor said; the notification it calls for, if any (a folder
+        found missing, once)."""
         with self._lock:
+            if isinstance(event, Gone):
+                view = self.folders.get(event.folder)
+                if view is None or view.error:  # not watched (any more), or already said
+                    return None
+                view.error = f"{event.folder} is no longer there (moved, deleted or unmounted?)"
+                view.missing, view.scanning = True, None
+                when = datetime.now().astimezone()
+                return problem_notice(FolderReport(Folder(event.folder, ""), when,
+                                                   error=view.error, missing=True))  # fmt: skip
             if isinstance(event, Scanning):
                 view = self.folders.setdefault(event.folder, FolderView())
                 view.scanning, view.first = event.files, event.first
@@ -220,6 +244,10 @@ class TrayModel:
                 if event.again:
                     label = folder_label(event.folder)
                     self.message = f"Recording {label} starts again when you resume"
+            elif isinstance(event, Accepted):  # taken in: the next change of a file is news
+                for path in [event.folder] if event.folder else list(self.announced):
+                    if path in self.announced:
+                        self.announced[path] = {}
             elif isinstance(event, PausedChanged):
                 self.paused = event.paused
             elif isinstance(event, PowerState):
@@ -231,6 +259,7 @@ class TrayModel:
                     self.polling.pop(event.folder, None)
                 else:
                     self.polling[event.folder] = event.why
+        return None
 
     # -- what to show --------------------------------------------------------------------------
 
@@ -290,7 +319,7 @@ class TrayModel:
                 notes.append(f"polling only: {why}")
             if notes:
                 line += " (" + "; ".join(notes) + ")"
-            return line
+            return shorten(line, LINE_WIDTH)  # a menu line: the whole text is in the submenus
 
     def tooltip(self) -> str:
         return "fim-tray: " + self.status_line()
@@ -303,7 +332,7 @@ class TrayModel:
             elif view.scanning is not None and view.first:
                 state = "recording"
             elif view.pending:
-                state = f"{view.pending} pending"
+                state = f"{view.pending:,} pending"
             else:
                 state = "ok"
             return f"{folder_label(path)} ({state})"
@@ -316,7 +345,7 @@ class TrayModel:
             error = view.error if view is not None else None
         if not error:
             return []
-        return textwrap.wrap(" ".join(error.split()), 70, max_lines=6, placeholder=" ...")
+        return textwrap.wrap(" ".join(error.split()), 76, max_lines=12, placeholder=" ...")
 
     def menu_key(self) -> tuple[object, ...]:
         """Everything the menu shows: the tray rebuilds its menu only when this changes, since
@@ -334,3 +363,46 @@ class TrayModel:
     def recent_items(self) -> list[Recent]:
         with self._lock:
             return list(self.recent)
+
+
+class Pacer:
+    """At most one notification of changes per folder every COOLDOWN seconds: a storm over many
+    files is one notification, then one that gathers what came meanwhile, and so on, instead
+    of one at every check."""
+
+    def __init__(self, cooldown: float = COOLDOWN, clock: Callable[[], float] = time.monotonic):
+        self.cooldown = cooldown
+        self.clock = clock
+        self._sent: dict[str, float] = {}  # folder -> when its last notification went out
+        self._held: dict[str, FolderReport] = {}  # folder -> what waits, as one report
+        self._lock = threading.Lock()
+
+    def pace(self, notice: Notice) -> Notice | None:
+        """The notice to send now (with whatever waited before it), or None when it waits."""
+        with self._lock:
+            waiting = self._held.get(notice.folder)
+            changes = {c.path: c for c in (waiting.new if waiting else ())}
+            changes.update((c.path, c) for c in notice.changes)  # each path once, its latest
+            hints = {**(waiting.hints if waiting else {}), **notice.hints}
+            self._held[notice.folder] = FolderReport(
+                Folder(notice.folder, ""), notice.time, new=tuple(changes.values()), hints=hints
+            )
+        due = self.due(notice.folder)
+        return due[0] if due else None
+
+    def due(self, only: str | None = None) -> list[Notice]:
+        """What waited long enough (of folder ``only``, or of every one), one notice a folder."""
+        now = self.clock()
+        out = []
+        with self._lock:
+            for folder, report in list(self._held.items()):
+                if only not in (None, folder):
+                    continue
+                last = self._sent.get(folder)
+                if last is None or now - last >= self.cooldown:
+                    del self._held[folder]
+                    self._sent[folder] = now
+                    notice = notice_for(report)
+                    if notice is not None:
+                        out.append(notice)
+        return out

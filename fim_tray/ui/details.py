@@ -260,7 +260,7 @@ class DetailsWindow:
             more = f" and {len(refused) - 3:,} more" if len(refused) > 3 else ""
             self._say(
                 f"Not accepted: {names}{more} changed again since this window opened, or is no "
-                "longer pending. The tray announces what is new; look at it there.",
+                "longer pending. Its latest state is in the tray's Recent changes.",
                 RED,
             )
         else:
@@ -304,12 +304,17 @@ class DetailsWindow:
     def _settle(self, folder: str, pending: set[tuple[str | None, str | None]]) -> None:
         """Rows of ``folder`` no longer pending (accepted from the menu, changed again): said so,
         and not offered for accepting."""
+        still = {path for path, _sig in pending}  # paths pending, with whatever change now
         for index, item in enumerate(self.items):
             if index in self.accepted | self.asked | self.settled or not item.get("signature"):
                 continue
             if name_from(item, "folder") == folder and key_of(item) not in pending:
                 self.settled.add(index)
-                self._mark(index, f"no longer pending ({item.get('change', '')})", ("accepted",))
+                change = item.get("change", "")
+                if key_of(item)[0] in still:  # pending still, as another change than shown
+                    self._mark(index, f"changed again ({change}): see Recent changes", ())
+                else:
+                    self._mark(index, f"no longer pending ({change})", ("accepted",))
 
     def accept_selected(self) -> None:
         self._accept(self.selected())

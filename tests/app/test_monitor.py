@@ -315,3 +315,29 @@ def test_pause_or_stop_watching_interrupts_a_first_baseline_at_once(
         while not any(isinstance(e, Scanning) and e.first for e in seen):
             assert time.monotonic() < deadline, seen
             time.sleep(0.05)
+
+
+def test_a_folder_lost_during_a_long_scan_of_another_is_said_within_seconds(
+    service: Service, tmp_path: Path, running: list[Monitor]
+) -> None:
+    from fim_tray.app.monitor import Gone, MonitorEvent
+
+    big = _slow_folder(service, tmp_path)
+    small = tmp_path / "small"
+    small.mkdir()
+    (small / "s.txt").write_text("s")
+    service.watch(str(small))
+    service.store.save_config(service.config()._replace(max_mb_per_s=0.0))
+    service.watch(str(big))  # recorded at full speed, then re-hashed at 1 MB/s below
+    service.store.save_config(service.config()._replace(max_mb_per_s=1.0))
+    seen: list[MonitorEvent] = []
+    monitor = _start(Monitor(service, Collector(), interval=3600, on_event=seen.append), running)
+    time.sleep(3)  # its first look at both, and the first poll under way
+    monitor.check_now(str(big.resolve()), full=True)  # some 20 s of reading
+    time.sleep(1)
+    shutil.rmtree(small)
+    started = time.monotonic()
+    while not any(isinstance(e, Gone) for e in seen):
+        assert time.monotonic() - started < 6, "the lost folder waited for the scan"
+        time.sleep(0.1)
+    assert [e for e in seen if isinstance(e, Gone)] == [Gone(str(small.resolve()))]

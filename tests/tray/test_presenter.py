@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from fim_tray.app.monitor import Failed, PausedChanged, Scanning, Watched
+from fim_tray.app.monitor import Accepted, Failed, Gone, PausedChanged, Scanning, Watched
 from fim_tray.models import Change, Entry, Folder, FolderReport, Writer
-from fim_tray.tray.presenter import TrayModel, notice_for
+from fim_tray.tray.presenter import Pacer, TrayModel, notice_for
 from fim_tray.ui.wire import items_from_changes
 
 WHEN = datetime(2026, 1, 2, 10, 11, 12, tzinfo=timezone.utc)
@@ -146,7 +146,8 @@ def test_a_file_rewritten_again_and_again_is_announced_once_while_pending() -> N
     hot = Change("modified", "hot.log", _file("a"), _file("v40", size=40))
     notice = model.apply_report(_report(hot, other))
     assert notice is not None and notice.changes == (other,)
-    # Accepted (the full pending list no longer has it): a later change is announced again.
+    # Accepted: a later change is announced again.
+    model.apply_event(Accepted(FOLDER.path, 2))
     model.apply_report(_report())
     again = model.apply_report(_report(Change("modified", "hot.log", _file("a"), _file("z"))))
     assert again is not None and again.title == "hot.log modified in Documents"
@@ -222,3 +223,50 @@ def test_long_names_and_touches_read_well_in_a_notification() -> None:
                      fields=("mtime_ns",))  # fmt: skip
     notice = notice_for(_report(touched))
     assert notice is not None and "()" not in notice.body and "mtime" in notice.body
+
+
+def test_a_file_that_comes_and_goes_is_announced_once() -> None:
+    now = [1000.0]
+    model = TrayModel(clock=lambda: now[0])
+    lock = Change("added", "lock", None, _file("l"))
+    notices = []
+    for _ in range(20):  # a lock file made and removed every 100 ms
+        notices.append(model.apply_report(_report(lock)))
+        now[0] += 0.5
+        notices.append(model.apply_report(_report()))
+        now[0] += 0.5
+    assert sum(1 for n in notices if n is not None) == 1
+    now[0] += 61  # gone for a minute: its next coming is news again
+    model.apply_report(_report())
+    assert model.apply_report(_report(lock)) is not None
+
+
+def test_a_storm_over_many_files_is_paced_per_folder() -> None:
+    now = [0.0]
+    pacer = Pacer(cooldown=20, clock=lambda: now[0])
+    sent = []
+    for second in range(60):  # a new file every second for a minute, a check each time
+        now[0] = float(second)
+        change = Change("added", f"g{second}.txt", None, _file(str(second)))
+        notice = notice_for(_report(change))
+        assert notice is not None
+        if (out := pacer.pace(notice)) is not None:
+            sent.append(out)
+        sent.extend(pacer.due())
+    now[0] = 100.0
+    sent.extend(pacer.due())
+    assert len(sent) <= 4  # not 60
+    assert sent[0].title == "g0.txt added in Documents"
+    assert sent[1].title == "20 files changed in Documents"  # gathered while it waited
+    assert sum(len(n.changes) for n in sent) == 60  # nothing lost
+
+
+def test_a_folder_found_missing_is_said_at_once() -> None:
+    model = TrayModel()
+    model.apply_event(Watched(FOLDER.path, 2, 0))
+    notice = model.apply_event(Gone(FOLDER.path))
+    assert notice is not None and notice.title == "Documents is missing"
+    assert model.apply_event(Gone(FOLDER.path)) is None  # once
+    lost = FolderReport(FOLDER, WHEN, error="cannot be opened", missing=True)
+    assert model.apply_report(lost) is None  # the check that follows says no more
+    assert model.status_line() == "Documents is missing"

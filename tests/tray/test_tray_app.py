@@ -9,6 +9,7 @@ from fim_tray.app.service import Service
 from fim_tray.models import Change, Entry, FolderReport
 from fim_tray.platform.notify import Clicked
 from fim_tray.tray.app import TrayApp
+from fim_tray.tray.presenter import Pacer
 
 
 class Flaky:
@@ -47,6 +48,7 @@ def test_a_notification_not_shown_is_said_until_one_is(service: Service, tmp_pat
     folder = service.folders()[0]
     notifier = Flaky()
     app = TrayApp(service, notifier=notifier, autostart=NoAutostart())
+    app.pacer = Pacer(cooldown=0)  # every notification at once, for this test
     when = datetime(2026, 1, 2, tzinfo=timezone.utc)
     entry = Entry("file", 1, 1, 1, 1, 0o644, 0, 0, digest="a")
     first = Change("added", "a.txt", None, entry)
