@@ -14,6 +14,7 @@ from fim_tray.app import fileops
 from fim_tray.app.copy_policy import CopySettings
 from fim_tray.errors import FimError
 from fim_tray.models import Entry, Folder, Problem
+from fim_tray.scan.hashing import ALGORITHMS
 from fim_tray.store.config import Config
 from fim_tray.store.copies import Blob, CopyStore, digest_ok
 from fim_tray.store.state import Store
@@ -51,7 +52,7 @@ class References:
         return found
 
     def all(self) -> set[str]:
-        found: set[str] = set()
+        found: set[str] = set(self.undo)
         for refs in (*self.baseline.values(), *self.history.values()):
             found |= refs
         return found
@@ -305,6 +306,12 @@ def references(store: Store, config: Config) -> References:
         return refs  # nothing stored yet: reading the whole history would be wasted
     for event in store.history.read():
         owner = by_name.get(event.folder)
+        if owner is None and event.change == "restored":  # a folder no longer watched: the
+            # content its restore replaced stays while the line promising --undo does
+            digest = event.extra.get("previous_digest")
+            if isinstance(digest, str) and any(digest_ok(digest, a) for a in ALGORITHMS):
+                refs.undo.add(digest)
+            continue
         if owner is None or not (owner.keep_copies or event.change == "restored"):
             continue
         if event.change == "accepted":  # the change itself has its line (or had none to keep)

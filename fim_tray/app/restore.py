@@ -73,6 +73,11 @@ def undo(store: Store, path: str, file: str, *, force: bool = False) -> RestoreR
         if (event.change, event.folder, event.path) == ("restored", folder.path, rel) and (
             "undo" in event.extra
         ):
+            if event.extra.get("restored_to") == "before restore":  # an undo is not undone
+                raise RestoreRefused(
+                    f"The last restore of {escape(rel)} was undone already; nothing was changed. "
+                    "`fim-tray restore` puts the baseline content back again."
+                )
             want = store.undo_entry(event)
             return _put_back(store, folder, trusted, rel, want, None, force, undo=True)
     raise RestoreRefused(f"{escape(rel)} has not been restored, so there is nothing to undo.")

@@ -464,3 +464,24 @@ def test_no_folder_handles_says_what_and_why(
     with pytest.raises(RestoreRefused, match=r"Restoring files is not available.*Windows") as err:
         service.restore(str(kept), "notes.txt")
     assert "yet" not in err.value.message
+
+
+def test_an_undo_is_not_undone_by_a_second_undo(service: Service, kept: Path) -> None:
+    (kept / "notes.txt").write_text("my edit\n")
+    service.restore(str(kept), "notes.txt")
+    service.undo_restore(str(kept), "notes.txt")
+    assert (kept / "notes.txt").read_text() == "my edit\n"
+    with pytest.raises(RestoreRefused, match="undone already"):
+        service.undo_restore(str(kept), "notes.txt")
+    assert (kept / "notes.txt").read_text() == "my edit\n"  # not toggled back
+
+
+def test_an_undo_copy_outlives_the_folder_being_removed(service: Service, kept: Path) -> None:
+    (kept / "notes.txt").write_text("my edit, kept for undo\n")
+    result = service.restore(str(kept), "notes.txt")
+    service.unwatch(str(kept))  # its baseline and its copies go, but not what --undo needs
+    service.watch(str(kept), keep_copies=True)
+    assert result.previous_digest is not None
+    assert service.store.copies.read(result.previous_digest) == b"my edit, kept for undo\n"
+    service.undo_restore(str(kept), "notes.txt")
+    assert (kept / "notes.txt").read_text() == "my edit, kept for undo\n"
