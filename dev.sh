@@ -11,9 +11,10 @@ VENV=$ROOT/.venv
 say() { printf 'fim-tray: %s\n' "$*" >&2; }
 
 # System packages: the tray's Linux backend (PyGObject + AppIndicator) and, for the tests, the
-# real test desktop (Xvfb, a private D-Bus bus, dunst, a tray host, a folder chooser).
+# real test desktop (Xvfb, a private D-Bus bus, dunst, a tray host, a folder chooser) and a
+# real syslog server (rsyslog, with TLS, started privately on loopback by the alert tests).
 APP_DEBS=(python3 python3-venv python3-tk python3-gi gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1 zenity)
-TEST_DEBS=(xvfb x11-utils xdotool dbus dbus-x11 dunst libnotify-bin trayer imagemagick python3-tk desktop-file-utils appstream acl attr libcap2-bin strace)
+TEST_DEBS=(xvfb x11-utils xdotool dbus dbus-x11 dunst libnotify-bin trayer imagemagick python3-tk desktop-file-utils appstream acl attr libcap2-bin strace rsyslog rsyslog-gnutls)
 
 install_debs() {
   [[ "$(uname -s)" == Linux ]] && command -v dpkg-query >/dev/null && command -v apt-get >/dev/null || {
@@ -65,12 +66,12 @@ cmd=${1:-}; shift || true
 case "$cmd" in
   run)
     install_debs "${APP_DEBS[@]}" || say "continuing without the system packages above"
-    make_venv test
+    make_venv test,alerts
     exec "$VENV/bin/fim-tray" "$@"
     ;;
   test)
     install_debs "${APP_DEBS[@]}" "${TEST_DEBS[@]}"
-    make_venv test
+    make_venv test,alerts
     export PATH="$VENV/bin:$PATH"
     say "ruff"; ruff check .
     say "mypy"; mypy

@@ -18,6 +18,7 @@ from typing import Any, NoReturn, TextIO, cast
 # and cli_copies imports saved copies, diff and restore only when they run.
 from fim_tray import __version__, jsonio, logs
 from fim_tray.app.service import Service
+from fim_tray.cli import alerts as cli_alerts
 from fim_tray.cli import copies as cli_copies
 from fim_tray.cli import ignore as cli_ignore
 from fim_tray.cli import windows as cli_windows
@@ -100,7 +101,7 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
         dest="command",
         metavar="COMMAND",
         help="tray, add, remove, list, check, accept, monitor, history, diff, restore, "
-        "keep-copies, prune, status, ignore",
+        "keep-copies, prune, status, ignore, alert",
     )
     for name, (help_text, build) in PARSERS.items():
         if command is None or name == command:
@@ -186,10 +187,14 @@ def _monitor_parser(monitor: argparse.ArgumentParser) -> None:
 
 def _history_parser(history: argparse.ArgumentParser) -> None:
     _json_parser(history)
-    history.add_argument("--limit", type=_count, default=50, metavar="N", help="default: 50")
+    history.add_argument("--limit", type=_count, metavar="N", help="default: 50 (--ecs: all)")
     history.add_argument(
         "--verify", action="store_true",
         help="check every line against the chain; exit 0 intact, 2 naming the first bad line",
+    )  # fmt: skip
+    history.add_argument(
+        "--ecs", action="store_true", help="one Elastic Common Schema event per line, as "
+        "Auditbeat's file_integrity writes them (for a SIEM): every line unless --limit",
     )  # fmt: skip
 
 
@@ -209,6 +214,7 @@ PARSERS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     **cli_copies.PARSERS,
     **cli_ignore.PARSERS,
     **cli_windows.PARSERS,
+    **cli_alerts.PARSERS,
 }
 
 
@@ -393,6 +399,7 @@ def cmd_monitor(service: Service, args: argparse.Namespace) -> int:
 
     said: set[tuple[str, str]] = set()
     printed: dict[str, set[str]] = {}  # folder -> signatures this monitor printed
+    alerts = cli_alerts.alerting(service)  # email, syslog, ...: sent by threads of their own
 
     def sink(report: FolderReport) -> None:
         # What this monitor has printed decides, not what a `check` beside it marked as
@@ -407,16 +414,20 @@ def cmd_monitor(service: Service, args: argparse.Namespace) -> int:
             report._replace(new=fresh), as_json=args.json, many=many, only_new=True,
             out=sys.stdout, said=said,
         )  # fmt: skip
+        alerts.on_report(report._replace(new=fresh))  # what was printed, sent on
 
     def stop(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt  # a service manager's SIGTERM ends the loop as Ctrl-C does
 
     signal.signal(signal.SIGTERM, stop)
+    alerts.start()
     try:
         path = folders[0].path if args.path else None  # as watched: absolute, resolved
         Monitor(service, sink, interval=args.interval, path=path, events=True, on_event=_said).run()
     except KeyboardInterrupt:  # Ctrl-C is how a person ends the loop: not an error
         say("monitor stopped")
+    finally:
+        alerts.close()  # what was not sent waits in the outbox for the next start
     return EXIT_OK
 
 
@@ -430,6 +441,8 @@ def _said(event: object) -> None:
 
 
 def cmd_history(service: Service, args: argparse.Namespace) -> int:
+    if args.ecs and not args.verify:  # for a SIEM: every line, each with its place in the chain
+        return cli_alerts.print_history_ecs(service, args.limit)
     verdict = service.verify_history()
     if args.verify:
         if verdict.problem is not None:
@@ -441,7 +454,7 @@ def cmd_history(service: Service, args: argparse.Namespace) -> int:
     if verdict.problem is not None:
         say(f"WARNING: the history is not intact ({verdict.problem}); lines not verified are "
             "marked (not verified).")  # fmt: skip
-    for event in service.history(args.limit):
+    for event in service.history(50 if args.limit is None else args.limit):
         if args.json:
             obj = {
                 "id": event.id, "time": event.time.isoformat(),
@@ -518,6 +531,7 @@ COMMANDS = {
     "_pick-folder": cmd_pick_folder, "_details": cmd_details, **cli_copies.COMMANDS,
     **cli_ignore.COMMANDS,
     **cli_windows.COMMANDS,
+    **cli_alerts.COMMANDS,
 }  # fmt: skip
 
 
@@ -527,7 +541,7 @@ COMMANDS = {
 # usual way: their threads and GUI libraries have cleaning up to do at exit.
 # The commands whose results go to stdout: with it closed, they could not do their job.
 RESULT_COMMANDS = frozenset({"check", "list", "history", "monitor", "diff", "status"})
-QUICK_EXIT = frozenset(PARSERS) - {"tray", "monitor", "_pick-folder", "_details"}
+QUICK_EXIT = frozenset(PARSERS) - {"tray", "monitor", "_pick-folder", "_details", "_alerts"}
 QUICK_EXIT -= cli_windows.WINDOWS
 
 

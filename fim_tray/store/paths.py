@@ -89,6 +89,17 @@ class Paths(NamedTuple):
         """The history's chain head, beside the key: outside the data folder it vouches for."""
         return self.config_dir / "history.head"
 
+    @property
+    def alerts_file(self) -> Path:
+        """The alert channels: URLs with passwords and tokens, so a file of its own (0600),
+        out of the settings that get shown and logged."""
+        return self.config_dir / "alerts.json"
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Alerts waiting for their channel (see alerts/outbox.py)."""
+        return self.data_dir / "outbox"
+
     def baseline_file(self, folder_id: str) -> Path:
         return self.baselines_dir / f"{folder_id}.json"
 

@@ -18,6 +18,8 @@ from types import ModuleType
 from typing import Any
 
 from fim_tray import APP_NAME
+from fim_tray.alerts.state import ChannelState
+from fim_tray.app.alerting import Alerting
 from fim_tray.app.monitor import Accepting, HistoryState, Monitor, MonitorEvent, Watched
 from fim_tray.app.service import Service
 from fim_tray.errors import FimError
@@ -31,6 +33,8 @@ from fim_tray.tray.ignoring import Ignorer
 from fim_tray.tray.presenter import Notice, Pacer, TrayModel
 from fim_tray.tray.settings import SettingsApplier
 from fim_tray.tray.summary import DailySummary
+from fim_tray.ui.alerts_view import channel_line
+from fim_tray.ui.alerts_view import summary as alerts_summary
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +109,13 @@ class TrayApp:
             service, self.monitor, refresh=lambda: self._refresh(menu=True),
             pick_folder=lambda: self.dialogs.pick_folder(self.monitor.watch), unwatch=self.unwatch,
         )  # fmt: skip
+        # Alerts beyond the desktop (email, syslog, ...): queued on the monitor's thread, sent
+        # by threads of their own; the menu shows how each channel fares.
+        self.alerts = Alerting(
+            service.paths, history=service.store.history,
+            on_change=self._alerts_fare,
+        )  # fmt: skip
+        self._dropped_told = 0
         self._pystray: ModuleType | None = None
         self._icon: Any = None
         self._quitting = threading.Event()
@@ -135,6 +146,7 @@ class TrayApp:
         self.monitor.start()
         threading.Thread(target=self._send_waiting, name="fim-tray-pacer", daemon=True).start()
         self.summary.start()
+        self.alerts.start()
         if first_run and not self.model.folders:  # no settings yet: a short welcome
             self.dialogs.welcome()
 
@@ -149,6 +161,7 @@ class TrayApp:
 
     def _finish(self) -> None:
         self.monitor.join(timeout=10)
+        self.alerts.close()  # what was not sent waits in the outbox for the next start
         if self.notifier is not None:
             self.notifier.close()
         if self._icon is not None:
@@ -195,6 +208,10 @@ class TrayApp:
             paced = self.pacer.pace(notice) if notice.changes else notice
             if paced is not None:  # else it waits, gathered with what follows (see Pacer)
                 self._send(paced)
+        # What is announced goes further too, at once (alerts have their own grouping and
+        # hourly limit), after the notification and never waiting for a server.
+        announced = notice.changes if notice is not None else ()
+        self.alerts.on_report(report._replace(new=tuple(announced)))
 
     def _on_event(self, event: MonitorEvent) -> None:
         notice = self.model.apply_event(event)
@@ -274,6 +291,7 @@ class TrayApp:
                 enabled=lambda _: self.model.pending > 0,
             ),
             item("History...", _run(self.show_history)),
+            item(lambda _: alerts_summary(self._alert_states()), menu(self._alert_items)),
             item("Settings...", _run(self.dialogs.settings)),
             item(lambda _: "Resume" if self.model.paused else "Pause", _run(self.toggle_pause)),
             menu.SEPARATOR,
@@ -315,7 +333,40 @@ class TrayApp:
             batch = entry.batch or (entry.change,)
             yield item(entry.label, _run(self.show_details, entry.folder, batch, entry.time))
 
+    def _alert_states(self) -> list[ChannelState]:
+        try:
+            return self.alerts.states()
+        except Exception:  # a damaged channel file: the Alerts window says why
+            log.debug("cannot read the alert channels", exc_info=True)
+            return []
+
+    def _alert_items(self) -> Iterator[Any]:
+        assert self._pystray is not None
+        item, menu = self._pystray.MenuItem, self._pystray.Menu
+        for state in self._alert_states():
+            yield item(channel_line(state), None, enabled=False)
+        yield menu.SEPARATOR
+        yield item("Alerts...", _run(self.show_alerts))
+
     # -- actions -------------------------------------------------------------------------------
+
+    def show_alerts(self) -> None:
+        self.dialogs.alerts(self._alerts_changed)
+
+    def _alerts_fare(self) -> None:
+        """A channel's state changed: the menu says so; a full outbox is also told once."""
+        self._refresh(menu=True)
+        dropped = sum(state.dropped for state in self._alert_states())
+        if dropped > self._dropped_told == 0:
+            self._tell("fim-tray: alerts are being dropped",
+                       f"{dropped} alert(s) could not be kept: a channel's outbox is full "
+                       "because its server has not taken anything for long. The Alerts "
+                       "menu says which.")  # fmt: skip
+        self._dropped_told = dropped
+
+    def _alerts_changed(self) -> None:
+        self.alerts.refresh()  # a sender for each channel added, none for one removed
+        self._refresh(menu=True)
 
     def show_details(
         self,

@@ -206,6 +206,32 @@ class Dialogs:
             if cleanup is not None:
                 cleanup.unlink(missing_ok=True)
 
+    # -- the Alerts window ---------------------------------------------------------------------
+
+    def alerts(self, on_changed: Callable[[], None]) -> None:
+        """The Alerts window; ``on_changed`` after each channel added or removed there, and
+        when it closes."""
+        self._in_thread(lambda: self._alerts(on_changed))
+
+    def _alerts(self, on_changed: Callable[[], None]) -> None:
+        child = self._spawn(["_alerts"])
+        if child is None:
+            return
+        try:
+            assert child.stdout is not None and child.stderr is not None
+            stderr, errors = child.stderr, list[str]()
+            drain = threading.Thread(target=lambda: errors.append(stderr.read()), daemon=True)
+            drain.start()
+            for _line in child.stdout:  # {"action": "changed"}
+                on_changed()
+            code = child.wait()
+            drain.join(5)
+        finally:
+            self._done(child)
+        on_changed()
+        if code != 0 and not self._closing.is_set():
+            self.on_problem("".join(errors).strip() or "The Alerts window could not open.")
+
     def tell_pending(self, folder: str, keys: frozenset[ChangeKey]) -> None:
         """Tell every open window which changes of ``folder`` are pending now: a change it shows
         that was accepted elsewhere, or changed again, is marked so there."""

@@ -1,0 +1,159 @@
+"""The outbox: every message waiting for a channel, kept on disk until the channel took it, so a
+server that is down, a restart of the tray or of the monitor, loses nothing.
+
+Each channel has its own queue (``<id>.jsonl``: one ``{"seq": n, "msg": {...}}`` a line,
+appended whole) and cursor (``<id>.sent``: the last number delivered, written atomically), so
+each message goes to each channel once and in order; a crash between a send and its cursor
+sends that batch again rather than lose it. A queue holds at most ``limit`` messages: past that,
+new ones are dropped and counted, and the count is shown."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import threading
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from fim_tray import jsonio, logs
+
+log = logs.getLogger(__name__)
+
+LIMIT = 5000  # messages waiting per channel
+COMPACT = 1000  # delivered lines kept at the head of a queue file before it is rewritten
+MAX_READ = 256 * 1024 * 1024
+
+
+class Outbox:
+    """The queues of every channel under ``folder``; safe to use from several threads."""
+
+    def __init__(self, folder: Path, limit: int = LIMIT) -> None:
+        self.folder = folder
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._queues: dict[str, deque[tuple[int, dict[str, Any]]]] = {}
+        self._next: dict[str, int] = {}
+        self._stale: dict[str, int] = {}  # delivered lines still in the queue file
+        self.dropped: dict[str, int] = {}
+
+    def _queue_file(self, channel: str) -> Path:
+        return self.folder / f"{channel}.jsonl"
+
+    def _sent_file(self, channel: str) -> Path:
+        return self.folder / f"{channel}.sent"
+
+    def _load(self, channel: str) -> deque[tuple[int, dict[str, Any]]]:
+        queue = self._queues.get(channel)
+        if queue is not None:
+            return queue
+        sent = 0
+        with contextlib.suppress(FileNotFoundError):
+            try:
+                sent = int(jsonio.loads(jsonio.read_own(self._sent_file(channel), 4096))["seq"])
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                if isinstance(exc, FileNotFoundError):
+                    raise
+                log.warning("the outbox's cursor %s is damaged (%s): sending its queue again",
+                            self._sent_file(channel), exc)  # fmt: skip
+        queue = deque()
+        stale, last = 0, sent
+        try:
+            data = jsonio.read_own(self._queue_file(channel), MAX_READ)
+        except FileNotFoundError:
+            data = b""
+        except OSError as exc:
+            log.warning("cannot read the outbox %s: %s", self._queue_file(channel), exc)
+            data = b""
+        for line in data.splitlines():
+            try:
+                obj = jsonio.loads(line)
+                seq, msg = int(obj["seq"]), obj["msg"]
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut short by a crash: it was never acknowledged to anyone
+            last = max(last, seq)
+            if seq <= sent:
+                stale += 1
+            else:
+                queue.append((seq, msg))
+        self._queues[channel] = queue
+        self._next[channel] = last + 1
+        self._stale[channel] = stale
+        return queue
+
+    def put(self, channel: str, messages: list[dict[str, Any]]) -> int:
+        """Queue ``messages`` for ``channel`` (on disk before this returns); the number dropped
+        because its queue is full."""
+        if not messages:
+            return 0
+        with self._lock:
+            queue = self._load(channel)
+            room = max(0, self.limit - len(queue))
+            kept, dropped = messages[:room], len(messages) - room if len(messages) > room else 0
+            if dropped:
+                self.dropped[channel] = self.dropped.get(channel, 0) + dropped
+                log.warning("the outbox of a channel is full (%d messages waiting): %d new "
+                            "message(s) dropped", len(queue), dropped)  # fmt: skip
+            if not kept:
+                return dropped
+            seq = self._next[channel]
+            numbered = [(seq + i, msg) for i, msg in enumerate(kept)]
+            data = b"".join(jsonio.dumps({"seq": n, "msg": m}) + b"\n" for n, m in numbered)
+            self._append(self._queue_file(channel), data)
+            self._next[channel] = seq + len(kept)
+            queue.extend(numbered)
+            return dropped
+
+    def _append(self, path: Path, data: bytes) -> None:
+        jsonio.private_dir(path.parent)
+        fd = jsonio.open_own(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
+        try:
+            start = os.fstat(fd).st_size
+            if start and os.pread(fd, 1, start - 1) != b"\n":
+                data = b"\n" + data
+            if os.write(fd, data) != len(data):
+                os.ftruncate(fd, start)
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def peek(self, channel: str, limit: int) -> list[dict[str, Any]]:
+        """The first ``limit`` messages waiting for ``channel``, oldest first."""
+        with self._lock:
+            queue = self._load(channel)
+            return [msg for _, msg in list(queue)[:limit]]
+
+    def waiting(self, channel: str) -> int:
+        with self._lock:
+            return len(self._load(channel))
+
+    def done(self, channel: str, count: int) -> None:
+        """The first ``count`` messages were delivered: never send them again."""
+        if count <= 0:
+            return
+        with self._lock:
+            queue = self._load(channel)
+            last = 0
+            for _ in range(min(count, len(queue))):
+                last = queue.popleft()[0]
+            jsonio.atomic_write(self._sent_file(channel), jsonio.dumps({"seq": last}) + b"\n")
+            self._stale[channel] += count
+            if not queue:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self._queue_file(channel))
+                self._stale[channel] = 0
+            elif self._stale[channel] >= COMPACT:
+                data = b"".join(jsonio.dumps({"seq": n, "msg": m}) + b"\n" for n, m in queue)
+                jsonio.atomic_write(self._queue_file(channel), data)
+                self._stale[channel] = 0
+
+    def forget(self, channel: str) -> None:
+        """Drop a removed channel's queue and cursor."""
+        with self._lock:
+            self._queues.pop(channel, None)
+            self.dropped.pop(channel, None)
+            for path in (self._queue_file(channel), self._sent_file(channel)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)

@@ -1,0 +1,217 @@
+"""Channel URLs: what kind of channel a URL names, whether it is well formed, and the same URL
+with its passwords and tokens masked, for every place a person or a log sees it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from typing import Literal, NamedTuple
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from fim_tray.errors import FimError
+
+Kind = Literal["syslog", "jsonl", "people"]
+SYSLOG_PORTS = {"tcp": 514, "udp": 514, "tls": 6514}
+INSTALL = "pip install 'fim-tray[alerts]'"
+MASK = "***"
+# Query options that say how, not who: shown as they are. Every other value is masked.
+_PLAIN_OPTIONS = frozenset(
+    {"mode", "format", "cto", "rto", "priority", "smtp", "from", "to", "cc", "bcc", "name",
+     "verify", "port", "tags", "reply", "overflow", "emojis", "image", "batch", "method", "ca"}
+)  # fmt: skip
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
+
+
+class ChannelError(FimError):
+    """A channel URL that cannot be used: unknown kind, malformed, or missing a library."""
+
+    title = "Alert channel problem"
+
+
+class Channel(NamedTuple):
+    """One channel, as its URL says: ``kind`` syslog (``transport`` tcp, udp or tls, to
+    ``host``:``port``), jsonl (a file at ``path``) or people (any apprise URL)."""
+
+    url: str
+    kind: Kind
+    transport: str = ""
+    host: str = ""
+    port: int = 0
+    path: str = ""
+    ca: str = ""  # syslog+tls: the CA certificates (PEM) that vouch for the server, if not
+    # the system's
+
+    @property
+    def id(self) -> str:
+        """A short stable name for the channel's files (its outbox), which hides its URL."""
+        return hashlib.sha256(self.url.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+    @property
+    def scheme(self) -> str:
+        return self.url.partition("://")[0].lower()
+
+    @property
+    def masked(self) -> str:
+        return mask(self.url)
+
+    @property
+    def name(self) -> str:
+        """A few words for the tray's menu: ``Email``, ``Syslog 10.0.0.5:514``, ``ntfy``."""
+        if self.kind == "syslog":
+            return f"Syslog {self.host}:{self.port}"
+        if self.kind == "jsonl":
+            return f"File {os.path.basename(self.path)}"
+        base = self.scheme.rstrip("s") if self.scheme in ("mailtos", "jsons") else self.scheme
+        return _PEOPLE_NAMES.get(base, base)
+
+
+_PEOPLE_NAMES = {
+    "mailto": "Email", "json": "Webhook", "xml": "Webhook", "form": "Webhook", "ntfy": "ntfy",
+    "ntfys": "ntfy", "tgram": "Telegram", "twilio": "SMS", "slack": "Slack", "matrix": "Matrix",
+    "matrixs": "Matrix", "pover": "Pushover", "discord": "Discord",
+}  # fmt: skip
+
+
+def parse(url: str) -> Channel:
+    """The channel ``url`` names; :class:`ChannelError` with a plain reason (never the URL's
+    secrets) when it is malformed or of an unknown kind."""
+    url = url.strip()
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep or not _SCHEME.match(scheme) or any(c.isspace() or ord(c) < 32 for c in url):
+        raise ChannelError(
+            f"{mask(url)!r} is not a channel URL: it must look like scheme://... (such as "
+            "syslog+tcp://siem.example.org:514, jsonl:///var/log/fim-tray/events.jsonl or "
+            "mailtos://user:password@example.org?to=ann@example.org)."
+        )
+    if scheme.startswith("syslog+"):
+        return _syslog(url, scheme)
+    if scheme == "jsonl":
+        return _jsonl(url, rest)
+    if not rest.strip("/"):
+        raise ChannelError(f"{mask(url)!r} names no destination after {scheme}://.")
+    return Channel(url, "people")
+
+
+def _syslog(url: str, scheme: str) -> Channel:
+    transport = scheme.partition("+")[2]
+    if transport not in SYSLOG_PORTS:
+        raise ChannelError(
+            f"unknown syslog transport {scheme}://: use syslog+tcp://, syslog+udp:// or "
+            "syslog+tls://"
+        )
+    try:
+        parts = urlsplit(url)
+        port = parts.port or SYSLOG_PORTS[transport]
+    except ValueError:
+        raise ChannelError(
+            f"{mask(url)!r} has no valid port: write {scheme}://HOST:PORT (a port 1-65535)."
+        ) from None
+    host = parts.hostname or ""
+    if not host or parts.username or parts.password:
+        raise ChannelError(f"{mask(url)!r} names no host: write {scheme}://HOST:PORT.")
+    options = dict(parse_qsl(parts.query, keep_blank_values=True))
+    ca = options.pop("ca", "") if transport == "tls" else ""
+    if parts.path.strip("/") or options or parts.fragment:
+        more = " (and ?ca=/ABS/PATH.pem for TLS)" if transport == "tls" else ""
+        raise ChannelError(
+            f"{mask(url)!r}: a syslog URL is {scheme}://HOST:PORT{more} and no more."
+        )
+    if ca and not os.path.isabs(ca):
+        raise ChannelError(f"{mask(url)!r}: ?ca= takes the absolute path of a PEM file.")
+    return Channel(url, "syslog", transport, host, port, ca=ca)
+
+
+def _jsonl(url: str, rest: str) -> Channel:
+    if not rest.startswith("/"):
+        raise ChannelError(
+            f"{mask(url)!r}: a JSON lines file is named by its absolute path, with three "
+            "slashes: jsonl:///var/log/fim-tray/events.jsonl"
+        )
+    path = unquote(rest.partition("?")[0])
+    if path.endswith("/") or not os.path.basename(path):
+        raise ChannelError(f"{mask(url)!r} names a folder, not a file.")
+    return Channel(url, "jsonl", path=os.path.normpath(path))
+
+
+def mask(url: str) -> str:
+    """``url`` with every password, token and key replaced by ``***``: the user's name, the
+    host, the port and the options that say how stay readable."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return MASK if len(url) > 12 else url
+    if scheme.lower() == "jsonl":
+        return url
+    rest, _, fragment = rest.partition("#")
+    rest, qmark, query = rest.partition("?")
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at:
+        user, colon, _password = userinfo.partition(":")
+        netloc = f"{_mask_word(user)}{':' + MASK if colon else ''}@{hostport}"
+    elif ":" in netloc and not netloc.rpartition(":")[2].isdigit():
+        netloc = f"{netloc.partition(':')[0]}:{MASK}"  # a bot's id:token (tgram://, ...)
+    else:
+        netloc = _mask_word(netloc)
+    scheme_low = scheme.lower()
+    segments = [_mask_word(s) for s in path.split("/")] if scheme_low not in _PATH_PLAIN else [path]
+    text = f"{scheme}://{netloc}{slash}{'/'.join(segments)}"
+    if qmark:
+        pairs = []
+        for key, value in parse_qsl(query, keep_blank_values=True):
+            shown = value if key.lower() in _PLAIN_OPTIONS else MASK
+            pairs.append(f"{key}={shown}")
+        text += "?" + "&".join(pairs)
+    return text + ("#" + MASK if fragment else "")
+
+
+_PATH_PLAIN = frozenset({"json", "jsons", "xml", "xmls", "form", "forms"})  # a webhook's path
+
+
+def _mask_word(word: str) -> str:
+    """A word that looks like a token (long, with digits and letters mixed) masked; a host
+    name or an address (with dots) and a port stay."""
+    host, colon, port = word.rpartition(":")
+    if colon and port.isdigit():
+        return f"{_mask_word(host)}:{port}"
+    if "." in word:
+        return word
+    if len(word) >= 16 or (len(word) >= 8 and _mixed(word)):
+        return MASK
+    return word
+
+
+def _mixed(word: str) -> bool:
+    return any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+
+
+def secrets_in(url: str) -> list[str]:
+    """Every part of ``url`` that :func:`mask` hides, longest first: what a message that might
+    quote the URL (a library's error) must never show."""
+    found: set[str] = set()
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() == "jsonl":
+        return []
+    rest = rest.partition("#")[0]
+    rest, _, query = rest.partition("?")
+    netloc, _, path = rest.partition("/")
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        found.add(userinfo.partition(":")[2])
+    elif not at and ":" in netloc and not netloc.rpartition(":")[2].isdigit():
+        found.add(netloc.partition(":")[2])
+    words = [*path.split("/"), hostport if at else netloc]
+    found.update(w for w in words if _mask_word(w) == MASK)
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key.lower() not in _PLAIN_OPTIONS and value:
+            found.add(value)
+    expanded = {s for s in found if len(s) >= 3} | {unquote(s) for s in found if len(s) >= 3}
+    return sorted(expanded, key=len, reverse=True)
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` with every secret of ``url`` in it masked (a library's error may quote it)."""
+    for secret in secrets_in(url):
+        text = text.replace(secret, MASK)
+    return text

@@ -1,0 +1,135 @@
+"""The ``fim-tray alert`` commands (add, list, remove, test a channel) and ``history --ecs``;
+also what starts the delivery of alerts beside ``fim-tray monitor``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from fim_tray import jsonio
+from fim_tray.cli.output import EXIT_ERROR, EXIT_OK, say
+from fim_tray.display import escape, timestamp
+
+if TYPE_CHECKING:  # annotations only: every command imports this module to build its parser
+    from fim_tray.app.alerting import Alerting
+    from fim_tray.app.service import Service
+
+KINDS = "syslog+tcp://HOST:PORT, syslog+udp://HOST:PORT, syslog+tls://HOST:PORT, " \
+    "jsonl:///ABS/PATH, or an apprise URL (mailto://, ntfy://, tgram://, twilio://, json://, ...)"
+
+
+def _alert_parser(alert: argparse.ArgumentParser) -> None:
+    verbs = alert.add_subparsers(dest="verb", metavar="VERB", required=True,
+                                 help="add, list, remove, test")  # fmt: skip
+    add = verbs.add_parser("add", help="add a channel: " + KINDS)
+    add.add_argument("url")
+    listing = verbs.add_parser("list", help="the channels (passwords and tokens masked)")
+    listing.add_argument("--json", action="store_true", help="one JSON object per channel")
+    remove = verbs.add_parser("remove", help="remove a channel (its URL, or as list shows it)")
+    remove.add_argument("url")
+    test = verbs.add_parser(
+        "test", help="send a test message to one channel (or to a URL not added yet), or to "
+        "each; exit 0 when each got it, 2 otherwise",
+    )  # fmt: skip
+    test.add_argument("url", nargs="?")
+
+
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+PARSERS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "alert": (
+        "alert channels beyond the desktop: email, SMS, chat, syslog, JSON lines",
+        _alert_parser,
+    ),
+    "_alerts": ("", _no_arguments),  # the tray's Alerts window, run as a child process
+}
+
+
+def alerting(service: Service) -> Alerting:
+    from fim_tray.app.alerting import Alerting
+
+    return Alerting(service.paths, history=service.store.history)
+
+
+def cmd_alert(service: Service, args: argparse.Namespace) -> int:
+    alerts = alerting(service)
+    if args.verb == "add":
+        channel = alerts.add(args.url)
+        say(f"added {channel.name}: {escape(channel.masked)}; `fim-tray alert test` sends it a "
+            "test message")  # fmt: skip
+        return EXIT_OK
+    if args.verb == "remove":
+        channel = alerts.remove(args.url)
+        say(f"removed {channel.name}: {escape(channel.masked)}")
+        return EXIT_OK
+    if args.verb == "list":
+        return _list(alerts, as_json=args.json)
+    return _test(alerts, args.url)
+
+
+def _list(alerts: Alerting, *, as_json: bool) -> int:
+    states = alerts.states()
+    if not states and not as_json:
+        say("no alert channels yet; add one with `fim-tray alert add URL`")
+    for state in states:
+        channel = state.channel
+        if as_json:
+            obj = {
+                "url": channel.masked, "kind": channel.kind, "name": channel.name,
+                "waiting": state.waiting,
+                "last_sent": state.last_sent.isoformat() if state.last_sent else None,
+                "failing_since": state.failing_since.isoformat() if state.failing_since else None,
+                "reason": state.reason,
+            }  # fmt: skip
+            print(jsonio.dumps(obj).decode())
+            continue
+        line = f"{escape(channel.masked)}  ({channel.name})"
+        if state.waiting:
+            line += f"  {state.waiting} waiting"
+        if state.failing_since is not None:
+            line += f"  not delivered since {timestamp(state.failing_since)}: {state.reason}"
+        elif state.last_sent is not None:
+            line += f"  last sent {timestamp(state.last_sent)}"
+        print(line)
+    return EXIT_OK
+
+
+def _test(alerts: Alerting, url: str | None) -> int:
+    results = alerts.test(url)
+    if not results:
+        say("no alert channels yet; add one with `fim-tray alert add URL`")
+        return EXIT_ERROR
+    failed = 0
+    for channel, reason in results:
+        if reason is None:
+            say(f"{channel.name} ({escape(channel.masked)}): delivered")
+        else:
+            failed += 1
+            say(f"{channel.name} ({escape(channel.masked)}): NOT delivered: {escape(reason)}")
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+def print_history_ecs(service: Service, limit: int | None) -> int:
+    """``history --ecs``: the history as ECS events, one JSON object a line."""
+    from fim_tray import __version__
+    from fim_tray.alerts.ecs import Origin
+    from fim_tray.app.alerting import host_name
+    from fim_tray.app.ecs_events import history_ecs
+
+    origin = Origin(host_name(), __version__)
+    for obj in history_ecs(service.store.history, origin, limit):
+        sys.stdout.write(jsonio.dumps(obj).decode("utf-8", "backslashreplace") + "\n")
+    return EXIT_OK
+
+
+def cmd_alerts_window(service: Service, args: argparse.Namespace) -> int:
+    from fim_tray.ui import alerts
+
+    return alerts.main()
+
+
+COMMANDS = {"alert": cmd_alert, "_alerts": cmd_alerts_window}

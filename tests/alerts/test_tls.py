@@ -1,0 +1,53 @@
+"""syslog+tls:// against a real rsyslog with its TLS driver: delivered when the server's
+certificate is vouched for (the system's CAs, or ?ca=), refused plainly when it is not."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.alerts.conftest import need
+from tests.alerts.servers import RsyslogTLS, rsyslogd_path, wait_for
+from tests.conftest import run_cli
+
+GTLS = [Path(p) for p in ("/usr/lib/x86_64-linux-gnu/rsyslog", "/usr/lib/aarch64-linux-gnu/rsyslog",
+                          "/usr/lib/rsyslog", "/usr/lib64/rsyslog")]  # fmt: skip
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[RsyslogTLS]:
+    need(rsyslogd_path() is not None, "rsyslogd (the rsyslog package)")
+    need(any((d / "lmnsd_gtls.so").exists() for d in GTLS), "rsyslog's TLS driver (rsyslog-gnutls)")
+    need(shutil.which("openssl") is not None, "openssl")
+    server = RsyslogTLS(tmp_path / "rsyslog-tls")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_syslog_over_tls_reaches_a_server_the_ca_vouches_for(
+    tls_server: RsyslogTLS, home: Path
+) -> None:
+    url = f"syslog+tls://127.0.0.1:{tls_server.port}?ca={tls_server.ca}"
+    assert run_cli("alert", "add", url, home=home).returncode == 0
+    done = run_cli("alert", "test", home=home)
+    assert done.returncode == 0, done.stderr
+    assert wait_for(lambda: bool(tls_server.messages()), 10)
+    [message] = tls_server.messages()
+    assert message["app-name"] == "fim-tray"
+    assert message["$!"]["event"]["action"] == "test"
+
+
+def test_an_unknown_certificate_is_a_plain_refusal(tls_server: RsyslogTLS, home: Path) -> None:
+    url = f"syslog+tls://127.0.0.1:{tls_server.port}"
+    assert run_cli("alert", "add", url, home=home).returncode == 0
+    done = run_cli("alert", "test", home=home)
+    assert done.returncode == 2
+    assert "its certificate is not trusted" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert tls_server.messages() == []

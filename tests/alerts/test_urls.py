@@ -1,0 +1,62 @@
+"""Channel URLs: kinds, plain errors for bad ones, and no secret ever shown."""
+
+from __future__ import annotations
+
+import pytest
+
+from fim_tray.alerts.urls import ChannelError, mask, parse, scrub, secrets_in
+
+
+def test_each_kind_of_channel_is_told_apart() -> None:
+    tcp = parse("syslog+tcp://siem.example.org:1514")
+    assert (tcp.kind, tcp.transport, tcp.port) == ("syslog", "tcp", 1514)
+    assert tcp.host == "siem.example.org"
+    assert parse("syslog+udp://10.0.0.5").port == 514
+    assert parse("syslog+tls://10.0.0.5").port == 6514
+    assert parse("jsonl:///var/log/fim/events.jsonl").path == "/var/log/fim/events.jsonl"
+    assert parse("mailtos://ann:pw@example.org").kind == "people"
+    assert parse("mailtos://ann:pw@example.org").name == "Email"
+    assert parse("twilio://AC1:tok@15551234567/15557654321").name == "SMS"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "not a url", "syslog+tcp://:514", "syslog+tcp://host:99999", "syslog+tcp://host:x",
+        "syslog+smoke://host:514", "syslog+tcp://host:514/path", "jsonl://relative/path",
+        "jsonl:///var/log/", "mailto://", "sys log://x", "syslog+tcp://u:p@host:514",
+    ],
+)  # fmt: skip
+def test_a_malformed_url_is_a_plain_error(url: str) -> None:
+    with pytest.raises(ChannelError) as caught:
+        parse(url)
+    assert "Traceback" not in caught.value.message
+
+
+SECRET_URLS = [
+    ("mailtos://ann:Hunter2Secret@mail.example.org?to=bob@example.org", "Hunter2Secret"),
+    ("tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PAL/-1001234", "AAHdqTcvCH1vGWJxfSeofSAs0K5PAL"),
+    ("twilio://AC0123456789abcdef:authtok3n9999@15551234567/15557654321", "authtok3n9999"),
+    ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#general", "TIiajkdnlazkcOXrIdevi7FQ"),
+    ("ntfy://ntfy.sh/secret-topic-7f3a9b2c1d?token=tk_abcdef123456", "tk_abcdef123456"),
+    ("json://user:p4ssw0rd@hooks.example.org/fim", "p4ssw0rd"),
+    ("pover://u4xz9k2mq8w7e6r5t4y3u2i1o0p9/a7sd8f9g0h1j2k3l4", "a7sd8f9g0h1j2k3l4"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("url", "secret"), SECRET_URLS)
+def test_passwords_and_tokens_are_masked(url: str, secret: str) -> None:
+    shown = mask(url)
+    assert secret not in shown
+    assert "***" in shown
+    assert url.partition("://")[0] in shown
+    assert secret in secrets_in(url)
+    assert secret not in scrub(f"failed to reach {url} with {secret}", url)
+
+
+def test_what_says_where_stays_readable() -> None:
+    assert mask("syslog+tcp://siem.example.org:514") == "syslog+tcp://siem.example.org:514"
+    assert mask("mailtos://ann:pw@example.org?to=bob@example.org") == (
+        "mailtos://ann:***@example.org?to=bob@example.org"
+    )
+    assert mask("jsonl:///var/log/fim.jsonl") == "jsonl:///var/log/fim.jsonl"
