@@ -66,17 +66,25 @@ class Outbox:
         except OSError as exc:
             log.warning("cannot read the outbox %s: %s", self._queue_file(channel), exc)
             data = b""
-        for line in data.splitlines():
+        lines = data.splitlines()
+        damaged = 0
+        for number, line in enumerate(lines, 1):
             try:
                 obj = jsonio.loads(line)
                 seq, msg = int(obj["seq"]), obj["msg"]
-            except (ValueError, KeyError, TypeError):
-                continue  # a line cut short by a crash: it was never acknowledged to anyone
+            except (ValueError, KeyError, TypeError, RecursionError):
+                # The last line cut short by a crash was never acknowledged to anyone; any other
+                # damaged line is a message lost, and said so.
+                damaged += number < len(lines)
+                continue
             last = max(last, seq)
             if seq <= sent:
                 stale += 1
             else:
                 queue.append((seq, msg))
+        if damaged:
+            log.warning("the outbox %s had %d damaged line(s): those alerts are lost (the history "
+                        "still has every change)", self._queue_file(channel), damaged)  # fmt: skip
         self._queues[channel] = queue
         self._next[channel] = last + 1
         self._stale[channel] = stale

@@ -149,13 +149,20 @@ def mask(url: str) -> str:
     userinfo, at, hostport = netloc.rpartition("@")
     if at:
         user, colon, _password = userinfo.partition(":")
+        if not scheme.lower().startswith(("mailto", "syslog")):  # pover://KEY@TOKEN: no host
+            hostport = _mask_word(hostport)
         netloc = f"{_mask_word(user)}{':' + MASK if colon else ''}@{hostport}"
     elif ":" in netloc and not netloc.rpartition(":")[2].isdigit():
         netloc = f"{netloc.partition(':')[0]}:{MASK}"  # a bot's id:token (tgram://, ...)
     else:
         netloc = _mask_word(netloc)
     scheme_low = scheme.lower()
-    segments = [_mask_word(s) for s in path.split("/")] if scheme_low not in _PATH_PLAIN else [path]
+    # A path holds the secret of most services (a webhook's token, an ntfy topic): every
+    # segment is masked but a short word of a webhook's plain path ("hooks", "api").
+    segments = [
+        s if (scheme_low in _PATH_PLAIN and len(s) < 8 and not _mixed(s)) or not s else MASK
+        for s in path.split("/")
+    ]
     text = f"{scheme}://{netloc}{slash}{'/'.join(segments)}"
     if qmark:
         pairs = []

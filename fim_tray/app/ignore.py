@@ -8,6 +8,7 @@ depth, ``logs/app.log`` one path, ``cache/`` a folder and all below it.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import stat
 from collections.abc import Mapping
@@ -47,6 +48,11 @@ def check_pattern(pattern: str) -> str:
         raise ConfigError("An ignore pattern cannot be empty or name the whole folder.")
     if len(text) > MAX_PATTERN or any(c in text for c in "\0\n\r"):
         raise ConfigError("An ignore pattern must be one short line of text.")
+    probes = ("a", "x.y", ".hidden", "Z9_-~", "notes.txt")
+    if all(fnmatch.fnmatchcase(probe, text.rstrip("/").split("/")[-1]) for probe in probes) and (
+        "/" not in text.strip("/")
+    ):
+        raise ConfigError(f"{text!r} matches every name: it would quiet the whole folder.")
     if ".." in text.strip("/").split("/"):
         raise ConfigError(f"{text!r}: a pattern names paths inside the folder, never '..'.")
     return text

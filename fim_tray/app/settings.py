@@ -45,8 +45,8 @@ def parse(texts: Mapping[str, str | bool]) -> tuple[dict[str, object], dict[str,
         except ValueError:
             errors["max_mb_per_s"] = "a number of MB per second, or 0 for no cap"
         else:
-            if not math.isfinite(cap) or cap < 0:
-                errors["max_mb_per_s"] = "0 or more (0 is no cap)"
+            if not math.isfinite(cap) or cap < 0 or 0 < cap < 0.1:
+                errors["max_mb_per_s"] = "0 (no cap), or 0.1 MB/s or more"
             else:
                 values["max_mb_per_s"] = cap
     if "full_check_hours" in texts:

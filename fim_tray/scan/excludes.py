@@ -28,16 +28,16 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
 
 Match = Callable[[str], object]
 
-# What a default pattern never hides: a program (any x bit) or a set-uid / set-gid file, whatever
-# its name. A pattern a person writes (not one of the defaults) excludes what it says.
+# What a file pattern never hides: a program (any x bit) or a set-uid / set-gid file, whatever its
+# name and whoever wrote the pattern. A folder pattern (ending in "/") leaves out all it holds.
 PROTECTED = stat.S_ISUID | stat.S_ISGID | 0o111
 
 
 class Excluder:
     """Glob patterns. A pattern names files (anything but a folder) unless it ends with ``/``,
     then folders only (and all below them). Without another ``/`` it matches a name at any
-    depth; with one, the path relative to the watched folder. The defaults
-    (:data:`DEFAULT_EXCLUDES`) never hide a set-uid, set-gid or executable file.
+    depth; with one, the path relative to the watched folder. A file pattern never hides a
+    set-uid, set-gid or executable file.
 
     ``name_match`` and ``path_match`` are the quick test the walk binds once and tries on every
     entry (None when no pattern is of that kind): what matches neither is never excluded, and
@@ -60,9 +60,12 @@ class Excluder:
         ``st_mode`` (from lstat), asked for only when a default pattern matches a file."""
         if is_dir:
             return self._folders.match(name, rel)
-        if self._files.match(name, rel):
-            return True
-        return self._defaults.match(name, rel) and not mode() & PROTECTED
+        if self._files.match(name, rel) or self._defaults.match(name, rel):
+            # A name pattern quiets noise; it never hides a program or a set-uid/set-gid file,
+            # whoever wrote it (an ignored "*.log" must not blind the check to a binary gaining
+            # set-uid under that name). A folder pattern ("cache/") leaves out all it holds.
+            return not mode() & PROTECTED
+        return False
 
     def skips_entry(self, child: os.DirEntry[str], rel: str) -> bool:
         """:meth:`skips` for one entry of a listing; one whose details cannot be read is kept

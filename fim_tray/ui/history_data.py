@@ -134,17 +134,24 @@ def to_csv(items: Iterable[dict[str, Any]]) -> str:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for item in items:
-        writer.writerow([
+        writer.writerow([_cell(v) for v in (
             item.get("time", ""), name_from(item, "folder") or "", name_from(item, "path") or "",
             item.get("change", ""), "yes" if item.get("suspicious") else "no",
             " ".join(str(f) for f in item.get("fields") or ()),
             "no" if item.get("verified") is False else "yes",
-        ])  # fmt: skip
+        )])  # fmt: skip
     return out.getvalue()
+
+
+def _cell(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text: a file named ``=cmd|...`` never becomes a
+    formula (a leading ``'`` keeps it text)."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def to_json(items: Iterable[dict[str, Any]]) -> str:
     """The items as a JSON array of objects (before and after values included)."""
     keep = ("time", "folder", "folder_b64", "path", "path_b64", "change", "suspicious", "fields",
-            "before", "after", "verified")  # fmt: skip
+            "before", "after", "verified", "pattern", "dropped")  # fmt: skip
     return json.dumps([{k: item[k] for k in keep if k in item} for item in items], indent=1)

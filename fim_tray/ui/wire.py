@@ -35,6 +35,9 @@ def items_from_changes(
     return items
 
 
+NOTES = ("accepted", "by", "reported", "pattern", "dropped", "pending")
+
+
 def items_from_events(events: Iterable[Event]) -> list[dict[str, Any]]:
     """What the window needs to show the history, one item per event. A line whose MAC does
     not hold is shown, marked, and carries no signature: nothing can be accepted from it."""
@@ -45,6 +48,8 @@ def items_from_events(events: Iterable[Event]) -> list[dict[str, Any]]:
             "change": event.change, "suspicious": event.suspicious, "fields": list(event.fields),
             "before": event.before, "after": event.after, "verified": event.verified,
             "signature": event.signature if event.verified else None,
+            # what a line that is not a change says: an accept, an ignore, a folder given up
+            **{k: event.extra[k] for k in NOTES if k in event.extra},
         }  # fmt: skip
         items.append(item)
     return items

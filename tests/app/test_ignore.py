@@ -83,3 +83,20 @@ def test_twice_is_no_change_and_removing_an_unknown_one_says_so(
 def test_bad_patterns_are_refused_plainly(bad: str) -> None:
     with pytest.raises(ConfigError):
         check_pattern(bad)
+
+
+def test_patterns_that_match_every_name_are_refused() -> None:
+    from fim_tray.app.ignore import check_pattern
+    from fim_tray.errors import ConfigError
+
+    for pattern in ("*", "**", "?*", "*?"):
+        with pytest.raises(ConfigError):
+            check_pattern(pattern)
+    assert check_pattern("*.log") == "*.log"
+
+
+def test_csv_export_never_makes_a_formula() -> None:
+    from fim_tray.ui.history_data import to_csv
+
+    out = to_csv([{"time": "t", "folder": "/w", "path": "=cmd|' -C calc'!A0", "change": "added"}])
+    assert "'=cmd|" in out and ",=cmd" not in out

@@ -275,8 +275,10 @@ def test_a_default_pattern_never_hides_a_program_or_set_id_file(mode: int) -> No
     assert not _skips(excluder, "tool~", mode=mode)
 
 
-def test_a_pattern_of_a_persons_own_hides_what_it_says() -> None:
-    assert _skips(Excluder(["*.bak"]), "tool.bak", mode=0o104755)  # the person's choice
+def test_no_name_pattern_hides_a_program_or_a_set_uid_file() -> None:
+    assert _skips(Excluder(["*.bak"]), "notes.bak", mode=0o100644)  # the person's choice
+    assert not _skips(Excluder(["*.bak"]), "tool.bak", mode=0o104755)  # set-uid: never hidden
+    assert not _skips(Excluder(["*.log"]), "run.log", mode=0o100755)  # a program: never hidden
     assert not _skips(Excluder(["*.bak", "*~"]), "tool~", mode=0o104755)  # "*~" is a default
 
 
