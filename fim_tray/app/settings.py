@@ -30,9 +30,9 @@ def parse(texts: Mapping[str, str | bool]) -> tuple[dict[str, object], dict[str,
     errors: dict[str, str] = {}
     if "interval" in texts:
         try:
-            seconds = float(str(texts["interval"]).strip())
-        except ValueError:
-            errors["interval"] = "a number of seconds, such as 60"
+            seconds = _number(texts["interval"])
+        except ValueError as exc:
+            errors["interval"] = f"a number of seconds, such as 60{exc}"
         else:
             if not math.isfinite(seconds) or not MIN_INTERVAL <= seconds <= MAX_INTERVAL:
                 errors["interval"] = f"from {MIN_INTERVAL:g} to {MAX_INTERVAL:,.0f} seconds"
@@ -41,9 +41,9 @@ def parse(texts: Mapping[str, str | bool]) -> tuple[dict[str, object], dict[str,
     if "max_mb_per_s" in texts:
         text = str(texts["max_mb_per_s"]).strip()
         try:
-            cap = float(text or "0")
-        except ValueError:
-            errors["max_mb_per_s"] = "a number of MB per second, or 0 for no cap"
+            cap = _number(text or "0")
+        except ValueError as exc:
+            errors["max_mb_per_s"] = f"a number of MB per second, or 0 for no cap{exc}"
         else:
             if not math.isfinite(cap) or cap < 0 or 0 < cap < 0.1:
                 errors["max_mb_per_s"] = "0 (no cap), or 0.1 MB/s or more"
@@ -51,9 +51,9 @@ def parse(texts: Mapping[str, str | bool]) -> tuple[dict[str, object], dict[str,
                 values["max_mb_per_s"] = cap
     if "full_check_hours" in texts:
         try:
-            hours = float(str(texts["full_check_hours"]).strip())
-        except ValueError:
-            errors["full_check_hours"] = "a number of hours, such as 24"
+            hours = _number(texts["full_check_hours"])
+        except ValueError as exc:
+            errors["full_check_hours"] = f"a number of hours, such as 24{exc}"
         else:
             if not math.isfinite(hours) or not MIN_FULL_HOURS <= hours <= MAX_FULL_HOURS:
                 errors["full_check_hours"] = f"from {MIN_FULL_HOURS:g} to {MAX_FULL_HOURS:g} hours"
@@ -68,6 +68,19 @@ def parse(texts: Mapping[str, str | bool]) -> tuple[dict[str, object], dict[str,
     if "pause_on_battery" in texts:
         values["pause_on_battery"] = bool(texts["pause_on_battery"])
     return values, errors
+
+
+def _number(text: object) -> float:
+    """A number as typed; ``ValueError`` whose text (after a comma) says why when it is not,
+    a decimal comma named as such ("1,5" could be 1.5 or a thousands separator: neither is
+    guessed)."""
+    typed = str(text).strip()
+    if "," in typed:
+        raise ValueError(" (with a point for decimals, such as 1.5, and no thousands separator)")
+    try:
+        return float(typed)
+    except ValueError:
+        raise ValueError("") from None
 
 
 def set_notify(store: Store, path: str, on: bool) -> Folder:

@@ -88,3 +88,11 @@ def test_how_to_notify_is_a_setting(service: Service) -> None:
     assert service.config().notify_summary == "07:30"
     with pytest.raises(ConfigError, match="notify_summary"):
         service.update_settings({"notify_summary": "soon"})
+
+
+def test_a_decimal_comma_is_named_not_guessed() -> None:
+    from fim_tray.app.settings import parse
+
+    values, errors = parse({"interval": "1,5", "max_mb_per_s": "2,5"})
+    assert values == {}
+    assert all("a point for decimals" in errors[k] for k in ("interval", "max_mb_per_s"))
