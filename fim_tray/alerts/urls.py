@@ -111,6 +111,9 @@ def _syslog(url: str, scheme: str) -> Channel:
     host = parts.hostname or ""
     if not host or parts.username or parts.password:
         raise ChannelError(f"{mask(url)!r} names no host: write {scheme}://HOST:PORT.")
+    if len(host) > 253 or not host.isprintable() or "%" in host:  # no name is longer (DNS)
+        raise ChannelError(f"{mask(url)[:80]!r}...: that is not a host name (at most 253 "
+                           "characters, letters, digits, dots and dashes).")  # fmt: skip
     options = dict(parse_qsl(parts.query, keep_blank_values=True))
     ca = options.pop("ca", "") if transport == "tls" else ""
     if parts.path.strip("/") or options or parts.fragment:
@@ -132,6 +135,9 @@ def _jsonl(url: str, rest: str) -> Channel:
     path = unquote(rest.partition("?")[0])
     if path.endswith("/") or not os.path.basename(path):
         raise ChannelError(f"{mask(url)!r} names a folder, not a file.")
+    if not path.isprintable() or len(path) > 4096:  # %00, %0A: a name no file should have
+        raise ChannelError(f"{mask(url)[:80]!r}: the path holds a control character (such as "
+                           "%00 or %0A) or is too long; name a plain file.")  # fmt: skip
     return Channel(url, "jsonl", path=os.path.normpath(path))
 
 

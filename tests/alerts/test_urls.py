@@ -25,6 +25,7 @@ def test_each_kind_of_channel_is_told_apart() -> None:
         "not a url", "syslog+tcp://:514", "syslog+tcp://host:99999", "syslog+tcp://host:x",
         "syslog+smoke://host:514", "syslog+tcp://host:514/path", "jsonl://relative/path",
         "jsonl:///var/log/", "mailto://", "sys log://x", "syslog+tcp://u:p@host:514",
+        "jsonl:///tmp/x%00y", "jsonl:///tmp/a%0Ab.jsonl", "syslog+tcp://" + "a" * 300 + ":514",
     ],
 )  # fmt: skip
 def test_a_malformed_url_is_a_plain_error(url: str) -> None:
