@@ -13,14 +13,12 @@ import os
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from fim_tray.errors import ConfigError
 from fim_tray.models import Entry, Folder
 from fim_tray.scan.excludes import Excluder
 from fim_tray.store.config import Config
-from fim_tray.store.history import new_event_id
-from fim_tray.store.names import name_fields
+from fim_tray.store.history import folder_line
 from fim_tray.store.pending import pending_map
 from fim_tray.store.state import Store
 
@@ -95,7 +93,11 @@ def ignore(store: Store, path: str, pattern: str) -> IgnoreResult:
         gone = {s: p for s, p in pending.items() if _covered_now(excluder, folder, p, forgotten)}
         now = store.clock()
         store.history.append_records(
-            [_line(folder.path, "ignored", now, pattern, sorted(set(gone.values())))]
+            [
+                folder_line(
+                    folder.path, "ignored", now, pattern=pattern, dropped=sorted(set(gone.values()))
+                )
+            ]
         )
         updated = folder._replace(excludes=(*folder.excludes, pattern))
         store.save_config(_with(config, updated))
@@ -119,7 +121,9 @@ def unignore(
         folder = store.folder(path)
         if pattern not in folder.excludes:
             return IgnoreResult(folder.path, pattern, False)
-        store.history.append_records([_line(folder.path, "unignored", store.clock(), pattern, [])])
+        store.history.append_records(
+            [folder_line(folder.path, "unignored", store.clock(), pattern=pattern, dropped=[])]
+        )
         updated = folder._replace(excludes=tuple(p for p in folder.excludes if p != pattern))
         store.save_config(_with(config, updated))
         if put_back:
@@ -158,22 +162,3 @@ def _with(config: Config, folder: Folder) -> Config:
     return config._replace(
         folders=tuple(folder if f.path == folder.path else f for f in config.folders)
     )
-
-
-def _line(
-    folder: str, change: str, when: datetime, pattern: str, dropped: list[str]
-) -> dict[str, object]:
-    """The history line of a pattern added or removed, with the pending paths it dropped."""
-    return {
-        "id": new_event_id(when),
-        "time": when.isoformat(),
-        **name_fields(folder, "folder"),
-        "path": ".",
-        "change": change,
-        "suspicious": False,
-        "fields": [],
-        "before": None,
-        "after": None,
-        "pattern": pattern,
-        "dropped": dropped,
-    }

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
-from datetime import datetime
 
 from fim_tray.errors import FimError, FolderMissingError
 from fim_tray.models import Folder, ScanResult
@@ -15,8 +14,7 @@ from fim_tray.scan.record import Progress
 from fim_tray.scan.scanner import Scanner
 from fim_tray.scan.throttle import Throttle
 from fim_tray.store.baseline import XATTRS_RECORDED, Baseline
-from fim_tray.store.history import new_event_id
-from fim_tray.store.names import name_fields
+from fim_tray.store.history import folder_line
 from fim_tray.store.state import Store, resolve
 
 
@@ -113,26 +111,9 @@ def unwatch(store: Store, path: str) -> Folder:
             dropped = sorted((store.pending(folder).changes() or {}).values())
         except FimError:
             dropped = []
-        line = _folder_line(folder.path, "unwatched", store.clock(), pending=dropped)
+        line = folder_line(folder.path, "unwatched", store.clock(), pending=dropped)
         store.history.append_records([line])
         store.save_config(store.config().without_folder(folder.path))
         store.forget(folder)
     copies.prune_quietly(store)
     return folder
-
-
-def _folder_line(folder: str, change: str, when: datetime, **extra: object) -> dict[str, object]:
-    """The history line of a folder no longer watched (``pending``: the changes still to review
-    that went with it), so that watching it again later (a new baseline) never hides them."""
-    return {
-        "id": new_event_id(when),
-        "time": when.isoformat(),
-        **name_fields(folder, "folder"),
-        "path": ".",
-        "change": change,
-        "suspicious": False,
-        "fields": [],
-        "before": None,
-        "after": None,
-        **extra,
-    }

@@ -73,6 +73,24 @@ def change_json(change: Change, folder: str, when: datetime) -> dict[str, Any]:
     }
 
 
+def folder_line(folder: str, change: str, when: datetime, **extra: object) -> dict[str, Any]:
+    """A history line about a watched folder as a whole, not one of its files (``path`` is
+    "."): a folder given up, an ignore pattern added or removed; ``extra`` says what went
+    with it."""
+    return {
+        "id": new_event_id(when),
+        "time": when.isoformat(),
+        **name_fields(folder, "folder"),
+        "path": ".",
+        "change": change,
+        "suspicious": False,
+        "fields": [],
+        "before": None,
+        "after": None,
+        **extra,
+    }
+
+
 _CHAIN = b',"chain":"'
 MAC_HEX = 32  # hex digits of a line's MAC kept (128 bits)
 
