@@ -74,13 +74,21 @@ class Problem(NamedTuple):
 class ScanResult(NamedTuple):
     """Everything one walk of a watched folder saw."""
 
-    entries: dict[str, Entry]
+    entries: Mapping[str, Entry]  # a Records (fim_tray.records), packed
     problems: tuple[Problem, ...] = ()
     unlisted: frozenset[str] = frozenset()  # folders whose content could not be listed
     hashed_files: int = 0
     hashed_bytes: int = 0
     seconds: float = 0.0
     root_dev: int | None = None
+    # every entry seen: those in ``entries``, and those a check found as its baseline had
+    # them and did not keep (see Scanner's ``consume``); -1 when not counted
+    found: int = -1
+
+    @property
+    def files(self) -> int:
+        """How many entries the walk saw."""
+        return self.found if self.found >= 0 else len(self.entries)
 
 
 ChangeKey = tuple[str, str]  # (path, Change.signature()): see Change.key

@@ -10,7 +10,8 @@ from typing import Any
 from fim_tray.app.check import rescan
 from fim_tray.app.selection import is_selected, relative_name
 from fim_tray.errors import FimError, NotWatchedError, StorageError
-from fim_tray.models import Change, ChangeKey, Entry, Folder, FolderReport, Problem
+from fim_tray.models import Change, ChangeKey, Folder, FolderReport, Problem
+from fim_tray.records import Records, records_of
 from fim_tray.scan.compare import compare
 from fim_tray.store.config import Config
 from fim_tray.store.history import change_json, new_event_id
@@ -106,7 +107,7 @@ def accept_folder(
         return FolderReport(folder, store.clock(), files=len(result.entries))
     now = store.clock()
     committed = False
-    entries_if_saved: dict[str, Entry] | None = None
+    entries_if_saved: Records | None = None
     try:
         with store.locked():
             # The baseline again, under the lock: another accept may have saved it since it
@@ -125,7 +126,7 @@ def accept_folder(
             store.history.append_records(
                 _accepted_line(folder.path, c, now, by, c not in unreported) for c in changes
             )
-            entries = dict(trusted.entries)
+            entries = records_of(trusted.entries)  # loaded for this: changed in place
             for change in changes:
                 if change.after is None:
                     entries.pop(change.path, None)
@@ -194,7 +195,7 @@ def _paths_filter(selected: Sequence[str]) -> Callable[[Change], bool]:
     return lambda change: not selected or is_selected(change.path, selected)
 
 
-def _taken_in(store: Store, folder: Folder, entries: dict[str, Entry] | None) -> bool:
+def _taken_in(store: Store, folder: Folder, entries: Records | None) -> bool:
     """Whether a save that failed part way left ``entries`` as the folder's baseline (its file
     was replaced, the record of its generation could not be written): the accept then stands."""
     if entries is None:

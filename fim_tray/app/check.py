@@ -13,6 +13,7 @@ from fim_tray import logs
 from fim_tray.app.selection import selector
 from fim_tray.errors import FimError, FolderMissingError, ScanCancelled
 from fim_tray.models import Change, Folder, FolderReport, Problem, ScanResult
+from fim_tray.records import records_of
 from fim_tray.scan.compare import compare
 from fim_tray.scan.record import Progress
 from fim_tray.scan.scanner import Scanner
@@ -101,10 +102,11 @@ def _take_in_xattrs(store: Store, folder: Folder, result: ScanResult) -> str | N
     trusted = store.load_baseline(folder)  # again, under the lock: an accept may have saved it
     if trusted.extra.get(XATTRS_RECORDED):
         return None
-    entries = dict(trusted.entries)
-    for path, entry in entries.items():
-        now = result.entries.get(path)
-        if entry.xattrs is None and now is not None and now.xattrs is not None:
+    entries = records_of(trusted.entries)  # loaded for this: changed in place
+    for path in result.entries:  # the entries a check kept: those that differ (see consume)
+        entry = entries.get(path)
+        now = result.entries[path]
+        if entry is not None and entry.xattrs is None and now.xattrs is not None:
             entries[path] = entry._replace(xattrs=now.xattrs)
     extra = {**trusted.extra, XATTRS_RECORDED: 1}
     return store.save_baseline(folder, trusted._replace(entries=entries, extra=extra))
@@ -165,7 +167,11 @@ def check_folder(
     try:
         if scope is not None and ("" in scope or store.pending(folder).changes() is None):
             scope = None  # the whole folder, or pending changes this version cannot place
-        trusted = store.load_baseline(folder)
+        # A targeted check reads only the entries in its scope from the baseline's index.
+        trusted = store.load_baseline(folder, only=scope)
+        # The scan takes what it finds unchanged out of this copy of the baseline (consume):
+        # what is left of each is what changed, and the tree is never held twice.
+        trusted = trusted._replace(entries=records_of(trusted.entries))
         result = rescan(
             folder,
             config,
@@ -177,11 +183,12 @@ def check_folder(
             only=scope,
             throttle=throttle,
             processes=processes,
+            consume=True,
         )
-        before = trusted.entries
+        before = records_of(trusted.entries)
         in_scope = selector(scope or ())
         if scope is not None:
-            before = {p: e for p, e in before.items() if in_scope(p)}
+            before = before.subset(in_scope)
         changes = compare(before, result.entries, result.unlisted)
         if not trusted.extra.get(XATTRS_RECORDED):
             changes = _without_first_xattrs(changes)
@@ -201,7 +208,7 @@ def check_folder(
         now,
         changes=tuple(changes),
         problems=result.problems,
-        files=len(result.entries),
+        files=result.files,
         seconds=result.seconds,
     )
     try:

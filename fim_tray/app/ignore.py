@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from fim_tray.errors import ConfigError
 from fim_tray.models import Entry, Folder
+from fim_tray.records import records_of
 from fim_tray.scan.excludes import Excluder
 from fim_tray.store.config import Config
 from fim_tray.store.history import folder_line
@@ -102,7 +103,9 @@ def ignore(store: Store, path: str, pattern: str) -> IgnoreResult:
         updated = folder._replace(excludes=(*folder.excludes, pattern))
         store.save_config(_with(config, updated))
         if forgotten:
-            entries = {k: v for k, v in trusted.entries.items() if k not in forgotten}
+            entries = records_of(trusted.entries)  # loaded for this: changed in place
+            for rel in forgotten:
+                del entries[rel]
             obj["baseline"] = store.save_baseline(folder, trusted._replace(entries=entries))
         if gone or forgotten:
             _keep(obj, set(pending) - set(gone))
@@ -128,7 +131,9 @@ def unignore(
         store.save_config(_with(config, updated))
         if put_back:
             trusted = store.load_baseline(folder)
-            entries = {**put_back, **trusted.entries}  # what was recorded since stays
+            entries = records_of(trusted.entries)  # loaded for this: changed in place
+            for rel, entry in put_back.items():
+                entries.setdefault(rel, entry)  # what was recorded since stays
             signed = store.save_baseline(folder, trusted._replace(entries=entries))
             pending_file = store.pending(folder)
             obj = pending_file.read()

@@ -28,7 +28,8 @@ import threading
 from collections.abc import Callable, Collection
 from typing import Any
 
-from fim_tray.models import ENTRY_FIELDS, Entry, Problem, entries_from_columns
+from fim_tray.models import Problem
+from fim_tray.records import Records
 from fim_tray.scan.dirwalk import FD_WALK, Opener
 from fim_tray.scan.hashpool import HashPool, Stopped, describe_error
 from fim_tray.scan.record import CANNOT_LIST, REPLACED, VANISHED, Recorder, Unlisted, list_dir
@@ -103,8 +104,8 @@ def _serve(template: Recorder, root: str, threads: int, requests: int, results: 
             break
         prefix = marshal.loads(body)  # noqa: S302 - from the parent, over its own pipe
         found = _scan_folder(mine, opener, prefix, tell_dirs)
-        entries = found.entries
-        rows = (list(entries), list(map(tuple, entries.values())))  # plain tuples for marshal
+        entries = found.entries  # sent packed: bytes, which marshal writes as they are
+        rows = (list(entries), [record for _, record in entries.packed_items()])
         problems = [(p.path, p.message) for p in found.problems]
         _send(
             results,
@@ -121,7 +122,7 @@ class _Folder:
     def __init__(
         self,
         why: tuple[str, str | None] | None,
-        entries: dict[str, Entry] | None = None,
+        entries: Records | None = None,
         problems: list[Problem] | None = None,
         unlisted: Collection[str] = (),
         subfolders: list[str] | None = None,
@@ -130,7 +131,7 @@ class _Folder:
         nbytes: int = 0,
     ) -> None:
         self.why = why  # why it could not be listed, as Unlisted fields
-        self.entries = entries or {}
+        self.entries = entries if entries is not None else Records()
         self.problems = problems or []
         self.unlisted = unlisted
         self.subfolders = subfolders or []
@@ -139,8 +140,7 @@ class _Folder:
     @classmethod
     def from_message(cls, message: tuple[Any, ...]) -> _Folder:
         _, _, why, (paths, rows), problems, unlisted, subfolders, seen, files, nbytes = message
-        columns = list(zip(*rows, strict=True)) if rows else [()] * len(ENTRY_FIELDS)
-        entries = dict(zip(paths, entries_from_columns(paths, columns), strict=True))
+        entries = Records.from_packed(paths, rows)
         problems = [Problem(path, text) for path, text in problems]
         return cls(why and tuple(why), entries, problems, unlisted, subfolders, seen, files, nbytes)
 
@@ -354,7 +354,8 @@ def _assemble(recorder: Recorder, folders: dict[str, _Folder]) -> int:
         if folder.why is not None:
             recorder.unlistable(prefix, Unlisted(*folder.why))
             continue
-        recorder.entries.update(folder.entries)
+        for path, record in folder.entries.packed_items():
+            recorder.keep(path, record)
         recorder.problems.extend(folder.problems)
         recorder.unlisted.update(folder.unlisted)
         seen += folder.seen

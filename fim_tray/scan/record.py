@@ -9,6 +9,7 @@ from collections.abc import Callable, Container, Mapping
 from typing import NamedTuple
 
 from fim_tray.models import DEVICE_TYPES, Entry, EntryType, Problem
+from fim_tray.records import Records, is_dir, pack, same_details, stat_key
 from fim_tray.scan import hashpool, xattrs
 from fim_tray.scan.dirwalk import Dir, Replaced, list_folder
 from fim_tray.scan.excludes import Excluder
@@ -46,6 +47,7 @@ _UNSTATED = os.stat_result((0,) * 10)
 # Holds a big file's place in the entries while a worker hashes it, so the entries come out in
 # the order a serial scan gives; never part of a result.
 _PENDING = Entry("file", -1, -1, -1, -1, -1, -1, -1, error="being hashed")
+_PENDING_RECORD = pack(_PENDING)
 
 Listing = tuple[list[os.DirEntry[str]], Dir | None]
 
@@ -90,6 +92,7 @@ class Recorder:
         cancelled: Callable[[], bool] | None = None,
         throttle: Throttle | None = None,
         pool: HashPool | None = None,
+        consume: bool = False,
     ) -> None:
         self.excluder = excluder
         self.algorithm = algorithm
@@ -99,12 +102,22 @@ class Recorder:
         self.cancelled = cancelled
         self.throttle = throttle
         self.pool = pool
-        self.entries: dict[str, Entry] = {}
+        self.entries = Records()
         self.problems: list[Problem] = []
         self.unlisted: set[str] = set()
         self.hashed_files = 0
         self.hashed_bytes = 0
-        self._quick = None if full else previous  # the records whose digest may serve
+        packed = None if previous is None else _as_records(previous)
+        # The records whose digest may serve, packed: compared as bytes with what is found.
+        self._quick = None if full else packed
+        # ``consume``: what is found exactly as ``previous`` has it is not kept in ``entries``
+        # but taken out of ``previous`` (counted in ``unchanged``). A check then holds the
+        # baseline and what changed, never a second copy of the tree, and compares what is
+        # left of each. Folders are always kept (a folder that then cannot be listed is
+        # marked in ``entries``).
+        self.consume = consume
+        self._against = packed if consume else None
+        self.unchanged = 0
         # The folder being listed: its descriptor on POSIX (its entries' ``path`` is then just
         # their name), else None (their ``path`` is the full path).
         self._dir_fd: int | None = None
@@ -122,6 +135,7 @@ class Recorder:
             cancelled=None if worker else self.cancelled,
             throttle=self.throttle,
             pool=pool,
+            consume=self.consume and not worker,  # the parent takes in what a worker found
         )
 
     def unlistable(self, prefix: str, why: Unlisted) -> None:
@@ -192,8 +206,18 @@ class Recorder:
             self.hashed_bytes += nbytes
             if entry is None:
                 self.entries.pop(job.rel, None)
-            elif self.entries.get(job.rel) is _PENDING:
-                self.entries[job.rel] = entry
+            elif self.entries.record(job.rel) == _PENDING_RECORD:
+                del self.entries[job.rel]
+                self.keep(job.rel, pack(entry))
+
+    def keep(self, rel: str, record: bytes) -> None:
+        """Keep the packed ``record`` found for ``rel`` (see ``consume``)."""
+        against = self._against
+        if against is not None and not is_dir(record) and against.record(rel) == record:
+            del against[rel]
+            self.unchanged += 1
+        else:
+            self.entries.put(rel, record)
 
     def record_entry(self, child: os.DirEntry[str], rel: str) -> bool:
         """Record one directory entry; True when it is a folder to descend into."""
@@ -209,7 +233,7 @@ class Recorder:
             if regular:
                 entry = self.file_entry(child.path, rel, _UNSTATED)
                 if entry is not None:
-                    self.entries[rel] = entry
+                    self._keep_entry(rel, entry)
                 return False
         try:
             st = child.stat(follow_symlinks=False)
@@ -220,12 +244,30 @@ class Recorder:
             self.problems.append(Problem(rel, f"cannot read its details: {describe_error(exc)}"))
             return False
         fmt = st.st_mode & _IFMT
+        quick = self._quick
+        old_record = quick.record(rel) if quick is not None else None
+        if old_record is not None and fmt != _IFLNK:
+            # A quick rescan: the details found, packed, are compared with the previous record
+            # as bytes before any object is built. All the same (for a file: size, mtime, ctime
+            # and inode, so the content is taken as unchanged; only `check --full` reads it
+            # again): the previous record itself is kept.
+            kind = "dir" if fmt == _IFDIR else _TYPES.get(fmt, "other")
+            size = (
+                st.st_size
+                if fmt == _IFREG
+                else (st.st_rdev if kind in DEVICE_TYPES else 0)
+            )
+            key = stat_key(
+                size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode & _PERMS,
+                st.st_uid, st.st_gid,
+            )  # fmt: skip
+            if key is not None and same_details(old_record, key, kind, digest=fmt == _IFREG):
+                self.keep(rel, old_record)
+                return kind == "dir"
         if fmt == _IFREG:
-            # A quick rescan: the stat fields are compared with the previous record before any
-            # object is built. Same size, mtime, ctime and inode: the content is taken as
-            # unchanged (only `check --full` reads it again).
-            quick = self._quick
-            old = quick.get(rel) if quick is not None else None
+            # Same size, mtime, ctime and inode, some other detail changed (mode, owner): the
+            # digest still serves.
+            old = quick.get(rel) if quick is not None and old_record is not None else None
             if (
                 old is not None
                 and old.ino == st.st_ino
@@ -235,26 +277,33 @@ class Recorder:
                 and old.type == "file"
                 and old.digest is not None
             ):
-                self.entries[rel] = self._stat_entry(child.name, rel, "file", st, None, old.digest)
+                entry = self._stat_entry(child.name, rel, "file", st, None, old.digest)
+                self._keep_entry(rel, entry)
                 return False
             entry = self.file_entry(child.path, rel, st)
             if entry is not None:
-                self.entries[rel] = entry
+                self._keep_entry(rel, entry)
             return False
         if fmt == _IFLNK:
             try:
                 target = os.readlink(child.path, dir_fd=self._dir_fd)
             except OSError as exc:
-                self.entries[rel] = hashpool.entry_from_stat(
-                    st, "symlink", error=describe_error(exc)
+                self._keep_entry(
+                    rel, hashpool.entry_from_stat(st, "symlink", error=describe_error(exc))
                 )
                 return False
-            self.entries[rel] = self._stat_entry(child.name, rel, "symlink", st, target)
+            self._keep_entry(rel, self._stat_entry(child.name, rel, "symlink", st, target))
             return False
         # Folders, FIFOs, sockets and devices are recorded by type and never opened.
         kind = "dir" if fmt == _IFDIR else _TYPES.get(fmt, "other")
-        self.entries[rel] = self._stat_entry(child.name, rel, kind, st, None)
+        self._keep_entry(rel, self._stat_entry(child.name, rel, kind, st, None))
         return kind == "dir"
+
+    def _keep_entry(self, rel: str, entry: Entry) -> None:
+        if entry is _PENDING:  # its place held for merge(), which keeps what is found
+            self.entries.put(rel, _PENDING_RECORD)
+        else:
+            self.keep(rel, pack(entry))
 
     def _stat_entry(
         self,
@@ -352,3 +401,8 @@ class Recorder:
         self.hashed_files += files
         self.hashed_bytes += nbytes
         return entry
+
+
+def _as_records(entries: Mapping[str, Entry]) -> Records:
+    """``entries`` packed, as a baseline already is (a test may hand a plain dict)."""
+    return entries if isinstance(entries, Records) else Records(entries)

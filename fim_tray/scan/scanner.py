@@ -54,6 +54,7 @@ class Scanner:
         only: Collection[str] | None = None,
         processes: bool = False,
         recorder: type[Recorder] = Recorder,
+        consume: bool = False,
     ) -> None:
         self.root = root
         self.excludes = excludes
@@ -71,6 +72,9 @@ class Scanner:
         self.processes = processes
         # What records each listed folder; a test gives a subclass to act between two steps.
         self.recorder = recorder
+        # Entries found as ``previous`` has them are taken out of it, not kept in the result
+        # (see Recorder): for a check, which then compares what is left of each.
+        self.consume = consume
 
     def run(self) -> ScanResult:
         started = time.monotonic()
@@ -88,6 +92,7 @@ class Scanner:
             progress=self.progress,
             cancelled=self.stop.is_set if self.stop is not None else None,
             throttle=self.throttle,
+            consume=self.consume,
         )
         workers = hash_threads(self.hash_workers)
         pool: HashPool | None = None
@@ -114,6 +119,7 @@ class Scanner:
         return ScanResult(
             root_dev=root_dev,
             entries=recorder.entries,
+            found=len(recorder.entries) + recorder.unchanged,
             problems=tuple(recorder.problems),
             unlisted=frozenset(recorder.unlisted),
             hashed_files=recorder.hashed_files,

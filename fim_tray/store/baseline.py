@@ -13,6 +13,7 @@ from typing import Any, NamedTuple, NoReturn
 from fim_tray import jsonio
 from fim_tray.errors import BaselineError, BaselineTamperedError
 from fim_tray.models import Entry
+from fim_tray.records import Records
 from fim_tray.store.names import decode_name, encode_name, name_fields, name_from
 
 SCHEMA = 1
@@ -37,7 +38,7 @@ class Baseline(NamedTuple):
 
     folder: str
     algorithm: str
-    entries: dict[str, Entry]
+    entries: Mapping[str, Entry]  # a Records when loaded or scanned
     created: datetime
     updated: datetime
     root_dev: int | None = None
@@ -78,7 +79,7 @@ def _target_json(target: str) -> dict[str, str]:
     return name_fields(target, "target")
 
 
-def _entries_from_json(items: Any) -> dict[str, Entry]:
+def _entries_from_json(items: Any) -> Records:
     """The entries of a parsed body; a malformed one raises KeyError, TypeError, ValueError or
     AttributeError, which :func:`parse` reports.
 
@@ -86,7 +87,7 @@ def _entries_from_json(items: Any) -> dict[str, Entry]:
     call with keyword arguments per entry. ``int()`` stays: it is what rejects a signed body
     whose numbers are not numbers, and costs little on what already is an int.
     """
-    entries: dict[str, Entry] = {}
+    entries = Records()
     for obj in items:
         path = obj.get("path")
         if type(path) is not str:

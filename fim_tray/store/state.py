@@ -8,7 +8,7 @@ import contextlib
 import os
 import stat
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +22,7 @@ from fim_tray.errors import (
     StorageError,
 )
 from fim_tray.models import Entry, Event, Folder
+from fim_tray.records import Records, records_of
 from fim_tray.store import baseline as baseline_file
 from fim_tray.store import cache, restore_log
 from fim_tray.store import config as config_file
@@ -250,16 +251,21 @@ class Store:
         """The signed pending file of ``folder`` (see :mod:`fim_tray.store.pending`)."""
         return PendingFile(self.paths.pending_file(folder.id), self.key(), folder.id)
 
-    def load_baseline(self, folder: Folder) -> Baseline:
-        """The verified baseline of ``folder``; it must also be the one fim-tray last wrote."""
-        record, _signature = self.load_signed(folder)
+    def load_baseline(self, folder: Folder, only: Collection[str] | None = None) -> Baseline:
+        """The verified baseline of ``folder``; it must also be the one fim-tray last wrote.
+        ``only`` (relative paths) limits its entries to those paths and what is under them,
+        read from the baseline's index without loading the rest (see :func:`load_signed_file`).
+        """
+        record, _signature = self.load_signed(folder, only)
         return record
 
-    def load_signed(self, folder: Folder) -> tuple[Baseline, str]:
+    def load_signed(
+        self, folder: Folder, only: Collection[str] | None = None
+    ) -> tuple[Baseline, str]:
         """:meth:`load_baseline`, and the signature of the JSON it verified."""
         self.check_folders()
         path = self.paths.baseline_file(folder.id)
-        record, signature = load_signed_file(path, self.key())
+        record, signature = load_signed_file(path, self.key(), only)
         if record.folder != folder.path:
             raise BaselineTamperedError(
                 f"The baseline {path} is signed for another folder ({record.folder}), not "
@@ -275,7 +281,7 @@ class Store:
             # Read just before another process saved and committed a newer one: ask again
             # under the lock, which every save holds from its baseline to its commit.
             with self.locked():
-                record, signature = load_signed_file(path, self.key())
+                record, signature = load_signed_file(path, self.key(), only)
                 current = self._current_generation(folder, record)
         if current:
             return record, signature
@@ -289,7 +295,7 @@ class Store:
             # A save may be under way (baseline written, pending file not yet): ask again
             # under the lock, which every save holds for both files.
             with self.locked():
-                record, signature = load_signed_file(path, self.key())
+                record, signature = load_signed_file(path, self.key(), only)
                 expected = self.pending(folder).baseline()
         # None: no pending file (an install older than this check), or one that fails its
         # signature. The limit: a baseline and a pending file put back together, both from
@@ -398,25 +404,42 @@ def load_baseline_file(path: Path, key: bytes) -> Baseline:
     return load_signed_file(path, key)[0]
 
 
-def load_signed_file(path: Path, key: bytes) -> tuple[Baseline, str]:
-    """:func:`load_baseline_file`, and the signature of the JSON it verified."""
+def load_signed_file(
+    path: Path, key: bytes, only: Collection[str] | None = None
+) -> tuple[Baseline, str]:
+    """:func:`load_baseline_file`, and the signature of the JSON it verified. ``only``
+    (relative paths) keeps just the entries of those paths and of what is under them: read
+    through the cache's index, searched without loading it whole (a file event in a folder of
+    a million files), when the cache is the JSON's own; else from the whole baseline."""
     data = baseline_file.read(path)
     source = f"The baseline {path}"
     json_mac = baseline_file.signature(data, key)
     if json_mac is None:  # damaged, tampered, another key or schema: parse says which
         baseline_file.parse(data, key, source=source)
         raise BaselineError(f"{source} is not in the layout fim-tray writes.")
-    try:
-        cached = jsonio.read_own(cache.cache_path(path))
-    except OSError:  # none yet (FileNotFoundError), or unreadable: the JSON it is
-        cached = b""
-    record = cache.decode(cached, json_mac, key) if cached else None
-    if record is not None:
-        return record, json_mac
-    # The very bytes that were verified: the cache must hold what json_mac signs.
-    record = baseline_file.parse(data, key, source=source)
-    _write_cache(path, record, json_mac, key)
+    if only is not None:
+        index = cache.open_index(path, json_mac, key)
+        if index is not None:
+            with index:
+                entries = index.entries(only, only)
+            return index.record._replace(entries=entries), json_mac
+    record = cache.load(path, json_mac, key)  # None: none yet, unreadable, or not its own
+    if record is None:
+        # The very bytes that were verified: the cache must hold what json_mac signs.
+        record = baseline_file.parse(data, key, source=source)
+        _write_cache(path, record, json_mac, key)
+    if only is not None:
+        record = record._replace(entries=_within(record.entries, only))
     return record, json_mac
+
+
+def _within(entries: Mapping[str, Entry], only: Collection[str]) -> Records:
+    """The entries of the paths ``only`` and of what is under them."""
+    tops = frozenset(only)
+    if "" in tops:  # the whole folder
+        return records_of(entries)
+    folders = tuple(top + "/" for top in tops)
+    return records_of(entries).subset(lambda path: path in tops or path.startswith(folders))
 
 
 def save_baseline_file(path: Path, record: Baseline, key: bytes) -> str:

@@ -20,7 +20,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partialmethod
 from pathlib import Path
@@ -48,7 +48,7 @@ def baseline_path(home: Path, watched: Path) -> Path:
     return paths_of(home).baseline_file(folder_id(str(watched)))
 
 
-def load_entries(home: Path, watched: Path) -> dict[str, Entry]:
+def load_entries(home: Path, watched: Path) -> Mapping[str, Entry]:
     key = load_or_create(paths_of(home).key_file)
     return baseline_store.load(baseline_path(home, watched), key).entries
 

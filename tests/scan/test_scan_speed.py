@@ -18,6 +18,7 @@ import pytest
 from fim_tray import jsonio
 from fim_tray.errors import ConfigError, ScanCancelled
 from fim_tray.models import Entry, ScanResult
+from fim_tray.records import Records
 from fim_tray.scan import hashing, hashpool
 from fim_tray.scan.compare import compare
 from fim_tray.scan.hashing import BUFFER_SIZE, hash_fd
@@ -428,7 +429,8 @@ def test_quick_rescan_of_an_unchanged_tree_hashes_nothing_and_reuses_every_recor
     assert (second.hashed_files, second.hashed_bytes) == (0, 0)
     assert threads_used == {}  # nothing opened, no worker started
     assert second.entries == first.entries
-    assert all(second.entries[p] is first.entries[p] for p in first.entries)
+    assert isinstance(first.entries, Records) and isinstance(second.entries, Records)
+    assert all(second.entries.record(p) is first.entries.record(p) for p in first.entries)
     assert compare(first.entries, second.entries) == []
 
 

@@ -147,19 +147,15 @@ def test_extra_values_come_back_as_a_parse_of_the_json_gives_them(path: Path) ->
     )
 
 
-@pytest.mark.parametrize(
-    "values",
-    [[], [0, 255], [256, 65536], [-1, 2**63 - 1], [0, 2**64 - 1], [-1, 2**64 - 1], [2**100]],
-)
-def test_int_columns_round_trip_in_the_smallest_array_that_holds_them(values: list[int]) -> None:
-    packed = cache._pack(values)
-    assert cache._unpack(packed) == values
-    assert all(type(v) is int for v in cache._unpack(packed))
-
-
-def test_columns_that_are_not_all_ints_stay_lists() -> None:
-    for values in (["file", "dir"], [None, "ab"], [1, None], [1, 1.5]):
-        assert cache._pack(values) == values
+def test_a_cache_holds_frames_of_sorted_records_and_reads_back_across_them(
+    path: Path, parses: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache, "FRAME", 3)  # 8 entries: three frames, the last one short
+    state.save_baseline_file(path, _baseline(), KEY)
+    loaded = state.load_baseline_file(path, KEY)
+    assert parses == []
+    assert loaded == _baseline()
+    assert sorted(loaded.entries) == sorted(_entries())
 
 
 # -- missing, stale, tampered: ignored, then rebuilt ----------------------------------------------
@@ -202,19 +198,28 @@ def test_the_previous_json_put_back_never_gets_the_newer_cache(
 
 @pytest.mark.parametrize(
     "where",
-    ["magic", "mac", "json signature", "tag", "payload start", "payload middle", "last byte"],
+    [
+        "magic",
+        "mac",
+        "json signature",
+        "tag",
+        "payload start",
+        "payload middle",
+        "table offset",
+        "last byte",
+    ],
 )
 def test_a_tampered_cache_is_ignored_and_rebuilt(where: str, path: Path, parses: list[str]) -> None:
     state.save_baseline_file(path, _baseline(), KEY)
     size = _cache(path).stat().st_size
-    signed = len(cache.MAGIC) + 32
     offsets = {
         "magic": 0,
-        "mac": len(cache.MAGIC) + 5,
-        "json signature": signed + 3,
-        "tag": signed + 32,
-        "payload start": signed + 32 + len(cache._TAG),
+        "json signature": len(cache.MAGIC) + 3,
+        "tag": len(cache.MAGIC) + 32,
+        "payload start": len(cache.MAGIC) + 32 + len(cache._TAG),
         "payload middle": size // 2,
+        "table offset": size - 32 - 3,
+        "mac": size - 5,
         "last byte": size - 1,
     }
     _flip(_cache(path), offsets[where])
@@ -381,3 +386,79 @@ def test_service_checks_from_the_cache_and_remove_deletes_it(
     assert service.store.load_baseline(folder).entries["l\udcffink"].target == "\udcfe\udc80target"
     service.unwatch(str(watched))
     assert sorted(base.parent.iterdir()) == []
+
+
+# -- the index: a search that reads only the frames it needs --------------------------------------
+
+
+def _many() -> dict[str, Entry]:
+    """A tree of 3 folders of 40 files, and names that sort around the folders' own."""
+    entry = _entries()["a.txt"]
+    many = {f"d{d}/f{i:02d}": entry._replace(ino=d * 100 + i) for d in range(3) for i in range(40)}
+    for name in ("d1", "d1.txt", "d1-x", "d10/f", "d1/sub/deep"):
+        many[name] = entry._replace(ino=hash(name) & 0xFFFF)
+    return many
+
+
+def test_the_index_finds_paths_and_everything_under_folders_reading_only_their_frames(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache, "FRAME", 7)
+    many = _many()
+    json_mac = state.save_baseline_file(path, sample_baseline(many), KEY)
+    reads: list[int] = []
+    real = cache._Reader.frame
+
+    def counted(self: cache._Reader, offset: int) -> tuple[Any, int]:
+        reads.append(offset)
+        return real(self, offset)
+
+    monkeypatch.setattr(cache._Reader, "frame", counted)
+    index = cache.open_index(path, json_mac, KEY)
+    assert index is not None
+    with index:
+        assert index.count == len(many) and index.record.folder == sample_baseline({}).folder
+        reads.clear()
+        found = index.entries(["d2/f39", "d0/f00", "nope", "d1.txt"], ["d1"])
+        under_d1 = {p for p in many if p.startswith("d1/")}
+        assert set(found) == {"d2/f39", "d0/f00", "d1.txt"} | under_d1
+        assert all(found[p] == many[p] for p in found)
+        assert len(reads) < len(many) // 7  # not every frame
+        assert set(index.entries([], [""])) == set(many)
+        assert dict(index.entries(["d9"], ["d9"])) == {}
+
+
+@pytest.mark.parametrize("damage", ["flip", "cut", "other json"])
+def test_a_damaged_index_is_not_searched_and_a_targeted_load_reads_the_json(
+    damage: str, path: Path, parses: list[str]
+) -> None:
+    many = _many()
+    json_mac = state.save_baseline_file(path, sample_baseline(many), KEY)
+    data = _cache(path).read_bytes()
+    if damage == "flip":
+        _flip(_cache(path), len(data) // 3)
+    elif damage == "cut":
+        _cache(path).write_bytes(data[: len(data) - 40])
+    else:
+        json_mac = "00" * 32
+    assert cache.open_index(path, json_mac, KEY) is None
+    if damage != "other json":
+        record = state.load_signed_file(path, KEY, ["d0/f01", "d2"])[0]
+        assert parses == [f"The baseline {path}"]
+        assert set(record.entries) == {"d0/f01"} | {p for p in many if p.startswith("d2/")}
+
+
+def test_a_targeted_load_never_loads_the_whole_cache(
+    path: Path, monkeypatch: pytest.MonkeyPatch, parses: list[str]
+) -> None:
+    many = _many()
+    state.save_baseline_file(path, sample_baseline(many), KEY)
+
+    def refuse(*_args: object) -> Baseline:
+        raise AssertionError("the whole cache was loaded")
+
+    monkeypatch.setattr(cache, "load", refuse)
+    record, _mac = state.load_signed_file(path, KEY, ["d1"])
+    assert parses == []
+    assert set(record.entries) == {"d1"} | {p for p in many if p.startswith("d1/")}
+    assert record.folder == sample_baseline({}).folder
