@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import marshal
 import struct
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 from fim_tray.models import Entry, EntryType
@@ -130,10 +130,17 @@ class Records(MutableMapping[str, Entry]):
 
     __slots__ = ("_packed",)
 
-    def __init__(self, items: Mapping[str, Entry] | Iterable[tuple[str, Entry]] = ()) -> None:
-        self._packed: dict[str, bytes] = {}
+    def __init__(
+        self,
+        items: Mapping[str, Entry] | Iterable[tuple[str, Entry]] = (),
+        *,
+        packed: dict[str, bytes] | None = None,
+    ) -> None:
+        """Records of ``items`` (entries, or another Records' records), or the ``packed``
+        dict itself (path -> record, taken over, not copied)."""
+        self._packed: dict[str, bytes] = {} if packed is None else packed
         if isinstance(items, Records):
-            self._packed.update(items._packed)
+            self._packed.update(items.packed_items())
         elif items:
             self.update(items)
 
@@ -168,7 +175,7 @@ class Records(MutableMapping[str, Entry]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Records):
-            return self._packed == other._packed
+            return len(self) == len(other) and self._packed.items() == other.packed_items()
         if isinstance(other, Mapping):
             return len(self) == len(other) and all(
                 other.get(path) == entry for path, entry in self.items()
@@ -192,22 +199,20 @@ class Records(MutableMapping[str, Entry]):
         """Keep ``record`` (made by :func:`pack`, or another Records') for ``path``."""
         self._packed[path] = record
 
-    def packed_items(self) -> Iterable[tuple[str, bytes]]:
+    def packed_items(self) -> ItemsView[str, bytes]:
         """(path, record) pairs, in no order."""
         return self._packed.items()
 
     def update(self, other: Any = (), /, **kwargs: Entry) -> None:
         """As dict.update; the records of another Records are taken as they are."""
         if isinstance(other, Records) and not kwargs:
-            self._packed.update(other._packed)
+            self._packed.update(other.packed_items())
         else:
             super().update(other, **kwargs)
 
     def subset(self, keep: Callable[[str], bool]) -> Records:
         """The records of the paths ``keep`` says yes to (sharing the records)."""
-        made = Records()
-        made._packed = {path: record for path, record in self._packed.items() if keep(path)}
-        return made
+        return Records(packed={path: rec for path, rec in self._packed.items() if keep(path)})
 
     def copy(self) -> Records:
         """A copy that shares the records (bytes objects never change)."""

@@ -108,6 +108,7 @@ class Recorder:
         self.hashed_files = 0
         self.hashed_bytes = 0
         packed = None if previous is None else _as_records(previous)
+        self._previous = packed
         # The records whose digest may serve, packed: compared as bytes with what is found.
         self._quick = None if full else packed
         # ``consume``: what is found exactly as ``previous`` has it is not kept in ``entries``
@@ -207,8 +208,12 @@ class Recorder:
             if entry is None:
                 self.entries.pop(job.rel, None)
             elif self.entries.record(job.rel) == _PENDING_RECORD:
-                del self.entries[job.rel]
-                self.keep(job.rel, pack(entry))
+                record = pack(entry)
+                if self._against is not None and self._against.record(job.rel) == record:
+                    del self.entries[job.rel], self._against[job.rel]  # unchanged: see keep()
+                    self.unchanged += 1
+                else:
+                    self.entries.put(job.rel, record)  # in its held place
 
     def keep(self, rel: str, record: bytes) -> None:
         """Keep the packed ``record`` found for ``rel`` (see ``consume``)."""
@@ -302,8 +307,14 @@ class Recorder:
     def _keep_entry(self, rel: str, entry: Entry) -> None:
         if entry is _PENDING:  # its place held for merge(), which keeps what is found
             self.entries.put(rel, _PENDING_RECORD)
-        else:
-            self.keep(rel, pack(entry))
+            return
+        record = pack(entry)
+        previous = self._previous
+        if previous is not None:
+            old = previous.record(rel)
+            if old == record:  # the previous record itself: shared, and seen at once as same
+                record = old
+        self.keep(rel, record)
 
     def _stat_entry(
         self,
