@@ -52,6 +52,9 @@ LOCK_TIMEOUT_ENV = "FIM_TRAY_LOCK_TIMEOUT"
 NO_GC_COMMANDS = frozenset({"add", "check", "accept", "list"})
 # Commands that run on this one thread: their first baselines and full re-hashes may fork.
 PROCESS_COMMANDS = frozenset({"add", "check"})
+# Commands that run on: each check of a whole folder runs in a child process, whose memory goes
+# back to the OS when it ends (see fim_tray.app.isolated).
+ISOLATE_COMMANDS = frozenset({"tray", "monitor"})
 log = logs.getLogger("fim_tray")
 
 
@@ -617,7 +620,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with paused:
             service = Service(
-                lock_timeout=_lock_timeout(), processes=args.command in PROCESS_COMMANDS
+                lock_timeout=_lock_timeout(),
+                processes=args.command in PROCESS_COMMANDS,
+                isolate=(args.command or "tray") in ISOLATE_COMMANDS,
             )
             return command(service, args)
     except FimError as exc:
