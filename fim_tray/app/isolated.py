@@ -30,7 +30,7 @@ import threading
 from collections import deque
 from datetime import datetime
 from types import MappingProxyType
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from fim_tray import jsonio, logs
 from fim_tray.app import check
@@ -47,8 +47,12 @@ if TYPE_CHECKING:
 log = logs.getLogger(__name__)
 
 MODULE = "fim_tray.app.isolated"
+CHILD_COMMAND = "_check-folder"  # the same in a frozen build: see fim_tray.cli.main
 POLL = 0.1  # seconds between looks at ``stop`` while the child works
-STOP_GRACE = 5.0  # seconds a child asked to stop has to end before it is killed
+# Seconds a child asked to stop has to end before it is killed. A scan stops within a fraction
+# of a second; a child recording what it found (under the data lock, which it may wait for) is
+# let finish, since a kill could cut a history line in half.
+STOP_GRACE = 30.0
 EXIT_WAIT = 30.0  # seconds a child that sent its report, or its last word, has to end
 READ_CHUNK = 1 << 20  # a frame's bytes are read this many at a time, never all at once
 LOG_LINES = 20  # the child's last log lines kept, to name what ended it
@@ -102,8 +106,7 @@ def check_folder(
     The same report, progress and :class:`ScanCancelled` on ``stop`` (the child is then asked
     to stop, and killed if it does not end within STOP_GRACE seconds). A child that ends
     without a report (a crash, the OOM killer) or says something unusable makes an error
-    report, never an exception. One that cannot be started, or a frozen build (which has no
-    ``-m``), checks in this process instead.
+    report, never an exception. One that cannot be started leaves the check to this process.
 
     ``throttle`` is passed as its rate: the child has a bucket of its own, which starts empty.
     Folders are checked one after another, so their reads still keep to the cap together;
@@ -118,8 +121,6 @@ def check_folder(
             processes=processes,
         )  # fmt: skip
 
-    if getattr(sys, "frozen", False):
-        return here()
     request = {
         "paths": store.paths,
         "lock_timeout": store.lock_timeout,
@@ -150,7 +151,9 @@ def _start() -> subprocess.Popen[bytes]:
 
     from fim_tray.platform.launch import child_env, safe_cwd
 
-    if sys.version_info >= (3, 11):
+    if getattr(sys, "frozen", False):  # no -m there: the executable runs main() as a command
+        command = [sys.executable, CHILD_COMMAND]
+    elif sys.version_info >= (3, 11):
         command = [sys.executable, "-P", "-m", MODULE]
     else:
         command = [sys.executable, "-c", _RUN_310]
@@ -385,7 +388,7 @@ def _end(proc: subprocess.Popen[bytes]) -> None:
 # -- the child -------------------------------------------------------------------------------------
 
 
-def main() -> None:
+def main() -> NoReturn:
     """The child: read one request on stdin, check, send the report on stdout, end."""
     # The frames get a descriptor of their own; whatever else writes to stdout (a stray print)
     # goes to stderr, the parent's log, and never among them.
@@ -409,6 +412,8 @@ def main() -> None:
 
 def _serve(inp: IO[bytes], out: IO[bytes]) -> int:
     head = _read_exactly(inp, _HEAD.size)
+    if not head:  # stopped before it was asked anything: nothing to do, nothing to say
+        return 0
     kind, size = _HEAD.unpack(head)
     if kind != _REQUEST:
         raise ValueError(f"not a request: {kind!r}")

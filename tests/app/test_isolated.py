@@ -216,6 +216,20 @@ def test_a_child_that_prints_nonsense_is_an_error(
     assert not _children()
 
 
+def test_a_child_that_does_not_stop_when_asked_is_killed(
+    small: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _child_runs(monkeypatch, "import time; time.sleep(60)")  # never reads its stdin
+    monkeypatch.setattr(isolated, "STOP_GRACE", 0.5)
+    stop = threading.Event()
+    stop.set()
+    started = time.monotonic()
+    with pytest.raises(ScanCancelled):
+        small.check_folder(small.folders()[0], stop=stop)
+    assert time.monotonic() - started < 5
+    assert not _children()
+
+
 def test_a_child_that_fails_is_an_error_that_names_its_last_words(
     small: Service, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -255,6 +269,24 @@ def test_a_check_of_the_paths_file_events_named_stays_in_this_process(
     (Path(folder.path) / "a.txt").write_text("changed\n")
     report = small.check_folder(folder, paths={"a.txt"})
     assert [(c.kind, c.path) for c in report.new] == [("modified", "a.txt")]
+
+
+def test_a_frozen_build_runs_its_child_as_a_command_of_its_own(
+    small: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exe = tmp_path / "fim-tray"  # stands for the frozen executable: the command line, as is
+    exe.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m fim_tray "$@"\n')
+    exe.chmod(0o700)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(exe))
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    folder = small.folders()[0]
+    (Path(folder.path) / "a.txt").write_text("changed\n")
+    seen: list[int] = []
+    report = small.check_folder(folder, progress=seen.append)
+    assert report.error is None
+    assert [(c.kind, c.path) for c in report.new] == [("modified", "a.txt")]
+    assert seen == [1]
 
 
 def test_only_the_tray_and_the_monitor_isolate_their_checks(home: Path) -> None:
