@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 class Service:
     """The use cases over one :class:`Store`. ``processes``: first baselines and full re-hashes
     may fork worker processes (see :class:`Scanner`), for a caller with one thread only, such
-    as the command line; never the tray."""
+    as the command line; never the tray. ``isolate``: checks of a whole folder run in a
+    short-lived child process (see :mod:`fim_tray.app.isolated`), for the processes that run
+    on (the tray, ``monitor``), which would otherwise keep the memory of the biggest check."""
 
     def __init__(
         self,
@@ -41,9 +43,11 @@ class Service:
         clock: Callable[[], datetime] = local_now,
         lock_timeout: float = 30.0,
         processes: bool = False,
+        isolate: bool = False,
     ) -> None:
         self.store = Store(paths, clock=clock, lock_timeout=lock_timeout)
         self.processes = processes
+        self.isolate = isolate
 
     @property
     def paths(self) -> Paths:
@@ -129,7 +133,22 @@ class Service:
         paths: Collection[str] | None = None,
         throttle: Throttle | None = None,
     ) -> FolderReport:
-        """One folder's report; see :func:`fim_tray.app.check.check_folder`."""
+        """One folder's report; see :func:`fim_tray.app.check.check_folder`. With ``isolate``,
+        the whole folder (``paths`` None) is checked in a child process; a check of the paths
+        file events named reads little and stays here."""
+        if self.isolate and paths is None:
+            from fim_tray.app import isolated
+
+            return isolated.check_folder(
+                self.store,
+                folder,
+                config,
+                full=full,
+                progress=progress,
+                stop=stop,
+                throttle=throttle,
+                processes=self.processes,
+            )
         return check.check_folder(
             self.store,
             folder,

@@ -52,6 +52,9 @@ LOCK_TIMEOUT_ENV = "FIM_TRAY_LOCK_TIMEOUT"
 NO_GC_COMMANDS = frozenset({"add", "check", "accept", "list"})
 # Commands that run on this one thread: their first baselines and full re-hashes may fork.
 PROCESS_COMMANDS = frozenset({"add", "check"})
+# Commands that run on: each check of a whole folder runs in a child process, whose memory goes
+# back to the OS when it ends (see fim_tray.app.isolated).
+ISOLATE_COMMANDS = frozenset({"tray", "monitor"})
 log = logs.getLogger("fim_tray")
 
 
@@ -204,6 +207,9 @@ PARSERS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "tray": ("start the tray icon (the default)", _no_arguments),
     "_pick-folder": ("", _no_arguments),  # the tray's folder chooser, run as a child process
     "_details": ("", _details_parser),  # the tray's details window, run as a child process
+    # A whole-folder check of the tray's or the monitor's, run as a child process by a frozen
+    # build (elsewhere it is `python -m fim_tray.app.isolated`, which imports less).
+    "_check-folder": ("", _no_arguments),
     "add": ("watch a folder: record its baseline", _add_parser),
     "remove": ("stop watching a folder and delete its baseline", _path_parser),
     "list": ("watched folders and their state", _json_parser),
@@ -519,6 +525,12 @@ def cmd_details(service: Service, args: argparse.Namespace) -> int:
     return details.main([args.source] if args.source else [])
 
 
+def cmd_check_folder(service: Service, args: argparse.Namespace) -> int:
+    from fim_tray.app import isolated
+
+    isolated.main()  # reads its request on stdin, answers on stdout, ends the process
+
+
 def cmd_pick_folder(service: Service, args: argparse.Namespace) -> int:
     from fim_tray.ui import picker
 
@@ -528,7 +540,8 @@ def cmd_pick_folder(service: Service, args: argparse.Namespace) -> int:
 COMMANDS = {
     "tray": cmd_tray, "add": cmd_add, "remove": cmd_remove, "list": cmd_list,
     "check": cmd_check, "accept": cmd_accept, "monitor": cmd_monitor, "history": cmd_history,
-    "_pick-folder": cmd_pick_folder, "_details": cmd_details, **cli_copies.COMMANDS,
+    "_pick-folder": cmd_pick_folder, "_details": cmd_details,
+    "_check-folder": cmd_check_folder, **cli_copies.COMMANDS,
     **cli_ignore.COMMANDS,
     **cli_windows.COMMANDS,
     **cli_alerts.COMMANDS,
@@ -617,7 +630,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with paused:
             service = Service(
-                lock_timeout=_lock_timeout(), processes=args.command in PROCESS_COMMANDS
+                lock_timeout=_lock_timeout(),
+                processes=args.command in PROCESS_COMMANDS,
+                isolate=(args.command or "tray") in ISOLATE_COMMANDS,
             )
             return command(service, args)
     except FimError as exc:

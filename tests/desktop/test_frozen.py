@@ -144,6 +144,8 @@ def test_the_frozen_tray_shows_its_menu_notifies_on_a_file_event_and_quits_clean
                       "History...", "Pause", "Start at login", "Quit"):  # fmt: skip
             assert label in labels, labels
         assert "tray backend pystray._appindicator, notifier desktop-notifier" in tray.output()
+        # Its first check ran in a child process: the same executable, as a command.
+        assert f"checking {watched} in process" in tray.output()
 
         started = time.monotonic()
         (watched / "report.txt").write_text("altered\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -157,6 +158,36 @@ def test_pause_stops_detection_and_resume_restarts_it(
     sent = spy.wait(1, timeout=10)
     assert sent[0].summary == "a.txt modified in Notes"
     assert "Pause" in tray.menu.labels()
+
+
+def test_the_tray_checks_a_whole_folder_in_a_child_process_that_quit_ends(
+    start_tray: StartTray, tmp_path: Path
+) -> None:
+    watched = tmp_path / "big"
+    watched.mkdir()
+    (watched / "big.bin").write_bytes(os.urandom(1_000_000))
+    home = _home_with(tmp_path, watched)
+    config = home / "config" / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "max_mb_per_s": 0.1}))
+    (watched / "big.bin").write_bytes(os.urandom(1_000_000))  # its first check reads it: 10 s
+    tray = start_tray(home=home)
+
+    def checking() -> list[int]:
+        module = b"fim_tray.app.isolated"
+        found = []
+        for pid in _children(tray.proc.pid):
+            with contextlib.suppress(OSError):
+                if module in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    found.append(pid)
+        return found
+
+    children = wait_for(checking, 20, "the check's child process")
+    assert isinstance(children, list) and len(children) == 1
+    assert f"in process {children[0]}" in tray.output()
+    tray.menu.click("Quit")
+    assert tray.proc.wait(15) == 0, tray.output()
+    assert not Path(f"/proc/{children[0]}").exists(), "the check's child outlived the tray"
+    assert "Traceback" not in tray.output()
 
 
 def test_quit_ends_every_thread_and_child_process(
