@@ -219,6 +219,17 @@ class Records(MutableMapping[str, Entry]):
         return Records(self)
 
 
+def unreadable(entries: Mapping[str, Entry]) -> int:
+    """How many of ``entries`` carry an error (could not be read), without unpacking them."""
+    if not isinstance(entries, Records):
+        return sum(1 for entry in entries.values() if entry.error is not None)
+    return sum(
+        1
+        for _, record in entries.packed_items()
+        if record[0] & _ERROR or (record[0] == _OTHER and unpack(record).error is not None)
+    )
+
+
 def records_of(entries: Mapping[str, Entry]) -> Records:
     """``entries`` as :class:`Records`: themselves when they already are (not a copy)."""
     return entries if isinstance(entries, Records) else Records(entries)

@@ -9,7 +9,16 @@ import sys
 import pytest
 
 from fim_tray.models import Entry, EntryType
-from fim_tray.records import Records, is_dir, pack, records_of, same_details, stat_key, unpack
+from fim_tray.records import (
+    Records,
+    is_dir,
+    pack,
+    records_of,
+    same_details,
+    stat_key,
+    unpack,
+    unreadable,
+)
 
 FILE = Entry("file", 5, 1_700_000_000_123_456_789, 17, 42, 0o644, 1000, 100, "ab" * 32)
 
@@ -108,3 +117,14 @@ def test_records_are_a_mapping_of_entries_sharing_their_packed_form() -> None:
         records["n"]
     with pytest.raises(TypeError):
         hash(records)
+
+
+def test_unreadable_counts_the_entries_with_an_error_packed_or_not() -> None:
+    entries = {
+        "ok": FILE,
+        "locked": FILE._replace(digest=None, error="permission denied"),
+        "odd": EDGES[9]._replace(error="e"),  # kept as marshal data
+        "odd-ok": EDGES[9],
+    }
+    assert unreadable(Records(entries)) == unreadable(entries) == 2
+    assert unreadable(Records()) == 0

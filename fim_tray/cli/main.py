@@ -16,7 +16,7 @@ from typing import Any, NoReturn, TextIO, cast
 # Only what every command needs is imported here, so `fim-tray check` starts quickly: the
 # monitor (with file events), the GUI and the dialogs are imported by the commands using them,
 # and cli_copies imports saved copies, diff and restore only when they run.
-from fim_tray import __version__, jsonio, logs
+from fim_tray import __version__, jsonio, logs, records
 from fim_tray.app.service import Service
 from fim_tray.cli import alerts as cli_alerts
 from fim_tray.cli import copies as cli_copies
@@ -283,7 +283,7 @@ def cmd_add(service: Service, args: argparse.Namespace) -> int:
         return EXIT_OK
     for problem in result.problems:
         say(f"{escape(problem.path)}: {problem.message}")
-    unreadable = sum(1 for e in result.entries.values() if e.error is not None)
+    unreadable = records.unreadable(result.entries)
     note = (
         f" ({unreadable} could not be read and are recorded without a hash)" if unreadable else ""
     )
