@@ -66,9 +66,7 @@ class Store:
         self.paths = paths or Paths.default()
         self.clock = clock
         self.lock_timeout = lock_timeout
-        self.history = History(
-            self.paths.events_file, key=self.key, head=self.paths.history_head
-        )
+        self.history = History(self.paths.events_file, key=self.key, head=self.paths.history_head)
         self._lazy = threading.Lock()  # so two threads never build two copy stores
         self._copies: CopyStore | None = None
         self._key: bytes | None = None
@@ -281,11 +279,7 @@ class Store:
             return record, signature
         # A baseline saved before generations were: its pending file names it.
         expected = self.pending(folder).baseline()
-        if (
-            expected is not None
-            and expected != signature
-            and not self._held()
-        ):
+        if expected is not None and expected != signature and not self._held():
             # A save may be under way (baseline written, pending file not yet): ask again
             # under the lock, which every save holds for both files.
             with self.locked():
@@ -399,22 +393,26 @@ def load_baseline_file(path: Path, key: bytes) -> Baseline:
 
 
 def load_signed_file(path: Path, key: bytes) -> tuple[Baseline, str]:
-    """:func:`load_baseline_file`, and the signature of the JSON it verified."""
-    data = baseline_file.read(path)
+    """:func:`load_baseline_file`, and the signature of the JSON it verified.
+
+    The JSON is read in chunks through one descriptor, never whole in memory: once to verify
+    its signature, and again to parse it only when there is no valid cache."""
     source = f"The baseline {path}"
-    json_mac = baseline_file.signature(data, key)
-    if json_mac is None:  # damaged, tampered, another key or schema: parse says which
-        baseline_file.parse(data, key, source=source)
-        raise BaselineError(f"{source} is not in the layout fim-tray writes.")
-    try:
-        cached = jsonio.read_own(cache.cache_path(path))
-    except OSError:  # none yet (FileNotFoundError), or unreadable: the JSON it is
-        cached = b""
-    record = cache.decode(cached, json_mac, key) if cached else None
-    if record is not None:
-        return record, json_mac
-    # The very bytes that were verified: the cache must hold what json_mac signs.
-    record = baseline_file.parse(data, key, source=source)
+    with baseline_file.opened(path) as fd:
+        json_mac = baseline_file.verify(fd, key)
+        if json_mac is None:  # damaged, tampered, another key or schema: parse says which
+            baseline_file.refuse(fd, key, source)
+        try:
+            cached = jsonio.read_own(cache.cache_path(path))
+        except OSError:  # none yet (FileNotFoundError), or unreadable: the JSON it is
+            cached = b""
+        record = cache.decode(cached, json_mac, key) if cached else None
+        del cached  # not kept while the JSON is parsed
+        if record is not None:
+            return record, json_mac
+        # The very file that was verified, signed again as it is parsed: the cache must hold
+        # what json_mac signs.
+        record = baseline_file.parse_verified(fd, key, json_mac, source)
     _write_cache(path, record, json_mac, key)
     return record, json_mac
 
@@ -423,28 +421,39 @@ def save_baseline_file(path: Path, record: Baseline, key: bytes) -> str:
     """Write the baseline atomically (keeping ``<name>.bak``), then its load cache; returns the
     JSON's :func:`~fim_tray.store.baseline.signature`.
 
-    The cache is encoded (CPU work) on this thread while another writes the JSON and waits
-    for the disk to hold it (which takes no CPU): for 50,000 entries, a third of a save."""
-    data = baseline_file.serialize(record, key)
-    json_mac = baseline_file.signature_of(data)
+    The JSON is made, signed and written a chunk at a time on another thread; the cache,
+    bound to its signature, is encoded (CPU work) on this one as soon as that signature is
+    known, while the other waits for the disk to hold the JSON (which takes no CPU)."""
+    signed: list[str] = []
     failed: list[BaseException] = []
+    ready = threading.Event()
+
+    def on_signed(json_mac: str) -> None:
+        signed.append(json_mac)
+        ready.set()
 
     def write_json() -> None:
         try:
-            baseline_file.write(path, data)
+            baseline_file.save(path, record, key, signed=on_signed)
         except BaseException as exc:  # raised again on the calling thread, below
             failed.append(exc)
+        finally:
+            ready.set()
 
     writer = threading.Thread(target=write_json, name="fim-tray-save", daemon=True)
     writer.start()
+    blob: bytes | Exception | None = None
     try:
-        blob: bytes | Exception = cache.encode(record, json_mac, key)
+        ready.wait()
+        if signed:
+            blob = cache.encode(record, signed[0], key)
     except Exception as exc:  # no cache then (logged by _write_cache); the JSON still counts
         blob = exc
     finally:
         writer.join()
     if failed:
         raise failed[0]
+    json_mac = signed[0]
     _write_cache(path, record, json_mac, key, blob)
     return json_mac
 

@@ -57,19 +57,20 @@ def no_parse(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("the JSON was parsed")
 
     monkeypatch.setattr(store, "parse", refuse)
+    monkeypatch.setattr(store, "parse_verified", refuse)
 
 
 @pytest.fixture
 def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The sources of the JSON parses made."""
     seen: list[str] = []
-    real = store.parse
+    real = store.parse_verified
 
-    def spy(data: bytes, key: bytes, source: str = "the baseline") -> Baseline:
+    def spy(fd: int, key: bytes, mac: str, source: str = "the baseline") -> Baseline:
         seen.append(source)
-        return real(data, key, source)
+        return real(fd, key, mac, source)
 
-    monkeypatch.setattr(store, "parse", spy)
+    monkeypatch.setattr(store, "parse_verified", spy)
     return seen
 
 
@@ -376,6 +377,7 @@ def test_service_checks_from_the_cache_and_remove_deletes_it(
 
     with monkeypatch.context() as patch:
         patch.setattr(store, "parse", refuse)
+        patch.setattr(store, "parse_verified", refuse)
         (report,) = service.check()
     assert report.error is None and report.changes == ()
     assert service.store.load_baseline(folder).entries["l\udcffink"].target == "\udcfe\udc80target"
