@@ -10,7 +10,7 @@ import gc
 import json
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -250,6 +250,32 @@ def atomic_write(
     ``durable`` nothing waits for the disk: for a file whose loss or damage in a power cut costs
     nothing but time, as a cache checked on every read.
     """
+    atomic_write_chunks(path, (data,), mode=mode, keep_backup=keep_backup, durable=durable)
+
+
+# A patch of a file written by chunks: (offset, bytes) written over what is there, once every
+# chunk is written and before the file is synced and renamed.
+Patch = Callable[[], tuple[int, bytes]]
+
+
+def atomic_write_chunks(
+    path: Path,
+    chunks: Iterable[bytes],
+    *,
+    patch: Patch | None = None,
+    mode: int = 0o600,
+    keep_backup: bool = False,
+    durable: bool = True,
+) -> None:
+    """:func:`atomic_write` of the concatenation of ``chunks``, each written as it comes, so
+    the whole content never has to be in memory at once.
+
+    ``patch``, when given, is called after the last chunk is written and says which bytes to
+    write over some already written (a signature known only once the rest was): they are
+    written before the file is synced and before it takes the place of ``path``. An exception
+    raised by ``chunks`` or ``patch`` leaves the old file and no temporary file, as a failed
+    write does (an ``OSError`` becomes a :class:`StorageError`, anything else goes on as it is).
+    """
     folder = path.parent
     try:
         private_dir(folder)
@@ -260,10 +286,15 @@ def atomic_write(
         try:
             if hasattr(os, "fchmod"):  # mkstemp makes 0600 files already; this is for other modes
                 os.fchmod(fd, mode)
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+            size = 0
+            for chunk in chunks:
+                _write_all(fd, chunk)
+                size += len(chunk)
+            if patch is not None:
+                offset, data = patch()
+                if offset < 0 or offset + len(data) > size:
+                    raise ValueError(f"a patch of {len(data)} bytes at {offset} of {size}")
+                _write_all(fd, data, offset)
             if durable:
                 os.fsync(fd)
         finally:
@@ -278,7 +309,7 @@ def atomic_write(
             try:
                 os.link(path, backup, follow_symlinks=False)  # a link planted there stays one
             except OSError:  # no hard links here (some network shares): copy instead
-                atomic_write(backup, read_own(path), mode=mode)
+                _copy(path, backup, mode)
         os.replace(tmp, path)
         if durable:
             _fsync_dir(folder)
@@ -290,6 +321,42 @@ def atomic_write(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _write_all(fd: int, data: bytes, offset: int | None = None) -> None:
+    """Write all of ``data`` (a write may take only part of it), at the file's position or at
+    ``offset`` without moving it."""
+    view = memoryview(data)
+    while view:
+        if offset is None:
+            written = os.write(fd, view)
+        elif hasattr(os, "pwrite"):
+            written = os.pwrite(fd, view, offset)
+            offset += written
+        else:  # pragma: no cover - Windows has no pwrite: the patch is the last write anyway
+            os.lseek(fd, offset, os.SEEK_SET)
+            written = os.write(fd, view)
+            offset += written
+        view = view[written:]
+
+
+READ_CHUNK = 1024 * 1024  # bytes read at a time from a file that may be big (a baseline)
+
+
+def read_chunks(fd: int) -> Iterator[bytes]:
+    """What is left to read of ``fd``, in chunks of at most :data:`READ_CHUNK` bytes."""
+    while chunk := os.read(fd, READ_CHUNK):
+        yield chunk
+
+
+def _copy(path: Path, backup: Path, mode: int) -> None:
+    """``backup`` made an atomic copy of ``path``, read in chunks: a baseline of 100 MB never
+    whole in memory."""
+    fd = open_own(path)
+    try:
+        atomic_write_chunks(backup, read_chunks(fd), mode=mode)
+    finally:
+        os.close(fd)
 
 
 def _regular(path: Path) -> bool:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -313,3 +315,130 @@ def test_a_folder_made_read_only_on_purpose_stays_so(tmp_path: Path) -> None:
         assert stat.S_IMODE(folder.stat().st_mode) == 0o500  # others out, the owner unchanged
     finally:
         folder.chmod(0o700)
+
+
+# -- atomic_write_chunks --------------------------------------------------------------------------
+
+
+def test_chunks_are_written_one_after_the_other(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"old")
+    jsonio.atomic_write_chunks(path, iter([b"one ", b"", b"two ", b"three"]))
+    assert path.read_bytes() == b"one two three"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert _names(tmp_path) == ["f"]
+
+
+def test_a_patch_is_written_in_place_once_every_chunk_is(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    written: list[bytes] = []
+
+    def chunks() -> Iterator[bytes]:
+        for chunk in (b"sum=", b"????", b";", b"1", b"2", b"3"):
+            written.append(chunk)
+            yield chunk
+
+    def patch() -> tuple[int, bytes]:
+        assert len(written) == 6  # called after the last chunk
+        return 4, b"0006"
+
+    jsonio.atomic_write_chunks(path, chunks(), patch=patch, keep_backup=True)
+    assert path.read_bytes() == b"sum=0006;123"
+    jsonio.atomic_write_chunks(path, [b"x" * 8], patch=lambda: (7, b"y"), keep_backup=True)
+    assert path.read_bytes() == b"xxxxxxxy"
+    assert (tmp_path / "f.bak").read_bytes() == b"sum=0006;123"
+
+
+@pytest.mark.parametrize("patch", [(6, b"ab"), (-1, b"a"), (8, b"a")])
+def test_a_patch_beyond_what_was_written_is_refused(
+    tmp_path: Path, patch: tuple[int, bytes]
+) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"old")
+    with pytest.raises(ValueError, match="a patch"):
+        jsonio.atomic_write_chunks(path, [b"1234567"], patch=lambda: patch)
+    assert path.read_bytes() == b"old" and _names(tmp_path) == ["f"]
+
+
+def test_an_error_raised_by_the_chunks_leaves_the_old_file(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    atomic_write(path, b"old", keep_backup=True)
+    atomic_write(path, b"older", keep_backup=True)
+
+    def chunks() -> Iterator[bytes]:
+        yield b"new, "
+        yield b"half"
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError, match="killed"):
+        jsonio.atomic_write_chunks(path, chunks(), keep_backup=True)
+    assert path.read_bytes() == b"older" and (tmp_path / "f.bak").read_bytes() == b"old"
+    assert _names(tmp_path) == ["f", "f.bak"]
+
+    def unreadable() -> Iterator[bytes]:
+        yield b"new"
+        raise OSError(errno.EIO, "Input/output error")
+
+    with pytest.raises(StorageError, match="Input/output error"):
+        jsonio.atomic_write_chunks(path, unreadable())
+    assert path.read_bytes() == b"older" and _names(tmp_path) == ["f", "f.bak"]
+
+
+@pytest.mark.parametrize("after", [0, 1, 5, 9])
+def test_a_disk_full_after_some_bytes_leaves_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, after: int
+) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"old")
+    real_write = os.write
+    done = [0]
+
+    def fills_up(fd: int, data: Any) -> int:
+        room = after - done[0]
+        if room <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        count = real_write(fd, bytes(data[:room]))
+        done[0] += count
+        return count
+
+    monkeypatch.setattr(os, "write", fills_up)
+    with pytest.raises(StorageError) as caught:
+        jsonio.atomic_write_chunks(path, [b"0123", b"4567", b"89"], patch=lambda: (0, b"x"))
+    assert caught.value.message == (
+        f"Could not save {path}: the disk is full (or a size limit was reached). The previous "
+        "version is unchanged; free some space or fix the permissions and try again."
+    )
+    assert path.read_bytes() == b"old" and _names(tmp_path) == ["f"]
+
+
+def test_a_backup_copy_is_made_in_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "f"
+    old = os.urandom(100_000)
+    atomic_write(path, old)
+
+    def no_links(src: object, dst: object, **_kwargs: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    monkeypatch.setattr(jsonio, "READ_CHUNK", 4096)
+    jsonio.atomic_write_chunks(path, [b"new"], keep_backup=True)
+    assert path.read_bytes() == b"new" and (tmp_path / "f.bak").read_bytes() == old
+    assert _names(tmp_path) == ["f", "f.bak"]
+
+
+@pytest.mark.skipif(os.name == "nt", reason="FIFOs and symlinks are POSIX")
+def test_a_link_or_a_fifo_at_the_path_is_replaced_never_written_through(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"secret")
+    folder = tmp_path / "state"
+    folder.mkdir()
+    path = folder / "f"
+    path.symlink_to(victim)
+    jsonio.atomic_write_chunks(path, [b"n", b"ew"], patch=lambda: (0, b"N"), keep_backup=True)
+    assert victim.read_bytes() == b"secret" and os.stat(victim).st_nlink == 1
+    assert path.read_bytes() == b"New" and not path.is_symlink()
+    assert not os.path.lexists(folder / "f.bak")
+    path.unlink()
+    os.mkfifo(path)
+    jsonio.atomic_write_chunks(path, [b"new"], keep_backup=True)  # never opened: no wait
+    assert path.read_bytes() == b"new" and _names(folder) == ["f"]

@@ -1,10 +1,16 @@
-"""The trusted record of a watched folder: JSON signed with HMAC-SHA256, written atomically."""
+"""The trusted record of a watched folder: JSON signed with HMAC-SHA256, written atomically and
+read back, both a chunk at a time."""
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import hashlib
 import hmac
-from collections.abc import Mapping
+import json
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -23,6 +29,7 @@ FORMAT = "fim-tray-baseline"
 _HEAD = b'{"format":"' + FORMAT.encode() + b'","schema":%d,"hmac":"'
 _BODY = b'","body":'
 _TAIL = b"}\n"
+_MAC_HEX = 2 * hashlib.sha256().digest_size  # the length of the hex HMAC
 BODY_KEYS = {"path", "path_b64", "algorithm", "created", "updated", "root_dev", "entries"}
 
 
@@ -115,8 +122,9 @@ def _entries_from_json(items: Any) -> Records:
 ENTRY_CHUNK = 4096  # entries turned into dicts and JSON at a time, so they never all exist at once
 
 
-def _body_parts(baseline: Baseline) -> list[bytes]:
-    """The body's JSON, in pieces that joined are exactly ``jsonio.dumps(body)``."""
+def _body_parts(baseline: Baseline) -> Iterator[bytes]:
+    """The body's JSON, in pieces that joined are exactly ``jsonio.dumps(body)``, each made
+    when it is asked for: a save writes each piece before the next exists."""
     head = {
         **encode_name(baseline.folder),
         "algorithm": baseline.algorithm,
@@ -126,20 +134,20 @@ def _body_parts(baseline: Baseline) -> list[bytes]:
         **baseline.extra,
     }
     head.pop("entries", None)  # "entries" is always the last key (and never an extra one)
+    yield jsonio.dumps(head)[:-1] + b',"entries":['
     entries = baseline.entries
     paths = sorted(entries)  # sorting the names alone is cheaper than sorting (name, entry) pairs
-    chunks = [
-        jsonio.dumps(
-            [_entry_to_json(p, entries[p]) for p in paths[i : i + ENTRY_CHUNK]], large=True
-        )[1:-1]
-        for i in range(0, len(paths), ENTRY_CHUNK)
-    ]
-    return [jsonio.dumps(head)[:-1], b',"entries":[', b",".join(chunks), b"]}"]
+    for i in range(0, len(paths), ENTRY_CHUNK):
+        if i:
+            yield b","
+        chunk = [_entry_to_json(p, entries[p]) for p in paths[i : i + ENTRY_CHUNK]]
+        yield jsonio.dumps(chunk, large=True)[1:-1]
+    yield b"]}"
 
 
 def serialize(baseline: Baseline, key: bytes) -> bytes:
-    """The signed file content for ``baseline``."""
-    parts = _body_parts(baseline)
+    """The signed file content for ``baseline``, as :func:`save` writes it."""
+    parts = list(_body_parts(baseline))
     mac = hmac.new(key, digestmod=hashlib.sha256)
     for part in parts:
         mac.update(part)
@@ -225,25 +233,92 @@ def read(path: Path) -> bytes:
     try:
         return jsonio.read_own(path)
     except FileNotFoundError:
-        raise BaselineError(
-            f"The baseline {path} is missing. Remove the folder and add it again to record a "
-            "new one."
-        ) from None
+        raise _missing(path) from None
     except OSError as exc:
-        raise BaselineError(f"The baseline {path} cannot be read: {exc.strerror}.") from exc
+        raise _unreadable(path, exc) from exc
+
+
+def _missing(path: Path) -> BaselineError:
+    return BaselineError(
+        f"The baseline {path} is missing. Remove the folder and add it again to record a new one."
+    )
+
+
+def _unreadable(path: Path, exc: OSError) -> BaselineError:
+    return BaselineError(f"The baseline {path} cannot be read: {exc.strerror}.")
+
+
+@contextlib.contextmanager
+def opened(path: Path) -> Iterator[int]:
+    """The baseline ``path`` open for reading as :func:`fim_tray.jsonio.open_own` opens it
+    (never through a link, never a FIFO, only the user's own file), for :func:`verify` and
+    :func:`parse_verified`. Missing or unreadable, even while it is read: the
+    :class:`BaselineError` :func:`read` raises."""
+    try:
+        fd = jsonio.open_own(path)
+    except FileNotFoundError:
+        raise _missing(path) from None
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
+    try:
+        yield fd
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
+    finally:
+        os.close(fd)
 
 
 def load(path: Path, key: bytes) -> Baseline:
-    """Read and verify a baseline file."""
-    return parse(read(path), key, source=f"The baseline {path}")
+    """Read and verify a baseline file, never whole in memory (see :func:`parse_verified`)."""
+    source = f"The baseline {path}"
+    with opened(path) as fd:
+        mac = verify(fd, key)
+        if mac is None:
+            refuse(fd, key, source)
+        return parse_verified(fd, key, mac, source)
 
 
-def save(path: Path, baseline: Baseline, key: bytes) -> str:
+def refuse(fd: int, key: bytes, source: str) -> NoReturn:
+    """The :class:`BaselineError` :func:`parse` gives for the file open on ``fd``, which
+    :func:`verify` refused: damaged, tampered, another key or schema. It is read whole to
+    tell which (a rare case: nothing bounds what is in its place)."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    parse(b"".join(jsonio.read_chunks(fd)), key, source=source)
+    raise BaselineError(f"{source} is not in the layout fim-tray writes.")
+
+
+def save(
+    path: Path,
+    baseline: Baseline,
+    key: bytes,
+    *,
+    signed: Callable[[str], None] | None = None,
+) -> str:
     """Write atomically, keeping the previous version as ``<name>.bak``; returns the
-    :func:`signature` of what was written."""
-    data = serialize(baseline, key)
-    write(path, data)
-    return signature_of(data)
+    :func:`signature` of what was written: the bytes :func:`serialize` gives.
+
+    The body is written a chunk of entries at a time as it is made, and signed as it goes;
+    its HMAC, known at the end, is then written in place of a placeholder in the head,
+    before the file is synced and takes the place of the old one. ``signed`` is called with
+    it at that moment, while the disk is still being waited for."""
+    head = _HEAD % SCHEMA
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+
+    def parts() -> Iterator[bytes]:
+        yield head + b"0" * _MAC_HEX + _BODY
+        for part in _body_parts(baseline):
+            mac.update(part)
+            yield part
+        yield _TAIL
+
+    def sign() -> tuple[int, bytes]:
+        hexmac = mac.hexdigest()
+        if signed is not None:
+            signed(hexmac)
+        return len(head), hexmac.encode()
+
+    jsonio.atomic_write_chunks(path, parts(), patch=sign, keep_backup=True)
+    return mac.hexdigest()
 
 
 def write(path: Path, data: bytes) -> None:
@@ -254,4 +329,249 @@ def write(path: Path, data: bytes) -> None:
 def signature_of(data: bytes) -> str:
     """The :func:`signature` of what :func:`serialize` just made, without verifying it."""
     start = len(_HEAD % SCHEMA)
-    return data[start : start + 2 * hashlib.sha256().digest_size].decode()
+    return data[start : start + _MAC_HEX].decode()
+
+
+# -- reading a file in chunks ---------------------------------------------------------------------
+
+
+class _Body:
+    """The body of the baseline file open on ``fd``, read from its start in chunks (the head
+    first, which :attr:`claimed` gives when it is the head :func:`serialize` writes), each added
+    to ``mac`` as it is given out. The last ``len(_TAIL)`` bytes are held back, as they are
+    not the body but, in a whole file, its tail: :meth:`whole` tells."""
+
+    def __init__(self, fd: int, mac: Any) -> None:
+        self.fd = fd
+        self.mac = mac
+        self.size = 0  # bytes of body given out
+        self.held = b""
+        os.lseek(fd, 0, os.SEEK_SET)
+        head = _HEAD % SCHEMA
+        first = self._read(len(head) + _MAC_HEX + len(_BODY))
+        self.claimed: bytes | None = None
+        if first.startswith(head) and first.startswith(_BODY, len(head) + _MAC_HEX):
+            self.claimed = first[len(head) : len(head) + _MAC_HEX]
+
+    def _read(self, count: int) -> bytes:
+        got = b""
+        while len(got) < count and (chunk := os.read(self.fd, count - len(got))):
+            got += chunk
+        return got
+
+    def __iter__(self) -> Iterator[memoryview]:
+        keep = len(_TAIL)
+        for chunk in jsonio.read_chunks(self.fd):
+            if len(chunk) >= keep:  # the usual case: no copy of the megabyte
+                given = [memoryview(self.held), memoryview(chunk)[:-keep]]
+                self.held = chunk[-keep:]
+            else:
+                joined = self.held + chunk
+                given = [memoryview(joined)[:-keep]]
+                self.held = joined[-keep:]
+            for part in given:
+                if part:
+                    self.mac.update(part)
+                    self.size += len(part)
+                    yield part
+
+    def whole(self) -> bool:
+        """Once every chunk was given out: whether the file was in the layout :func:`serialize`
+        writes (its head, a body that is not empty, its tail)."""
+        return self.claimed is not None and self.size > 0 and self.held == _TAIL
+
+
+def verify(fd: int, key: bytes) -> str | None:
+    """:func:`signature` of the baseline file open on ``fd`` (see :func:`opened`), read from its
+    start in chunks: the file is never whole in memory. ``OSError`` if it cannot be read."""
+    body = _Body(fd, hmac.new(key, digestmod=hashlib.sha256))
+    if body.claimed is None:
+        return None
+    for _part in body:
+        pass
+    if not body.whole():
+        return None
+    claimed = body.claimed
+    return claimed.decode() if hmac.compare_digest(body.mac.hexdigest().encode(), claimed) else None
+
+
+def verify_file(path: Path, key: bytes) -> str | None:
+    """:func:`verify` of the baseline ``path``; missing or unreadable: :class:`BaselineError`."""
+    with opened(path) as fd:
+        return verify(fd, key)
+
+
+def parse_verified(fd: int, key: bytes, mac: str, source: str = "the baseline") -> Baseline:
+    """:func:`parse` of the baseline file open on ``fd``, whose signature :func:`verify` just
+    found to be ``mac``: read again in chunks and parsed as it is read, so what is in memory
+    is the entries and a chunk of text, never the whole JSON. Signed again as it is read: a
+    file written over in the meantime is refused, never parsed in place of what was verified.
+    Every failure is a :class:`BaselineError`, as :func:`parse` says it."""
+    with jsonio.gc_paused():
+        body = _Body(fd, hmac.new(key, digestmod=hashlib.sha256))
+        text = _Text(iter(body))
+        try:
+            record = _parse_body(text) if body.claimed is not None else None
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+            text.drain()
+            if _same(body, mac):
+                raise BaselineError(f"{source} is signed but incomplete ({exc!r}).") from exc
+            record = None
+        else:
+            text.drain()
+        if not _same(body, mac):
+            raise BaselineError(
+                f"{source} was changed while it was read (another program writing it?). It was "
+                "left as it is; try again."
+            )
+        if record is None:  # signed, yet not in the layout fim-tray writes: parsed whole
+            os.lseek(fd, 0, os.SEEK_SET)
+            return _parse(b"".join(jsonio.read_chunks(fd)), key, source)
+        return record
+
+
+def _same(body: _Body, mac: str) -> bool:
+    """Whether the whole of ``body`` was read and its signature is ``mac``."""
+    return body.whole() and hmac.compare_digest(body.mac.hexdigest(), mac)
+
+
+# -- parsing JSON as it is read -------------------------------------------------------------------
+
+_DECODER = json.JSONDecoder()
+_SPACE = re.compile(r"[ \t\n\r]*")  # what JSON allows between its tokens
+
+
+class _Text:
+    """The text of a body read in chunks and decoded as UTF-8 as :func:`json.loads` decodes
+    bytes: ``buf[pos:]`` is what is not parsed yet, and only a chunk or so is kept."""
+
+    def __init__(self, chunks: Iterator[memoryview]) -> None:
+        self.chunks = chunks
+        self.decoder = codecs.getincrementaldecoder("utf-8")("surrogatepass")
+        self.buf = ""
+        self.pos = 0
+        self.done = False  # every chunk read and decoded
+
+    def more(self, count: int = 1) -> bool:
+        """Read the next ``count`` chunks (dropping what was parsed); False at the end."""
+        if self.done:
+            return False
+        texts = [self.buf[self.pos :]]
+        for _ in range(count):
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                self.done = True
+                texts.append(self.decoder.decode(b"", True))  # UnicodeDecodeError: cut short
+                break
+            texts.append(self.decoder.decode(chunk))
+        self.buf = "".join(texts)
+        self.pos = 0
+        return True
+
+    def peek(self) -> str:
+        """The next character that is not white space (left unread), "" at the end."""
+        while True:
+            match = _SPACE.match(self.buf, self.pos)
+            assert match is not None  # it matches the empty string
+            self.pos = match.end()
+            if self.pos < len(self.buf) or not self.more():
+                return self.buf[self.pos : self.pos + 1]
+
+    def value(self) -> Any:
+        """The next JSON value; ``ValueError`` when it is not one."""
+        self.peek()
+        count = 1
+        while True:
+            try:
+                obj, end = _DECODER.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError:
+                # Cut by the end of the chunk, perhaps: parsed again with more. Twice as
+                # much each time, so a value of many chunks is not parsed once per chunk.
+                if self.more(count):
+                    count *= 2
+                    continue
+                raise
+            # A number at the end of the chunk may go on in the next one.
+            if end == len(self.buf) and isinstance(obj, (int, float)) and self.more():
+                continue
+            self.pos = end
+            return obj
+
+    def expect(self, char: str) -> None:
+        if self.peek() != char:
+            raise ValueError(f"expected {char!r} at {self.buf[self.pos : self.pos + 20]!r}")
+        self.pos += 1
+
+    def items(self) -> Iterator[Any]:
+        """The values of the array that starts here, each parsed when it is asked for."""
+        self.expect("[")
+        if self.peek() == "]":
+            self.pos += 1
+            return
+        decode = _DECODER.raw_decode
+        while True:
+            # As written, each value follows its comma and ends before the chunk does: one
+            # call for it, not the three of value() (about a third of a parse of 50,000).
+            try:
+                obj, end = decode(self.buf, self.pos)
+            except json.JSONDecodeError:
+                end = -1
+            if 0 <= end < len(self.buf):
+                self.pos = end
+            else:  # white space first, cut by the end of the chunk, or not JSON: value() says
+                obj = self.value()
+            yield obj
+            after = self.buf[self.pos : self.pos + 1]
+            if after not in (",", "]"):
+                after = self.peek()
+            if after == "]":
+                self.pos += 1
+                return
+            self.expect(",")
+
+    def drain(self) -> None:
+        """Read what is left (for the signature), parsing nothing more."""
+        self.buf, self.pos = "", 0
+        for _part in self.chunks:
+            pass
+        self.done = True
+
+
+def _parse_body(text: _Text) -> Baseline | None:
+    """The baseline in a body that is one JSON object, its entries made as they are parsed;
+    None for any other signed body, which :func:`parse` reads whole."""
+    if text.peek() != "{":
+        return None
+    text.pos += 1
+    body: dict[str, Any] = {}  # "entries" too, made as they are parsed
+    if text.peek() == "}":
+        text.pos += 1
+    else:
+        while True:
+            name = text.value()
+            if type(name) is not str:
+                raise ValueError(f"a key that is not a string: {name!r}")
+            text.expect(":")
+            if name == "entries":
+                if name in body:  # a second one, whose entries would win: parse() says
+                    return None
+                # Not a list: the loop says what is wrong, as in parse().
+                items = text.items() if text.peek() == "[" else text.value()
+                body[name] = _entries_from_json(items)
+            else:
+                body[name] = text.value()
+            if text.peek() == "}":
+                text.pos += 1
+                break
+            text.expect(",")
+    if text.peek() != "":  # more keys after the body (valid JSON, never written): parse() says
+        return None
+    return Baseline(
+        folder=decode_name(body),
+        algorithm=str(body["algorithm"]),
+        entries=body["entries"],
+        created=datetime.fromisoformat(body["created"]),
+        updated=datetime.fromisoformat(body["updated"]),
+        root_dev=body.get("root_dev"),
+        extra={k: v for k, v in body.items() if k not in BODY_KEYS},
+    )

@@ -42,6 +42,7 @@ from typing import Any
 from fim_tray import jsonio, logs
 from fim_tray.models import ENTRY_FIELDS
 from fim_tray.records import Records
+from fim_tray.store import verified
 from fim_tray.store.baseline import BODY_KEYS, Baseline
 
 log = logs.getLogger(__name__)
@@ -60,6 +61,7 @@ _END = struct.Struct("<Q")  # the table's offset
 _FIELDS = ENTRY_FIELDS
 FRAME = 4096  # entries a frame: what a search reads to find one path
 _READ = 1 << 20  # bytes read at a time while the HMAC is checked
+_CACHE = "cache"  # what store.verified remembers of a cache
 
 
 def cache_path(path: Path) -> Path:
@@ -130,7 +132,7 @@ def encode(record: Baseline, json_mac: str, key: bytes) -> bytes:
 def write(path: Path, record: Baseline, json_mac: str, key: bytes) -> None:
     """Write the cache of the baseline ``path`` a frame at a time. The disk is not waited
     for: a cache cut short by a power failure fails its HMAC and is not used."""
-    jsonio.atomic_write(cache_path(path), encode(record, json_mac, key), durable=False)
+    jsonio.atomic_write_chunks(cache_path(path), parts(record, json_mac, key), durable=False)
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -171,9 +173,13 @@ def _open(path: Path, json_mac: str, key: bytes) -> tuple[_Reader, int] | None:
         if reader.size < len(bound) + _END.size + _MAC or reader.read(0, len(bound)) != bound:
             os.close(fd)
             return None
-        if not _verified(reader, key):
-            os.close(fd)
-            return None
+        # A version of the cache this process verified before (see store/verified.py) is
+        # not read whole again: a file event in a folder of a million files reads little.
+        if verified.recall(_CACHE, fd, key) != json_mac:
+            if not _verified(reader, key):
+                os.close(fd)
+                return None
+            verified.remember(_CACHE, fd, key, json_mac)
     except (OSError, ValueError):
         os.close(fd)
         return None

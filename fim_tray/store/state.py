@@ -24,7 +24,7 @@ from fim_tray.errors import (
 from fim_tray.models import Entry, Event, Folder
 from fim_tray.records import Records, records_of
 from fim_tray.store import baseline as baseline_file
-from fim_tray.store import cache, restore_log
+from fim_tray.store import cache, restore_log, verified
 from fim_tray.store import config as config_file
 from fim_tray.store.baseline import GENERATION, Baseline
 from fim_tray.store.config import Config
@@ -67,9 +67,7 @@ class Store:
         self.paths = paths or Paths.default()
         self.clock = clock
         self.lock_timeout = lock_timeout
-        self.history = History(
-            self.paths.events_file, key=self.key, head=self.paths.history_head
-        )
+        self.history = History(self.paths.events_file, key=self.key, head=self.paths.history_head)
         self._lazy = threading.Lock()  # so two threads never build two copy stores
         self._copies: CopyStore | None = None
         self._key: bytes | None = None
@@ -287,11 +285,7 @@ class Store:
             return record, signature
         # A baseline saved before generations were: its pending file names it.
         expected = self.pending(folder).baseline()
-        if (
-            expected is not None
-            and expected != signature
-            and not self._held()
-        ):
+        if expected is not None and expected != signature and not self._held():
             # A save may be under way (baseline written, pending file not yet): ask again
             # under the lock, which every save holds for both files.
             with self.locked():
@@ -410,27 +404,42 @@ def load_signed_file(
     """:func:`load_baseline_file`, and the signature of the JSON it verified. ``only``
     (relative paths) keeps just the entries of those paths and of what is under them: read
     through the cache's index, searched without loading it whole (a file event in a folder of
-    a million files), when the cache is the JSON's own; else from the whole baseline."""
-    data = baseline_file.read(path)
+    a million files), when the cache is the JSON's own; else from the whole baseline.
+
+    The JSON is read in chunks through one descriptor, never whole in memory: once to verify
+    its signature, and again to parse it only when there is no valid cache. A version of it
+    this process verified before is not read again for a targeted load (see
+    :mod:`fim_tray.store.verified`)."""
     source = f"The baseline {path}"
-    json_mac = baseline_file.signature(data, key)
-    if json_mac is None:  # damaged, tampered, another key or schema: parse says which
-        baseline_file.parse(data, key, source=source)
-        raise BaselineError(f"{source} is not in the layout fim-tray writes.")
-    if only is not None:
-        index = cache.open_index(path, json_mac, key)
-        if index is not None:
-            with index:
-                entries = index.entries(only, only)
-            return index.record._replace(entries=entries), json_mac
-    record = cache.load(path, json_mac, key)  # None: none yet, unreadable, or not its own
-    if record is None:
-        # The very bytes that were verified: the cache must hold what json_mac signs.
-        record = baseline_file.parse(data, key, source=source)
+    with baseline_file.opened(path) as fd:
+        json_mac = verified.recall(_JSON, fd, key) if only is not None else None
+        if json_mac is None:
+            json_mac = baseline_file.verify(fd, key)
+            if json_mac is None:  # damaged, tampered, another key or schema: parse says which
+                baseline_file.refuse(fd, key, source)
+            verified.remember(_JSON, fd, key, json_mac)
+        if only is not None:
+            index = cache.open_index(path, json_mac, key)
+            if index is not None:
+                with index:
+                    entries = index.entries(only, only)
+                return index.record._replace(entries=entries), json_mac
+        record = cache.load(path, json_mac, key)  # None: none yet, unreadable, or not its own
+        if record is None:
+            # The very file that was verified, signed again as it is parsed: the cache must
+            # hold what json_mac signs.
+            record = baseline_file.parse_verified(fd, key, json_mac, source)
+            parsed = True
+        else:
+            parsed = False
+    if parsed:
         _write_cache(path, record, json_mac, key)
     if only is not None:
         record = record._replace(entries=_within(record.entries, only))
     return record, json_mac
+
+
+_JSON = "baseline"  # what store.verified remembers of a baseline's JSON
 
 
 def _within(entries: Mapping[str, Entry], only: Collection[str]) -> Records:
@@ -444,54 +453,23 @@ def _within(entries: Mapping[str, Entry], only: Collection[str]) -> Records:
 
 def save_baseline_file(path: Path, record: Baseline, key: bytes) -> str:
     """Write the baseline atomically (keeping ``<name>.bak``), then its load cache; returns the
-    JSON's :func:`~fim_tray.store.baseline.signature`.
-
-    The cache is encoded (CPU work) on this thread while another writes the JSON and waits
-    for the disk to hold it (which takes no CPU): for 50,000 entries, a third of a save."""
-    data = baseline_file.serialize(record, key)
-    json_mac = baseline_file.signature_of(data)
-    failed: list[BaseException] = []
-
-    def write_json() -> None:
-        try:
-            baseline_file.write(path, data)
-        except BaseException as exc:  # raised again on the calling thread, below
-            failed.append(exc)
-
-    writer = threading.Thread(target=write_json, name="fim-tray-save", daemon=True)
-    writer.start()
-    try:
-        blob: bytes | Exception = cache.encode(record, json_mac, key)
-    except Exception as exc:  # no cache then (logged by _write_cache); the JSON still counts
-        blob = exc
-    finally:
-        writer.join()
-    if failed:
-        raise failed[0]
-    _write_cache(path, record, json_mac, key, blob)
+    JSON's :func:`~fim_tray.store.baseline.signature`. Both are made, signed and written a
+    chunk at a time: memory never holds either file whole."""
+    json_mac = baseline_file.save(path, record, key)
+    _write_cache(path, record, json_mac, key)
     return json_mac
 
 
-def _write_cache(
-    path: Path,
-    record: Baseline,
-    json_mac: str,
-    key: bytes,
-    blob: bytes | Exception | None = None,
-) -> None:
+def _write_cache(path: Path, record: Baseline, json_mac: str, key: bytes) -> None:
     """Best effort: without a cache the next load parses the JSON, so a failure here (a full
     disk, a record the cache cannot hold) is logged and never fails the save or the load.
-    ``blob`` is the cache if it was already encoded, or what encoding it raised. The disk is
-    not waited for: a cache cut short by a power failure fails its HMAC and is not used."""
-    target = cache.cache_path(path)
+    The disk is not waited for: a cache cut short by a power failure fails its HMAC and is
+    not used."""
     try:
-        if isinstance(blob, Exception):
-            raise blob
-        data = blob if blob is not None else cache.encode(record, json_mac, key)
-        jsonio.atomic_write(target, data, durable=False)
+        cache.write(path, record, json_mac, key)
     except Exception as exc:
         log.warning(
             "could not write the baseline cache %s (the next load is slower): %s",
-            target,
+            cache.cache_path(path),
             getattr(exc, "message", exc),
         )

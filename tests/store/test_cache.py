@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from fim_tray.app.service import Service
 from fim_tray.errors import BaselineError, BaselineTamperedError, StorageError
 from fim_tray.models import Entry
 from fim_tray.store import baseline as store
-from fim_tray.store import cache, state
+from fim_tray.store import cache, state, verified
 from fim_tray.store.baseline import Baseline
 from fim_tray.store.paths import Paths
 from tests.helpers import WHEN, sample_baseline
@@ -57,19 +58,20 @@ def no_parse(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("the JSON was parsed")
 
     monkeypatch.setattr(store, "parse", refuse)
+    monkeypatch.setattr(store, "parse_verified", refuse)
 
 
 @pytest.fixture
 def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The sources of the JSON parses made."""
     seen: list[str] = []
-    real = store.parse
+    real = store.parse_verified
 
-    def spy(data: bytes, key: bytes, source: str = "the baseline") -> Baseline:
+    def spy(fd: int, key: bytes, mac: str, source: str = "the baseline") -> Baseline:
         seen.append(source)
-        return real(data, key, source)
+        return real(fd, key, mac, source)
 
-    monkeypatch.setattr(store, "parse", spy)
+    monkeypatch.setattr(store, "parse_verified", spy)
     return seen
 
 
@@ -332,14 +334,14 @@ def test_a_missing_or_unreadable_json_is_reported_as_before(tmp_path: Path) -> N
 def test_a_failed_cache_write_never_fails_the_save(
     path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    real = jsonio.atomic_write
+    real = jsonio.atomic_write_chunks
 
-    def full_for_the_cache(target: Path, data: bytes, **kwargs: Any) -> None:
+    def full_for_the_cache(target: Path, chunks: Any, **kwargs: Any) -> None:
         if target.name.endswith(".cache"):
             raise StorageError(f"Could not save {target}: the disk is full.")
-        real(target, data, **kwargs)
+        real(target, chunks, **kwargs)
 
-    monkeypatch.setattr(jsonio, "atomic_write", full_for_the_cache)
+    monkeypatch.setattr(jsonio, "atomic_write_chunks", full_for_the_cache)
     with caplog.at_level(logging.WARNING, logger="fim_tray.store.cache"):
         state.save_baseline_file(path, _baseline(), KEY)
     assert not _cache(path).exists()
@@ -381,6 +383,7 @@ def test_service_checks_from_the_cache_and_remove_deletes_it(
 
     with monkeypatch.context() as patch:
         patch.setattr(store, "parse", refuse)
+        patch.setattr(store, "parse_verified", refuse)
         (report,) = service.check()
     assert report.error is None and report.changes == ()
     assert service.store.load_baseline(folder).entries["l\udcffink"].target == "\udcfe\udc80target"
@@ -462,3 +465,61 @@ def test_a_targeted_load_never_loads_the_whole_cache(
     assert parses == []
     assert set(record.entries) == {"d1"} | {p for p in many if p.startswith("d1/")}
     assert record.folder == sample_baseline({}).folder
+
+
+# -- a version verified once is not read again for a targeted load --------------------------------
+
+
+@pytest.fixture
+def verifies(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Counts the full verifications of a baseline's JSON and of a cache."""
+    seen: list[int] = []
+    real_json, real_cache = store.verify, cache._verified
+
+    def json_spy(fd: int, key: bytes) -> str | None:
+        seen.append(1)
+        return real_json(fd, key)
+
+    def cache_spy(reader: cache._Reader, key: bytes) -> bool:
+        seen.append(2)
+        return real_cache(reader, key)
+
+    monkeypatch.setattr(store, "verify", json_spy)
+    monkeypatch.setattr(cache, "_verified", cache_spy)
+    verified.forget()
+    yield seen
+    verified.forget()
+
+
+def test_a_settled_version_is_verified_once_and_any_write_after_it_is_seen(
+    path: Path, verifies: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    many = _many()
+    state.save_baseline_file(path, sample_baseline(many), KEY)
+    monkeypatch.setattr(verified, "SETTLED", 0.0)
+    for _ in range(3):
+        assert set(state.load_signed_file(path, KEY, ["d0/f01"])[0].entries) == {"d0/f01"}
+    assert verifies == [1, 2]  # the JSON and the cache, once each
+    state.load_signed_file(path, KEY)  # a whole load always verifies the JSON
+    assert verifies == [1, 2, 1]
+    time.sleep(0.05)  # past the coarse tick of the clock that stamps ctime
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b'"mode":420', b'"mode":421', 1))  # same size, in place
+    with pytest.raises(BaselineTamperedError):
+        state.load_signed_file(path, KEY, ["d0/f01"])
+    time.sleep(0.05)
+    path.write_bytes(data)
+    _flip(_cache(path), _cache(path).stat().st_size // 2)  # the cache edited: searched no more
+    verifies.clear()
+    record = state.load_signed_file(path, KEY, ["d0/f01"])[0]
+    assert set(record.entries) == {"d0/f01"}
+    assert verifies == [1, 2, 2]  # the cache refused as an index, then as a whole: the JSON read
+
+
+def test_a_version_changed_moments_ago_is_never_remembered(
+    path: Path, verifies: list[int]
+) -> None:
+    state.save_baseline_file(path, sample_baseline(_many()), KEY)
+    for _ in range(2):
+        state.load_signed_file(path, KEY, ["d0/f01"])
+    assert verifies == [1, 2, 1, 2]  # written just now: verified every time
