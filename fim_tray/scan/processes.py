@@ -154,7 +154,7 @@ def _scan_folder(
     """Scan the one folder ``prefix`` (relative, with a trailing ``/``; "" for the root) as
     the walk on one thread would, without its subfolders; ``tell_dirs`` hears of them as soon
     as the folder is listed. ``template`` gives the settings and the pool."""
-    recorder = template.fresh(template.pool)
+    recorder = template.fresh(template.pool, whole=True)  # _assemble consumes, if need be
     rel = prefix[:-1]
     root = opener.root
     folder = os.path.join(root, rel) if rel else root

@@ -124,9 +124,13 @@ class Recorder:
         self._dir_fd: int | None = None
         self._folder = ""
 
-    def fresh(self, pool: HashPool | None, *, worker: bool = False) -> Recorder:
+    def fresh(
+        self, pool: HashPool | None, *, worker: bool = False, whole: bool = False
+    ) -> Recorder:
         """A recorder with the same settings and nothing found yet. ``worker``: for a worker
-        process, which reports no progress and has no stop of its own (its parent kills it)."""
+        process, which reports no progress and has no stop of its own (its parent kills it).
+        ``whole``: it keeps all it finds (never ``consume``), for a part of the walk that is
+        put into this recorder later, which consumes it then."""
         return type(self)(
             self.excluder,
             self.algorithm,
@@ -136,7 +140,7 @@ class Recorder:
             cancelled=None if worker else self.cancelled,
             throttle=self.throttle,
             pool=pool,
-            consume=self.consume and not worker,  # the parent takes in what a worker found
+            consume=self.consume and not (worker or whole),
         )
 
     def unlistable(self, prefix: str, why: Unlisted) -> None:

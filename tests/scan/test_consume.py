@@ -13,20 +13,26 @@ import pytest
 from fim_tray.models import Change
 from fim_tray.records import Records
 from fim_tray.scan import dirwalk, hashpool
+from fim_tray.scan import processes as processes_module
 from fim_tray.scan import record as record_module
 from fim_tray.scan.compare import compare
+from fim_tray.scan.record import Recorder
 from fim_tray.scan.scanner import Scanner
+from tests.scan.test_processes import forked as forked  # a fixture
 
 
 def _tree(root: Path) -> None:
-    for d in range(4):
+    for d in range(12):
         sub = root / f"d{d}" / "inner"
         sub.mkdir(parents=True)
         for i in range(30):
             (sub / f"f{i}.txt").write_bytes(b"x" * (i * 37))
-        (root / f"d{d}" / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024))
+        if d < 4:
+            (root / f"d{d}" / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024))
     (root / "gone").mkdir()
     (root / "gone" / "a").write_text("a")
+    for i in range(40):  # files in the root too: whichever process lists it
+        (root / f"top{i}").write_text(str(i))
     (root / "link").symlink_to("d0")
     os.mkfifo(root / "pipe")
 
@@ -54,7 +60,11 @@ def _keys(changes: list[Change]) -> list[tuple[str, str, tuple[str, ...]]]:
     ids=["quick", "full", "workers"],
 )
 def test_a_consuming_scan_finds_exactly_the_changes_of_a_whole_comparison(
-    tmp_path: Path, full: bool, processes: bool
+    tmp_path: Path,
+    full: bool,
+    processes: bool,
+    forked: list[int],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     root = tmp_path / "w"
     root.mkdir()
@@ -65,9 +75,20 @@ def test_a_consuming_scan_finds_exactly_the_changes_of_a_whole_comparison(
     whole = Scanner(str(root), previous=first.entries.copy(), full=full).run()
     expected = compare(first.entries, whole.entries, whole.unlisted)
     baseline = first.entries.copy()
+    here: list[str] = []  # the folders this process scanned itself, beside its workers
+    real = processes_module._scan_folder
+
+    def spy(template: Recorder, opener: Any, prefix: str, tell: Any) -> Any:
+        here.append(prefix)
+        return real(template, opener, prefix, tell)
+
+    monkeypatch.setattr(processes_module, "_scan_folder", spy)
+    monkeypatch.setattr(processes_module, "IN_FLIGHT", 1)  # so this one takes folders too
     consumed = Scanner(
         str(root), previous=baseline, full=full, processes=processes, consume=True
     ).run()
+    assert bool(forked) == processes  # the folders shared among worker processes
+    assert bool(here) == processes
     got = compare(baseline, consumed.entries, consumed.unlisted)
     assert _keys(got) == _keys(expected)
     assert len(expected) == 9  # every change made, each once
