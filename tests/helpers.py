@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -215,3 +216,10 @@ def remove_chain(root: Path, name: str = "d") -> None:
             os.rename(lifted, top)
         else:
             top.rmdir()
+
+
+def ctrl_c_reaches_it() -> None:
+    """A ``preexec_fn`` for a child sent SIGINT: a suite started in the background inherits
+    SIGINT ignored (as a shell leaves it for a job started with ``&``), and a Python started
+    so never raises KeyboardInterrupt; a person's Ctrl-C reaches it as usual."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

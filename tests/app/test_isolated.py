@@ -28,7 +28,7 @@ from fim_tray.store import config as config_store
 from fim_tray.store.paths import Paths
 from tests.app.test_monitor import Collector
 from tests.conftest import REPO
-from tests.helpers import make_tree
+from tests.helpers import ctrl_c_reaches_it, make_tree
 
 
 def _service(root: Path, *, isolate: bool) -> Service:
@@ -309,7 +309,7 @@ def monitor_proc(home: Path, big: Path) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, "FIM_TRAY_HOME": str(home), "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "fim_tray", "--debug", "monitor"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, preexec_fn=ctrl_c_reaches_it,
     )  # fmt: skip
     try:
         yield proc

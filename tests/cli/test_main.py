@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import pytest
 
-from tests.helpers import LINE, cli, cli_env, err_lines, make_tree
+from tests.helpers import LINE, cli, cli_env, ctrl_c_reaches_it, err_lines, make_tree
 
 # A fixed, non-zero UTC offset with no need for tzdata: times must carry it.
 TZ = {"TZ": "IST-5:30"}
@@ -336,6 +336,7 @@ def test_monitor_prints_each_new_change_once_and_stops_on_sigint(docs: Path, hom
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=cli_env(home),
+        preexec_fn=ctrl_c_reaches_it,
     )
     lines: queue.Queue[bytes] = queue.Queue()
     threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
