@@ -257,6 +257,24 @@ class Store:
         record, _signature = self.load_signed(folder, only)
         return record
 
+    def verify_ahead(self, folder: Folder) -> None:
+        """Verify the baseline of ``folder`` and its index, a piece at a time, for a later
+        targeted load not to (see :mod:`fim_tray.store.verified`); nothing else is read and
+        nothing is said: a baseline that fails is reported by the load that needs it."""
+        path = self.paths.baseline_file(folder.id)
+        key = self.key()
+        try:
+            with baseline_file.opened(path) as fd:
+                json_mac = verified.recall(_JSON, fd, key) or baseline_file.verify(fd, key)
+                if json_mac is None:
+                    return
+                verified.remember(_JSON, fd, key, json_mac)
+            index = cache.open_index(path, json_mac, key)
+        except (FimError, OSError):
+            return
+        if index is not None:
+            index.close()
+
     def load_signed(
         self, folder: Folder, only: Collection[str] | None = None
     ) -> tuple[Baseline, str]:

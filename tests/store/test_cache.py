@@ -523,3 +523,30 @@ def test_a_version_changed_moments_ago_is_never_remembered(
     for _ in range(2):
         state.load_signed_file(path, KEY, ["d0/f01"])
     assert verifies == [1, 2, 1, 2]  # written just now: verified every time
+
+
+def test_verifying_ahead_spares_the_next_targeted_load_and_never_loads_the_tree(
+    home: Path, tmp_path: Path, verifies: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(verified, "SETTLED", 0.0)
+    watched = tmp_path / "w"
+    watched.mkdir()
+    (watched / "a.txt").write_text("a")
+    (watched / "b.txt").write_text("b")
+    service = Service(Paths.default(), lock_timeout=5.0)
+    folder, _ = service.watch(str(watched))
+    verifies.clear()
+
+    def refuse(*_args: object) -> Baseline:
+        raise AssertionError("the whole cache was loaded")
+
+    monkeypatch.setattr(cache, "load", refuse)
+    service.store.verify_ahead(folder)
+    assert verifies == [1, 2]  # the JSON and the index, each read once
+    assert set(service.store.load_baseline(folder, only=["a.txt"]).entries) == {"a.txt"}
+    assert verifies == [1, 2]
+    time.sleep(0.05)  # past the coarse tick of the clock that stamps ctime
+    _flip(service.paths.baseline_file(folder.id), 200)  # tampered: verified again, refused
+    service.store.verify_ahead(folder)  # says nothing
+    with pytest.raises(BaselineTamperedError):
+        service.store.load_baseline(folder, only=["a.txt"])
