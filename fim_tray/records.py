@@ -123,23 +123,10 @@ def is_dir(record: bytes) -> bool:
 _DIR = _INDEX["dir"]
 
 
-def key_of(path: str) -> bytes:
-    """The key a path is kept under: its UTF-8 bytes (lone surrogates, as undecodable names
-    carry them, kept with ``surrogatepass``). Bytes sort as their paths do (UTF-8 keeps the
-    order of code points), and take 16 bytes less than the path as a str."""
-    return path.encode("utf-8", "surrogatepass")
-
-
-def path_of(key: bytes) -> str:
-    """The path kept under ``key`` (see :func:`key_of`)."""
-    return key.decode("utf-8", "surrogatepass")
-
-
 class Records(MutableMapping[str, Entry]):
-    """Entries by path, packed (see the module's docstring), kept by :func:`key_of` their
-    path. Reading an entry unpacks it; :meth:`record` and :meth:`put` give and take the
-    packed form, which is what a scan and a compare use, and the ``*_key`` methods take the
-    key itself, for a scan that made it once."""
+    """Entries by path, packed (see the module's docstring). Reading an entry unpacks it;
+    :meth:`record` and :meth:`put` give and take the packed form, which is what a scan and
+    a compare use."""
 
     __slots__ = ("_packed",)
 
@@ -147,48 +134,48 @@ class Records(MutableMapping[str, Entry]):
         self,
         items: Mapping[str, Entry] | Iterable[tuple[str, Entry]] = (),
         *,
-        packed: dict[bytes, bytes] | None = None,
+        packed: dict[str, bytes] | None = None,
     ) -> None:
         """Records of ``items`` (entries, or another Records' records), or the ``packed``
-        dict itself (key -> record, taken over, not copied)."""
-        self._packed: dict[bytes, bytes] = {} if packed is None else packed
+        dict itself (path -> record, taken over, not copied)."""
+        self._packed: dict[str, bytes] = {} if packed is None else packed
         if isinstance(items, Records):
-            self._packed.update(items.key_items())
+            self._packed.update(items.packed_items())
         elif items:
             self.update(items)
 
     @classmethod
-    def from_keys(cls, keys: Iterable[bytes], records: Iterable[bytes]) -> Records:
-        """Records from keys and their records, as a cache or a worker process hands them."""
+    def from_packed(cls, paths: Iterable[str], records: Iterable[bytes]) -> Records:
+        """Records from paths and their records, as a cache or a worker process hands them."""
         made = cls()
-        made.extend_keys(keys, records)
+        made.extend_packed(paths, records)
         return made
 
     def __getitem__(self, path: str) -> Entry:
-        return unpack(self._packed[key_of(path)])
+        return unpack(self._packed[path])
 
     def get(self, path: str, default: Any = None) -> Any:
-        record = self._packed.get(key_of(path))
+        record = self._packed.get(path)
         return default if record is None else unpack(record)
 
     def __setitem__(self, path: str, entry: Entry) -> None:
-        self._packed[key_of(path)] = pack(entry)
+        self._packed[path] = pack(entry)
 
     def __delitem__(self, path: str) -> None:
-        del self._packed[key_of(path)]
+        del self._packed[path]
 
     def __contains__(self, path: object) -> bool:
-        return isinstance(path, str) and key_of(path) in self._packed
+        return path in self._packed
 
     def __iter__(self) -> Iterator[str]:
-        return map(path_of, self._packed)
+        return iter(self._packed)
 
     def __len__(self) -> int:
         return len(self._packed)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Records):
-            return len(self) == len(other) and self._packed.items() == other.key_items()
+            return len(self) == len(other) and self._packed.items() == other.packed_items()
         if isinstance(other, Mapping):
             return len(self) == len(other) and all(
                 other.get(path) == entry for path, entry in self.items()
@@ -202,43 +189,30 @@ class Records(MutableMapping[str, Entry]):
 
     def record(self, path: str) -> bytes | None:
         """The packed record of ``path``, or None."""
-        return self._packed.get(key_of(path))
+        return self._packed.get(path)
+
+    def extend_packed(self, paths: Iterable[str], records: Iterable[bytes]) -> None:
+        """Keep the records of ``paths`` (see :meth:`put`)."""
+        self._packed.update(zip(paths, records, strict=True))
 
     def put(self, path: str, record: bytes) -> None:
         """Keep ``record`` (made by :func:`pack`, or another Records') for ``path``."""
-        self._packed[key_of(path)] = record
+        self._packed[path] = record
 
-    def record_at(self, key: bytes) -> bytes | None:
-        """The packed record kept under ``key`` (see :func:`key_of`), or None."""
-        return self._packed.get(key)
-
-    def put_key(self, key: bytes, record: bytes) -> None:
-        """:meth:`put` by key."""
-        self._packed[key] = record
-
-    def del_key(self, key: bytes) -> None:
-        """Forget what is kept under ``key``."""
-        del self._packed[key]
-
-    def extend_keys(self, keys: Iterable[bytes], records: Iterable[bytes]) -> None:
-        """Keep the records of ``keys`` (see :meth:`put_key`)."""
-        self._packed.update(zip(keys, records, strict=True))
-
-    def key_items(self) -> ItemsView[bytes, bytes]:
-        """(key, record) pairs, in no order."""
+    def packed_items(self) -> ItemsView[str, bytes]:
+        """(path, record) pairs, in no order."""
         return self._packed.items()
 
     def update(self, other: Any = (), /, **kwargs: Entry) -> None:
         """As dict.update; the records of another Records are taken as they are."""
         if isinstance(other, Records) and not kwargs:
-            self._packed.update(other.key_items())
+            self._packed.update(other.packed_items())
         else:
             super().update(other, **kwargs)
 
     def subset(self, keep: Callable[[str], bool]) -> Records:
         """The records of the paths ``keep`` says yes to (sharing the records)."""
-        kept = {key: rec for key, rec in self._packed.items() if keep(path_of(key))}
-        return Records(packed=kept)
+        return Records(packed={path: rec for path, rec in self._packed.items() if keep(path)})
 
     def copy(self) -> Records:
         """A copy that shares the records (bytes objects never change)."""
@@ -251,7 +225,7 @@ def unreadable(entries: Mapping[str, Entry]) -> int:
         return sum(1 for entry in entries.values() if entry.error is not None)
     return sum(
         1
-        for _, record in entries.key_items()
+        for _, record in entries.packed_items()
         if record[0] & _ERROR or (record[0] == _OTHER and unpack(record).error is not None)
     )
 

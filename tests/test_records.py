@@ -12,9 +12,7 @@ from fim_tray.models import Entry, EntryType
 from fim_tray.records import (
     Records,
     is_dir,
-    key_of,
     pack,
-    path_of,
     records_of,
     same_details,
     stat_key,
@@ -130,27 +128,3 @@ def test_unreadable_counts_the_entries_with_an_error_packed_or_not() -> None:
     }
     assert unreadable(Records(entries)) == unreadable(entries) == 2
     assert unreadable(Records()) == 0
-
-
-def test_keys_sort_as_their_paths_and_give_them_back() -> None:
-    rnd = random.Random(3)
-    alphabet = [
-        "a",
-        "/",
-        ".",
-        "-",
-        " ",
-        "0",
-        "\u00e9",
-        "\u4e2d",
-        "\U0001f600",
-        "\udcff",
-        "\ud7ff",
-        "\ue000",
-    ]
-    paths = {"".join(rnd.choice(alphabet) for _ in range(rnd.randrange(1, 8))) for _ in range(3000)}
-    assert sorted(key_of(p) for p in paths) == [key_of(p) for p in sorted(paths)]
-    assert all(path_of(key_of(p)) == p for p in paths)
-    records = Records({p: FILE for p in paths})
-    assert set(records) == paths and all(p in records for p in paths)
-    assert 1 not in records  # type: ignore[comparison-overlap]

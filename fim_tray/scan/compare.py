@@ -8,7 +8,7 @@ from itertools import compress
 from operator import eq, is_, not_
 
 from fim_tray.models import DEVICE_TYPES, Change, Entry, gained_caps, xattr_kinds
-from fim_tray.records import Records, path_of, unpack
+from fim_tray.records import Records, unpack
 
 # Folder timestamps and sizes move whenever a child is added or removed; those children are
 # reported themselves, so for folders only permissions and ownership count.
@@ -92,14 +92,13 @@ def compare(
     if isinstance(baseline, Records) and isinstance(current, Records):
         # Packed records: those equal as bytes (in C, by map()) are unchanged, and only the
         # others are unpacked. On 400,000 unchanged files nothing is unpacked at all.
-        pairs = list(current.key_items())
-        before = list(map(baseline.record_at, (key for key, _ in pairs)))
+        pairs = list(current.packed_items())
+        before = list(map(baseline.record, current))
         same = list(map(eq, before, (record for _, record in pairs)))
         found = same.count(True)  # paths of the baseline seen again: all means none removed
-        for (key, record), old_record in compress(
+        for (path, record), old_record in compress(
             zip(pairs, before, strict=True), map(not_, same)
         ):
-            path = path_of(key)
             new = unpack(record)
             if old_record is None:
                 changes.append(Change("added", path, None, new))

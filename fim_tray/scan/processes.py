@@ -105,7 +105,7 @@ def _serve(template: Recorder, root: str, threads: int, requests: int, results: 
         prefix = marshal.loads(body)  # noqa: S302 - from the parent, over its own pipe
         found = _scan_folder(mine, opener, prefix, tell_dirs)
         entries = found.entries  # sent packed: bytes, which marshal writes as they are
-        rows = ([key for key, _ in entries.key_items()], [rec for _, rec in entries.key_items()])
+        rows = (list(entries), [record for _, record in entries.packed_items()])
         problems = [(p.path, p.message) for p in found.problems]
         _send(
             results,
@@ -139,8 +139,8 @@ class _Folder:
 
     @classmethod
     def from_message(cls, message: tuple[Any, ...]) -> _Folder:
-        _, _, why, (keys, records), problems, unlisted, subfolders, seen, files, nbytes = message
-        entries = Records.from_keys(keys, records)
+        _, _, why, (paths, rows), problems, unlisted, subfolders, seen, files, nbytes = message
+        entries = Records.from_packed(paths, rows)
         problems = [Problem(path, text) for path, text in problems]
         return cls(why and tuple(why), entries, problems, unlisted, subfolders, seen, files, nbytes)
 
@@ -350,12 +350,12 @@ def _assemble(recorder: Recorder, folders: dict[str, _Folder]) -> int:
     stack = [""]
     while stack:
         prefix = stack.pop()
-        folder = folders.pop(prefix)  # let go as it goes in: the tree is never held twice
+        folder = folders[prefix]
         if folder.why is not None:
             recorder.unlistable(prefix, Unlisted(*folder.why))
             continue
-        for key, record in folder.entries.key_items():
-            recorder.keep(key, record)
+        for path, record in folder.entries.packed_items():
+            recorder.keep(path, record)
         recorder.problems.extend(folder.problems)
         recorder.unlisted.update(folder.unlisted)
         seen += folder.seen

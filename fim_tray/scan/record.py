@@ -9,7 +9,7 @@ from collections.abc import Callable, Container, Mapping
 from typing import NamedTuple
 
 from fim_tray.models import DEVICE_TYPES, Entry, EntryType, Problem
-from fim_tray.records import Records, is_dir, key_of, pack, same_details, stat_key
+from fim_tray.records import Records, is_dir, pack, same_details, stat_key
 from fim_tray.scan import hashpool, xattrs
 from fim_tray.scan.dirwalk import Dir, Replaced, list_folder
 from fim_tray.scan.excludes import Excluder
@@ -211,24 +211,22 @@ class Recorder:
             self.hashed_bytes += nbytes
             if entry is None:
                 self.entries.pop(job.rel, None)
-            elif self.entries.record_at(key := key_of(job.rel)) == _PENDING_RECORD:
+            elif self.entries.record(job.rel) == _PENDING_RECORD:
                 record = pack(entry)
-                if self._against is not None and self._against.record_at(key) == record:
-                    self.entries.del_key(key)  # unchanged: see keep()
-                    self._against.del_key(key)
+                if self._against is not None and self._against.record(job.rel) == record:
+                    del self.entries[job.rel], self._against[job.rel]  # unchanged: see keep()
                     self.unchanged += 1
                 else:
-                    self.entries.put_key(key, record)  # in its held place
+                    self.entries.put(job.rel, record)  # in its held place
 
-    def keep(self, key: bytes, record: bytes) -> None:
-        """Keep the packed ``record`` found for the path whose key (see
-        :func:`~fim_tray.records.key_of`) is ``key`` (see ``consume``)."""
+    def keep(self, rel: str, record: bytes) -> None:
+        """Keep the packed ``record`` found for ``rel`` (see ``consume``)."""
         against = self._against
-        if against is not None and not is_dir(record) and against.record_at(key) == record:
-            against.del_key(key)
+        if against is not None and not is_dir(record) and against.record(rel) == record:
+            del against[rel]
             self.unchanged += 1
         else:
-            self.entries.put_key(key, record)
+            self.entries.put(rel, record)
 
     def record_entry(self, child: os.DirEntry[str], rel: str) -> bool:
         """Record one directory entry; True when it is a folder to descend into."""
@@ -256,8 +254,7 @@ class Recorder:
             return False
         fmt = st.st_mode & _IFMT
         quick = self._quick
-        key = key_of(rel)
-        old_record = quick.record_at(key) if quick is not None else None
+        old_record = quick.record(rel) if quick is not None else None
         if old_record is not None and fmt != _IFLNK:
             # A quick rescan: the details found, packed, are compared with the previous record
             # as bytes before any object is built. All the same (for a file: size, mtime, ctime
@@ -269,14 +266,12 @@ class Recorder:
                 if fmt == _IFREG
                 else (st.st_rdev if kind in DEVICE_TYPES else 0)
             )
-            details = stat_key(
+            key = stat_key(
                 size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode & _PERMS,
                 st.st_uid, st.st_gid,
             )  # fmt: skip
-            if details is not None and same_details(
-                old_record, details, kind, digest=fmt == _IFREG
-            ):
-                self.keep(key, old_record)
+            if key is not None and same_details(old_record, key, kind, digest=fmt == _IFREG):
+                self.keep(rel, old_record)
                 return kind == "dir"
         if fmt == _IFREG:
             # Same size, mtime, ctime and inode, some other detail changed (mode, owner): the
@@ -318,13 +313,12 @@ class Recorder:
             self.entries.put(rel, _PENDING_RECORD)
             return
         record = pack(entry)
-        key = key_of(rel)
         previous = self._previous
         if previous is not None:
-            old = previous.record_at(key)
+            old = previous.record(rel)
             if old == record:  # the previous record itself: shared, and seen at once as same
                 record = old
-        self.keep(key, record)
+        self.keep(rel, record)
 
     def _stat_entry(
         self,

@@ -41,7 +41,7 @@ from typing import Any
 
 from fim_tray import jsonio, logs
 from fim_tray.models import ENTRY_FIELDS
-from fim_tray.records import Records, key_of
+from fim_tray.records import Records
 from fim_tray.store import verified
 from fim_tray.store.baseline import BODY_KEYS, Baseline
 
@@ -84,16 +84,16 @@ def parts(record: Baseline, json_mac: str, key: bytes) -> Iterator[bytes]:
     extra = jsonio.loads(jsonio.dumps(dict(extra)))
     entries = record.entries
     packed = entries if isinstance(entries, Records) else Records(entries)
-    keys = sorted(key for key, _ in packed.key_items())  # the JSON's order (see key_of)
+    paths = sorted(packed)  # the JSON's order
     head = (
         _FIELDS, record.folder, record.algorithm, record.created.isoformat(),
-        record.updated.isoformat(), record.root_dev, extra, len(keys),
+        record.updated.isoformat(), record.root_dev, extra, len(paths),
     )  # fmt: skip
-    return _framed(head, packed, keys, json_mac, key)
+    return _framed(head, packed, paths, json_mac, key)
 
 
 def _framed(
-    head: tuple[Any, ...], packed: Records, keys: list[bytes], json_mac: str, key: bytes
+    head: tuple[Any, ...], packed: Records, paths: list[str], json_mac: str, key: bytes
 ) -> Iterator[bytes]:
     mac = hmac.new(key, digestmod=hashlib.sha256)
     offset = 0
@@ -107,9 +107,9 @@ def _framed(
     yield out(MAGIC + bytes.fromhex(json_mac) + _TAG)
     yield out(_frame(head))
     table = []
-    get = packed.record_at
-    for start in range(0, len(keys), FRAME):
-        names = keys[start : start + FRAME]
+    get = packed.record
+    for start in range(0, len(paths), FRAME):
+        names = paths[start : start + FRAME]
         frame = _frame((names, list(map(get, names))))
         table.append((names[0], offset, len(frame)))
         yield out(frame)
@@ -233,8 +233,8 @@ def load(path: Path, json_mac: str, key: bytes) -> Baseline | None:
         table_at = _END.unpack(reader.read(reader.size - _MAC - _END.size, _END.size))[0]
         with jsonio.gc_paused():  # many new objects that all survive: collections are in vain
             while offset < table_at:
-                (keys, records), offset = reader.frame(offset)
-                entries.extend_keys(keys, records)
+                (paths, records), offset = reader.frame(offset)
+                entries.extend_packed(paths, records)
         if len(entries) != count:
             return None
         return record
@@ -268,18 +268,10 @@ class Index:
             os.close(self._reader.fd)
             self._reader.fd = -1
 
-    def _frames(
-        self, low: bytes, high: bytes | None, *, one: bool = False
-    ) -> Iterator[tuple[list[bytes], list[bytes]]]:
-        """The frames that may hold keys from ``low`` up to ``high`` (None: to the end), or
-        with ``one`` the frame that may hold ``low`` itself."""
+    def _frames(self, low: str, high: str | None) -> Iterator[tuple[list[str], list[bytes]]]:
+        """The frames that may hold paths from ``low`` up to ``high`` (None: ``low`` only)."""
         first = max(bisect.bisect_right(self._firsts, low) - 1, 0)
-        if one:
-            last = first
-        elif high is None:
-            last = len(self._table) - 1
-        else:
-            last = max(bisect.bisect_right(self._firsts, high) - 1, 0)
+        last = first if high is None else max(bisect.bisect_right(self._firsts, high) - 1, 0)
         for _, offset, _length in self._table[first : last + 1]:
             value, _next = self._reader.frame(offset)
             yield value
@@ -288,19 +280,20 @@ class Index:
         """The records of ``paths`` and of everything under ``folders`` (relative, without a
         trailing ``/``; "" is the whole folder), as far as the baseline has them."""
         found = Records()
-        for key in sorted({key_of(path) for path in paths}):
-            for names, records in self._frames(key, None, one=True):
-                at = bisect.bisect_left(names, key)
-                if at < len(names) and names[at] == key:
-                    found.put_key(key, records[at])
-        for folder in sorted({key_of(folder) for folder in folders}):
+        for path in sorted(set(paths)):
+            for names, records in self._frames(path, None):
+                at = bisect.bisect_left(names, path)
+                if at < len(names) and names[at] == path:
+                    found.put(path, records[at])
+        for folder in sorted(set(folders)):
             # Every path under folder/ lies between folder + "/" and folder + "0", the
             # character after "/", in the sorted order.
-            low, high = (folder + b"/", folder + b"0") if folder else (b"", None)
-            for names, records in self._frames(low, high):
+            low, high = (folder + "/", folder + "0") if folder else ("", None)
+            for names, records in self._frames(low, high or "\U0010ffff"):
                 start = bisect.bisect_left(names, low)
                 stop = len(names) if high is None else bisect.bisect_left(names, high)
-                found.extend_keys(names[start:stop], records[start:stop])
+                for at in range(start, stop):
+                    found.put(names[at], records[at])
         return found
 
 
