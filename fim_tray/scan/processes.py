@@ -10,8 +10,9 @@ re-hash) and sends back plain tuples with marshal over a pipe.
 This process hands folders to the workers and scans one itself whenever each worker has enough
 queued. A folder is listed and hashed whole by one of them (opened from the root one name at a
 time, never through a link); its subfolders are reported as soon as it is listed, its entries
-when it is done. The folders are then put together in the very order a walk on one thread
-takes, so the result is the same, entries, problems and their order included.
+when it is done. Their entries go into the result as they come; the rest (problems, folders
+that could not be listed) is then put together in the very order a walk on one thread takes,
+so the result is the same: the same entries, and the problems in the same order.
 """
 
 from __future__ import annotations
@@ -292,6 +293,12 @@ def _run(
 
     def take(prefix: str, folder: _Folder) -> None:
         nonlocal seen
+        # Its entries go into the recorder at once (a check keeps only what changed, see
+        # Recorder.keep), so the folders waiting to be put in order hold no entries: the tree
+        # is never held twice.
+        for path, record in folder.entries.packed_items():
+            template.keep(path, record)
+        folder.entries = Records()
         found[prefix] = folder
         ask(prefix, folder.subfolders)  # the same names as told early, but for a race
         before, seen = seen, seen + folder.seen
@@ -344,8 +351,8 @@ def _receive(
 
 
 def _assemble(recorder: Recorder, folders: dict[str, _Folder]) -> int:
-    """Put the folders' findings into ``recorder`` in the order a walk on one thread records
-    them."""
+    """Put the folders' findings, but their entries (already in, see ``_run``), into
+    ``recorder`` in the order a walk on one thread records them."""
     seen = 0
     stack = [""]
     while stack:
@@ -354,8 +361,6 @@ def _assemble(recorder: Recorder, folders: dict[str, _Folder]) -> int:
         if folder.why is not None:
             recorder.unlistable(prefix, Unlisted(*folder.why))
             continue
-        for path, record in folder.entries.packed_items():
-            recorder.keep(path, record)
         recorder.problems.extend(folder.problems)
         recorder.unlisted.update(folder.unlisted)
         seen += folder.seen
