@@ -139,7 +139,7 @@ class Service:
         if self.isolate and paths is None:
             from fim_tray.app import isolated
 
-            report = isolated.check_folder(
+            return isolated.check_folder(
                 self.store,
                 folder,
                 config,
@@ -149,8 +149,6 @@ class Service:
                 throttle=throttle,
                 processes=self.processes,
             )
-            self._verify_ahead(folder)
-            return report
         return check.check_folder(
             self.store,
             folder,
@@ -162,13 +160,6 @@ class Service:
             throttle=throttle,
             processes=self.processes,
         )
-
-    def _verify_ahead(self, folder: Folder) -> None:
-        """Verify the baseline of ``folder`` and its index now, reading them a piece at a time,
-        so the first file event after a whole-folder check in a child need not (see
-        store/verified.py): it then reads only what it touched. Best effort: a baseline that
-        does not verify is said by the event's own check."""
-        self.store.verify_ahead(folder)
 
     def accept(self, path: str | None = None, files: Iterable[str] = ()) -> list[FolderReport]:
         """Take the current state into the baseline: all of it, or only ``files``."""

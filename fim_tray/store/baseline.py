@@ -395,6 +395,20 @@ def verify(fd: int, key: bytes) -> str | None:
     return claimed.decode() if hmac.compare_digest(body.mac.hexdigest().encode(), claimed) else None
 
 
+def named_signature(fd: int) -> str | None:
+    """The signature the head of the baseline file open on ``fd`` names, read from its first
+    bytes only and NOT verified: what a cache bound to it may be searched by (see
+    :func:`fim_tray.store.state.load_signed_file`). None when the head is not the one
+    :func:`serialize` writes."""
+    claimed = _Body(fd, hmac.new(b"", digestmod=hashlib.sha256)).claimed
+    if claimed is None or any(c not in _HEX_DIGITS for c in claimed):
+        return None
+    return claimed.decode()
+
+
+_HEX_DIGITS = frozenset(b"0123456789abcdef")
+
+
 def verify_file(path: Path, key: bytes) -> str | None:
     """:func:`verify` of the baseline ``path``; missing or unreadable: :class:`BaselineError`."""
     with opened(path) as fd:

@@ -9,20 +9,21 @@ of ``FRAME`` entries, and is used only when it is provably the JSON's own conten
 
 * the JSON's signature is verified on every load (one HMAC pass, no parse), so a tampered
   or damaged JSON is reported as such, whatever cache sits beside it;
-* the cache carries that signature, and its own HMAC-SHA256 (same install key), at its end,
-  covers everything before it, so a cache made from another JSON, cut short, edited, or made
-  with another key is ignored: the JSON is then parsed and the cache written again.
+* the cache carries that signature, and HMAC-SHA256 (same install key) covers every byte of
+  it that is used: each frame has its own MAC, kept in the table, and one MAC at the end covers
+  the signature, the head and the table. A cache made from another JSON, cut short, edited, or
+  made with another key is ignored: the JSON is then parsed and the cache written again.
 
 Layout: ``MAGIC``, the JSON's signature (32 bytes), ``_TAG`` (cache version; Python version
 and byte order, as marshal data is only read back by the Python that wrote it), then frames,
 each a 4-byte length and marshal data: the head (the baseline's fields, its entry count), the
-entries' frames (paths and records), the table (each entry frame's first path, offset and
-length); then the table's offset (8 bytes) and the HMAC (32 bytes).
+entries' frames (paths and records), the table (for each entry frame: its first path, offset,
+length and MAC); then the table's offset (8 bytes) and the MAC of all but the entry frames.
 
-Memory: a whole load holds the records and one frame of the file; a search (:class:`Index`,
-for a file event in a folder of a million files) holds the table and the frames it reads.
-Both verify the HMAC first, reading the file in pieces, and read it again through the same
-descriptor (only bytes this install's key signed reach marshal).
+Every byte is checked in memory, then used from that very copy: never read again from the
+file, which another process could change in between. A whole load holds the records and one
+frame; a search (:class:`Index`, for a file event in a folder of a million files) holds the
+head, the table and the frames it reads, and checks only those.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ from typing import Any
 from fim_tray import jsonio, logs
 from fim_tray.models import ENTRY_FIELDS
 from fim_tray.records import Records
-from fim_tray.store import verified
 from fim_tray.store.baseline import BODY_KEYS, Baseline
 
 log = logs.getLogger(__name__)
@@ -60,8 +60,7 @@ _LEN = struct.Struct("<I")
 _END = struct.Struct("<Q")  # the table's offset
 _FIELDS = ENTRY_FIELDS
 FRAME = 4096  # entries a frame: what a search reads to find one path
-_READ = 1 << 20  # bytes read at a time while the HMAC is checked
-_CACHE = "cache"  # what store.verified remembers of a cache
+_FRAME_DOMAIN = b"fim-tray cache frame\n"
 
 
 def cache_path(path: Path) -> Path:
@@ -95,28 +94,29 @@ def parts(record: Baseline, json_mac: str, key: bytes) -> Iterator[bytes]:
 def _framed(
     head: tuple[Any, ...], packed: Records, paths: list[str], json_mac: str, key: bytes
 ) -> Iterator[bytes]:
-    mac = hmac.new(key, digestmod=hashlib.sha256)
-    offset = 0
-
-    def out(data: bytes) -> bytes:
-        nonlocal offset
-        mac.update(data)
-        offset += len(data)
-        return data
-
-    yield out(MAGIC + bytes.fromhex(json_mac) + _TAG)
-    yield out(_frame(head))
+    mac = hmac.new(key, digestmod=hashlib.sha256)  # the signature, the head and the table
+    bound = MAGIC + bytes.fromhex(json_mac) + _TAG
+    head_frame = _frame(head)
+    mac.update(bound + head_frame)
+    yield bound + head_frame
+    offset = len(bound) + len(head_frame)
     table = []
     get = packed.record
     for start in range(0, len(paths), FRAME):
         names = paths[start : start + FRAME]
         frame = _frame((names, list(map(get, names))))
-        table.append((names[0], offset, len(frame)))
-        yield out(frame)
-    at = offset
-    yield out(_frame(table))
-    yield out(_END.pack(at))
+        table.append((names[0], offset, len(frame), _frame_mac(key, frame)))
+        offset += len(frame)
+        yield frame
+    table_frame = _frame(table) + _END.pack(offset)
+    mac.update(table_frame)
+    yield table_frame
     yield mac.digest()
+
+
+def _frame_mac(key: bytes, frame: bytes) -> bytes:
+    # Its own domain: a frame's MAC can never pass for the MAC of the head and table.
+    return hmac.new(key, _FRAME_DOMAIN + frame, hashlib.sha256).digest()
 
 
 def _frame(value: Any) -> bytes:
@@ -139,11 +139,14 @@ def write(path: Path, record: Baseline, json_mac: str, key: bytes) -> None:
 
 
 class _Reader:
-    """A cache file opened and verified: its frames read by offset."""
+    """A cache file opened, its head and table checked: its frames read by offset, each checked
+    against its MAC in the table before it is used."""
 
-    def __init__(self, fd: int, size: int) -> None:
+    def __init__(self, fd: int, size: int, key: bytes, path: Path) -> None:
         self.fd = fd
+        self.path = path
         self.size = size
+        self.key = key
 
     def read(self, offset: int, length: int) -> bytes:
         data = os.pread(self.fd, length, offset)
@@ -151,56 +154,73 @@ class _Reader:
             raise ValueError("cut short while read")
         return data
 
-    def frame(self, offset: int) -> tuple[Any, int]:
-        """The value of the frame at ``offset`` and where the next one starts."""
+    def raw_frame(self, offset: int) -> bytes:
+        """The frame at ``offset`` (its length and data), as it is in the file."""
         (length,) = _LEN.unpack(self.read(offset, _LEN.size))
-        start = offset + _LEN.size
-        return marshal.loads(self.read(start, length)), start + length  # noqa: S302
+        return self.read(offset, _LEN.size + length)
+
+    def frame(self, row: tuple[str, int, int, bytes]) -> tuple[list[str], list[bytes]]:
+        """The entry frame the table's ``row`` names, once its bytes match its MAC."""
+        _first, offset, length, mac = row
+        data = self.read(offset, length)
+        if not hmac.compare_digest(_frame_mac(self.key, data), mac):
+            raise _Forged
+        value: tuple[list[str], list[bytes]] = _value(data)
+        return value
 
 
-def _open(path: Path, json_mac: str, key: bytes) -> tuple[_Reader, int] | None:
+class _Forged(Exception):
+    """A frame whose bytes are not the ones its MAC was made of: the cache is not used."""
+
+
+def _value(frame: bytes) -> Any:
+    # Only bytes that were just checked against this install's key reach marshal.
+    return marshal.loads(memoryview(frame)[_LEN.size :])  # noqa: S302
+
+
+def _open(path: Path, json_mac: str, key: bytes) -> tuple[_Reader, Baseline, int, list[Any]] | None:
     """The cache of baseline ``path`` opened, when it is the one made with ``key`` from the
     JSON whose signature is ``json_mac`` (and by a Python that reads it back the same): its
-    reader and the offset of its first frame. None otherwise (the descriptor then closed)."""
+    reader, the baseline's fields (its entries empty), its entry count and its table. None
+    otherwise (the descriptor then closed)."""
     try:
         fd = jsonio.open_own(cache_path(path))
     except OSError:  # none yet (FileNotFoundError), a link or a FIFO planted: not used
         return None
     try:
-        reader = _Reader(fd, os.fstat(fd).st_size)
+        reader = _Reader(fd, os.fstat(fd).st_size, key, cache_path(path))
         bound = MAGIC + bytes.fromhex(json_mac) + _TAG
+        end = reader.size - _MAC
         # The cheap test first: a cache left from an earlier version of the JSON fails here.
-        if reader.size < len(bound) + _END.size + _MAC or reader.read(0, len(bound)) != bound:
-            os.close(fd)
-            return None
-        # A version of the cache this process verified before (see store/verified.py) is
-        # not read whole again: a file event in a folder of a million files reads little.
-        if verified.recall(_CACHE, fd, key) != json_mac:
-            if not _verified(reader, key):
-                os.close(fd)
-                return None
-            verified.remember(_CACHE, fd, key, json_mac)
-    except (OSError, ValueError):
+        if end < len(bound) + _END.size or reader.read(0, len(bound)) != bound:
+            raise ValueError("another JSON's")
+        head_frame = reader.raw_frame(len(bound))
+        (table_at,) = _END.unpack(reader.read(end - _END.size, _END.size))
+        table_frame = reader.raw_frame(table_at)
+        if table_at + len(table_frame) + _END.size != end:
+            raise ValueError("a table that does not end where the file says")
+        mac = hmac.new(key, bound + head_frame, hashlib.sha256)
+        mac.update(table_frame)
+        mac.update(reader.read(end - _END.size, _END.size))
+        if not hmac.compare_digest(mac.digest(), reader.read(end, _MAC)):
+            raise ValueError("not signed with this key")
+        opened = _head(_value(head_frame))
+        if opened is None:
+            raise ValueError("written before Entry changed")
+        record, count = opened
+        table = [tuple(row) for row in _value(table_frame)]
+    except (OSError, ValueError, struct.error):
         os.close(fd)
         return None
-    return reader, len(bound)
+    except Exception:  # signed by this key, yet unreadable (a bug of the writer): not used
+        log.debug("ignoring an unreadable baseline cache", exc_info=True)
+        os.close(fd)
+        return None
+    return reader, record, count, table
 
 
-def _verified(reader: _Reader, key: bytes) -> bool:
-    """Whether the HMAC at the end of the file covers all that comes before it."""
-    mac = hmac.new(key, digestmod=hashlib.sha256)
-    end = reader.size - _MAC
-    offset = 0
-    while offset < end:
-        chunk = reader.read(offset, min(_READ, end - offset))
-        mac.update(chunk)
-        offset += len(chunk)
-    return hmac.compare_digest(mac.digest(), reader.read(end, _MAC))
-
-
-def _head(reader: _Reader, start: int) -> tuple[Baseline, int, int] | None:
-    """The baseline's fields (its entries empty), its entry count and the first entry frame."""
-    head, first = reader.frame(start)
+def _head(head: Any) -> tuple[Baseline, int] | None:
+    """The baseline's fields (its entries empty) and its entry count."""
     fields, folder, algorithm, created, updated, root_dev, extra, count = head
     if tuple(fields) != _FIELDS:  # written before Entry changed
         return None
@@ -213,7 +233,7 @@ def _head(reader: _Reader, start: int) -> tuple[Baseline, int, int] | None:
         root_dev=root_dev,
         extra=extra,
     )
-    return record, count, first
+    return record, count
 
 
 def load(path: Path, json_mac: str, key: bytes) -> Baseline | None:
@@ -222,22 +242,20 @@ def load(path: Path, json_mac: str, key: bytes) -> Baseline | None:
     opened = _open(path, json_mac, key)
     if opened is None:
         return None
-    reader, start = opened
+    reader, record, count, table = opened
     try:
-        head = _head(reader, start)
-        if head is None:
-            return None
-        record, count, offset = head
         entries = record.entries
         assert isinstance(entries, Records)
-        table_at = _END.unpack(reader.read(reader.size - _MAC - _END.size, _END.size))[0]
         with jsonio.gc_paused():  # many new objects that all survive: collections are in vain
-            while offset < table_at:
-                (paths, records), offset = reader.frame(offset)
+            for row in table:
+                paths, records = reader.frame(row)
                 entries.extend_packed(paths, records)
         if len(entries) != count:
             return None
         return record
+    except _Forged:
+        log.info("ignoring a baseline cache changed outside fim-tray: %s", cache_path(path))
+        return None
     except Exception:  # signed by this key, yet unreadable (a bug of the writer): not used
         log.debug("ignoring an unreadable baseline cache", exc_info=True)
         return None
@@ -247,14 +265,15 @@ def load(path: Path, json_mac: str, key: bytes) -> Baseline | None:
 
 class Index:
     """The cache of one baseline opened for searching by path, without reading it whole: the
-    table of frames is held, and each search reads only the frames its paths fall in. Open
-    with :func:`open_index`; close it (or use it in a ``with``)."""
+    head and the table of frames are held, and each search reads and checks only the frames
+    its paths fall in, each once. Open with :func:`open_index`; close it (or use it in a
+    ``with``)."""
 
     def __init__(self, reader: _Reader, record: Baseline, count: int, table: list[Any]) -> None:
         self._reader = reader
         self.record = record  # the baseline's fields; its entries are not loaded
         self.count = count
-        self._firsts = [first for first, _, _ in table]
+        self._firsts = [row[0] for row in table]
         self._table = table
 
     def __enter__(self) -> Index:
@@ -268,32 +287,40 @@ class Index:
             os.close(self._reader.fd)
             self._reader.fd = -1
 
-    def _frames(self, low: str, high: str | None) -> Iterator[tuple[list[str], list[bytes]]]:
-        """The frames that may hold paths from ``low`` up to ``high`` (None: ``low`` only)."""
-        first = max(bisect.bisect_right(self._firsts, low) - 1, 0)
-        last = first if high is None else max(bisect.bisect_right(self._firsts, high) - 1, 0)
-        for _, offset, _length in self._table[first : last + 1]:
-            value, _next = self._reader.frame(offset)
-            yield value
+    def _at(self, path: str) -> int:
+        """The frame that holds ``path`` if any does."""
+        return max(bisect.bisect_right(self._firsts, path) - 1, 0)
 
-    def entries(self, paths: Iterable[str], folders: Iterable[str] = ()) -> Records:
+    def entries(self, paths: Iterable[str], folders: Iterable[str] = ()) -> Records | None:
         """The records of ``paths`` and of everything under ``folders`` (relative, without a
-        trailing ``/``; "" is the whole folder), as far as the baseline has them."""
-        found = Records()
-        for path in sorted(set(paths)):
-            for names, records in self._frames(path, None):
-                at = bisect.bisect_left(names, path)
-                if at < len(names) and names[at] == path:
-                    found.put(path, records[at])
-        for folder in sorted(set(folders)):
+        trailing ``/``; "" is the whole folder), as far as the baseline has them; None when a
+        frame read is not the one its MAC was made of (the cache is then not to be used)."""
+        if not self._table:
+            return Records()
+        wanted: dict[int, list[tuple[str, str | None]]] = {}  # frame -> (low, high) ranges
+        for path in set(paths):
+            wanted.setdefault(self._at(path), []).append((path, None))
+        for folder in set(folders):
             # Every path under folder/ lies between folder + "/" and folder + "0", the
             # character after "/", in the sorted order.
-            low, high = (folder + "/", folder + "0") if folder else ("", None)
-            for names, records in self._frames(low, high or "\U0010ffff"):
-                start = bisect.bisect_left(names, low)
-                stop = len(names) if high is None else bisect.bisect_left(names, high)
-                for at in range(start, stop):
-                    found.put(names[at], records[at])
+            low, top = (folder + "/", folder + "0") if folder else ("", "\U0010ffff\U0010ffff")
+            for at in range(self._at(low), self._at(top) + 1):
+                wanted.setdefault(at, []).append((low, top))
+        found = Records()
+        try:
+            for at in sorted(wanted):
+                names, records = self._reader.frame(self._table[at])
+                for low, high in wanted[at]:
+                    start = bisect.bisect_left(names, low)
+                    if high is None:  # one path
+                        if start < len(names) and names[start] == low:
+                            found.put(low, records[start])
+                        continue
+                    stop = bisect.bisect_left(names, high)
+                    found.extend_packed(names[start:stop], records[start:stop])
+        except _Forged:
+            log.info("ignoring a baseline cache changed outside fim-tray: %s", self._reader.path)
+            return None
         return found
 
 
@@ -303,15 +330,5 @@ def open_index(path: Path, json_mac: str, key: bytes) -> Index | None:
     opened = _open(path, json_mac, key)
     if opened is None:
         return None
-    reader, start = opened
-    try:
-        head = _head(reader, start)
-        if head is not None:
-            record, count, _first = head
-            table_at = _END.unpack(reader.read(reader.size - _MAC - _END.size, _END.size))[0]
-            table, _next = reader.frame(table_at)
-            return Index(reader, record, count, [tuple(row) for row in table])
-    except Exception:  # signed by this key, yet unreadable: not used
-        log.debug("ignoring an unreadable baseline cache", exc_info=True)
-    os.close(reader.fd)
-    return None
+    reader, record, count, table = opened
+    return Index(reader, record, count, table)

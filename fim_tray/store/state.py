@@ -24,7 +24,7 @@ from fim_tray.errors import (
 from fim_tray.models import Entry, Event, Folder
 from fim_tray.records import Records, records_of
 from fim_tray.store import baseline as baseline_file
-from fim_tray.store import cache, restore_log, verified
+from fim_tray.store import cache, restore_log
 from fim_tray.store import config as config_file
 from fim_tray.store.baseline import GENERATION, Baseline
 from fim_tray.store.config import Config
@@ -257,24 +257,6 @@ class Store:
         record, _signature = self.load_signed(folder, only)
         return record
 
-    def verify_ahead(self, folder: Folder) -> None:
-        """Verify the baseline of ``folder`` and its index, a piece at a time, for a later
-        targeted load not to (see :mod:`fim_tray.store.verified`); nothing else is read and
-        nothing is said: a baseline that fails is reported by the load that needs it."""
-        path = self.paths.baseline_file(folder.id)
-        key = self.key()
-        try:
-            with baseline_file.opened(path) as fd:
-                json_mac = verified.recall(_JSON, fd, key) or baseline_file.verify(fd, key)
-                if json_mac is None:
-                    return
-                verified.remember(_JSON, fd, key, json_mac)
-            index = cache.open_index(path, json_mac, key)
-        except (FimError, OSError):
-            return
-        if index is not None:
-            index.close()
-
     def load_signed(
         self, folder: Folder, only: Collection[str] | None = None
     ) -> tuple[Baseline, str]:
@@ -419,29 +401,30 @@ def load_baseline_file(path: Path, key: bytes) -> Baseline:
 def load_signed_file(
     path: Path, key: bytes, only: Collection[str] | None = None
 ) -> tuple[Baseline, str]:
-    """:func:`load_baseline_file`, and the signature of the JSON it verified. ``only``
-    (relative paths) keeps just the entries of those paths and of what is under them: read
-    through the cache's index, searched without loading it whole (a file event in a folder of
-    a million files), when the cache is the JSON's own; else from the whole baseline.
+    """:func:`load_baseline_file`, and the signature of the JSON it verified. The JSON is
+    read in chunks through one descriptor, never whole in memory: once to verify its
+    signature, and again to parse it only when there is no valid cache.
 
-    The JSON is read in chunks through one descriptor, never whole in memory: once to verify
-    its signature, and again to parse it only when there is no valid cache. A version of it
-    this process verified before is not read again for a targeted load (see
-    :mod:`fim_tray.store.verified`)."""
+    ``only`` (relative paths) keeps just the entries of those paths and of what is under them
+    (a file event in a folder of a million files). They are read through the cache's index,
+    without reading the rest of the cache or the JSON's body, when the cache is bound to the
+    signature the JSON's head names: what is read is checked against the install key either
+    way (the cache's own MACs), and a JSON whose body was changed without the key is said by
+    the next whole load, which verifies it. Else they are taken from the whole baseline."""
     source = f"The baseline {path}"
     with baseline_file.opened(path) as fd:
-        json_mac = verified.recall(_JSON, fd, key) if only is not None else None
-        if json_mac is None:
-            json_mac = baseline_file.verify(fd, key)
-            if json_mac is None:  # damaged, tampered, another key or schema: parse says which
-                baseline_file.refuse(fd, key, source)
-            verified.remember(_JSON, fd, key, json_mac)
         if only is not None:
-            index = cache.open_index(path, json_mac, key)
+            named = baseline_file.named_signature(fd)
+            index = cache.open_index(path, named, key) if named is not None else None
             if index is not None:
+                assert named is not None
                 with index:
                     entries = index.entries(only, only)
-                return index.record._replace(entries=entries), json_mac
+                if entries is not None:
+                    return index.record._replace(entries=entries), named
+        json_mac = baseline_file.verify(fd, key)
+        if json_mac is None:  # damaged, tampered, another key or schema: parse says which
+            baseline_file.refuse(fd, key, source)
         record = cache.load(path, json_mac, key)  # None: none yet, unreadable, or not its own
         if record is None:
             # The very file that was verified, signed again as it is parsed: the cache must
@@ -457,7 +440,6 @@ def load_signed_file(
     return record, json_mac
 
 
-_JSON = "baseline"  # what store.verified remembers of a baseline's JSON
 
 
 def _within(entries: Mapping[str, Entry], only: Collection[str]) -> Records:

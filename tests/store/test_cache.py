@@ -6,8 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from fim_tray.app.service import Service
 from fim_tray.errors import BaselineError, BaselineTamperedError, StorageError
 from fim_tray.models import Entry
 from fim_tray.store import baseline as store
-from fim_tray.store import cache, state, verified
+from fim_tray.store import cache, state
 from fim_tray.store.baseline import Baseline
 from fim_tray.store.paths import Paths
 from tests.helpers import WHEN, sample_baseline
@@ -412,9 +411,9 @@ def test_the_index_finds_paths_and_everything_under_folders_reading_only_their_f
     reads: list[int] = []
     real = cache._Reader.frame
 
-    def counted(self: cache._Reader, offset: int) -> tuple[Any, int]:
-        reads.append(offset)
-        return real(self, offset)
+    def counted(self: cache._Reader, row: Any) -> Any:
+        reads.append(row[1])
+        return real(self, row)
 
     monkeypatch.setattr(cache._Reader, "frame", counted)
     index = cache.open_index(path, json_mac, KEY)
@@ -423,12 +422,13 @@ def test_the_index_finds_paths_and_everything_under_folders_reading_only_their_f
         assert index.count == len(many) and index.record.folder == sample_baseline({}).folder
         reads.clear()
         found = index.entries(["d2/f39", "d0/f00", "nope", "d1.txt"], ["d1"])
+        assert found is not None
         under_d1 = {p for p in many if p.startswith("d1/")}
         assert set(found) == {"d2/f39", "d0/f00", "d1.txt"} | under_d1
         assert all(found[p] == many[p] for p in found)
-        assert len(reads) < len(many) // 7  # not every frame
-        assert set(index.entries([], [""])) == set(many)
-        assert dict(index.entries(["d9"], ["d9"])) == {}
+        assert len(reads) == len(set(reads)) < len(many) // 7  # not every frame, each once
+        assert set(index.entries([], [""]) or ()) == set(many)
+        assert index.entries(["d9"], ["d9"]) == {}
 
 
 @pytest.mark.parametrize("damage", ["flip", "cut", "other json"])
@@ -444,7 +444,9 @@ def test_a_damaged_index_is_not_searched_and_a_targeted_load_reads_the_json(
         _cache(path).write_bytes(data[: len(data) - 40])
     else:
         json_mac = "00" * 32
-    assert cache.open_index(path, json_mac, KEY) is None
+    index = cache.open_index(path, json_mac, KEY)
+    # A damaged frame is found when it is read, the rest before anything is read.
+    assert index is None or (damage == "flip" and index.entries([], [""]) is None)
     if damage != "other json":
         record = state.load_signed_file(path, KEY, ["d0/f01", "d2"])[0]
         assert parses == [f"The baseline {path}"]
@@ -467,86 +469,78 @@ def test_a_targeted_load_never_loads_the_whole_cache(
     assert record.folder == sample_baseline({}).folder
 
 
-# -- a version verified once is not read again for a targeted load --------------------------------
+# -- a targeted load: the JSON's head, and only the frames it needs, each checked ---------------
 
 
 @pytest.fixture
-def verifies(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Counts the full verifications of a baseline's JSON and of a cache."""
-    seen: list[int] = []
-    real_json, real_cache = store.verify, cache._verified
+def verifies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The baselines whose JSON was read whole to verify it."""
+    seen: list[str] = []
+    real = store.verify
 
-    def json_spy(fd: int, key: bytes) -> str | None:
-        seen.append(1)
-        return real_json(fd, key)
+    def spy(fd: int, key: bytes) -> str | None:
+        seen.append("json")
+        return real(fd, key)
 
-    def cache_spy(reader: cache._Reader, key: bytes) -> bool:
-        seen.append(2)
-        return real_cache(reader, key)
-
-    monkeypatch.setattr(store, "verify", json_spy)
-    monkeypatch.setattr(cache, "_verified", cache_spy)
-    verified.forget()
-    yield seen
-    verified.forget()
+    monkeypatch.setattr(store, "verify", spy)
+    return seen
 
 
-def test_a_settled_version_is_verified_once_and_any_write_after_it_is_seen(
-    path: Path, verifies: list[int], monkeypatch: pytest.MonkeyPatch
+def test_a_targeted_load_reads_the_json_head_only_and_is_checked_all_the_same(
+    path: Path, verifies: list[str], parses: list[str]
 ) -> None:
     many = _many()
     state.save_baseline_file(path, sample_baseline(many), KEY)
-    monkeypatch.setattr(verified, "SETTLED", 0.0)
-    for _ in range(3):
-        assert set(state.load_signed_file(path, KEY, ["d0/f01"])[0].entries) == {"d0/f01"}
-    assert verifies == [1, 2]  # the JSON and the cache, once each
-    state.load_signed_file(path, KEY)  # a whole load always verifies the JSON
-    assert verifies == [1, 2, 1]
-    time.sleep(0.05)  # past the coarse tick of the clock that stamps ctime
-    data = path.read_bytes()
-    path.write_bytes(data.replace(b'"mode":420', b'"mode":421', 1))  # same size, in place
-    with pytest.raises(BaselineTamperedError):
-        state.load_signed_file(path, KEY, ["d0/f01"])
-    time.sleep(0.05)
-    path.write_bytes(data)
-    _flip(_cache(path), _cache(path).stat().st_size // 2)  # the cache edited: searched no more
-    verifies.clear()
-    record = state.load_signed_file(path, KEY, ["d0/f01"])[0]
-    assert set(record.entries) == {"d0/f01"}
-    assert verifies == [1, 2, 2]  # the cache refused as an index, then as a whole: the JSON read
-
-
-def test_a_version_changed_moments_ago_is_never_remembered(
-    path: Path, verifies: list[int]
-) -> None:
-    state.save_baseline_file(path, sample_baseline(_many()), KEY)
+    signature = store.verify_file(path, KEY)
     for _ in range(2):
-        state.load_signed_file(path, KEY, ["d0/f01"])
-    assert verifies == [1, 2, 1, 2]  # written just now: verified every time
-
-
-def test_verifying_ahead_spares_the_next_targeted_load_and_never_loads_the_tree(
-    home: Path, tmp_path: Path, verifies: list[int], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(verified, "SETTLED", 0.0)
-    watched = tmp_path / "w"
-    watched.mkdir()
-    (watched / "a.txt").write_text("a")
-    (watched / "b.txt").write_text("b")
-    service = Service(Paths.default(), lock_timeout=5.0)
-    folder, _ = service.watch(str(watched))
-    verifies.clear()
-
-    def refuse(*_args: object) -> Baseline:
-        raise AssertionError("the whole cache was loaded")
-
-    monkeypatch.setattr(cache, "load", refuse)
-    service.store.verify_ahead(folder)
-    assert verifies == [1, 2]  # the JSON and the index, each read once
-    assert set(service.store.load_baseline(folder, only=["a.txt"]).entries) == {"a.txt"}
-    assert verifies == [1, 2]
-    time.sleep(0.05)  # past the coarse tick of the clock that stamps ctime
-    _flip(service.paths.baseline_file(folder.id), 200)  # tampered: verified again, refused
-    service.store.verify_ahead(folder)  # says nothing
+        record, mac = state.load_signed_file(path, KEY, ["d0/f01"])
+        assert set(record.entries) == {"d0/f01"} and mac == signature
+    assert verifies == ["json"]  # only the call just above, to compare
+    # The JSON's body changed without the key: a targeted load still reads the authentic
+    # cache, whose every byte used is checked; a whole load says the JSON was tampered with.
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b'"mode":420', b'"mode":421', 1))
+    assert state.load_signed_file(path, KEY, ["d0/f01"])[0].entries == {"d0/f01": many["d0/f01"]}
     with pytest.raises(BaselineTamperedError):
-        service.store.load_baseline(folder, only=["a.txt"])
+        state.load_signed_file(path, KEY)
+    assert parses == []
+
+
+def test_a_newer_json_is_never_searched_through_the_cache_of_the_one_before(
+    path: Path, parses: list[str]
+) -> None:
+    many = _many()
+    state.save_baseline_file(path, sample_baseline(many), KEY)
+    cached = _cache(path).read_bytes()
+    newer = {**many, "d0/f01": many["d0/f01"]._replace(size=99)}
+    state.save_baseline_file(path, sample_baseline(newer), KEY)
+    _cache(path).write_bytes(cached)  # the older cache left beside it (a failed write)
+    record = state.load_signed_file(path, KEY, ["d0/f01"])[0]
+    assert record.entries["d0/f01"].size == 99
+    assert parses == [f"The baseline {path}"]
+
+
+def test_a_frame_changed_without_the_key_is_refused_when_read_and_never_used(
+    path: Path, parses: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each frame is checked against its MAC in the copy that is then used: the head and the
+    table check out, the frame does not, and nothing of it is used (there is no second read
+    of the file for another process to change in between)."""
+    many = _many()
+    state.save_baseline_file(path, sample_baseline(many), KEY)
+    data = bytearray(_cache(path).read_bytes())
+    at = data.index(bytes.fromhex("ab" * 32)) + 3  # a digest in the first entry frame
+    data[at] ^= 0xFF  # the digest of a changed file, written in: a change hidden
+    _cache(path).write_bytes(bytes(data))
+    with caplog.at_level(logging.INFO, logger="fim_tray.store.cache"):
+        index = cache.open_index(path, store.verify_file(path, KEY) or "", KEY)
+        assert index is not None  # its head and table are intact
+        with index:
+            assert index.entries(["d0/f00"]) is None
+        assert "changed outside fim-tray" in caplog.text
+        assert state.load_signed_file(path, KEY, ["d0"])[0].entries == {
+            p: e for p, e in many.items() if p.startswith("d0/")
+        }
+    assert parses == [f"The baseline {path}"]  # the JSON read instead, and the cache made again
+    assert state.load_signed_file(path, KEY)[0].entries == many
+    assert len(parses) == 1
