@@ -29,6 +29,17 @@ if TYPE_CHECKING:
     from fim_tray.app.status import FolderStatus
 
 
+# File events naming this many paths at once (a burst: an unpacked archive, a checkout) are
+# checked as the whole folder, in a child: reading each one's place in the baseline would cost
+# more than the whole, and in this process.
+WIDE = 2000
+
+
+def _wide(paths: Collection[str]) -> bool:
+    """Whether a check of ``paths`` is one of the whole folder, or as good as one."""
+    return len(paths) > WIDE or any(not path.strip("/") for path in paths)
+
+
 class Service:
     """The use cases over one :class:`Store`. ``processes``: first baselines and full re-hashes
     may fork worker processes (see :class:`Scanner`), for a caller with one thread only, such
@@ -136,7 +147,7 @@ class Service:
         """One folder's report; see :func:`fim_tray.app.check.check_folder`. With ``isolate``,
         the whole folder (``paths`` None) is checked in a child process; a check of the paths
         file events named reads little and stays here."""
-        if self.isolate and paths is None:
+        if self.isolate and (paths is None or _wide(paths)):
             from fim_tray.app import isolated
 
             return isolated.check_folder(

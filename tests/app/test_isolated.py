@@ -14,13 +14,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
 from fim_tray.app import isolated
 from fim_tray.app.monitor import Monitor, MonitorEvent
-from fim_tray.app.service import Service
+from fim_tray.app.service import WIDE, Service
 from fim_tray.errors import ScanCancelled
 from fim_tray.models import FolderReport
 from fim_tray.scan.throttle import Throttle
@@ -268,6 +269,25 @@ def test_a_check_of_the_paths_file_events_named_stays_in_this_process(
     folder = small.folders()[0]
     (Path(folder.path) / "a.txt").write_text("changed\n")
     report = small.check_folder(folder, paths={"a.txt"})
+    assert [(c.kind, c.path) for c in report.new] == [("modified", "a.txt")]
+
+
+@pytest.mark.parametrize("paths", [{""}, {"/"}, {f"new{i}" for i in range(WIDE + 1)}])
+def test_file_events_that_name_the_folder_itself_or_a_burst_are_checked_in_a_child(
+    small: Service, monkeypatch: pytest.MonkeyPatch, paths: set[str]
+) -> None:
+    children: list[object] = []
+    real = isolated.check_folder
+
+    def spy(*args: Any, **kwargs: Any) -> FolderReport:
+        children.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(isolated, "check_folder", spy)
+    folder = small.folders()[0]
+    (Path(folder.path) / "a.txt").write_text("changed\n")
+    report = small.check_folder(folder, paths=paths)
+    assert len(children) == 1
     assert [(c.kind, c.path) for c in report.new] == [("modified", "a.txt")]
 
 
