@@ -112,6 +112,18 @@ def same_details(record: bytes, key: bytes, kind: EntryType, *, digest: bool) ->
     return (record[0] & ~_XATTRS) == want and record.startswith(key, 1)
 
 
+_CTIME = slice(1 + 16, 1 + 32)  # where ctime and the inode are kept, next to each other
+
+
+def alike(old: bytes, new: bytes) -> bool:
+    """Whether two records differ at most in ctime and inode, which a comparison does not report
+    (a ``chown -R`` to the same owner, a tree restored from a backup, copied with its times):
+    a check may then take the new one as the old one."""
+    if old[0] == _OTHER or new[0] == _OTHER or len(old) != len(new):
+        return False
+    return old[: _CTIME.start] == new[: _CTIME.start] and old[_CTIME.stop :] == new[_CTIME.stop :]
+
+
 def is_dir(record: bytes) -> bool:
     """Whether ``record`` is a folder's."""
     head = record[0]

@@ -11,6 +11,7 @@ import pytest
 from fim_tray.models import Entry, EntryType
 from fim_tray.records import (
     Records,
+    alike,
     is_dir,
     pack,
     records_of,
@@ -128,3 +129,14 @@ def test_unreadable_counts_the_entries_with_an_error_packed_or_not() -> None:
     }
     assert unreadable(Records(entries)) == unreadable(entries) == 2
     assert unreadable(Records()) == 0
+
+
+def test_records_alike_differ_at_most_in_ctime_and_inode() -> None:
+    moved = FILE._replace(ctime_ns=FILE.ctime_ns + 5, ino=FILE.ino + 1)
+    assert alike(pack(FILE), pack(moved))
+    for other in (
+        FILE._replace(mtime_ns=1), FILE._replace(size=6), FILE._replace(mode=0o600),
+        FILE._replace(uid=1), FILE._replace(digest="cd" * 32), FILE._replace(xattrs="{}"),
+        FILE._replace(type="fifo", digest=None), EDGES[9],
+    ):  # fmt: skip
+        assert not alike(pack(FILE), pack(other)), other

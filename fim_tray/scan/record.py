@@ -9,7 +9,7 @@ from collections.abc import Callable, Container, Mapping
 from typing import NamedTuple
 
 from fim_tray.models import DEVICE_TYPES, Entry, EntryType, Problem
-from fim_tray.records import Records, is_dir, pack, same_details, stat_key
+from fim_tray.records import Records, alike, is_dir, pack, same_details, stat_key
 from fim_tray.scan import hashpool, xattrs
 from fim_tray.scan.dirwalk import Dir, Replaced, list_folder
 from fim_tray.scan.excludes import Excluder
@@ -213,20 +213,29 @@ class Recorder:
                 self.entries.pop(job.rel, None)
             elif self.entries.record(job.rel) == _PENDING_RECORD:
                 record = pack(entry)
-                if self._against is not None and self._against.record(job.rel) == record:
-                    del self.entries[job.rel], self._against[job.rel]  # unchanged: see keep()
-                    self.unchanged += 1
+                if self._unchanged(job.rel, record):
+                    del self.entries[job.rel]
                 else:
                     self.entries.put(job.rel, record)  # in its held place
 
     def keep(self, rel: str, record: bytes) -> None:
         """Keep the packed ``record`` found for ``rel`` (see ``consume``)."""
+        if self._unchanged(rel, record):
+            return
+        self.entries.put(rel, record)
+
+    def _unchanged(self, rel: str, record: bytes) -> bool:
+        """Whether ``record`` is as ``previous`` has it for a check that consumes it (at most
+        its ctime and inode moved, which no comparison reports): then taken out of it."""
         against = self._against
-        if against is not None and not is_dir(record) and against.record(rel) == record:
-            del against[rel]
-            self.unchanged += 1
-        else:
-            self.entries.put(rel, record)
+        if against is None or is_dir(record):
+            return False
+        old = against.record(rel)
+        if old is None or not (old == record or alike(old, record)):
+            return False
+        del against[rel]
+        self.unchanged += 1
+        return True
 
     def record_entry(self, child: os.DirEntry[str], rel: str) -> bool:
         """Record one directory entry; True when it is a folder to descend into."""

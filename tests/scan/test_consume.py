@@ -147,3 +147,22 @@ def test_a_big_file_hashed_on_a_worker_thread_is_consumed_when_unchanged(tmp_pat
     assert again.hashed_files == sum(1 for e in first.entries.values() if e.type == "file")
     assert "d0/big.bin" not in again.entries and "d0/big.bin" not in baseline
     assert compare(baseline, again.entries, again.unlisted) == []
+
+
+def test_a_tree_whose_every_ctime_moved_is_still_held_once(tmp_path: Path) -> None:
+    """A ``chown -R`` to the same owner moves every ctime, which no comparison reports: each
+    file is hashed again, and taken out of the baseline as unchanged, never kept twice."""
+    root = tmp_path / "w"
+    root.mkdir()
+    _tree(root)
+    first = Scanner(str(root)).run()
+    assert isinstance(first.entries, Records)
+    for path in root.rglob("*"):
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode & 0o7777)  # the same mode: only ctime moves
+    baseline = first.entries.copy()
+    again = Scanner(str(root), previous=baseline, consume=True).run()
+    files = sum(1 for e in first.entries.values() if e.type == "file")
+    assert again.hashed_files == files  # ctime moved: read again
+    assert compare(baseline, again.entries, again.unlisted) == []
+    assert all(e.type in ("dir", "symlink") for e in again.entries.values())
