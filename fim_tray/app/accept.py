@@ -101,10 +101,14 @@ def accept_folder(
     that a check has reported) into its baseline, recording each in the history first; the
     report lists the accepted changes, and in ``new`` those never reported."""
     trusted = store.load_baseline(folder)  # a damaged or tampered baseline is never replaced
-    result = rescan(folder, config, trusted, own=store.own_state_in(folder.path))
-    changes = [c for c in compare(trusted.entries, result.entries, result.unlisted) if keep(c)]
+    # The scan takes what is unchanged out of this copy of the baseline (see check.py): the
+    # tree is held once, and the comparison is of what is left of each.
+    result = rescan(folder, config, trusted, own=store.own_state_in(folder.path), consume=True)
+    found = compare(trusted.entries, result.entries, result.unlisted)
+    del trusted
+    changes = [c for c in found if keep(c)]
     if not changes:
-        return FolderReport(folder, store.clock(), files=len(result.entries))
+        return FolderReport(folder, store.clock(), files=result.files)
     now = store.clock()
     committed = False
     entries_if_saved: Records | None = None
@@ -118,7 +122,7 @@ def accept_folder(
             if only_reported:
                 changes = [c for c in changes if shown.get(c.signature()) == c.path]
                 if not changes:
-                    return FolderReport(folder, now, files=len(result.entries))
+                    return FolderReport(folder, now, files=result.files)
             unreported = tuple(c for c in changes if shown.get(c.signature()) != c.path)
             # The history first: a crash before the baseline is saved leaves a line for an
             # accept that did not happen (the next check reports the change again), never a
@@ -138,11 +142,11 @@ def accept_folder(
             committed = True
             # Still pending: what was announced and not accepted. A change no check has
             # announced yet stays out, so the next check still reports it (and logs it).
-            seen = set(shown)
+            taken = {c.signature() for c in changes}
             still = {
                 c.signature(): c.path
-                for c in compare(entries, result.entries, result.unlisted)
-                if c.signature() in seen
+                for c in found
+                if c.signature() in shown and c.signature() not in taken
             }
             try:
                 pending_file.save(still, now, baseline=signed)
@@ -171,7 +175,7 @@ def accept_folder(
         changes=tuple(changes),
         new=unreported,
         problems=problems,
-        files=len(result.entries),
+        files=result.files,
     )
 
 
