@@ -61,6 +61,10 @@ _END = struct.Struct("<Q")  # the table's offset
 _FIELDS = ENTRY_FIELDS
 FRAME = 4096  # entries a frame: what a search reads to find one path
 _FRAME_DOMAIN = b"fim-tray cache frame\n"
+# The most the head or the table of a cache may hold: read before their MAC can be checked.
+# The table has a row per 4,096 entries (of about 100 bytes, with its path): 64 MiB is room
+# for billions of files; the head holds a few fields.
+_MAX_UNCHECKED = 64 << 20
 
 
 def cache_path(path: Path) -> Path:
@@ -155,8 +159,12 @@ class _Reader:
         return data
 
     def raw_frame(self, offset: int) -> bytes:
-        """The frame at ``offset`` (its length and data), as it is in the file."""
+        """The head or the table at ``offset`` (its length and data), as it is in the file;
+        ``ValueError`` when the length it claims, not yet checked, is more than any such frame
+        of a cache fim-tray writes (a planted length must not cost gigabytes to refuse)."""
         (length,) = _LEN.unpack(self.read(offset, _LEN.size))
+        if length > _MAX_UNCHECKED:
+            raise ValueError(f"a frame of {length:,} bytes")
         return self.read(offset, _LEN.size + length)
 
     def frame(self, row: tuple[str, int, int, bytes]) -> tuple[list[str], list[bytes]]:

@@ -544,3 +544,23 @@ def test_a_frame_changed_without_the_key_is_refused_when_read_and_never_used(
     assert parses == [f"The baseline {path}"]  # the JSON read instead, and the cache made again
     assert state.load_signed_file(path, KEY)[0].entries == many
     assert len(parses) == 1
+
+
+def test_a_planted_length_is_refused_before_anything_of_it_is_read(
+    path: Path, parses: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state.save_baseline_file(path, _baseline(), KEY)
+    data = bytearray(_cache(path).read_bytes())
+    at = len(cache.MAGIC) + 32 + len(cache._TAG)  # the head's length
+    data[at : at + 4] = (0xF000_0000).to_bytes(4, "little")
+    _cache(path).write_bytes(bytes(data))
+    asked: list[int] = []
+    real = cache._Reader.read
+
+    def measured(self: cache._Reader, offset: int, length: int) -> bytes:
+        asked.append(length)
+        return real(self, offset, length)
+
+    monkeypatch.setattr(cache._Reader, "read", measured)
+    assert state.load_baseline_file(path, KEY) == _baseline()
+    assert len(parses) == 1 and max(asked) < 1 << 20
