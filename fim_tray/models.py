@@ -9,7 +9,7 @@ time, is as immutable, and builds 50,000 entries from columns in C.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from itertools import repeat
 from types import MappingProxyType
@@ -89,6 +89,24 @@ class ScanResult(NamedTuple):
     def files(self) -> int:
         """How many entries the walk saw."""
         return self.found if self.found >= 0 else len(self.entries)
+
+
+# A path file events name for its own entry only, not for what is under it: a folder whose
+# listing changed (each name added or removed in it has an event of its own).
+ITSELF = "/."
+
+
+def split_scope(paths: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """The paths file events named, relative: (those to rescan with all that is under them,
+    those whose own entry alone is to be read again; see ITSELF)."""
+    whole: set[str] = set()
+    itself: set[str] = set()
+    for path in paths:
+        if path.endswith(ITSELF):
+            itself.add(path[: -len(ITSELF)].strip("/"))
+        else:
+            whole.add(path.strip("/"))
+    return frozenset(whole), frozenset(itself - whole)
 
 
 ChangeKey = tuple[str, str]  # (path, Change.signature()): see Change.key

@@ -12,7 +12,7 @@ from typing import Any
 from fim_tray import logs
 from fim_tray.app.selection import selector
 from fim_tray.errors import FimError, FolderMissingError, ScanCancelled
-from fim_tray.models import Change, Folder, FolderReport, Problem, ScanResult
+from fim_tray.models import Change, Folder, FolderReport, Problem, ScanResult, split_scope
 from fim_tray.records import records_of
 from fim_tray.scan.compare import compare
 from fim_tray.scan.record import Progress
@@ -159,16 +159,17 @@ def check_folder(
     """One folder's report. Errors are reported in it, never raised (except a cancel).
 
     ``paths`` (relative, from file events) limits the scan to those paths and what is below
-    them; the report's ``changes`` then cover just those, and ``pending`` counts them all.
+    them (those ending in ``models.ITSELF``: their own entry only); the report's ``changes``
+    then cover just those, and ``pending`` counts them all.
     """
     config = config or store.config()
     now = store.clock()
-    scope = None if paths is None else frozenset(p.strip("/") for p in paths)
+    scope, itself = (None, frozenset()) if paths is None else split_scope(paths)
     try:
         if scope is not None and ("" in scope or store.pending(folder).changes() is None):
-            scope = None  # the whole folder, or pending changes this version cannot place
+            scope, itself = None, frozenset()  # the whole folder, or pending changes not placed
         # A targeted check reads only the entries in its scope from the baseline's index.
-        trusted = store.load_baseline(folder, only=scope)
+        trusted = store.load_baseline(folder, only=scope, itself=itself)
         # The scan takes what it finds unchanged out of this copy of the baseline (consume):
         # what is left of each is what changed, and the tree is never held twice.
         trusted = trusted._replace(entries=records_of(trusted.entries))
@@ -181,12 +182,14 @@ def check_folder(
             progress=progress,
             stop=stop,
             only=scope,
+            itself=itself,
             throttle=throttle,
             processes=processes,
             consume=True,
         )
         before = records_of(trusted.entries)
-        in_scope = selector(scope or ())
+        under = selector(scope or ())
+        in_scope = (lambda path: path in itself or under(path)) if itself else under
         if scope is not None:
             before = before.subset(in_scope)
         changes = compare(before, result.entries, result.unlisted)

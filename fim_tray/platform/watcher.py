@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from fim_tray.models import ITSELF
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +27,9 @@ OnLost = Callable[[str | None, str], None]  # folder (None: all of them), why
 DEBOUNCE = 0.3  # seconds of quiet that end a burst
 MAX_DELAY = 1.5  # ...but a burst is reported at the latest this long after it began
 IGNORED = {"opened", "closed_no_write"}  # reads, among them our own scans: not changes
+# Where a folder's "modified" event names its own entry only (see EventWatcher._event).
+_ITSELF_EVENTS = sys.platform.startswith("linux")
+_OWN_ENTRY = frozenset({"modified", "attrib"})  # of a folder: its listing, its attributes
 
 
 class _OverflowSpy(logging.Handler):
@@ -164,6 +170,11 @@ class EventWatcher:
         if event.event_type in IGNORED:
             return
         paths = [event.src_path, getattr(event, "dest_path", "")]
+        # inotify says "modified" of a folder whose listing changed ("attrib": its attributes),
+        # and gives each name added to it or removed from it an event of its own: the folder's
+        # own entry is all there is to read again, not all that is under it (the root has
+        # none). Other backends may say it of a folder alone: there, all of it is read again.
+        itself = _ITSELF_EVENTS and event.event_type in _OWN_ENTRY and event.is_directory
         rels = set()
         for raw in paths:
             if not raw:
@@ -172,7 +183,10 @@ class EventWatcher:
             if self._ignore and (path + os.sep).startswith(self._ignore):  # it, or inside it
                 continue
             rel = os.path.relpath(path, folder)
-            if rel == "." or not (rel == ".." or rel.startswith(".." + os.sep)):  # not outside
+            if itself:
+                if rel != "." and not (rel == ".." or rel.startswith(".." + os.sep)):
+                    rels.add(rel.replace(os.sep, "/") + ITSELF)
+            elif rel == "." or not (rel == ".." or rel.startswith(".." + os.sep)):  # not outside
                 rels.add("" if rel == "." else rel.replace(os.sep, "/"))
         if not rels:
             return

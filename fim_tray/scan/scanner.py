@@ -55,6 +55,7 @@ class Scanner:
         processes: bool = False,
         recorder: type[Recorder] = Recorder,
         consume: bool = False,
+        itself: Collection[str] = (),
     ) -> None:
         self.root = root
         self.excludes = excludes
@@ -67,6 +68,9 @@ class Scanner:
         self.hash_workers = hash_workers
         self.throttle = throttle  # a cap on reading speed, shared by the hashing threads
         self.only = only  # relative paths: scan just these (and below folders)
+        # relative paths whose own entry alone is scanned (with ``only``: a folder whose
+        # listing changed, what is below it being named by events of its own)
+        self.itself = frozenset(itself) - frozenset(only or ())
         # A first baseline or full re-hash may run on worker processes (scan.processes); only
         # a caller with a single thread (the command line) asks for it, and only then.
         self.processes = processes
@@ -195,10 +199,12 @@ class Scanner:
         folders among them to walk. A path that is gone is simply not recorded: compared with
         the baseline, it and everything below it are removed."""
         excluded = recorder.excluder.skips_folder
-        wanted = {p.strip("/") for p in self.only or ()}
+        whole = {p.strip("/") for p in self.only or ()}
+        itself = {p for p in self.itself if not _inside_any(p, whole)}
+        wanted = whole | itself
         # The paths no other one is inside of: each looked up with its parent folders (linear in
         # the paths touched, whatever their number).
-        tops = sorted(p for p in wanted if not _inside_any(p, wanted))
+        tops = sorted(p for p in wanted if p in itself or not _inside_any(p, whole))
         by_parent: dict[str, set[str]] = {}
         for rel in tops:
             parts = rel.split("/")
@@ -216,7 +222,7 @@ class Scanner:
                 except OSError:
                     continue  # the parent is gone or unreadable now: nothing of it to record
 
-                descend = _pusher(stack, folder, here)
+                descend = _pusher(stack, folder, here, skip=itself)
                 try:
                     seen = recorder.record_listing(
                         listing, folder, prefix, here, descend, seen, names=names
@@ -253,10 +259,15 @@ class Scanner:
         return st.st_dev
 
 
-def _pusher(stack: list[Todo], folder: str, here: Dir | None) -> Callable[[str, str], None]:
-    """What puts a subfolder of ``folder`` (held open as ``here``) on the walk's ``stack``."""
+def _pusher(
+    stack: list[Todo], folder: str, here: Dir | None, skip: Collection[str] = ()
+) -> Callable[[str, str], None]:
+    """What puts a subfolder of ``folder`` (held open as ``here``) on the walk's ``stack``,
+    but those in ``skip`` (their own entry only is wanted)."""
 
     def push(name: str, rel: str) -> None:
+        if rel in skip:
+            return
         if here is not None:
             here.refs += 1
         stack.append((os.path.join(folder, name), rel + "/", here))

@@ -249,21 +249,23 @@ class Store:
         """The signed pending file of ``folder`` (see :mod:`fim_tray.store.pending`)."""
         return PendingFile(self.paths.pending_file(folder.id), self.key(), folder.id)
 
-    def load_baseline(self, folder: Folder, only: Collection[str] | None = None) -> Baseline:
+    def load_baseline(
+        self, folder: Folder, only: Collection[str] | None = None, itself: Collection[str] = ()
+    ) -> Baseline:
         """The verified baseline of ``folder``; it must also be the one fim-tray last wrote.
-        ``only`` (relative paths) limits its entries to those paths and what is under them,
-        read from the baseline's index without loading the rest (see :func:`load_signed_file`).
-        """
-        record, _signature = self.load_signed(folder, only)
+        ``only`` (relative paths) limits its entries to those paths and what is under them, and
+        the paths ``itself`` (their own entries, nothing under them), read from the baseline's
+        index without loading the rest (see :func:`load_signed_file`)."""
+        record, _signature = self.load_signed(folder, only, itself)
         return record
 
     def load_signed(
-        self, folder: Folder, only: Collection[str] | None = None
+        self, folder: Folder, only: Collection[str] | None = None, itself: Collection[str] = ()
     ) -> tuple[Baseline, str]:
         """:meth:`load_baseline`, and the signature of the JSON it verified."""
         self.check_folders()
         path = self.paths.baseline_file(folder.id)
-        record, signature = load_signed_file(path, self.key(), only)
+        record, signature = load_signed_file(path, self.key(), only, itself)
         if record.folder != folder.path:
             raise BaselineTamperedError(
                 f"The baseline {path} is signed for another folder ({record.folder}), not "
@@ -279,7 +281,7 @@ class Store:
             # Read just before another process saved and committed a newer one: ask again
             # under the lock, which every save holds from its baseline to its commit.
             with self.locked():
-                record, signature = load_signed_file(path, self.key(), only)
+                record, signature = load_signed_file(path, self.key(), only, itself)
                 current = self._current_generation(folder, record)
         if current:
             return record, signature
@@ -289,7 +291,7 @@ class Store:
             # A save may be under way (baseline written, pending file not yet): ask again
             # under the lock, which every save holds for both files.
             with self.locked():
-                record, signature = load_signed_file(path, self.key(), only)
+                record, signature = load_signed_file(path, self.key(), only, itself)
                 expected = self.pending(folder).baseline()
         # None: no pending file (an install older than this check), or one that fails its
         # signature. The limit: a baseline and a pending file put back together, both from
@@ -399,14 +401,15 @@ def load_baseline_file(path: Path, key: bytes) -> Baseline:
 
 
 def load_signed_file(
-    path: Path, key: bytes, only: Collection[str] | None = None
+    path: Path, key: bytes, only: Collection[str] | None = None, itself: Collection[str] = ()
 ) -> tuple[Baseline, str]:
     """:func:`load_baseline_file`, and the signature of the JSON it verified. The JSON is
     read in chunks through one descriptor, never whole in memory: once to verify its
     signature, and again to parse it only when there is no valid cache.
 
     ``only`` (relative paths) keeps just the entries of those paths and of what is under them
-    (a file event in a folder of a million files). They are read through the cache's index,
+    (a file event in a folder of a million files), with the entries of the paths ``itself``
+    (nothing under them). They are read through the cache's index,
     without reading the rest of the cache or the JSON's body, when the cache is bound to the
     signature the JSON's head names: what is read is checked against the install key either
     way (the cache's own MACs), and a JSON whose body was changed without the key is said by
@@ -419,7 +422,7 @@ def load_signed_file(
             if index is not None:
                 assert named is not None
                 with index:
-                    entries = index.entries(only, only)
+                    entries = index.entries([*only, *itself], only)
                 if entries is not None:
                     return index.record._replace(entries=entries), named
         json_mac = baseline_file.verify(fd, key)
@@ -436,19 +439,22 @@ def load_signed_file(
     if parsed:
         _write_cache(path, record, json_mac, key)
     if only is not None:
-        record = record._replace(entries=_within(record.entries, only))
+        record = record._replace(entries=_within(record.entries, only, itself))
     return record, json_mac
 
 
 
 
-def _within(entries: Mapping[str, Entry], only: Collection[str]) -> Records:
-    """The entries of the paths ``only`` and of what is under them."""
+def _within(
+    entries: Mapping[str, Entry], only: Collection[str], itself: Collection[str] = ()
+) -> Records:
+    """The entries of the paths ``only`` and of what is under them, and of ``itself``."""
     tops = frozenset(only)
     if "" in tops:  # the whole folder
         return records_of(entries)
     folders = tuple(top + "/" for top in tops)
-    return records_of(entries).subset(lambda path: path in tops or path.startswith(folders))
+    exact = tops | frozenset(itself)
+    return records_of(entries).subset(lambda path: path in exact or path.startswith(folders))
 
 
 def save_baseline_file(path: Path, record: Baseline, key: bytes) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fim_tray.app.monitor import Monitor
 from fim_tray.app.service import Service
-from fim_tray.models import FolderReport
+from fim_tray.models import ITSELF, FolderReport
 from tests.helpers import targeted_tree
 
 
@@ -82,3 +82,31 @@ def test_a_write_reaches_the_monitor_through_file_events(service: Service, tmp_p
     report = next(r for r in reports if r.new)
     assert [c.path for c in report.new] == ["docs/deep/c.txt"]
     assert report.files < 7  # a targeted scan, not the whole folder
+
+
+def test_a_folder_named_for_its_own_entry_is_read_alone(service: Service, tmp_path: Path) -> None:
+    """A folder whose listing or attributes changed (models.ITSELF): its own entry is read
+    again, and what is under it only where events named it."""
+    root = targeted_tree(tmp_path / "w")
+    folder, _ = service.watch(str(root))
+    (root / "docs").chmod(0o700)
+    (root / "docs/b.txt").write_text("changed b")  # no event named it
+    (root / "docs/new.txt").write_text("new")
+    report = service.check_folder(folder, paths={"docs" + ITSELF, "docs/new.txt"})
+    assert [(c.kind, c.path) for c in report.changes] == [
+        ("metadata", "docs"),
+        ("added", "docs/new.txt"),
+    ]
+    assert report.files == 2  # the folder and the new file: nothing else under it was read
+    whole = service.check_folder(folder)
+    assert [c.path for c in whole.changes] == ["docs", "docs/b.txt", "docs/new.txt"]
+
+
+def test_a_folder_named_for_itself_and_as_a_whole_is_read_whole(
+    service: Service, tmp_path: Path
+) -> None:
+    root = targeted_tree(tmp_path / "w")
+    folder, _ = service.watch(str(root))
+    (root / "docs/b.txt").write_text("changed b")
+    report = service.check_folder(folder, paths={"docs" + ITSELF, "docs"})
+    assert [c.path for c in report.changes] == ["docs/b.txt"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from fim_tray.app.monitor import EventsState, Monitor, MonitorEvent
 from fim_tray.app.service import Service
-from fim_tray.models import FolderReport
+from fim_tray.models import ITSELF, FolderReport, split_scope
 from fim_tray.platform.watcher import EventWatcher
 from tests.helpers import remove_chain
 
@@ -191,3 +192,29 @@ def test_events_that_stop_at_run_time_are_noticed(tmp_path: Path) -> None:
         logging.getLogger("watchdog").setLevel(quiet)
         remove_chain(tmp_path)
     assert threading.excepthook is before  # stop() put the hook back
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="what inotify says")
+def test_a_folder_whose_listing_changed_names_its_own_entry_only(tmp_path: Path) -> None:
+    """A file added to a folder of 10,000 is one path to read, and the folder's own entry:
+    never the folder and all under it (nor, for the watched folder itself, the whole tree)."""
+    (tmp_path / "big").mkdir()
+    calls = Calls()
+    watcher = EventWatcher(calls.on_change, calls.on_lost, debounce=0.2, max_delay=2)
+    assert watcher.start()
+    try:
+        assert watcher.watch(str(tmp_path))
+        (tmp_path / "big" / "new.txt").write_text("n")
+        (tmp_path / "top.txt").write_text("t")
+        assert calls.event.wait(5)
+        time.sleep(0.5)
+        calls.event.clear()
+        (tmp_path / "big").chmod(0o700)
+        assert calls.event.wait(5)
+        time.sleep(0.5)
+    finally:
+        watcher.stop()
+    first, second = (paths for _folder, paths in calls.changes)
+    assert first == {"big/new.txt", "big" + ITSELF, "top.txt"}
+    assert second == {"big" + ITSELF}
+    assert split_scope(first) == (frozenset({"big/new.txt", "top.txt"}), frozenset({"big"}))
