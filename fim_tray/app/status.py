@@ -30,7 +30,7 @@ def status(store: Store) -> list[FolderStatus]:
         try:
             pending = store.pending(folder).read()
             error = pending.get("error")
-            files = len(store.load_baseline(folder).entries)
+            files = store.entry_count(folder)  # the head of its index: not the whole baseline
         except FimError as exc:
             error = exc.message
         checked = pending.get("checked")

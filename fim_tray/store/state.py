@@ -259,6 +259,22 @@ class Store:
         record, _signature = self.load_signed(folder, only, itself)
         return record
 
+    def entry_count(self, folder: Folder) -> int:
+        """How many entries the baseline of ``folder`` holds, checked as a whole load checks it
+        (its JSON verified, a piece at a time): read from the head of its index when it has one
+        (none of the entries), else by loading it."""
+        self.load_baseline(folder, only=())  # the checks of a load: its folder, its generation
+        path = self.paths.baseline_file(folder.id)
+        with baseline_file.opened(path) as fd:
+            signed = baseline_file.verify(fd, self.key())
+            if signed is None:  # damaged or tampered: said as a whole load says it
+                baseline_file.refuse(fd, self.key(), f"The baseline {path}")
+        index = cache.open_index(path, signed, self.key())
+        if index is None:
+            return len(self.load_baseline(folder).entries)
+        with index:
+            return index.count
+
     def load_signed(
         self, folder: Folder, only: Collection[str] | None = None, itself: Collection[str] = ()
     ) -> tuple[Baseline, str]:

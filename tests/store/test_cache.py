@@ -564,3 +564,27 @@ def test_a_planted_length_is_refused_before_anything_of_it_is_read(
     monkeypatch.setattr(cache._Reader, "read", measured)
     assert state.load_baseline_file(path, KEY) == _baseline()
     assert len(parses) == 1 and max(asked) < 1 << 20
+
+
+def test_the_entry_count_comes_from_the_index_head_without_loading_the_entries(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watched = tmp_path / "w"
+    watched.mkdir()
+    for i in range(7):
+        (watched / f"f{i}").write_text(str(i))
+    service = Service(Paths.default(), lock_timeout=5.0)
+    folder, _ = service.watch(str(watched))
+    with monkeypatch.context() as patch:
+
+        def refuse(*_args: object) -> Baseline:
+            raise AssertionError("the whole cache was loaded")
+
+        patch.setattr(cache, "load", refuse)
+        assert service.store.entry_count(folder) == 7
+        assert [s.files for s in service.status()] == [7]
+    _cache(service.paths.baseline_file(folder.id)).unlink()  # no index: the baseline is loaded
+    assert service.store.entry_count(folder) == 7
+    _flip(service.paths.baseline_file(folder.id), 200)  # a tampered baseline is said, as before
+    with pytest.raises(BaselineTamperedError):
+        service.store.entry_count(folder)
