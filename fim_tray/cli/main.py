@@ -510,6 +510,10 @@ def cmd_tray(service: Service, args: argparse.Namespace) -> int:
             "(and `fim-tray --help` for the other commands)."
         )
         return EXIT_ERROR
+    # The tray draws an icon and menus, never in 3D: without this, GTK loads the system's
+    # OpenGL driver into it (with a software renderer, its LLVM: 50 MiB of the tray's 120).
+    # Set only for this process and what it starts, and only when the person has not.
+    os.environ.setdefault("GDK_GL", "disable")
     from fim_tray.tray.app import run_tray  # the GUI is imported only when it is wanted
 
     return run_tray(service)

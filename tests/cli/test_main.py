@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import queue
@@ -378,6 +379,31 @@ def test_tray_without_display_points_to_monitor(home: Path, args: tuple[str, ...
     assert run.returncode == 2
     assert run.out == ""
     assert "display" in run.err.lower() and "fim-tray monitor" in run.err
+
+
+@pytest.mark.parametrize("given", [None, "always"])
+def test_the_tray_loads_no_opengl_unless_told_to(
+    home: Path, monkeypatch: pytest.MonkeyPatch, given: str | None
+) -> None:
+    """GTK would load the system's OpenGL driver into the tray, which never draws in 3D."""
+    from fim_tray.app.service import Service
+    from fim_tray.cli import main as cli_main
+    from fim_tray.tray import app as tray_app
+
+    seen: list[str | None] = []
+    monkeypatch.setenv("DISPLAY", ":99")
+    if given is None:
+        monkeypatch.delenv("GDK_GL", raising=False)
+    else:
+        monkeypatch.setenv("GDK_GL", given)
+
+    def run_tray(_service: Service) -> int:
+        seen.append(os.environ.get("GDK_GL"))
+        return 0
+
+    monkeypatch.setattr(tray_app, "run_tray", run_tray)
+    assert cli_main.cmd_tray(Service(), argparse.Namespace()) == 0
+    assert seen == [given or "disable"]
 
 
 def test_usage_errors_go_to_stderr(home: Path) -> None:
