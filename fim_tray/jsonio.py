@@ -9,7 +9,9 @@ import errno
 import gc
 import json
 import os
+import re
 import stat
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -313,6 +315,7 @@ def atomic_write_chunks(
         os.replace(tmp, path)
         if durable:
             _fsync_dir(folder)
+        _sweep_leftovers(folder, path.name)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -321,6 +324,29 @@ def atomic_write_chunks(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+# A temporary file older than this is one a write killed part way left (a write of the largest
+# baseline takes seconds): the next write of the same file removes it.
+LEFTOVER_AGE = 3600.0
+
+
+def _sweep_leftovers(folder: Path, name: str) -> None:
+    """Best effort: remove the temporary files of ``name`` that killed writes left in ``folder``
+    (regular files of this user's, named as :func:`_temp_file` names them, and old)."""
+    pattern = re.compile(rf"\.{re.escape(name)}\.[0-9a-f]{{12}}\.tmp")
+    cutoff = time.time() - LEFTOVER_AGE
+    try:
+        with os.scandir(folder) as listing:
+            for entry in listing:
+                if not pattern.fullmatch(entry.name):
+                    continue
+                with contextlib.suppress(OSError):
+                    st = entry.stat(follow_symlinks=False)
+                    if stat.S_ISREG(st.st_mode) and is_ours(st.st_uid) and st.st_mtime < cutoff:
+                        os.unlink(entry.path)
+    except OSError:
+        return
 
 
 def _write_all(fd: int, data: bytes, offset: int | None = None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -442,3 +443,27 @@ def test_a_link_or_a_fifo_at_the_path_is_replaced_never_written_through(tmp_path
     os.mkfifo(path)
     jsonio.atomic_write_chunks(path, [b"new"], keep_backup=True)  # never opened: no wait
     assert path.read_bytes() == b"new" and _names(folder) == ["f"]
+
+
+def test_a_write_removes_what_killed_writes_of_that_file_left_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "x.json"
+    atomic_write(target, b"1")
+    old = time.time() - jsonio.LEFTOVER_AGE - 60
+    left = tmp_path / ".x.json.0123456789ab.tmp"  # a write killed an hour ago
+    fresh = tmp_path / ".x.json.ba9876543210.tmp"  # one under way in another process
+    other = tmp_path / ".y.json.0123456789ab.tmp"  # another file's
+    mine = tmp_path / ".x.json.notes.tmp"  # not a name a write gives
+    for path in (left, fresh, other, mine):
+        path.write_bytes(b"half")
+    os.symlink(tmp_path / "victim", tmp_path / ".x.json.aaaaaaaaaaaa.tmp")
+    (tmp_path / "victim").write_bytes(b"keep")
+    for path in (left, other, mine, tmp_path / ".x.json.aaaaaaaaaaaa.tmp"):
+        os.utime(path, (old, old), follow_symlinks=False)
+    atomic_write(target, b"2")
+    assert target.read_bytes() == b"2"
+    assert not left.exists()
+    assert fresh.exists() and other.exists() and mine.exists()
+    assert (tmp_path / ".x.json.aaaaaaaaaaaa.tmp").is_symlink()  # only regular files go
+    assert (tmp_path / "victim").read_bytes() == b"keep"
