@@ -9,7 +9,7 @@ from collections.abc import Callable, Container, Mapping
 from typing import NamedTuple
 
 from fim_tray.models import DEVICE_TYPES, Entry, EntryType, Problem
-from fim_tray.records import Records, alike, is_dir, pack, same_details, stat_key
+from fim_tray.records import Records, alike, is_dir, pack, records_of, same_details, stat_key
 from fim_tray.scan import hashpool, xattrs
 from fim_tray.scan.dirwalk import Dir, Replaced, list_folder
 from fim_tray.scan.excludes import Excluder
@@ -107,7 +107,7 @@ class Recorder:
         self.unlisted: set[str] = set()
         self.hashed_files = 0
         self.hashed_bytes = 0
-        packed = None if previous is None else _as_records(previous)
+        packed = None if previous is None else records_of(previous)  # a test may give a dict
         self._previous = packed
         # The records whose digest may serve, packed: compared as bytes with what is found.
         self._quick = None if full else packed
@@ -425,8 +425,3 @@ class Recorder:
         self.hashed_files += files
         self.hashed_bytes += nbytes
         return entry
-
-
-def _as_records(entries: Mapping[str, Entry]) -> Records:
-    """``entries`` packed, as a baseline already is (a test may hand a plain dict)."""
-    return entries if isinstance(entries, Records) else Records(entries)
