@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -69,16 +69,28 @@ def fold(messages: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 class HourlyLimit:
-    """How many more messages a channel may get now: ``per_hour`` in any hour."""
+    """How many more messages a channel may get now: ``per_hour`` in any hour. ``sent``: when
+    the last ones went (seconds since the epoch), kept across restarts by the caller."""
 
-    def __init__(self, per_hour: int = PER_HOUR) -> None:
+    def __init__(self, per_hour: int = PER_HOUR, sent: Iterable[float] = ()) -> None:
         self.per_hour = per_hour
-        self._sent: deque[float] = deque()
+        self._sent: deque[float] = deque(sorted(sent)[-per_hour:] if per_hour > 0 else ())
 
     def room(self, now: float) -> int:
-        while self._sent and now - self._sent[0] >= HOUR:
-            self._sent.popleft()
+        while self._sent and (now - self._sent[0] >= HOUR or self._sent[0] > now + HOUR):
+            self._sent.popleft()  # an hour old (or from a clock set back since)
         return max(0, self.per_hour - len(self._sent))
 
     def spend(self, now: float) -> None:
         self._sent.append(now)
+        while len(self._sent) > self.per_hour:
+            self._sent.popleft()
+
+    def sent(self) -> tuple[float, ...]:
+        return tuple(self._sent)
+
+    def opens(self) -> float | None:
+        """When there is room again (None: there is room now, as far as it knows)."""
+        if len(self._sent) < self.per_hour or not self._sent:
+            return None
+        return self._sent[0] + HOUR

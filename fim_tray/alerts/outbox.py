@@ -4,8 +4,11 @@ server that is down, a restart of the tray or of the monitor, loses nothing.
 Each channel has its own queue (``<id>.jsonl``: one ``{"seq": n, "msg": {...}}`` a line,
 appended whole) and cursor (``<id>.sent``: the last number delivered, written atomically), so
 each message goes to each channel once and in order; a crash between a send and its cursor
-sends that batch again rather than lose it. A queue holds at most ``limit`` messages: past that,
-new ones are dropped and counted, and the count is shown."""
+sends that batch again rather than lose it. A message made from history lines carries the
+highest line's number (``"line"``), and a channel never queues a line it has queued before: a
+crash between filling one channel's queue and the next one's fills the others later, once.
+A queue holds at most ``limit`` messages: past that, new ones are dropped and counted, and the
+count is shown."""
 
 from __future__ import annotations
 
@@ -33,7 +36,8 @@ class Outbox:
         self.folder = folder
         self.limit = limit
         self._lock = threading.Lock()
-        self._queues: dict[str, deque[tuple[int, dict[str, Any]]]] = {}
+        self._queues: dict[str, deque[tuple[int, dict[str, Any], int | None]]] = {}
+        self._lines: dict[str, int] = {}  # the highest history line queued for each channel
         self._next: dict[str, int] = {}
         self._stale: dict[str, int] = {}  # delivered lines still in the queue file
         self.dropped: dict[str, int] = {}
@@ -44,15 +48,16 @@ class Outbox:
     def _sent_file(self, channel: str) -> Path:
         return self.folder / f"{channel}.sent"
 
-    def _load(self, channel: str) -> deque[tuple[int, dict[str, Any]]]:
+    def _load(self, channel: str) -> deque[tuple[int, dict[str, Any], int | None]]:
         queue = self._queues.get(channel)
         if queue is not None:
             return queue
-        sent = 0
+        sent, top = 0, -1
         with contextlib.suppress(FileNotFoundError):
             try:
-                sent = int(jsonio.loads(jsonio.read_own(self._sent_file(channel), 4096))["seq"])
-            except (OSError, ValueError, KeyError, TypeError) as exc:
+                cursor = jsonio.loads(jsonio.read_own(self._sent_file(channel), 4096))
+                sent, top = int(cursor["seq"]), _line(cursor)
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
                 if isinstance(exc, FileNotFoundError):
                     raise
                 log.warning("the outbox's cursor %s is damaged (%s): sending its queue again",
@@ -71,32 +76,42 @@ class Outbox:
         for number, line in enumerate(lines, 1):
             try:
                 obj = jsonio.loads(line)
-                seq, msg = int(obj["seq"]), obj["msg"]
-            except (ValueError, KeyError, TypeError, RecursionError):
+                seq, msg, line_ = int(obj["seq"]), obj["msg"], _line(obj)
+                mark = line_ if line_ >= 0 else None
+            except (ValueError, KeyError, TypeError, RecursionError, AttributeError):
                 # The last line cut short by a crash was never acknowledged to anyone; any other
                 # damaged line is a message lost, and said so.
                 damaged += number < len(lines)
                 continue
             last = max(last, seq)
+            top = max(top, line_)
             if seq <= sent:
                 stale += 1
             else:
-                queue.append((seq, msg))
+                queue.append((seq, msg, mark))
         if damaged:
             log.warning("the outbox %s had %d damaged line(s): those alerts are lost (the history "
                         "still has every change)", self._queue_file(channel), damaged)  # fmt: skip
         self._queues[channel] = queue
+        self._lines[channel] = top
         self._next[channel] = last + 1
         self._stale[channel] = stale
         return queue
 
-    def put(self, channel: str, messages: list[dict[str, Any]]) -> int:
+    def put(
+        self, channel: str, messages: list[dict[str, Any]], lines: list[int | None] | None = None
+    ) -> int:
         """Queue ``messages`` for ``channel`` (on disk before this returns); the number dropped
-        because its queue is full."""
-        if not messages:
-            return 0
+        because its queue is full. ``lines``: the history line each message was made from
+        (None: none); one this channel has queued already is left out."""
+        marks: list[int | None] = list(lines) if lines is not None else [None] * len(messages)
         with self._lock:
             queue = self._load(channel)
+            top = self._lines[channel]
+            fresh = [(m, n) for m, n in zip(messages, marks, strict=True) if n is None or n > top]
+            if not fresh:
+                return 0
+            messages, marks = [m for m, _ in fresh], [n for _, n in fresh]
             room = max(0, self.limit - len(queue))
             kept, dropped = messages[:room], len(messages) - room if len(messages) > room else 0
             if dropped:
@@ -106,12 +121,19 @@ class Outbox:
             if not kept:
                 return dropped
             seq = self._next[channel]
-            numbered = [(seq + i, msg) for i, msg in enumerate(kept)]
-            data = b"".join(jsonio.dumps({"seq": n, "msg": m}) + b"\n" for n, m in numbered)
+            numbered = [(seq + i, msg, marks[i]) for i, msg in enumerate(kept)]
+            data = b"".join(_envelope(*item) for item in numbered)
             self._append(self._queue_file(channel), data)
             self._next[channel] = seq + len(kept)
+            self._lines[channel] = max([top, *(n for n in marks if n is not None)])
             queue.extend(numbered)
             return dropped
+
+    def line(self, channel: str) -> int:
+        """The highest history line ever queued for ``channel`` (-1: none)."""
+        with self._lock:
+            self._load(channel)
+            return self._lines[channel]
 
     def _append(self, path: Path, data: bytes) -> None:
         jsonio.private_dir(path.parent)
@@ -131,7 +153,7 @@ class Outbox:
         """The first ``limit`` messages waiting for ``channel``, oldest first."""
         with self._lock:
             queue = self._load(channel)
-            return [msg for _, msg in list(queue)[:limit]]
+            return [msg for _, msg, _ in list(queue)[:limit]]
 
     def waiting(self, channel: str) -> int:
         with self._lock:
@@ -146,14 +168,17 @@ class Outbox:
             last = 0
             for _ in range(min(count, len(queue))):
                 last = queue.popleft()[0]
-            jsonio.atomic_write(self._sent_file(channel), jsonio.dumps({"seq": last}) + b"\n")
+            # The highest line queued goes with the cursor: it is either delivered or still in
+            # the queue file, which goes away once empty.
+            cursor = {"seq": last, "line": self._lines[channel]}
+            jsonio.atomic_write(self._sent_file(channel), jsonio.dumps(cursor) + b"\n")
             self._stale[channel] += count
             if not queue:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self._queue_file(channel))
                 self._stale[channel] = 0
             elif self._stale[channel] >= COMPACT:
-                data = b"".join(jsonio.dumps({"seq": n, "msg": m}) + b"\n" for n, m in queue)
+                data = b"".join(_envelope(*item) for item in queue)
                 jsonio.atomic_write(self._queue_file(channel), data)
                 self._stale[channel] = 0
 
@@ -161,7 +186,23 @@ class Outbox:
         """Drop a removed channel's queue and cursor."""
         with self._lock:
             self._queues.pop(channel, None)
+            self._lines.pop(channel, None)
             self.dropped.pop(channel, None)
             for path in (self._queue_file(channel), self._sent_file(channel)):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
+
+
+def _envelope(seq: int, msg: dict[str, Any], line: int | None) -> bytes:
+    obj: dict[str, Any] = {"seq": seq, "msg": msg}
+    if line is not None:
+        obj["line"] = line
+    return jsonio.dumps(obj) + b"\n"
+
+
+def _line(obj: dict[str, Any], default: int = -1) -> int:
+    """A history line's number (they count from 0) kept beside a message or a cursor."""
+    line = obj.get("line")
+    if isinstance(line, int) and not isinstance(line, bool) and line >= 0:
+        return line
+    return default

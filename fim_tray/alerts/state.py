@@ -27,6 +27,7 @@ class ChannelState:
     reason: str | None = None  # why it was not delivered, with no secret in it
     dropped: int = 0  # messages dropped because its outbox was full
     held: bool = False  # the hourly limit holds messages back
+    spent: tuple[float, ...] = ()  # when the last messages for people went (the hourly limit)
 
 
 class StatusFile:
@@ -54,10 +55,13 @@ class StatusFile:
                 return None
 
         reason, dropped = saved.get("reason"), saved.get("dropped")
+        spent = saved.get("spent")
+        times = tuple(float(t) for t in spent if _number(t)) if isinstance(spent, list) else ()
         return ChannelState(channel, last_sent=when("last_sent"),
                             failing_since=when("failing_since"),
                             reason=reason if isinstance(reason, str) else None,
-                            dropped=dropped if isinstance(dropped, int) else 0)  # fmt: skip
+                            dropped=dropped if isinstance(dropped, int) else 0,
+                            held=saved.get("held") is True, spent=times)  # fmt: skip
 
     def save(self, states: Mapping[str, ChannelState]) -> None:
         """Keep ``states`` (by channel id) beside those saved before; never fails."""
@@ -72,9 +76,15 @@ class StatusFile:
                 "failing_since": iso(state.failing_since),
                 "reason": state.reason,
                 "dropped": state.dropped,
+                "held": state.held,
+                "spent": list(state.spent),
             }
         self._saved = obj
         try:
             jsonio.atomic_write(self.path, jsonio.dumps(obj) + b"\n", durable=False)
         except Exception:  # only what the menu shows after a restart: never fatal
             log.debug("cannot save the alerts' state", exc_info=True)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value

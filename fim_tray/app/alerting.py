@@ -1,6 +1,10 @@
 """Alerts beyond the desktop: the channels (add, remove, test) and their delivery. Each new change
 is queued in the durable outbox at once and sent by one daemon thread per channel, so a slow or
-dead server never delays a check, a desktop notification or another channel."""
+dead server never delays a check, a desktop notification or another channel.
+
+One process at a time fills and empties the outbox (it holds ``sender.lock`` there): the tray,
+``monitor``, or the short-lived sender a one-shot ``check`` starts. What it queues follows the
+history (see alert_feed.py), so a change recorded by any process reaches every channel once."""
 
 from __future__ import annotations
 
@@ -9,20 +13,24 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from fim_tray import __version__, logs
 from fim_tray.alerts import channels as store_channels
 from fim_tray.alerts.channels import DeliveryError, deliver
 from fim_tray.alerts.digest import PER_HOUR, HourlyLimit, fold, notice
-from fim_tray.alerts.ecs import Origin
+from fim_tray.alerts.ecs import Origin, ecs_event
 from fim_tray.alerts.outbox import Outbox
 from fim_tray.alerts.state import ChannelState, StatusFile
 from fim_tray.alerts.urls import Channel, ChannelError, parse
-from fim_tray.app.ecs_events import live_ecs, live_events
+from fim_tray.app import alert_feed
+from fim_tray.app.ecs_events import live_items
 from fim_tray.app.probe import test_channels
-from fim_tray.models import FolderReport
+from fim_tray.errors import FimError
+from fim_tray.models import Event, FolderReport
 from fim_tray.store.history import History
+from fim_tray.store.lock import InstanceLock
 from fim_tray.store.paths import Paths
 from fim_tray.store.state import local_now
 
@@ -31,7 +39,27 @@ log = logs.getLogger(__name__)
 BATCH = 200  # messages handed to a machine channel at once
 RETRY_FIRST, RETRY_MAX = 2.0, 15.0  # seconds before trying a failing channel again
 STATUS = "status.json"  # in the outbox folder: each channel's last success and failure
+SENDER_LOCK = "sender.lock"  # in the outbox folder: held by the one process that sends
+CURSOR = "history.cursor"  # in the outbox folder: the last history line queued (alert_feed.py)
+FEED_EVERY = 3.0  # seconds between looks at the history for changes another process recorded
+LOCK_WAIT = 5.0  # seconds a check's sender waits for another sender to end
 Deliver = Callable[..., None]
+# One message's worth: the history line it came from (None: not in the history), its ECS
+# event, and the change as an event (for the words meant for people).
+Item = tuple["int | None", dict[str, Any], Event]
+
+
+def _bursts(items: list[Item]) -> list[list[Item]]:
+    """``items`` in runs of one check of one folder (the same folder and time), as the
+    desktop notifications group them: one message for people each."""
+    runs: list[list[Item]] = []
+    for item in items:
+        ev = item[2]
+        if runs and (runs[-1][-1][2].folder, runs[-1][-1][2].time) == (ev.folder, ev.time):
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
 
 
 def host_name() -> str:
@@ -50,7 +78,7 @@ class Alerting:
         timeout: float = store_channels.TIMEOUT,
         retry: tuple[float, float] = (RETRY_FIRST, RETRY_MAX),
         sender: Deliver = deliver,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         on_change: Callable[[], None] | None = None,
         history: History | None = None,
     ) -> None:
@@ -64,7 +92,7 @@ class Alerting:
         self.clock = clock
         self.on_change = on_change or (lambda: None)
         self.outbox = Outbox(paths.outbox_dir)
-        self.history = history  # to name each event's history line (see live_ecs)
+        self.history = history  # to name each event's history line (see live_items)
         self.stop = threading.Event()
         self._started = False  # senders run only once started
         self._lock = threading.Lock()
@@ -74,6 +102,12 @@ class Alerting:
         self._states: dict[str, ChannelState] = {}
         self._limits: dict[str, HourlyLimit] = {}
         self.status = StatusFile(paths.outbox_dir / STATUS)
+        self.cursor = alert_feed.Cursor(paths.outbox_dir / CURSOR)
+        self._sender = InstanceLock(paths.outbox_dir / SENDER_LOCK)
+        self._own = False  # whether this process holds the sender lock
+        self._fed: object = None  # the history's stamp when it was last followed
+        self._feed_lock = threading.Lock()
+        self._follower: threading.Thread | None = None
 
     # -- the channels ------------------------------------------------------------------------
 
@@ -101,6 +135,14 @@ class Alerting:
         known = self.channels()
         if any(c.url == channel.url for c in known):
             raise ChannelError(f"{channel.masked} is already a channel.")
+        if not known and self.history is not None:
+            # The first channel hears of changes from now on, not of the history before it
+            # (unless a sender at work places the cursor: it follows the history already).
+            held = self._own
+            if self.take():
+                self.cursor.save(alert_feed.newest(self.history))
+                if not held and not self._started:
+                    self._release()
         store_channels.save(self.paths.alerts_file, [*known, channel])
         return channel
 
@@ -141,29 +183,90 @@ class Alerting:
 
     # -- queueing ----------------------------------------------------------------------------
 
+    def take(self) -> bool:
+        """Whether this process fills and empties the outbox (it takes the sender lock when
+        no other process holds it)."""
+        with self._lock:
+            if not self._own and not self.stop.is_set():
+                try:
+                    self._own = self._sender.acquire()
+                except FimError as exc:  # a data folder that cannot be written: said once
+                    log.debug("no sender lock: %s", exc.message)
+            return self._own
+
     def on_report(self, report: FolderReport) -> None:
-        """Queue the report's new changes for every channel (on disk before this returns) and
-        wake the senders. Never raises: alerting must not stop the watching."""
-        if not report.new or report.error is not None:
-            return
-        try:
-            targets = self.channels()
-            if not targets:
-                return
-            when = report.time.isoformat()
-            machine = [
-                {"event": event, "time": when}
-                for event in live_ecs(report, self.origin, self.history)
-            ]
-            person = [notice(live_events(report), self.host)]
-            for channel in targets:
-                lost = self.outbox.put(channel.id, person if channel.kind == "people" else machine)
-                if lost:  # the outbox is full: said in the menu and by `alert list`
-                    self._update(channel, dropped=self.outbox.dropped.get(channel.id, lost))
-        except Exception:  # a full disk, a bug: logged; the desktop still hears of it
-            log.warning("could not queue the alerts of %s", report.folder.path, exc_info=True)
+        """Queue the report's new changes, and any change the history holds that no channel
+        has yet, for every channel (on disk before this returns), and wake the senders. Never
+        raises: alerting must not stop the watching."""
+        live = report if report.new and report.error is None else None
+        self.feed(live)
         self.refresh()  # a channel added since (by `fim-tray alert add`) gets its sender
         self.wake()
+
+    def feed(self, report: FolderReport | None = None) -> int:
+        """Queue what the history holds past the cursor (and ``report``'s new changes, as
+        found: with the writing process and inode the history leaves out); how many changes
+        were queued. Never raises."""
+        try:
+            with self._feed_lock:
+                return self._feed(report)
+        except Exception:  # a full disk, a bug: logged; the desktop still hears of it
+            log.warning("could not queue alerts", exc_info=True)
+            return 0
+
+    def _feed(self, report: FolderReport | None) -> int:
+        if self.history is None:  # nothing to follow: the report's changes only
+            if report is None or not self.take():
+                return 0
+            live = live_items(report, self.origin, None)
+            return self._queue([(None, ecs, ev) for ecs, ev, _ in live], None)
+        stamp = self.history.stamp()
+        if report is None and stamp == self._fed:
+            return 0  # nothing written since the last look
+        if not self.take():
+            return 0  # another process sends: it follows the history too
+        live = live_items(report, self.origin, self.history) if report is not None else []
+        numbered = {chain.line: (ecs, ev) for ecs, ev, chain in live if chain is not None}
+        saved = cursor = self.cursor.load()
+        if cursor is None:  # the first look: from this report's changes, else from now
+            cursor = min(numbered) - 1 if numbered else alert_feed.newest(self.history)
+        found, top = alert_feed.after(self.history, cursor)
+        items: list[Item] = []
+        for change in found:
+            ecs, ev = numbered.get(change.line) or (
+                ecs_event(change.event, self.origin, chain=change.chain),
+                change.event,
+            )
+            items.append((change.line, ecs, ev))
+        # Not in the history (it could not be written): sent all the same, once from here.
+        items += [(None, ecs, ev) for ecs, ev, chain in live if chain is None]
+        queued = self._queue(items, top if top != saved else None)
+        self._fed = stamp
+        return queued
+
+    def _queue(self, items: list[Item], cursor: int | None) -> int:
+        """Put ``items`` in every channel's queue, then move the cursor to ``cursor``; how
+        many items there were for a channel."""
+        targets = self.channels()
+        if items and targets:
+            machine = [{"event": ecs, "time": ev.time.isoformat()} for _, ecs, ev in items]
+            machine_lines = [line for line, _, _ in items]
+            person, person_lines = [], []
+            for group in _bursts(items):
+                person.append(notice([ev for _, _, ev in group], self.host))
+                numbers = [line for line, _, _ in group if line is not None]
+                person_lines.append(max(numbers) if numbers else None)
+            for channel in targets:
+                people = channel.kind == "people"
+                lost = self.outbox.put(
+                    channel.id, person if people else machine,
+                    person_lines if people else machine_lines,
+                )  # fmt: skip
+                if lost:  # the outbox is full: said in the menu and by `alert list`
+                    self._update(channel, dropped=self.outbox.dropped.get(channel.id, lost))
+        if cursor is not None:
+            self.cursor.save(cursor)
+        return len(items) if targets else 0
 
     def wake(self) -> None:
         for _, event in list(self._workers.values()):
@@ -173,12 +276,57 @@ class Alerting:
 
     def start(self) -> None:
         """Start (or stop) a sender per channel to match the channel file; call again after a
-        change of channels (``on_report`` and ``refresh`` do)."""
-        self._started = True
+        change of channels (``on_report`` and ``refresh`` do). Also follows the history for
+        changes another process recorded (a one-shot ``check``), every few seconds."""
+        if not self._started:
+            self._started = True
+            follower = threading.Thread(target=self._follow, name="fim-tray-alerts-feed",
+                                        daemon=True)  # fmt: skip
+            self._follower = follower
+            follower.start()
         self.refresh()
 
+    def _follow(self) -> None:
+        while not self.stop.wait(FEED_EVERY):
+            if self.feed():
+                self.wake()
+            self.refresh()  # senders start once this process holds the sender lock
+
+    def deliver(self, within: float) -> bool:
+        """Queue what the history holds past the cursor and send what waits, for at most
+        ``within`` seconds (what is not delivered by then waits for the next sender): the
+        short-lived sender a one-shot ``check`` starts. False when another process sends."""
+        begun = time.monotonic()
+        end = begun + within
+        # A sender about to end may hold the lock still: wait a moment for it (the tray or a
+        # monitor holds it for good, and follows the history, this check's lines too).
+        while not self.take():
+            if time.monotonic() - begun > min(LOCK_WAIT, within) or self.stop.wait(0.2):
+                return False
+        self.feed()
+        self.start()
+        try:
+            while time.monotonic() < end and not self.stop.is_set():
+                if all(self._done(channel) for channel in self.channels()):
+                    # a line another check wrote since the last look: sent before leaving
+                    if not self.feed():
+                        break
+                    self.wake()
+                time.sleep(0.1)
+        finally:
+            self.close()
+        return True
+
+    def _done(self, channel: Channel) -> bool:
+        """Nothing waits for ``channel``, or what waits is held back by the hourly limit (as
+        this process's sender found: not as an earlier one left it)."""
+        mine = self._states.get(channel.id)
+        return self.outbox.waiting(channel.id) == 0 or (
+            mine is not None and mine.held and channel.id in self._limits
+        )
+
     def refresh(self) -> None:
-        if not self._started:
+        if not self._started or not self.take():
             return
         try:
             current = {c.id: c for c in self.channels()}
@@ -212,6 +360,16 @@ class Alerting:
         deadline = time.monotonic() + timeout
         for thread, _ in workers:
             thread.join(max(0.0, deadline - time.monotonic()))
+        if self._follower is not None:
+            self._follower.join(max(0.0, deadline - time.monotonic()))
+        self._release()
+
+    def _release(self) -> None:
+        """Let another process send (no queueing is under way once this returns)."""
+        with self._feed_lock, self._lock:
+            if self._own:
+                self._sender.release()
+                self._own = False
 
     def states(self) -> list[ChannelState]:
         """Each channel's state: as this process saw it, else as the last one that sent
@@ -223,6 +381,13 @@ class Alerting:
             dropped = max(state.dropped, self.outbox.dropped.get(channel.id, 0))
             found.append(replace(state, channel=channel, waiting=waiting, dropped=dropped))
         return found
+
+    def held_until(self, state: ChannelState) -> datetime | None:
+        """When the hourly limit lets messages held for this channel go (None: none held)."""
+        if not state.held or not state.waiting:
+            return None
+        opens = HourlyLimit(self.per_hour, state.spent).opens()
+        return datetime.fromtimestamp(opens).astimezone() if opens is not None else None
 
     def _run(self, channel: Channel, wake: threading.Event) -> None:
         delay = 0.0
@@ -282,7 +447,10 @@ class Alerting:
         """Messages for people, within the hourly limit: each on its own while there is room,
         the rest folded into one digest. How many left the outbox (0: all held back; -1: not
         delivered)."""
-        limit = self._limits.setdefault(channel.id, HourlyLimit(self.per_hour))
+        limit = self._limits.get(channel.id)
+        if limit is None:  # as the last process that sent left it: a restart resets nothing
+            limit = HourlyLimit(self.per_hour, self._state(channel).spent)
+            self._limits[channel.id] = limit
         room = limit.room(self.clock())
         self._update(channel, held=room == 0)
         if room == 0:
@@ -297,6 +465,7 @@ class Alerting:
             self._failed(channel, str(exc))
             return -1
         limit.spend(self.clock())
+        self._update(channel, spent=limit.sent())
         return count
 
     def _failed(self, channel: Channel, reason: str) -> None:

@@ -46,23 +46,21 @@ def live_event(change: Change, report: FolderReport, event_id: str = "") -> Even
     )
 
 
-def live_ecs(report: FolderReport, origin: Origin, history: History | None) -> list[dict[str, Any]]:
-    """The report's new changes as ECS events, in the order they were found; each with its
-    history line's id, number and MAC when ``history`` holds it (the check wrote it just now),
-    and the process that was writing the file when that is known."""
+def live_items(
+    report: FolderReport, origin: Origin, history: History | None
+) -> list[tuple[dict[str, Any], Event, Chain | None]]:
+    """The report's new changes, in the order they were found: each as an ECS event (with the
+    process that was writing the file when that is known), as an event, and with its history
+    line's number and MAC when ``history`` holds it (the check wrote it just now)."""
     signatures = {change.signature() for change in report.new}
     found = _newest_lines(history, signatures) if history is not None else {}
     out = []
     for change in report.new:
         event_id, chain = found.get(change.signature(), ("", None))
         event = live_event(change, report, event_id)
-        out.append(ecs_event(event, origin, chain=chain, process=report.hints.get(change.path)))
+        ecs = ecs_event(event, origin, chain=chain, process=report.hints.get(change.path))
+        out.append((ecs, event, chain))
     return out
-
-
-def live_events(report: FolderReport) -> list[Event]:
-    """The report's new changes as events, in the order they were found."""
-    return [live_event(change, report) for change in report.new]
 
 
 def _newest_lines(history: History, signatures: set[str]) -> dict[str, tuple[str, Chain | None]]:
@@ -105,6 +103,22 @@ def history_ecs(history: History, origin: Origin, limit: int | None = None) -> l
     return out
 
 
+def line_event(obj: dict[str, Any]) -> Event:
+    """A history line's JSON (without its chain) as an event; ``KeyError``, ``ValueError`` or
+    ``TypeError`` when it is not one."""
+    folder = name_from(obj, "folder")
+    if folder is None:
+        raise KeyError("folder")
+    return Event(
+        id=str(obj["id"]), time=datetime.fromisoformat(obj["time"]), folder=folder,
+        path=decode_name(obj), change=str(obj["change"]),
+        suspicious=bool(obj.get("suspicious", False)),
+        fields=tuple(obj.get("fields", ())), before=obj.get("before"),
+        after=obj.get("after"), signature=obj.get("signature"),
+        extra={k: v for k, v in obj.items() if k not in _LINE_KEYS},
+    )  # fmt: skip
+
+
 def _records(history: History) -> Iterator[tuple[Event, Chain | None]]:
     try:
         key = history.key_if_chained()
@@ -123,17 +137,7 @@ def _records(history: History) -> Iterator[tuple[Event, Chain | None]]:
             try:
                 body, mac = unseal(line, key)
                 obj = jsonio.loads(body)
-                folder = name_from(obj, "folder")
-                if folder is None:
-                    raise KeyError("folder")
-                event = Event(
-                    id=str(obj["id"]), time=datetime.fromisoformat(obj["time"]), folder=folder,
-                    path=decode_name(obj), change=str(obj["change"]),
-                    suspicious=bool(obj.get("suspicious", False)),
-                    fields=tuple(obj.get("fields", ())), before=obj.get("before"),
-                    after=obj.get("after"), signature=obj.get("signature"),
-                    extra={k: v for k, v in obj.items() if k not in _LINE_KEYS},
-                )  # fmt: skip
+                event = line_event(obj)
                 seq = obj.get("n")
                 chain = Chain(seq, mac) if mac is not None and isinstance(seq, int) else None
             except (ValueError, KeyError, TypeError, AttributeError, RecursionError):

@@ -1,5 +1,6 @@
 """The ``fim-tray alert`` commands (add, list, remove, test a channel) and ``history --ecs``;
-also what starts the delivery of alerts beside ``fim-tray monitor``."""
+also what starts the delivery of alerts beside ``fim-tray monitor``, and after a one-shot
+``fim-tray check`` (``_deliver``)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,18 @@ from fim_tray.cli.output import EXIT_ERROR, EXIT_OK, say
 from fim_tray.display import escape, timestamp
 
 if TYPE_CHECKING:  # annotations only: every command imports this module to build its parser
+    from collections.abc import Sequence
+
     from fim_tray.app.alerting import Alerting
     from fim_tray.app.service import Service
+    from fim_tray.models import FolderReport
 
-KINDS = "syslog+tcp://HOST:PORT, syslog+udp://HOST:PORT, syslog+tls://HOST:PORT, " \
+DELIVER_FOR = 30.0  # seconds the sender a check starts keeps trying before leaving it to the next
+
+KINDS = (
+    "syslog+tcp://HOST:PORT, syslog+udp://HOST:PORT, syslog+tls://HOST:PORT, "
     "jsonl:///ABS/PATH, or an apprise URL (mailto://, ntfy://, tgram://, twilio://, json://, ...)"
+)
 
 
 def _alert_parser(alert: argparse.ArgumentParser) -> None:
@@ -46,6 +54,7 @@ PARSERS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
         _alert_parser,
     ),
     "_alerts": ("", _no_arguments),  # the tray's Alerts window, run as a child process
+    "_deliver": ("", _no_arguments),  # the sender a one-shot check starts (see after_check)
 }
 
 
@@ -77,6 +86,7 @@ def _list(alerts: Alerting, *, as_json: bool) -> int:
         say("no alert channels yet; add one with `fim-tray alert add URL`")
     for state in states:
         channel = state.channel
+        held = alerts.held_until(state)
         if as_json:
             obj = {
                 "url": channel.masked, "kind": channel.kind, "name": channel.name,
@@ -84,12 +94,15 @@ def _list(alerts: Alerting, *, as_json: bool) -> int:
                 "last_sent": state.last_sent.isoformat() if state.last_sent else None,
                 "failing_since": state.failing_since.isoformat() if state.failing_since else None,
                 "reason": state.reason,
+                "held_until": held.isoformat() if held else None,
             }  # fmt: skip
             print(jsonio.dumps(obj).decode())
             continue
         line = f"{escape(channel.masked)}  ({channel.name})"
         if state.waiting:
             line += f"  {state.waiting} waiting"
+        if held is not None:
+            line += f"  (held back by the hourly limit until {timestamp(held)})"
         if state.failing_since is not None:
             line += f"  not delivered since {timestamp(state.failing_since)}: {state.reason}"
         elif state.last_sent is not None:
@@ -113,6 +126,30 @@ def _test(alerts: Alerting, url: str | None) -> int:
     return EXIT_ERROR if failed else EXIT_OK
 
 
+def after_check(service: Service, reports: Sequence[FolderReport]) -> None:
+    """Hand what a one-shot check found to the alert channels: through a sender of its own
+    (``fim-tray _deliver``, in the background), so the check neither waits for a server nor
+    loads a channel's library. Only when there are channels and something to send; when the
+    tray or a monitor sends, that sender soon ends (they follow the history themselves)."""
+    paths = service.paths
+    if not paths.alerts_file.exists():
+        return
+    outbox = paths.outbox_dir
+    if not any(r.new for r in reports) and not any(outbox.glob("*.jsonl")):
+        return
+    from fim_tray.platform.launch import start_detached
+
+    if not start_detached(["_deliver"]):
+        say("WARNING: the alerts of this check could not be handed on now; they go with the "
+            "next check, or when the tray or `fim-tray monitor` runs")  # fmt: skip
+
+
+def cmd_deliver(service: Service, args: argparse.Namespace) -> int:
+    """``_deliver``: queue what the history holds for the channels, and send it."""
+    alerting(service).deliver(DELIVER_FOR)
+    return EXIT_OK
+
+
 def print_history_ecs(service: Service, limit: int | None) -> int:
     """``history --ecs``: the history as ECS events, one JSON object a line."""
     from fim_tray import __version__
@@ -132,4 +169,4 @@ def cmd_alerts_window(service: Service, args: argparse.Namespace) -> int:
     return alerts.main()
 
 
-COMMANDS = {"alert": cmd_alert, "_alerts": cmd_alerts_window}
+COMMANDS = {"alert": cmd_alert, "_alerts": cmd_alerts_window, "_deliver": cmd_deliver}

@@ -355,6 +355,7 @@ def cmd_check(service: Service, args: argparse.Namespace) -> int:
         print_report(report, as_json=args.json, many=many, only_new=False, out=sys.stdout)
         if not args.json and report.error is None:  # an error was said once, in full, already
             say(summary(report))
+    cli_alerts.after_check(service, reports)  # email, syslog, ...: never waited for here
     if args.path is None and said_unlisted(service):
         return EXIT_ERROR
     if not reports:

@@ -45,3 +45,25 @@ def safe_cwd() -> str:
     the folder the tray happened to be started from."""
     home = Path.home()
     return str(home) if home.is_dir() else os.path.abspath(os.sep)
+
+
+def start_detached(args: list[str]) -> bool:
+    """Start this fim-tray with ``args`` in the background, to outlive the caller (a session of
+    its own, nothing inherited but the environment); False when it cannot be started."""
+    import subprocess
+
+    detached = 0x00000008 | 0x00000200  # DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP
+    try:
+        subprocess.Popen(
+            [*self_command(), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=child_env(),
+            cwd=safe_cwd(),
+            start_new_session=sys.platform != "win32",
+            creationflags=detached if sys.platform == "win32" else 0,
+        )
+    except OSError:
+        return False
+    return True

@@ -21,6 +21,7 @@ from tests.alerts.servers import Mailbox, Rsyslog, Webhooks, free_port, wait_for
 from tests.conftest import REPO, run_cli
 
 TZ = "UTC-02"  # POSIX: two hours east of UTC, so "local time" cannot be UTC by chance
+FEED_WAIT = 5.0  # seconds: more than a sender takes to look at the history again
 
 
 def env(home: Path) -> dict[str, str]:
@@ -206,3 +207,75 @@ def test_a_url_is_tested_before_it_is_added_over_udp_and_tcp(
     assert done.returncode == 0, done.stderr
     assert json.loads(jsonl.read_text())["event"]["action"] == "test"
     assert jsonl.stat().st_mode & 0o777 == 0o600
+
+
+def sender_done(home: Path) -> bool:
+    """Whether no process sends alerts for ``home`` (the sender a check started has ended)."""
+    from fim_tray.store.lock import InstanceLock
+
+    lock = InstanceLock(home / "data" / "outbox" / "sender.lock")
+    if not lock.path.exists():
+        return True
+    if not lock.acquire():
+        return False
+    lock.release()
+    return True
+
+
+@pytest.mark.usefixtures("apprise_installed")
+def test_a_change_a_one_shot_check_finds_reaches_every_channel_once(
+    tmp_path: Path, home: Path, rsyslog: Rsyslog, mailbox: Mailbox
+) -> None:
+    watched = tmp_path / "Documents"
+    watched.mkdir()
+    (watched / "old.txt").write_text("old\n")
+    add(home, "add", watched)
+    jsonl = tmp_path / "fim.jsonl"
+    for url in (
+        f"syslog+tcp://127.0.0.1:{rsyslog.port}",
+        f"jsonl://{jsonl}",
+        f"mailto://127.0.0.1:{mailbox.port}?from=fim@localhost&to=ann@localhost&mode=insecure",
+    ):
+        add(home, "alert", "add", url)
+    (watched / "report.txt").write_text("new\n")
+    (watched / "old.txt").write_text("changed\n")
+    done = run_cli("check", home=home, env={"TZ": TZ})  # no tray, no monitor: nothing else runs
+    assert done.returncode == 1, done.stderr
+    assert wait_for(lambda: len(syslog_paths(rsyslog)) >= 2 and len(mailbox.messages) >= 1, 30)
+    assert wait_for(lambda: sender_done(home), 40)
+    assert sorted(syslog_paths(rsyslog)) == ["old.txt", "report.txt"]
+    assert len(jsonl.read_text().splitlines()) == 2
+    body = mailbox.parsed()[0].get_body(("plain",)).get_content()
+    assert "report.txt" in body and "old.txt" in body and "UTC+02:00" in body
+    # Checked again (the changes are still pending), then watched by a monitor: none repeats.
+    assert run_cli("check", home=home).returncode == 1
+    with monitor(home, tmp_path / "monitor.log"):
+        time.sleep(FEED_WAIT)
+    assert wait_for(lambda: sender_done(home), 40)
+    assert sorted(syslog_paths(rsyslog)) == ["old.txt", "report.txt"]
+    assert len(mailbox.messages) == 1
+    assert len(jsonl.read_text().splitlines()) == 2
+
+
+def test_checks_while_the_syslog_server_is_down_deliver_in_order_once_it_is_back(
+    tmp_path: Path, home: Path, rsyslog: Rsyslog
+) -> None:
+    watched = tmp_path / "w"
+    watched.mkdir()
+    add(home, "add", watched)
+    add(home, "alert", "add", f"syslog+tcp://127.0.0.1:{rsyslog.port}")
+    rsyslog.stop()
+    names = []
+    for index in range(3):  # three checks, each with a change; the first one's sender retries
+        name = f"f{index}.txt"
+        (watched / name).write_text(name)
+        names.append(name)
+        started = time.monotonic()
+        assert run_cli("check", home=home).returncode == 1
+        assert time.monotonic() - started < 10  # the check never waits for the server
+    rsyslog.start()
+    assert wait_for(lambda: len(syslog_paths(rsyslog)) >= 3, 40)
+    assert wait_for(lambda: sender_done(home), 40)
+    assert syslog_paths(rsyslog) == names
+    listed = run_cli("alert", "list", home=home)
+    assert "waiting" not in listed.stdout and "last sent" in listed.stdout

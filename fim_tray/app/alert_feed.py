@@ -1,0 +1,143 @@
+"""Which of the history's changes have gone to the alert outbox: the history lines after a
+cursor, and the cursor itself (the number of the last line queued for every channel). The
+history holds every change announced, whoever found it (the tray, ``monitor``, or a one-shot
+``check`` while neither ran), so alerts follow it and none is missed.
+
+Only lines that hold with the install key count: a line forged or edited without it is never
+sent and never moves the cursor; one put back again (a replay) is behind the cursor already."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from fim_tray import jsonio, logs
+from fim_tray.alerts.ecs import ACTIONS, Chain
+from fim_tray.app.ecs_events import line_event
+from fim_tray.models import Event
+from fim_tray.store.history import MAX_READ, History, unseal
+
+log = logs.getLogger(__name__)
+
+MOST = 5000  # changes taken from the history at once (an outbox holds as many per channel)
+_NUMBER = b',"n":'
+
+
+class Found(NamedTuple):
+    """A change the history holds: its line's number, the change, and its place in the chain."""
+
+    line: int
+    event: Event
+    chain: Chain
+
+
+def _number(line: bytes) -> int | None:
+    """The number a chained line says it has (not yet checked: see ``unseal``)."""
+    at = line.rfind(_NUMBER)
+    if at < 0:
+        return None
+    end = line.find(b",", at + len(_NUMBER))
+    with contextlib.suppress(ValueError):
+        return int(line[at + len(_NUMBER) : end])
+    return None
+
+
+def _files_newest_first(history: History) -> Iterator[list[bytes]]:
+    """The whole lines of each history file, the newest file first (a last line still being
+    written is left out)."""
+    for path in reversed(history.files()):
+        try:
+            data = jsonio.read_own(path, limit=MAX_READ)
+        except OSError as exc:
+            log.warning("cannot read history %s: %s", path, exc)
+            continue
+        yield data.split(b"\n")[:-1]  # after the last newline: empty, or not whole yet
+
+
+def _holds(line: bytes, number: int, key: bytes) -> tuple[dict[str, Any], str] | None:
+    """The line's JSON and MAC when it holds with the key and says it is line ``number``."""
+    body, mac = unseal(line, key)
+    if mac is None:
+        return None
+    try:
+        obj = jsonio.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return (obj, mac) if isinstance(obj, dict) and obj.get("n") == number else None
+
+
+def after(history: History, cursor: int, most: int = MOST) -> tuple[list[Found], int]:
+    """The changes found (lines that hold, numbered above ``cursor``), oldest first, at most
+    ``most`` (the newest: the others are said lost); and the highest number of any line that
+    holds, a folder's or an accept's too (``cursor`` when none is higher).
+
+    Older files are read until every number from the cursor on is found: an old line put back
+    at the end, or a forged one, cannot end the search early."""
+    key = history.key_if_chained()
+    if key is None:  # no chain, no numbers: nothing to follow
+        return [], cursor
+    picked: dict[int, tuple[dict[str, Any], str]] = {}
+    forged = 0
+    for lines in _files_newest_first(history):
+        for line in lines:
+            number = _number(line)
+            if number is None or number <= cursor or number in picked:
+                continue
+            held = _holds(line, number, key)
+            if held is None:
+                forged += 1
+            else:
+                picked[number] = held
+        if not picked or len(picked) == max(picked) - cursor:
+            break  # nothing newer, or every number since the cursor: none is in older files
+    found: list[Found] = []
+    for number in sorted(picked):
+        obj, mac = picked[number]
+        try:
+            event = line_event(obj)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue  # it holds, so fim-tray wrote it: a line that is not a change
+        if event.change in ACTIONS and event.path != ".":
+            found.append(Found(number, event, Chain(number, mac)))
+    if forged:
+        log.warning("%d history line(s) do not hold with the key: not sent as alerts", forged)
+    if len(found) > most:
+        log.warning("%d changes in the history were never sent as alerts (more than %d at once)",
+                    len(found) - most, most)  # fmt: skip
+        found = found[-most:]
+    return found, max(picked, default=cursor)
+
+
+def newest(history: History) -> int:
+    """The highest number of a line that holds in the newest file that has one (-1: none)."""
+    key = history.key_if_chained()
+    if key is None:
+        return -1
+    for lines in _files_newest_first(history):
+        held = [n for line in lines if (n := _number(line)) is not None and _holds(line, n, key)]
+        if held:
+            return max(held)
+    return -1
+
+
+class Cursor:
+    """``{"line": n}``: every history line up to n is in every channel's queue (or was)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> int | None:
+        """The line, or None when there is no cursor yet (or a damaged one: said)."""
+        try:
+            line = jsonio.loads(jsonio.read_own(self.path, limit=4096)).get("line")
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, AttributeError, RecursionError) as exc:
+            log.warning("the alerts' history cursor %s is damaged (%s)", self.path, exc)
+            return None
+        return line if isinstance(line, int) and not isinstance(line, bool) else None
+
+    def save(self, line: int) -> None:
+        jsonio.atomic_write(self.path, jsonio.dumps({"line": line}) + b"\n")

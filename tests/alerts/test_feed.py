@@ -1,0 +1,193 @@
+"""Alerts follow the history: a change any process recorded (a one-shot check while no tray or
+monitor ran) reaches every channel once, in order; a forged or replayed history line is never
+sent; a crash between two channels' queues fills the other later, once; the hourly limit and
+what it holds back outlive a restart."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fim_tray.alerts.channels import DeliveryError
+from fim_tray.alerts.urls import Channel
+from fim_tray.app.alerting import Alerting
+from fim_tray.app.service import Service
+from tests.alerts.servers import wait_for
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.got: list[tuple[str, dict[str, Any]]] = []
+        self.down: set[str] = set()
+        self.lock = threading.Lock()
+
+    def __call__(self, channel: Channel, messages: Sequence[dict[str, Any]], **_: Any) -> None:
+        if channel.kind in self.down:
+            raise DeliveryError("connection refused")
+        with self.lock:
+            self.got.extend((channel.kind, m) for m in messages)
+
+    def paths(self, kind: str = "jsonl") -> list[str]:
+        with self.lock:
+            return [m["event"]["fim_tray"]["path"] for k, m in self.got if k == kind]
+
+    def people(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [m for k, m in self.got if k == "people"]
+
+
+def watching(service: Service, tmp_path: Path) -> Path:
+    folder = tmp_path / "w"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("keep\n")
+    service.watch(str(folder))
+    return folder
+
+
+def alerting(service: Service, recorder: Recorder, **options: Any) -> Alerting:
+    return Alerting(service.paths, history=service.store.history, sender=recorder,
+                    retry=(0.05, 0.2), host="h", **options)  # fmt: skip
+
+
+def channels(alerts: Alerting, tmp_path: Path) -> None:
+    alerts.add(f"jsonl://{tmp_path / 'siem.jsonl'}")
+    alerts.add("syslog+tcp://127.0.0.1:1514")
+
+
+def test_changes_a_check_recorded_while_nothing_sent_go_out_once_in_order(
+    service: Service, tmp_path: Path
+) -> None:
+    folder = watching(service, tmp_path)
+    recorder = Recorder()
+    channels(alerting(service, recorder), tmp_path)
+    (folder / "a.txt").write_text("a")
+    service.check()  # a one-shot check: recorded in the history, announced, nothing sent
+    (folder / "b.txt").write_text("b")
+    (folder / "keep.txt").write_text("changed\n")
+    service.check()
+    service.check()  # nothing new: nothing more
+    alerts = alerting(service, recorder)
+    assert alerts.deliver(10)
+    assert recorder.paths("jsonl") == ["a.txt", "b.txt", "keep.txt"]
+    assert recorder.paths("syslog") == ["a.txt", "b.txt", "keep.txt"]
+    # each names its history line, in the chain's order
+    lines = [m["event"]["fim_tray"]["history"]["line"] for k, m in recorder.got if k == "jsonl"]
+    assert lines == sorted(lines) and len(set(lines)) == 3
+    # a watcher started afterwards, and a second sender, send none of them again
+    again = alerting(service, recorder)
+    assert again.deliver(2)
+    for report in service.check():  # the monitor's first look: the pending changes again
+        again.on_report(report._replace(new=report.changes))
+    again.close()
+    assert recorder.paths("jsonl") == ["a.txt", "b.txt", "keep.txt"]
+
+
+def test_changes_from_before_the_first_channel_are_not_sent(
+    service: Service, tmp_path: Path
+) -> None:
+    folder = watching(service, tmp_path)
+    (folder / "old.txt").write_text("old")
+    service.check()
+    recorder = Recorder()
+    channels(alerting(service, recorder), tmp_path)
+    (folder / "new.txt").write_text("new")
+    service.check()
+    assert alerting(service, recorder).deliver(10)
+    assert recorder.paths() == ["new.txt"]
+
+
+def test_a_forged_or_replayed_history_line_is_never_sent(service: Service, tmp_path: Path) -> None:
+    folder = watching(service, tmp_path)
+    recorder = Recorder()
+    channels(alerting(service, recorder), tmp_path)
+    (folder / "real.txt").write_text("real")
+    service.check()
+    assert alerting(service, recorder).deliver(10)
+    history = service.store.history.path
+    lines = history.read_bytes().splitlines(keepends=True)
+    real = lines[-1]
+    forged = real.replace(b"real.txt", b"fake.txt")  # its MAC no longer holds
+    forged_high = forged.replace(b',"n":1,', b',"n":99,')
+    (folder / "later.txt").write_text("later")
+    service.check()  # a real line after the cursor, then a replay and two forgeries after it
+    lines = history.read_bytes().splitlines(keepends=True)
+    history.write_bytes(b"".join([*lines, real, forged, forged_high]))
+    assert alerting(service, recorder).deliver(10)
+    assert recorder.paths() == ["real.txt", "later.txt"]
+
+
+def test_a_crash_between_two_channels_queues_fills_the_other_later_once(
+    service: Service, tmp_path: Path
+) -> None:
+    folder = watching(service, tmp_path)
+    recorder = Recorder()
+    setup = alerting(service, recorder)
+    channels(setup, tmp_path)
+    jsonl, syslog = setup.channels()
+    (folder / "a.txt").write_text("a")
+    service.check()
+    crashed = alerting(service, recorder)
+    real_put = crashed.outbox.put
+
+    def put_then_die(channel: str, *args: Any) -> int:
+        if channel == syslog.id:
+            raise KeyboardInterrupt  # killed between the first channel's queue and the next
+        return real_put(channel, *args)
+
+    crashed.outbox.put = put_then_die  # type: ignore[method-assign,assignment]
+    with pytest.raises(KeyboardInterrupt):
+        crashed.feed()
+    crashed.close()
+    assert crashed.cursor.load() is not None  # the cursor was placed, not moved past "a"
+    assert crashed.outbox.waiting(jsonl.id) == 1
+    assert alerting(service, recorder).deliver(10)
+    assert recorder.paths("jsonl") == ["a.txt"]
+    assert recorder.paths("syslog") == ["a.txt"]
+
+
+def test_one_sender_at_a_time(service: Service, tmp_path: Path) -> None:
+    folder = watching(service, tmp_path)
+    recorder = Recorder()
+    channels(alerting(service, recorder), tmp_path)
+    tray = alerting(service, recorder)
+    tray.start()  # the tray, or a monitor
+    try:
+        assert not alerting(service, recorder).deliver(1)  # what a check starts leaves it be
+        (folder / "a.txt").write_text("a")
+        service.check()  # another process's check: the tray follows the history
+        assert wait_for(lambda: recorder.paths() == ["a.txt"], 15)
+    finally:
+        tray.close()
+    assert alerting(service, recorder).deliver(2)  # the lock is free once the tray is gone
+    assert recorder.paths() == ["a.txt"]
+
+
+def test_the_hourly_limit_and_what_it_holds_outlive_a_restart(
+    service: Service, tmp_path: Path
+) -> None:
+    folder = watching(service, tmp_path)
+    recorder = Recorder()
+    setup = alerting(service, recorder, per_hour=2)
+    setup.add("json://127.0.0.1:9/hook")
+    for index in range(2):
+        (folder / f"f{index}.txt").write_text("x")
+        service.check()
+        assert alerting(service, recorder, per_hour=2).deliver(10)
+    assert len(recorder.people()) == 2
+    (folder / "f2.txt").write_text("x")
+    service.check()
+    later = alerting(service, recorder, per_hour=2)
+    assert later.deliver(3)  # a new process: the two sent this hour still count
+    assert len(recorder.people()) == 2
+    (state,) = later.states()
+    assert state.held and state.waiting == 1
+    until = later.held_until(state)
+    assert until is not None
+    # an hour on, it goes
+    hour_on = alerting(service, recorder, per_hour=2, clock=lambda: until.timestamp() + 1)
+    assert hour_on.deliver(10)
+    assert len(recorder.people()) == 3 and "f2.txt" in recorder.people()[-1]["title"]
