@@ -28,6 +28,7 @@ from PIL import Image
 import fim_tray
 from fim_tray import APP_NAME
 from fim_tray.platform.autostart import BUNDLE_ID, RUN_KEY, WindowsRun
+from tests.alerts.servers import Webhooks
 from tests.conftest import REPO
 
 REQUIRE = os.environ.get("FIM_TRAY_REQUIRE_DESKTOP") == "1"
@@ -179,6 +180,36 @@ def test_the_frozen_tray_says_what_is_missing_without_a_display(
     result = frozen_app.run("tray", home=tmp_path / "state", env=no_display)
     assert result.returncode == 2
     assert "no desktop display found" in result.stderr
+
+
+def test_the_frozen_app_sends_to_people_through_the_apprise_plugins_it_carries(
+    frozen_app: FrozenApp, tmp_path: Path
+) -> None:
+    """apprise finds its plugins by listing its plugins folder: the build must carry them."""
+    need(importlib.util.find_spec("apprise") is not None,
+         "apprise is not installed (the alerts extra), so the build has none")  # fmt: skip
+    home = tmp_path / "state"
+    webhooks = Webhooks().start()
+    try:
+        sent = frozen_app.run("alert", "test", f"json://127.0.0.1:{webhooks.port}/hook", home=home)
+    finally:
+        webhooks.stop()
+    assert sent.returncode == 0, sent.stderr
+    assert "Webhook" in sent.stderr and "delivered" in sent.stderr
+    assert [path for path, _, _ in webhooks.requests] == ["/hook"]
+    message = json.loads(webhooks.requests[0][1])
+    assert message["title"] == "fim-tray: test message"
+    assert "A test message from fim-tray" in message["message"]
+
+    mail = "mailto://ann:s3cret@127.0.0.1:9?from=fim@localhost&to=bob@localhost&mode=insecure"
+    for url, name in ((mail, "Email"), ("ntfy://127.0.0.1:9/fim-alerts", "ntfy")):
+        added = frozen_app.run("alert", "add", url, home=home)
+        assert added.returncode == 0, added.stderr
+        assert f"added {name}" in added.stderr and "needs the apprise library" not in added.stderr
+    unknown = frozen_app.run("alert", "add", "nosuch://127.0.0.1", home=home)
+    assert unknown.returncode == 2 and "is not a channel fim-tray knows" in unknown.stderr
+    assert "Traceback" not in sent.stderr + unknown.stderr
+    assert (frozen_app.internal / "certifi" / "cacert.pem").exists()  # for https:// servers
 
 
 def test_the_linux_build_carries_gi_appindicator_and_its_typelibs(frozen_app: FrozenApp) -> None:
