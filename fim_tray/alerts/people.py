@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -27,9 +28,14 @@ def available() -> bool:
 
 def _apprise() -> Any:
     if not available():
+        how = (  # a frozen build cannot take a pip install: it was built without apprise
+            "this build of fim-tray was made without it; install fim-tray with pip instead: "
+            if getattr(sys, "frozen", False)
+            else ""
+        )
         raise ChannelError(
             "sending to people (email, SMS, ntfy, chat, webhooks) needs the apprise library: "
-            f"{INSTALL}"
+            f"{how}{INSTALL}"
         )
     _Capture.install()  # before the import, which logs already
     import apprise

@@ -58,7 +58,11 @@ def test_without_apprise_a_channel_for_people_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(people, "available", lambda: False)
-    with pytest.raises(ChannelError, match=r"pip install 'fim-tray\[alerts\]'"):
+    with pytest.raises(ChannelError, match=r"pip install 'fim-tray\[alerts\]'") as raised:
+        people.check(MAIL)
+    assert "this build" not in str(raised.value)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)  # a build made without it
+    with pytest.raises(ChannelError, match=r"this build of fim-tray was made without it"):
         people.check(MAIL)
 
 
