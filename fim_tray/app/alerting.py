@@ -238,8 +238,10 @@ class Alerting:
                 change.event,
             )
             items.append((change.line, ecs, ev))
-        # Not in the history (it could not be written): sent all the same, once from here.
-        items += [(None, ecs, ev) for ecs, ev, chain in live if chain is None]
+        if report is not None and report.warning is not None:
+            # Found, but the history could not be written (a full disk): sent all the same.
+            # Otherwise a change not found among the newest lines was recorded long ago.
+            items += [(None, ecs, ev) for ecs, ev, chain in live if chain is None]
         queued = self._queue(items, top if top != saved else None)
         self._fed = stamp
         return queued

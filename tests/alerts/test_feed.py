@@ -191,3 +191,31 @@ def test_the_hourly_limit_and_what_it_holds_outlive_a_restart(
     hour_on = alerting(service, recorder, per_hour=2, clock=lambda: until.timestamp() + 1)
     assert hour_on.deliver(10)
     assert len(recorder.people()) == 3 and "f2.txt" in recorder.people()[-1]["title"]
+
+
+def test_a_change_the_history_could_not_hold_is_sent_and_an_old_one_is_not_sent_again(
+    service: Service, tmp_path: Path
+) -> None:
+    folder = watching(service, tmp_path)
+    recorder = Recorder()
+    channels(alerting(service, recorder), tmp_path)
+    (folder / "old.txt").write_text("old")
+    (old,) = service.check()
+    for index in range(80):  # more lines since than a sender reads back to place a change
+        (folder / f"n{index}.txt").write_text("n")
+        service.check()
+    alerts = alerting(service, recorder)
+    alerts.on_report(old._replace(new=old.changes))  # a watcher announcing it again
+    (folder / "full.txt").write_text("full")
+    (unrecorded,) = service.check()
+    full = [c for c in unrecorded.new if c.path == "full.txt"]
+    history = service.store.history.path
+    history.write_bytes(b"".join(history.read_bytes().splitlines(keepends=True)[:-1]))
+    alerts.on_report(unrecorded._replace(new=tuple(full), warning="the disk is full"))
+    alerts.start()
+    try:
+        assert wait_for(lambda: "full.txt" in recorder.paths(), 10)
+    finally:
+        alerts.close()
+    sent = recorder.paths()
+    assert sent.count("old.txt") == 1 and sent.count("full.txt") == 1
