@@ -182,6 +182,13 @@ class Outbox:
                 jsonio.atomic_write(self._queue_file(channel), data)
                 self._stale[channel] = 0
 
+    def reload(self) -> None:
+        """Read every queue from disk again at its next use: another process may have sent
+        from it, or added to it, since this one read it."""
+        with self._lock:
+            self._queues.clear()
+            self._lines.clear()
+
     def forget(self, channel: str) -> None:
         """Drop a removed channel's queue and cursor."""
         with self._lock:

@@ -44,6 +44,10 @@ class StatusFile:
         except (OSError, ValueError, AttributeError):
             return {}
 
+    def reload(self) -> None:
+        """Read the file again (another process sent, and saved how it fared)."""
+        self._saved = self._load()
+
     def state(self, channel: Channel) -> ChannelState:
         """The channel's state as last saved (an empty one when none was)."""
         saved = self._saved.get(channel.id, {})

@@ -192,6 +192,11 @@ class Alerting:
                     self._own = self._sender.acquire()
                 except FimError as exc:  # a data folder that cannot be written: said once
                     log.debug("no sender lock: %s", exc.message)
+                if self._own:  # the queues as the last sender left them, not as seen before
+                    self.outbox.reload()
+                    self.status.reload()
+                    self._states.clear()
+                    self._limits.clear()
             return self._own
 
     def on_report(self, report: FolderReport) -> None:
@@ -377,6 +382,9 @@ class Alerting:
         """Each channel's state: as this process saw it, else as the last one that sent
         (the tray or a monitor) left it."""
         found = []
+        if not self._own:  # another process sends: its queues as they are now
+            self.outbox.reload()
+            self.status.reload()
         for channel in self.channels():
             state = self._state(channel)
             waiting = self.outbox.waiting(channel.id)

@@ -6,6 +6,7 @@ what it holds back outlive a restart."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -219,3 +220,25 @@ def test_a_change_the_history_could_not_hold_is_sent_and_an_old_one_is_not_sent_
         alerts.close()
     sent = recorder.paths()
     assert sent.count("old.txt") == 1 and sent.count("full.txt") == 1
+
+
+def test_a_process_that_takes_over_sending_reads_the_queues_as_the_last_sender_left_them(
+    service: Service, tmp_path: Path
+) -> None:
+    folder = watching(service, tmp_path)
+    recorder = Recorder()
+    channels(alerting(service, recorder), tmp_path)
+    (folder / "a.txt").write_text("a")
+    service.check()
+    recorder.down.add("jsonl")
+    assert alerting(service, recorder).deliver(0.5)  # syslog took it; the file channel did not
+    tray = alerting(service, recorder)  # a tray that sees the other sender's queues meanwhile
+    assert [s.waiting for s in tray.states()] == [1, 0]
+    recorder.down.clear()
+    assert alerting(service, recorder).deliver(10)  # the next check's sender delivers it
+    tray.start()  # now the tray sends: nothing is left to send again
+    try:
+        time.sleep(1)
+    finally:
+        tray.close()
+    assert recorder.paths("jsonl") == ["a.txt"] and recorder.paths("syslog") == ["a.txt"]
