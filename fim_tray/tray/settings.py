@@ -1,6 +1,6 @@
 """The tray's side of the Settings window: each request is applied on the monitor thread (the
-general settings saved together, then followed at once; copies turned on or off; a folder
-watched or no longer), and the window hears how it went."""
+general settings changed there saved together over what is on disk, then followed at once;
+copies turned on or off; a folder watched or no longer), and the window hears how it went."""
 
 from __future__ import annotations
 
@@ -56,19 +56,33 @@ class SettingsApplier:
             on = bool(decision.get("on"))
             self.monitor.call(lambda: self._notify(folder, on, told), folder)
             return
-        changes = decision.get("settings")
+        changes, loaded = decision.get("settings"), decision.get("loaded")
         if action == "settings" and isinstance(changes, dict):
-            self.monitor.call(lambda: self._settings(changes, told))
+            was = loaded if isinstance(loaded, dict) else None
+            self.monitor.call(lambda: self._settings(changes, was, told))
 
-    def _settings(self, changes: dict[str, object], told: Told) -> None:
+    def _settings(
+        self, changes: dict[str, object], loaded: dict[str, object] | None, told: Told
+    ) -> None:
+        """Save what the window changed; with what it loaded, never over a field changed
+        elsewhere since (the window is told which, and saves again to replace it)."""
         try:
-            self.service.update_settings(changes)
+            if loaded is None:
+                self.service.update_settings(changes)
+                written: list[str] = sorted(changes)
+            else:
+                saved = self.service.save_settings(changes, loaded)
+                if saved.clashes:
+                    told({"settings": {"clashes": dict(saved.clashes)}})
+                    return
+                written = list(saved.written)
         except FimError as exc:
             told({"settings": {"error": exc.message}})
             return
-        log.info("settings changed: %s", ", ".join(f"{k}={v}" for k, v in changes.items()))
-        self.monitor.settings_changed()
-        told({"settings": {"saved": sorted(changes)}})
+        if written:
+            log.info("settings changed: %s", ", ".join(f"{k}={changes[k]}" for k in written))
+            self.monitor.settings_changed()
+        told({"settings": {"saved": written}})
 
     def _notify(self, folder: str, on: bool, told: Told) -> None:
         try:

@@ -3,10 +3,12 @@ interval, the speed cap, pause on battery and start at login; the watched folder
 each, keeping copies and its ignore patterns.
 
 General settings are checked here field by field (a message beside a wrong one, nothing
-saved) and sent to the tray, which saves them all together and applies them at once; folder
-changes go to the tray too (``{"action": "keep-copies" | "ignore" | "unignore" | "watch" |
-"unwatch", ...}``). The window reads the settings again every few seconds, so it shows what
-the tray did."""
+saved) and sent to the tray, which saves together the ones changed here, over the settings as
+they are on disk then, and applies them at once; a field changed elsewhere meanwhile is said
+beside it, never overwritten unseen. Folder changes go to the tray too (``{"action":
+"keep-copies" | "ignore" | "unignore" | "watch" | "unwatch", ...}``). The window reads the
+settings again every few seconds, so it shows what the tray (or a hand edit) did; the tray
+keeps one Settings window and raises it when asked for another (``{"raise": true}``)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import sys
 from typing import Any
 
 from fim_tray.app.service import Service
-from fim_tray.app.settings import parse
+from fim_tray.app.settings import changed, editable, parse
 from fim_tray.errors import FimError
 from fim_tray.platform.autostart import Autostart, autostart_for_platform
 from fim_tray.store.config import Config
@@ -52,6 +54,8 @@ class SettingsWindow:
         self.palette = theme.colors(theme.apply(self.root))
         self.root.title("fim-tray: Settings")
         self.config = service.config()
+        self.loaded = editable(self.config)  # what the fields started from: a save sends
+        self.sent: dict[str, object] = {}  # only what differs, and the tray checks it
         frame = ttk.Frame(self.root, padding=12)
         frame.pack(fill="both", expand=True)
         tabs = ttk.Notebook(frame)
@@ -94,9 +98,12 @@ class SettingsWindow:
         ttk.Checkbutton(general, text="Pause background checks on battery", underline=6,
                         variable=self.battery).grid(row=6, column=0, columnspan=3, sticky="w",
                                                     pady=(10, 0))  # fmt: skip
+        self.errors["pause_on_battery"] = ttk.Label(general, text="",
+                                                    foreground=self.palette["bad"])  # fmt: skip
+        self.errors["pause_on_battery"].grid(row=7, column=0, columnspan=3, sticky="w")
         self.login = tk.BooleanVar(self.root, self._autostart_on())
         ttk.Checkbutton(general, text="Start at login", variable=self.login,
-                        command=self.toggle_login).grid(row=7, column=0, columnspan=3,
+                        command=self.toggle_login).grid(row=8, column=0, columnspan=3,
                                                         sticky="w", pady=(6, 0))  # fmt: skip
         self.root.bind("<Alt-b>", lambda _e: self.battery.set(not self.battery.get()))
         # How to notify: at once, or one summary a day at a chosen time.
@@ -182,26 +189,84 @@ class SettingsWindow:
 
     # -- general ---------------------------------------------------------------------------------
 
-    def save(self) -> None:
-        """Check every field; only when all are right, ask the tray to save them together."""
+    def typed(self) -> tuple[dict[str, object], dict[str, str]]:
+        """The general fields as typed: their values, and a message per wrong one."""
         typed: dict[str, str | bool] = {k: v.get() for k, v in self.fields.items()}
         typed["pause_on_battery"] = self.battery.get()
         typed["notify_summary"] = self.summary_at.get() if self.daily.get() else ""
-        values, errors = parse(typed)
+        return parse(typed)
+
+    def save(self) -> None:
+        """Check every field; only when all are right, ask the tray to save together the ones
+        changed here (with what they were when loaded: the tray refuses to write over a field
+        changed elsewhere meanwhile)."""
+        values, errors = self.typed()
         for key, label in self.errors.items():
             label.configure(text=errors.get(key, ""))
         if errors:
             self._say("Not saved: " + "; ".join(f"{k}: {m}" for k, m in errors.items()), "bad")
             return
-        send({"action": "settings", "settings": values})
+        changes = changed(values, self.loaded)
+        if not changes:
+            self._say("Nothing to save: no setting was changed here.", "quiet")
+            return
+        self.sent = changes
+        loaded = {key: self.loaded[key] for key in changes}
+        send({"action": "settings", "settings": changes, "loaded": loaded})
         self._say("Saving...", "quiet")
         if self.tray is None:  # no tray to apply them: save here
             try:
-                self.service.update_settings(values)
+                saved = self.service.save_settings(changes, loaded)
             except FimError as exc:
                 self._say(f"Not saved: {exc.message}", "bad")
                 return
-            self._say("Saved.", "good")
+            self._settings_said({"saved": list(saved.written), "clashes": dict(saved.clashes)})
+
+    def _settings_said(self, said: dict[str, Any]) -> None:
+        """The tray's answer to a save: saved, or refused for the fields changed elsewhere
+        since this window loaded them (each says so; a second Save replaces them)."""
+        clashes = said.get("clashes")
+        if isinstance(clashes, dict) and clashes:
+            for key, there in clashes.items():
+                if key in self.loaded:
+                    self.loaded[key] = there  # seen now: Save again writes this window's value
+                if key in self.errors:
+                    self.errors[key].configure(
+                        text=f"changed elsewhere to {_shown(there)} since this window opened: "
+                        "Save again to replace it"
+                    )
+            names = ", ".join(sorted(clashes))
+            self._say(f"Not saved: {names} changed elsewhere meanwhile (see beside it).", "bad")
+            return
+        self.loaded.update(self.sent)
+        self.sent = {}
+        self._say("Saved and applied.", "good")
+
+    def _follow(self, config: Config) -> None:
+        """Settings changed elsewhere (a hand edit, the tray): the fields not touched here show
+        them; a field changed here keeps what was typed (a save then says it clashes)."""
+        values, _errors = self.typed()
+        for key, there in editable(config).items():
+            if there == self.loaded[key] or values.get(key, there) != self.loaded[key]:
+                continue
+            self.loaded[key] = there
+            if key in self.fields:
+                self.fields[key].set(f"{there:g}" if isinstance(there, float) else str(there))
+            elif key == "pause_on_battery":
+                self.battery.set(bool(there))
+            elif key == "notify_summary":
+                self.daily.set(bool(there))
+                self.summary_at.set(str(there or self.summary_at.get()))
+
+    def raise_window(self) -> None:
+        """Bring the window to the front and give it the keys (the tray asked: a second
+        "Settings..." shows this one)."""
+        self.root.deiconify()
+        self.root.lift()
+        self.root.attributes("-topmost", True)
+        self.root.after(300, lambda: self.root.attributes("-topmost", False))
+        self.root.focus_force()
+        print("status: raised", file=sys.stderr, flush=True)
 
     def _autostart_on(self) -> bool:
         try:
@@ -314,6 +379,7 @@ class SettingsWindow:
             config = self.config
         if config != self.config:
             self.config = config
+            self._follow(config)
             self.show_folders()
         self.root.after(REFRESH_MS, self._refresh)
 
@@ -327,6 +393,8 @@ class SettingsWindow:
             if message is None:  # the tray is gone, and so is this window
                 self.root.destroy()
                 return
+            if message.get("raise"):
+                self.raise_window()
             self._heard(message)
         self.root.after(200, self._hear_the_tray)
 
@@ -338,7 +406,7 @@ class SettingsWindow:
             if said.get("error"):
                 self._say(f"Not done: {said['error']}", "bad")
             elif word == "settings":
-                self._say("Saved and applied.", "good")
+                self._settings_said(said)
             elif word in ("ignored", "unignored"):
                 count = len(said.get("dropped") or [])
                 dropped = f"; {count} pending change{'s' if count != 1 else ''} dropped"
@@ -354,10 +422,20 @@ class SettingsWindow:
             self.config = self.service.config()
         except FimError:
             return
+        self._follow(self.config)
         self.show_folders()
 
     def run(self) -> None:
         self.root.mainloop()
+
+
+def _shown(value: object) -> str:
+    """A setting's value as the fields show it."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value) or "(none)"
 
 
 def main() -> int:

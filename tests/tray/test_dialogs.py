@@ -349,3 +349,43 @@ def test_load_pystray_asks_for_appindicator_on_linux(
     with pytest.raises(TrayUnavailable):
         load_pystray()
     assert os.environ.get("PYSTRAY_BACKEND") == "appindicator"  # never the menu-less xorg
+
+
+# -- one Settings window at most -----------------------------------------------------------------
+
+WINDOW = """\
+import sys
+with open(sys.argv[1], "a") as out:
+    out.write("started " + " ".join(sys.argv[2:]) + "\\n")
+    out.flush()
+    for line in sys.stdin:  # what the tray says, until it closes the window
+        out.write(line)
+        out.flush()
+"""
+
+
+@posix_only
+def test_a_second_settings_raises_the_open_window_instead_of_a_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, problems: list[str]
+) -> None:
+    script, said = tmp_path / "window.py", tmp_path / "said"
+    script.write_text(WINDOW)
+    monkeypatch.setattr(
+        "fim_tray.tray.dialogs.self_command", lambda: [sys.executable, str(script), str(said)]
+    )
+    box = Dialogs(on_problem=problems.append)
+    try:
+        box.settings()
+        box.settings()  # at once, while the first one starts: still one window
+        assert _wait(lambda: said.exists() and "started" in said.read_text())
+        assert _wait(lambda: box._single.get("settings") is not None)
+        box.settings()  # open now: raised
+        assert _wait(lambda: '"raise":true' in said.read_text().replace(" ", ""))
+        time.sleep(0.3)
+        assert said.read_text().count("started") == 1
+        with box._lock:
+            assert len(box._children) == 1
+    finally:
+        box.close()
+        _join_dialogs()
+    assert "settings" not in box._single  # closed: the next one starts anew
