@@ -42,7 +42,7 @@ OnSettings = Callable[[dict[str, object], Callable[[dict[str, object]], None]], 
 # What a window says on stderr of what it did (logged, never taken for an error message).
 CHATTER = ("status: ", "row ", "list: ")
 SETTINGS_ACTIONS = frozenset(
-    {"settings", "keep-copies", "notify", "watch", "watch-path", "unwatch"}
+    {"settings", "keep-copies", "notify", "watch", "watch-path", "unwatch", "alerts"}
 )
 
 

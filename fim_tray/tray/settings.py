@@ -18,7 +18,8 @@ Told = Callable[[dict[str, object]], None]
 
 class SettingsApplier:
     """``refresh`` redraws the tray's menu; ``pick_folder`` opens the folder chooser and
-    watches what is picked; ``unwatch`` stops watching a folder (the menu's own actions)."""
+    watches what is picked; ``unwatch`` stops watching a folder; ``show_alerts`` opens the
+    Alerts window (the menu's own actions)."""
 
     def __init__(
         self,
@@ -28,17 +29,24 @@ class SettingsApplier:
         refresh: Callable[[], None],
         pick_folder: Callable[[], None],
         unwatch: Callable[[str], None],
+        show_alerts: Callable[[], None] | None = None,
     ) -> None:
         self.service = service
         self.monitor = monitor
         self.refresh = refresh
         self.pick_folder = pick_folder
         self.unwatch = unwatch
+        self.show_alerts = show_alerts
 
     def request(self, decision: dict[str, object], told: Told) -> None:
         action, folder = decision.get("action"), decision.get("folder")
         if action == "watch":
             self.pick_folder()
+            return
+        if action == "alerts":
+            if self.show_alerts is not None:
+                self.show_alerts()
+                told({"folder": {"said": "Opening the Alerts window..."}})
             return
         path = decision.get("path")
         if action == "watch-path" and isinstance(path, str):  # the welcome's folder

@@ -101,6 +101,7 @@ class SettingsWindow:
         self.errors["pause_on_battery"] = ttk.Label(general, text="",
                                                     foreground=self.palette["bad"])  # fmt: skip
         self.errors["pause_on_battery"].grid(row=7, column=0, columnspan=3, sticky="w")
+        self.errors["pause_on_battery"].grid_remove()  # shown only to say something
         self.login = tk.BooleanVar(self.root, self._autostart_on())
         ttk.Checkbutton(general, text="Start at login", variable=self.login,
                         command=self.toggle_login).grid(row=8, column=0, columnspan=3,
@@ -119,9 +120,17 @@ class SettingsWindow:
                                                   foreground=self.palette["bad"])  # fmt: skip
         self.errors["notify_summary"].grid(row=10, column=0, columnspan=3, sticky="w")
         self.root.bind("<Alt-u>", lambda _e: daily.invoke())
+        # Alerts beyond the desktop (email, syslog, chat): the tray's Alerts window.
+        beyond = ttk.Frame(general)
+        beyond.grid(row=12, column=0, columnspan=3, sticky="w", pady=(10, 0))
+        ttk.Label(beyond, text="Alerts by email, syslog, chat and more:").pack(side="left")
+        ttk.Button(beyond, text="Alerts...", underline=0, command=self.open_alerts).pack(
+            side="left", padx=(6, 0)
+        )
+        self.root.bind("<Alt-a>", on_key(self.open_alerts))
         save = ttk.Button(general, text="Save", underline=0, style="Accent.TButton",
                           command=self.save)  # fmt: skip
-        save.grid(row=11, column=0, sticky="w", pady=(14, 0))
+        save.grid(row=13, column=0, sticky="w", pady=(14, 0))
         self.root.bind("<Alt-s>", on_key(self.save))
 
         # -- folders --
@@ -203,6 +212,7 @@ class SettingsWindow:
         values, errors = self.typed()
         for key, label in self.errors.items():
             label.configure(text=errors.get(key, ""))
+        self.errors["pause_on_battery"].grid_remove()
         if errors:
             self._say("Not saved: " + "; ".join(f"{k}: {m}" for k, m in errors.items()), "bad")
             return
@@ -231,6 +241,7 @@ class SettingsWindow:
                 if key in self.loaded:
                     self.loaded[key] = there  # seen now: Save again writes this window's value
                 if key in self.errors:
+                    self.errors[key].grid()
                     self.errors[key].configure(
                         text=f"changed elsewhere to {_shown(there)} since this window opened: "
                         "Save again to replace it"
@@ -257,6 +268,26 @@ class SettingsWindow:
             elif key == "notify_summary":
                 self.daily.set(bool(there))
                 self.summary_at.set(str(there or self.summary_at.get()))
+
+    def open_alerts(self) -> None:
+        """The Alerts window, as the tray's "Alerts..." opens it (started here when there is
+        no tray to ask)."""
+        if self.tray is not None:
+            self._tell("alerts")
+            return
+        import subprocess
+
+        from fim_tray.platform.launch import child_env, safe_cwd, self_command
+
+        try:
+            subprocess.Popen(
+                [*self_command(), "_alerts"], cwd=safe_cwd(), env=child_env(),
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )  # fmt: skip
+        except OSError as exc:
+            self._say(f"Cannot open the Alerts window: {exc}", "bad")
+            return
+        self._say("Opening the Alerts window...", "quiet")
 
     def raise_window(self) -> None:
         """Bring the window to the front and give it the keys (the tray asked: a second

@@ -130,3 +130,17 @@ def test_one_settings_window_and_a_save_keeps_what_was_changed_elsewhere(
     _key(desktop, window, "alt+s")  # seen: a second Save replaces it
     wait_for(lambda: _config(home)["interval"] == 20.0, 10, "the interval replaced")
     _key(desktop, window, "Escape")
+
+
+def test_alerts_in_settings_opens_the_alerts_window(
+    start_tray: StartTray, desktop: Desktop, tmp_path: Path
+) -> None:
+    tray = start_tray(home=_home_with(tmp_path))
+    wait_for(lambda: tray.menu.status(), 10, "the tray")
+    tray.menu.click("Settings...")
+    window = _details_window(desktop, "fim-tray: Settings")
+    _key(desktop, window, "alt+a")  # Alerts..., beside the notification settings
+    alerts = _details_window(desktop, "fim-tray: alerts")
+    assert alerts != window
+    _key(desktop, alerts, "Escape")
+    _key(desktop, window, "Escape")

@@ -389,3 +389,17 @@ def test_a_second_settings_raises_the_open_window_instead_of_a_second(
         box.close()
         _join_dialogs()
     assert "settings" not in box._single  # closed: the next one starts anew
+
+
+def test_the_settings_window_asks_for_the_alerts_window_as_the_menu_opens_it() -> None:
+    from fim_tray.tray.dialogs import _settings_line
+    from fim_tray.tray.settings import SettingsApplier
+
+    opened: list[str] = []
+    told: list[dict[str, object]] = []
+    applier = SettingsApplier(
+        None, None, refresh=lambda: None, pick_folder=lambda: None,  # type: ignore[arg-type]
+        unwatch=lambda _path: None, show_alerts=lambda: opened.append("alerts"),
+    )  # fmt: skip
+    assert _settings_line('{"action": "alerts"}\n', applier.request, told.append)
+    assert opened == ["alerts"] and told == [{"folder": {"said": "Opening the Alerts window..."}}]
