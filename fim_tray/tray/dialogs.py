@@ -3,7 +3,7 @@
 Each runs as ``fim-tray _pick-folder`` or ``fim-tray _details`` in its own process group and
 answers with JSON on stdout; a short-lived thread waits for it, so the tray never blocks, and
 Quit ends every dialog together with what it started (zenity, kdialog, osascript). The Settings
-window is one at most: asked for again, the open one is raised.
+and Alerts windows are one each at most: asked for again, the open one is raised.
 """
 
 from __future__ import annotations
@@ -244,12 +244,16 @@ class Dialogs:
     def alerts(self, on_changed: Callable[[], None]) -> None:
         """The Alerts window; ``on_changed`` after each channel added or removed there, and
         when it closes."""
-        self._in_thread(lambda: self._alerts(on_changed))
+        if self._only_one("alerts"):  # one at most: asked again, the open one is raised
+            self._in_thread(lambda: self._alerts(on_changed))
 
     def _alerts(self, on_changed: Callable[[], None]) -> None:
-        child = self._spawn(["_alerts"])
-        if child is None:
-            return
+        child = self._spawn(["_alerts"], talk=True)
+        with self._lock:
+            if child is None:
+                self._single.pop("alerts", None)
+                return
+            self._single["alerts"] = child
         try:
             assert child.stdout is not None and child.stderr is not None
             stderr, errors = child.stderr, list[str]()
@@ -260,6 +264,8 @@ class Dialogs:
             code = child.wait()
             drain.join(5)
         finally:
+            with self._lock:
+                self._single.pop("alerts", None)
             self._done(child)
         on_changed()
         if code != 0 and not self._closing.is_set():

@@ -313,16 +313,6 @@ class SettingsWindow:
             return
         self._say("Opening the Alerts window...", "quiet")
 
-    def raise_window(self) -> None:
-        """Bring the window to the front and give it the keys (the tray asked: a second
-        "Settings..." shows this one)."""
-        self.root.deiconify()
-        self.root.lift()
-        self.root.attributes("-topmost", True)
-        self.root.after(300, lambda: self.root.attributes("-topmost", False))
-        self.root.focus_force()
-        print("status: raised", file=sys.stderr, flush=True)
-
     def _autostart_on(self) -> bool:
         try:
             return self.autostart.enabled()
@@ -449,7 +439,7 @@ class SettingsWindow:
                 self.root.destroy()
                 return
             if message.get("raise"):
-                self.raise_window()
+                theme.bring_forward(self.root)
             self._heard(message)
         self.root.after(200, self._hear_the_tray)
 

@@ -117,6 +117,17 @@ def _scale(root: Any) -> None:
     root.tk.call("tk", "scaling", max(dpi, 72.0) / 72.0 * factor)
 
 
+def bring_forward(root: Any) -> None:
+    """Bring the window to the front and give it the keys (the tray asks when a person opens
+    a window there is one of at most, and it is open already)."""
+    root.deiconify()
+    root.lift()
+    root.attributes("-topmost", True)
+    root.after(300, lambda: root.attributes("-topmost", False))
+    root.focus_force()
+    print("status: raised", file=sys.stderr, flush=True)
+
+
 def fit(root: Any, width: int, height: int, *, min_width: int = 480, min_height: int = 320) -> None:
     """Size ``root`` to what its content asks (at least ``width`` x ``height`` in points
     scaled), never beyond 90% of the screen, and centre it."""

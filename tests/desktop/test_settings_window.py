@@ -142,5 +142,12 @@ def test_alerts_in_settings_opens_the_alerts_window(
     _key(desktop, window, "alt+a")  # Alerts..., beside the notification settings
     alerts = _details_window(desktop, "fim-tray: alerts")
     assert alerts != window
+    _key(desktop, window, "alt+a")  # again, and from the menu: the same window, raised
+    tray.menu.click("Alerts...")
+    wait_for(lambda: tray.output().count("the alerts window is open already") == 2, 10,
+             "the Alerts window raised twice")  # fmt: skip
+    time.sleep(1)
+    search = ["xdotool", "search", "--onlyvisible", "--name", "^fim-tray: alerts"]
+    assert desktop.run(search).stdout.split() == [alerts]
     _key(desktop, alerts, "Escape")
     _key(desktop, window, "Escape")

@@ -403,3 +403,27 @@ def test_the_settings_window_asks_for_the_alerts_window_as_the_menu_opens_it() -
     )  # fmt: skip
     assert _settings_line('{"action": "alerts"}\n', applier.request, told.append)
     assert opened == ["alerts"] and told == [{"folder": {"said": "Opening the Alerts window..."}}]
+
+
+@posix_only
+def test_a_second_alerts_raises_the_open_window_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, problems: list[str]
+) -> None:
+    script, said = tmp_path / "window.py", tmp_path / "said"
+    script.write_text(WINDOW)
+    monkeypatch.setattr(
+        "fim_tray.tray.dialogs.self_command", lambda: [sys.executable, str(script), str(said)]
+    )
+    box = Dialogs(on_problem=problems.append)
+    changed: list[str] = []
+    try:
+        box.alerts(lambda: changed.append("changed"))
+        box.alerts(lambda: changed.append("changed"))
+        assert _wait(lambda: box._single.get("alerts") is not None)
+        box.alerts(lambda: changed.append("changed"))
+        assert _wait(lambda: said.exists() and '"raise":true' in said.read_text().replace(" ", ""))
+        assert said.read_text().count("started") == 1
+    finally:
+        box.close()
+        _join_dialogs()
+    assert "alerts" not in box._single and changed == ["changed"]  # told once, when it closed
