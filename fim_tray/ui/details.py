@@ -133,27 +133,25 @@ class DetailsWindow:
         diff_box.columnconfigure(0, weight=1)
         self.status = ttk.Label(window, text="")
         theme.wrap(self.status)
-        ttk.Label(table, text="", width=18).grid(row=0, column=0)
-        ttk.Label(table, text="Before (baseline)", font=("TkDefaultFont", 10, "bold")).grid(
-            row=0, column=1, sticky="w"
-        )
         after_heading = "After" if history else "After (now)"  # a past entry: then, not now
-        ttk.Label(table, text=after_heading, font=("TkDefaultFont", 10, "bold")).grid(
-            row=0, column=2, sticky="w"
-        )
+        for column, heading in ((1, "Before (baseline)"), (2, after_heading)):
+            said = ttk.Label(table, text=heading, font=("TkDefaultFont", 10, "bold"))
+            said.grid(row=0, column=column, sticky="ew")
+            theme.wrap(said)
         self.cells: dict[str, tuple[Any, Any, Any]] = {}
         for row, (label, key) in enumerate(ROWS, start=1):
             caption = ttk.Label(table, text=label)
             caption.grid(row=row, column=0, sticky="nw", padx=(0, 8))
             before = ttk.Label(table, text="", font=("TkFixedFont", 9))
             after = ttk.Label(table, text="", font=("TkFixedFont", 9))
-            before.grid(row=row, column=1, sticky="ew", padx=(0, 16))
-            after.grid(row=row, column=2, sticky="ew")
+            before.grid(row=row, column=1, sticky="new", padx=(0, 16))
+            after.grid(row=row, column=2, sticky="new")
             theme.wrap(before)  # a long hash or path wraps in a narrow window
             theme.wrap(after)
             self.cells[key] = (caption, before, after)
-        table.columnconfigure(1, weight=1)
-        table.columnconfigure(2, weight=1)
+        # before and after as wide as each other, whatever they hold (what is long wraps)
+        table.columnconfigure(1, weight=1, uniform="values")
+        table.columnconfigure(2, weight=1, uniform="values")
 
         buttons = ttk.Frame(window)
         # The buttons and the status line outside what scrolls, at the bottom: a short screen

@@ -286,10 +286,13 @@ class Scrolled:
 
     def _wheel(self, event: Any) -> None:
         """The wheel scrolls this frame when the pointer is over it, except over a list or
-        text of its own (they scroll themselves)."""
+        text of its own that has more than it shows (it scrolls itself)."""
         widget = event.widget
-        if not isinstance(widget, str) and widget.winfo_class() in ("Treeview", "Text", "Listbox"):
+        if isinstance(widget, str):
             return
+        lists = ("Treeview", "Text", "Listbox")
+        if widget.winfo_class() in lists and tuple(widget.yview()) != (0.0, 1.0):
+            return  # a list with more than it shows scrolls itself
         if self.fits() or not str(widget).startswith(str(self.outer)):
             return
         delta = getattr(event, "delta", 0)
