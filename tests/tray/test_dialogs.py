@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from fim_tray.app.service import Service
 from fim_tray.platform.launch import safe_cwd
 from fim_tray.tray.app import TrayUnavailable, load_pystray
 from fim_tray.tray.dialogs import Dialogs, _apply
@@ -427,3 +428,39 @@ def test_a_second_alerts_raises_the_open_window_too(
         box.close()
         _join_dialogs()
     assert "alerts" not in box._single and changed == ["changed"]  # told once, when it closed
+
+
+class _Monitor:
+    """What the settings applier needs of the monitor: calls run at once."""
+
+    def __init__(self) -> None:
+        self.changed = 0
+
+    def call(self, task: Callable[[], None], *_folders: str) -> None:
+        task()
+
+    def settings_changed(self) -> None:
+        self.changed += 1
+
+
+def test_the_tray_saves_what_the_window_changed_and_tells_it_of_a_clash(
+    service: Service,
+) -> None:
+    from fim_tray.tray.settings import SettingsApplier
+
+    monitor = _Monitor()
+    applier = SettingsApplier(
+        service, monitor, refresh=lambda: None, pick_folder=lambda: None,  # type: ignore[arg-type]
+        unwatch=lambda _path: None,
+    )  # fmt: skip
+    told: list[dict[str, object]] = []
+    service.update_settings({"max_mb_per_s": 30.0})  # by hand, after the window loaded 0
+    loaded = {"interval": 60.0}
+    applier.request({"action": "settings", "settings": {"interval": 5.0}, "loaded": loaded},
+                    told.append)  # fmt: skip
+    assert told[-1] == {"settings": {"saved": ["interval"]}} and monitor.changed == 1
+    assert (service.config().interval, service.config().max_mb_per_s) == (5.0, 30.0)
+    applier.request({"action": "settings", "settings": {"max_mb_per_s": 10.0},
+                     "loaded": {"max_mb_per_s": 0.0}}, told.append)  # fmt: skip
+    assert told[-1] == {"settings": {"clashes": {"max_mb_per_s": 30.0}}}
+    assert service.config().max_mb_per_s == 30.0 and monitor.changed == 1
