@@ -93,9 +93,9 @@ def _fonts(root: Any) -> None:
         size = named.cget("size")
         if isinstance(size, int) and size < 0:
             named.configure(size=-max(px(root, -size), 1))
-    body = font.nametofont("SunValleyBodyFont", root) if "SunValleyBodyFont" in font.names(
-        root
-    ) else font.nametofont("TkDefaultFont", root)  # fmt: skip
+    names = font.names(root)
+    body = font.nametofont("SunValleyBodyFont" if "SunValleyBodyFont" in names else "TkDefaultFont",
+                           root)  # fmt: skip
     ttk.Style(root).configure("Treeview", rowheight=int(body.metrics("linespace")) + px(root, 3))
     fixed = font.nametofont("TkFixedFont", root)
     family = mono_family(root)
@@ -141,11 +141,11 @@ def fit(root: Any, width: int, height: int, *, min_width: int = 480, min_height:
     root.geometry(f"{w}x{h}+{max((screen_w - w) // 2, 0)}+{max((screen_h - h) // 3, 0)}")
 
 
-def wrap(label: Any, *, margin: int = 0) -> None:
+def wrap(label: Any) -> None:
     """Wrap ``label``'s text to its width (it must be packed or gridded to fill it)."""
 
     def follow(event: Any) -> None:
-        width = max(int(event.width) - margin, 40)
+        width = max(int(event.width), 40)
         if label.cget("wraplength") != width:
             label.configure(wraplength=width)
 
@@ -293,7 +293,7 @@ class Scrolled:
         lists = ("Treeview", "Text", "Listbox")
         if widget.winfo_class() in lists and tuple(widget.yview()) != (0.0, 1.0):
             return  # a list with more than it shows scrolls itself
-        if self.fits() or not str(widget).startswith(str(self.outer)):
+        if self.fits() or not _inside(widget, self.outer):
             return
         delta = getattr(event, "delta", 0)
         step = -1 if getattr(event, "num", 0) == 4 or delta > 0 else 1
@@ -301,7 +301,7 @@ class Scrolled:
 
     def _focused(self, event: Any) -> None:
         widget = event.widget
-        if not isinstance(widget, str) and str(widget).startswith(f"{self.inner}."):
+        if not isinstance(widget, str) and _inside(widget, self.inner):
             self.see(widget)
 
     def see(self, widget: Any) -> None:
@@ -316,3 +316,9 @@ class Scrolled:
             self.canvas.yview_moveto(top / height)
         elif bottom > shown_bottom:
             self.canvas.yview_moveto((bottom - (shown_bottom - shown_top)) / height)
+
+
+def _inside(widget: Any, frame: Any) -> bool:
+    """Whether ``widget`` is ``frame`` or inside it (Tk's path names say so)."""
+    name, outer = str(widget), str(frame)
+    return name == outer or name.startswith(outer + ".")
