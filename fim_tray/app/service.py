@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from fim_tray.app.diff import DiffResult
     from fim_tray.app.ignore import IgnoreResult
     from fim_tray.app.restore import RestoreResult
+    from fim_tray.app.settings import Saved
     from fim_tray.app.status import FolderStatus
 
 
@@ -211,6 +212,13 @@ class Service:
         from fim_tray.app import settings
 
         return settings.update(self.store, changes)
+
+    def save_settings(self, changes: Mapping[str, object], loaded: Mapping[str, object]) -> Saved:
+        """Save what a window changed over the settings on disk now, never silently over a
+        field changed elsewhere since it loaded it (see :func:`settings.save_changed`)."""
+        from fim_tray.app import settings
+
+        return settings.save_changed(self.store, changes, loaded)
 
     def set_notify(self, path: str, on: bool) -> Folder:
         """The tray's notifications for one folder on or off (its changes still show)."""

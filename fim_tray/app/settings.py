@@ -1,11 +1,13 @@
 """Changing the general settings (check interval, full re-hash, speed cap, pause on battery)
 as a person types them: each field checked on its own with a plain message, and all saved
-together or none."""
+together or none; a window's save writes only what was changed there, over the settings as
+they are on disk then, and never silently over a field changed elsewhere meanwhile."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from fim_tray.errors import ConfigError
 from fim_tray.models import Folder
@@ -91,6 +93,54 @@ def set_notify(store: Store, path: str, on: bool) -> Folder:
         folders = tuple(folder if f.path == folder.path else f for f in config.folders)
         store.save_config(config._replace(folders=folders))
     return folder
+
+
+def editable(config: Config) -> dict[str, object]:
+    """The values of the :data:`EDITABLE` settings in ``config``."""
+    return {key: getattr(config, key) for key in EDITABLE}
+
+
+def changed(values: Mapping[str, object], loaded: Mapping[str, object]) -> dict[str, object]:
+    """The fields of ``values`` (as typed in a window) that differ from what it loaded."""
+    return {key: value for key, value in values.items() if loaded.get(key) != value}
+
+
+class Saved(NamedTuple):
+    """What :func:`save_changed` did: the settings now, the keys written, and each changed key
+    that was also changed elsewhere since the window loaded it (its value there): when there
+    is one, nothing is written."""
+
+    config: Config
+    written: tuple[str, ...]
+    clashes: Mapping[str, object]
+
+
+def save_changed(
+    store: Store, changes: Mapping[str, object], loaded: Mapping[str, object]
+) -> Saved:
+    """Write ``changes`` (what a person changed in a window) over the settings as they are on
+    disk now, under the lock: a field changed elsewhere since the window read ``loaded`` keeps
+    that change. A field changed both there and here, to different values, is a clash: nothing
+    is written, and the clashes say what is on disk now (all together or none)."""
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise ConfigError(f"These settings cannot be changed here: {', '.join(unknown)}.")
+    with store.locked():
+        now = store.config()
+        on_disk = editable(now)
+        clashes = {
+            key: on_disk[key]
+            for key, value in changes.items()
+            if key in loaded and on_disk[key] != loaded[key] and on_disk[key] != value
+        }
+        if clashes:
+            return Saved(now, (), clashes)
+        todo = {key: value for key, value in changes.items() if on_disk[key] != value}
+        if not todo:
+            return Saved(now, (), {})
+        config = from_json({**to_json(now), **todo}, source="the new settings")
+        store.save_config(config)
+    return Saved(config, tuple(sorted(todo)), {})
 
 
 def update(store: Store, changes: Mapping[str, object]) -> Config:

@@ -108,6 +108,7 @@ class TrayApp:
         self.settings = SettingsApplier(
             service, self.monitor, refresh=lambda: self._refresh(menu=True),
             pick_folder=lambda: self.dialogs.pick_folder(self.monitor.watch), unwatch=self.unwatch,
+            show_alerts=self.show_alerts,
         )  # fmt: skip
         # Alerts beyond the desktop (email, syslog, ...): queued on the monitor's thread, sent
         # by threads of their own; the menu shows how each channel fares.

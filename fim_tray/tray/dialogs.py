@@ -2,7 +2,8 @@
 
 Each runs as ``fim-tray _pick-folder`` or ``fim-tray _details`` in its own process group and
 answers with JSON on stdout; a short-lived thread waits for it, so the tray never blocks, and
-Quit ends every dialog together with what it started (zenity, kdialog, osascript).
+Quit ends every dialog together with what it started (zenity, kdialog, osascript). The Settings
+and Alerts windows are one each at most: asked for again, the open one is raised.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ OnSettings = Callable[[dict[str, object], Callable[[dict[str, object]], None]], 
 # What a window says on stderr of what it did (logged, never taken for an error message).
 CHATTER = ("status: ", "row ", "list: ")
 SETTINGS_ACTIONS = frozenset(
-    {"settings", "keep-copies", "notify", "watch", "watch-path", "unwatch"}
+    {"settings", "keep-copies", "notify", "watch", "watch-path", "unwatch", "alerts"}
 )
 
 
@@ -73,6 +74,8 @@ class Dialogs:
         self.on_restored = on_restored
         self.on_ignore = on_ignore
         self._children: set[subprocess.Popen[str]] = set()
+        # The windows there is one of at most, by name: the open one (None while it starts).
+        self._single: dict[str, subprocess.Popen[str] | None] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
 
@@ -153,8 +156,25 @@ class Dialogs:
         self._in_thread(lambda: self._details(["_details", name], on_accept, Path(name)))
 
     def settings(self) -> None:
-        """The Settings window; what it asks goes to ``on_settings``."""
-        self._in_thread(lambda: self._details(["_settings"], _nothing_to_accept, None))
+        """The Settings window; what it asks goes to ``on_settings``. One at most: when it is
+        open already, it is raised instead (two would write over each other's settings)."""
+        if self._only_one("settings"):
+            self._in_thread(
+                lambda: self._details(["_settings"], _nothing_to_accept, None, single="settings")
+            )
+
+    def _only_one(self, name: str) -> bool:
+        """True when no window ``name`` is open (it is then taken as starting); else the open
+        one is told to come to the front."""
+        with self._lock:
+            if name not in self._single:
+                self._single[name] = None
+                return True
+            child = self._single[name]
+        if child is not None:
+            self._tell(child, {"raise": True})
+        log.debug("the %s window is open already: raised", name)
+        return False
 
     def welcome(self) -> None:
         """The first-run welcome; its "Watch" goes to ``on_settings`` as the Settings' does."""
@@ -163,11 +183,21 @@ class Dialogs:
     def history(self, on_accept: OnAccept) -> None:
         self._in_thread(lambda: self._details(["_details", "--history"], on_accept, None))
 
-    def _details(self, args: list[str], on_accept: OnAccept, cleanup: Path | None) -> None:
+    def _details(
+        self,
+        args: list[str],
+        on_accept: OnAccept,
+        cleanup: Path | None,
+        *,
+        single: str | None = None,
+    ) -> None:
         try:
             child = self._spawn(args, talk=True)
             if child is None:
                 return
+            if single is not None:
+                with self._lock:
+                    self._single[single] = child
             try:
                 assert child.stdout is not None and child.stderr is not None
                 stderr, errors = child.stderr, list[str]()
@@ -203,6 +233,9 @@ class Dialogs:
             finally:
                 self._done(child)
         finally:
+            if single is not None:
+                with self._lock:
+                    self._single.pop(single, None)
             if cleanup is not None:
                 cleanup.unlink(missing_ok=True)
 
@@ -211,12 +244,16 @@ class Dialogs:
     def alerts(self, on_changed: Callable[[], None]) -> None:
         """The Alerts window; ``on_changed`` after each channel added or removed there, and
         when it closes."""
-        self._in_thread(lambda: self._alerts(on_changed))
+        if self._only_one("alerts"):  # one at most: asked again, the open one is raised
+            self._in_thread(lambda: self._alerts(on_changed))
 
     def _alerts(self, on_changed: Callable[[], None]) -> None:
-        child = self._spawn(["_alerts"])
-        if child is None:
-            return
+        child = self._spawn(["_alerts"], talk=True)
+        with self._lock:
+            if child is None:
+                self._single.pop("alerts", None)
+                return
+            self._single["alerts"] = child
         try:
             assert child.stdout is not None and child.stderr is not None
             stderr, errors = child.stderr, list[str]()
@@ -227,6 +264,8 @@ class Dialogs:
             code = child.wait()
             drain.join(5)
         finally:
+            with self._lock:
+                self._single.pop("alerts", None)
             self._done(child)
         on_changed()
         if code != 0 and not self._closing.is_set():

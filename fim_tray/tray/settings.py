@@ -1,6 +1,6 @@
 """The tray's side of the Settings window: each request is applied on the monitor thread (the
-general settings saved together, then followed at once; copies turned on or off; a folder
-watched or no longer), and the window hears how it went."""
+general settings changed there saved together over what is on disk, then followed at once;
+copies turned on or off; a folder watched or no longer), and the window hears how it went."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ Told = Callable[[dict[str, object]], None]
 
 class SettingsApplier:
     """``refresh`` redraws the tray's menu; ``pick_folder`` opens the folder chooser and
-    watches what is picked; ``unwatch`` stops watching a folder (the menu's own actions)."""
+    watches what is picked; ``unwatch`` stops watching a folder; ``show_alerts`` opens the
+    Alerts window (the menu's own actions)."""
 
     def __init__(
         self,
@@ -28,17 +29,24 @@ class SettingsApplier:
         refresh: Callable[[], None],
         pick_folder: Callable[[], None],
         unwatch: Callable[[str], None],
+        show_alerts: Callable[[], None] | None = None,
     ) -> None:
         self.service = service
         self.monitor = monitor
         self.refresh = refresh
         self.pick_folder = pick_folder
         self.unwatch = unwatch
+        self.show_alerts = show_alerts
 
     def request(self, decision: dict[str, object], told: Told) -> None:
         action, folder = decision.get("action"), decision.get("folder")
         if action == "watch":
             self.pick_folder()
+            return
+        if action == "alerts":
+            if self.show_alerts is not None:
+                self.show_alerts()
+                told({"folder": {"said": "Opening the Alerts window..."}})
             return
         path = decision.get("path")
         if action == "watch-path" and isinstance(path, str):  # the welcome's folder
@@ -56,19 +64,33 @@ class SettingsApplier:
             on = bool(decision.get("on"))
             self.monitor.call(lambda: self._notify(folder, on, told), folder)
             return
-        changes = decision.get("settings")
+        changes, loaded = decision.get("settings"), decision.get("loaded")
         if action == "settings" and isinstance(changes, dict):
-            self.monitor.call(lambda: self._settings(changes, told))
+            was = loaded if isinstance(loaded, dict) else None
+            self.monitor.call(lambda: self._settings(changes, was, told))
 
-    def _settings(self, changes: dict[str, object], told: Told) -> None:
+    def _settings(
+        self, changes: dict[str, object], loaded: dict[str, object] | None, told: Told
+    ) -> None:
+        """Save what the window changed; with what it loaded, never over a field changed
+        elsewhere since (the window is told which, and saves again to replace it)."""
         try:
-            self.service.update_settings(changes)
+            if loaded is None:
+                self.service.update_settings(changes)
+                written: list[str] = sorted(changes)
+            else:
+                saved = self.service.save_settings(changes, loaded)
+                if saved.clashes:
+                    told({"settings": {"clashes": dict(saved.clashes)}})
+                    return
+                written = list(saved.written)
         except FimError as exc:
             told({"settings": {"error": exc.message}})
             return
-        log.info("settings changed: %s", ", ".join(f"{k}={v}" for k, v in changes.items()))
-        self.monitor.settings_changed()
-        told({"settings": {"saved": sorted(changes)}})
+        if written:
+            log.info("settings changed: %s", ", ".join(f"{k}={changes[k]}" for k in written))
+            self.monitor.settings_changed()
+        told({"settings": {"saved": written}})
 
     def _notify(self, folder: str, on: bool, told: Told) -> None:
         try:

@@ -3,10 +3,13 @@
 It runs as a child process of the tray (``fim-tray _alerts``), changes the channel file through
 the engine, and writes ``{"action": "changed"}`` on stdout after each change, so the tray takes
 it up at once. Tests run on a thread of their own: the window never freezes on a silent server.
+The tray keeps one Alerts window: asked for another, it tells this one to come to the front
+(``{"raise": true}`` on stdin); the end of stdin is the tray's end, and this window's.
 """
 
 from __future__ import annotations
 
+import queue
 import sys
 import threading
 from typing import Any
@@ -16,7 +19,9 @@ from fim_tray.app.alerting import Alerting
 from fim_tray.app.service import Service
 from fim_tray.display import escape
 from fim_tray.errors import FimError
+from fim_tray.ui import theme
 from fim_tray.ui.alerts_view import channel_line
+from fim_tray.ui.wire import listen
 
 TITLE = "fim-tray: alerts"
 HELP = (
@@ -32,11 +37,14 @@ def _say_changed() -> None:
 
 
 class AlertsWindow:
-    def __init__(self, alerts: Alerting) -> None:
+    def __init__(
+        self, alerts: Alerting, *, tray: queue.Queue[dict[str, Any] | None] | None = None
+    ) -> None:
         import tkinter as tk
         from tkinter import ttk
 
         self.alerts = alerts
+        self.tray = tray
         self.tk = tk
         self.root = tk.Tk()
         self.root.title(TITLE)
@@ -67,6 +75,22 @@ class AlertsWindow:
         self._results: list[str] = []
         self.reload()
         entry.focus_set()
+        if tray is not None:
+            self.root.after(200, self._hear_the_tray)
+
+    def _hear_the_tray(self) -> None:
+        assert self.tray is not None
+        while True:
+            try:
+                message = self.tray.get_nowait()
+            except queue.Empty:
+                break
+            if message is None:  # the tray is gone, and so is this window
+                self.root.destroy()
+                return
+            if message.get("raise"):
+                theme.bring_forward(self.root)
+        self.root.after(200, self._hear_the_tray)
 
     def reload(self) -> None:
         try:
@@ -151,9 +175,10 @@ class AlertsWindow:
 def main() -> int:
     """``_alerts``: the window, until it is closed; 2 when it cannot open."""
     alerts = Alerting(Service().paths)
+    tray = listen() if not sys.stdin.isatty() else None
     window: Any
     try:
-        window = AlertsWindow(alerts)
+        window = AlertsWindow(alerts, tray=tray)
     except Exception as exc:  # no display, no Tk: say so, plainly
         print(f"cannot open the Alerts window: {exc}", file=sys.stderr)
         return 2

@@ -62,16 +62,23 @@ class DetailsWindow:
         self.palette = theme.colors(theme.apply(self.root))
         self.root.title(f"fim-tray: {title}")
         self.ignoring: tuple[str, str, set[int]] | None = None  # folder, pattern, rows: undo
-        frame = ttk.Frame(self.root, padding=10)
-        frame.pack(fill="both", expand=True)
+        window = ttk.Frame(self.root, padding=10)
+        window.pack(fill="both", expand=True)
+        # All but the buttons and the status line scrolls when the screen is too short for it.
+        self.body = theme.Scrolled(window)
+        self.body.outer.pack(fill="both", expand=True)
+        frame = self.body.inner
+        small = self.root.winfo_screenheight() < theme.px(self.root, 800)  # a short screen
         self.heading = ttk.Label(frame, text=title, font=("TkDefaultFont", 12, "bold"))
-        self.heading.pack(anchor="w")
+        self.heading.pack(anchor="w", fill="x")
+        theme.wrap(self.heading)
         self._above_list(frame)
 
         columns = tuple(name for name, _label, _width in self.COLUMNS)
         listing = ttk.Frame(frame)
         listing.pack(fill="both", expand=True, pady=(8, 4))
-        self.tree = ttk.Treeview(listing, columns=columns, show="headings", height=8)
+        self.tree = ttk.Treeview(listing, columns=columns, show="headings",
+                                 height=4 if small else 8)  # fmt: skip
         rows = ttk.Scrollbar(listing, orient="vertical", command=self.tree.yview)
         wide = ttk.Scrollbar(listing, orient="horizontal", command=self.tree.xview)
         self.tree.configure(yscrollcommand=rows.set, xscrollcommand=wide.set)
@@ -82,7 +89,8 @@ class DetailsWindow:
         listing.columnconfigure(0, weight=1)
         for name, label, width in self.COLUMNS:
             self.tree.heading(name, text=label)
-            self.tree.column(name, width=width, minwidth=width // 2, stretch=name == "path")
+            size = theme.px(self.root, width)
+            self.tree.column(name, width=size, minwidth=size // 2, stretch=name == "path")
         self.tree.tag_configure("suspicious", foreground=self.palette["bad"])
         self.tree.tag_configure("accepted", foreground=self.palette["done"])
         self.labels: dict[int, tuple[str, tuple[str, ...]]] = {}  # rows marked since shown
@@ -91,11 +99,13 @@ class DetailsWindow:
         self.count.pack(anchor="w")
         self.fill(range(len(items)))
         # The whole path of the selected entry: a long one is cut in the list, never here.
-        self.full_path = ttk.Label(frame, text="", wraplength=860, font=("TkFixedFont", 9))
-        self.full_path.pack(anchor="w", pady=(2, 0))
+        self.full_path = ttk.Label(frame, text="", font=("TkFixedFont", 9))
+        self.full_path.pack(anchor="w", fill="x", pady=(2, 0))
+        theme.wrap(self.full_path)
 
-        self.warning = ttk.Label(frame, text="", foreground=self.palette["bad"], wraplength=860)
-        self.warning.pack(anchor="w")
+        self.warning = ttk.Label(frame, text="", foreground=self.palette["bad"])
+        self.warning.pack(anchor="w", fill="x")
+        theme.wrap(self.warning)
         tabs = ttk.Notebook(frame)
         tabs.pack(fill="both", expand=True, pady=(4, 8))
         table = ttk.Frame(tabs, padding=6)
@@ -104,11 +114,13 @@ class DetailsWindow:
         tabs.add(inside, text="What changed inside (diff)", underline=21)
         self.root.bind("<Alt-b>", lambda _event: tabs.select(table))  # type: ignore[no-untyped-call]
         self.root.bind("<Alt-d>", lambda _event: tabs.select(inside))  # type: ignore[no-untyped-call]
-        self.diff_note = ttk.Label(inside, text="", wraplength=840)
-        self.diff_note.pack(anchor="w")
+        self.diff_note = ttk.Label(inside, text="")
+        self.diff_note.pack(anchor="w", fill="x")
+        theme.wrap(self.diff_note)
         diff_box = ttk.Frame(inside)
         diff_box.pack(fill="both", expand=True)
-        self.diff = tk.Text(diff_box, height=10, wrap="none", font=("TkFixedFont", 9))
+        self.diff = tk.Text(diff_box, height=5 if small else 10, wrap="none",
+                            font=("TkFixedFont", 9))  # fmt: skip
         self.diff.tag_configure("del", foreground=self.palette["bad"])
         self.diff.tag_configure("add", foreground=self.palette["good"])
         down = ttk.Scrollbar(diff_box, orient="vertical", command=self.diff.yview)
@@ -119,33 +131,33 @@ class DetailsWindow:
         across.grid(row=1, column=0, sticky="ew")
         diff_box.rowconfigure(0, weight=1)
         diff_box.columnconfigure(0, weight=1)
-        self.status = ttk.Label(frame, text="", wraplength=860)
-        self.status.pack(anchor="w")
-        ttk.Label(table, text="", width=18).grid(row=0, column=0)
-        ttk.Label(table, text="Before (baseline)", font=("TkDefaultFont", 10, "bold")).grid(
-            row=0, column=1, sticky="w"
-        )
+        self.status = ttk.Label(window, text="")
+        theme.wrap(self.status)
         after_heading = "After" if history else "After (now)"  # a past entry: then, not now
-        ttk.Label(table, text=after_heading, font=("TkDefaultFont", 10, "bold")).grid(
-            row=0, column=2, sticky="w"
-        )
+        for column, heading in ((1, "Before (baseline)"), (2, after_heading)):
+            said = ttk.Label(table, text=heading, font=("TkDefaultFont", 10, "bold"))
+            said.grid(row=0, column=column, sticky="ew")
+            theme.wrap(said)
         self.cells: dict[str, tuple[Any, Any, Any]] = {}
         for row, (label, key) in enumerate(ROWS, start=1):
             caption = ttk.Label(table, text=label)
             caption.grid(row=row, column=0, sticky="nw", padx=(0, 8))
             before = ttk.Label(table, text="", font=("TkFixedFont", 9))
             after = ttk.Label(table, text="", font=("TkFixedFont", 9))
-            before.grid(row=row, column=1, sticky="w", padx=(0, 16))
-            after.grid(row=row, column=2, sticky="w")
+            before.grid(row=row, column=1, sticky="new", padx=(0, 16))
+            after.grid(row=row, column=2, sticky="new")
+            theme.wrap(before)  # a long hash or path wraps in a narrow window
+            theme.wrap(after)
             self.cells[key] = (caption, before, after)
-        table.columnconfigure(1, weight=1)
-        table.columnconfigure(2, weight=1)
+        # before and after as wide as each other, whatever they hold (what is long wraps)
+        table.columnconfigure(1, weight=1, uniform="values")
+        table.columnconfigure(2, weight=1, uniform="values")
 
-        buttons = ttk.Frame(frame)
-        # The buttons and the status line first, at the bottom: a short screen squeezes the
-        # list and the tabs, never them.
-        buttons.pack(fill="x", side="bottom", before=self.heading)
-        self.status.pack(anchor="w", side="bottom", before=self.heading)
+        buttons = ttk.Frame(window)
+        # The buttons and the status line outside what scrolls, at the bottom: a short screen
+        # never hides them, and a narrow one puts the buttons in two rows.
+        buttons.pack(fill="x", side="bottom", pady=(6, 0), before=self.body.outer)
+        self.status.pack(anchor="w", fill="x", side="bottom", before=self.body.outer)
         self.buttons: dict[str, Any] = {}
         for text, underline, command, key in (
             ("Accept", 0, self.accept_selected, "a"),
@@ -156,11 +168,12 @@ class DetailsWindow:
             ("Undo", 0, self.undo_ignore, "u"),
         ):
             button = ttk.Button(buttons, text=text, underline=underline, command=command)
-            button.pack(side="left", padx=(0, 6))
             self.buttons[text] = button
             self.root.bind(f"<Alt-{key}>", on_key(command))
         self.buttons["Undo"].state(["disabled"])  # until something is ignored
-        ttk.Button(buttons, text="Close", underline=0, command=self.root.destroy).pack(side="right")
+        close = ttk.Button(buttons, text="Close", underline=0, command=self.root.destroy)
+        self.buttons["Close"] = close
+        theme.flow(buttons, [b for t, b in self.buttons.items() if t != "Close"], [close])
         self.root.bind("<Alt-c>", lambda _event: self.root.destroy())
         self.root.bind("<Escape>", lambda _event: self.root.destroy())
         if items:
@@ -169,6 +182,7 @@ class DetailsWindow:
             self.show_selected()
         if tray is not None:
             self.root.after(100, self._hear_the_tray)
+        self.body.request()
         theme.fit(self.root, 900, 640, min_width=600, min_height=400)
 
     # The list's columns: name, heading, width. The History window adds the folder.

@@ -14,6 +14,7 @@ from typing import Any
 
 from fim_tray.app.service import Service
 from fim_tray.ui import history_data as data
+from fim_tray.ui import theme
 from fim_tray.ui.details import GREEN, RED, DetailsWindow, on_key
 from fim_tray.ui.wire import items_from_events
 
@@ -50,25 +51,25 @@ class HistoryWindow(DetailsWindow):
         self.when_var = tk.StringVar(self.root, data.WHEN[0])
         self.from_var = tk.StringVar(self.root, "")
         self.to_var = tk.StringVar(self.root, "")
-        self.folder_box = ttk.Combobox(bar, textvariable=self.folder_var, state="readonly",
+        # Each filter a caption and its field, as many to a row as the width takes.
+        pairs = [ttk.Frame(bar) for _ in range(6)]
+        self.folder_box = ttk.Combobox(pairs[0], textvariable=self.folder_var, state="readonly",
                                        width=28, values=["All folders"])  # fmt: skip
-        self.kind_box = ttk.Combobox(bar, textvariable=self.kind_var, state="readonly", width=12,
-                                     values=["All kinds"])  # fmt: skip
-        when = ttk.Combobox(bar, textvariable=self.when_var, state="readonly", width=12,
+        self.kind_box = ttk.Combobox(pairs[1], textvariable=self.kind_var, state="readonly",
+                                     width=12, values=["All kinds"])  # fmt: skip
+        self.find = ttk.Entry(pairs[2], textvariable=self.text_var, width=22)
+        when = ttk.Combobox(pairs[3], textvariable=self.when_var, state="readonly", width=12,
                             values=list(data.WHEN))  # fmt: skip
-        self.find = ttk.Entry(bar, textvariable=self.text_var, width=22)
-        self.from_entry = ttk.Entry(bar, textvariable=self.from_var, width=11)
-        self.to_entry = ttk.Entry(bar, textvariable=self.to_var, width=11)
-        for number, (caption, widget, underline) in enumerate((
+        self.from_entry = ttk.Entry(pairs[4], textvariable=self.from_var, width=11)
+        self.to_entry = ttk.Entry(pairs[5], textvariable=self.to_var, width=11)
+        for pair, (caption, widget, underline) in zip(pairs, (
             ("Folder", self.folder_box, -1), ("Kind", self.kind_box, -1),
             ("Find", self.find, 0), ("When", when, -1),
             ("From", self.from_entry, -1), ("To", self.to_entry, -1),
-        )):  # fmt: skip
-            row, column = divmod(number, 3)  # two rows of three: they fit a small screen
-            ttk.Label(bar, text=caption, underline=underline).grid(
-                row=row, column=column * 2, padx=(0, 4), pady=2, sticky="w"
-            )
-            widget.grid(row=row, column=column * 2 + 1, padx=(0, 12), pady=2, sticky="w")
+        ), strict=True):  # fmt: skip
+            ttk.Label(pair, text=caption, underline=underline).pack(side="left", padx=(0, 4))
+            widget.pack(side="left", padx=(0, 6), pady=2)
+        theme.flow(bar, pairs)
         for box in (self.folder_box, self.kind_box, when):
             box.bind("<<ComboboxSelected>>", lambda _e: self.apply_filter())
         self.text_var.trace_add("write", lambda *_a: self._filter_soon())
@@ -83,16 +84,15 @@ class HistoryWindow(DetailsWindow):
         pages.pack(fill="x")
         self.newer = ttk.Button(pages, text="Newer page", underline=0, command=self.newer_page)
         self.older = ttk.Button(pages, text="Older page", underline=3, command=self.older_page)
-        self.newer.pack(side="left")
-        self.older.pack(side="left", padx=(6, 0))
         self.root.bind("<Alt-n>", lambda _e: self.newer_page())
         self.root.bind("<Alt-e>", lambda _e: self.older_page())
+        exports = []
         for text, underline, kind, key in (("Export JSON...", 7, "json", "j"),
                                            ("Export CSV...", 1, "csv", "x")):  # fmt: skip
             command = partial(self.export, kind)
-            button = ttk.Button(pages, text=text, underline=underline, command=command)
-            button.pack(side="right", padx=(6, 0))
+            exports.append(ttk.Button(pages, text=text, underline=underline, command=command))
             self.root.bind(f"<Alt-{key}>", on_key(command))
+        theme.flow(pages, [self.newer, self.older], exports)
 
     def _filter_soon(self) -> None:
         if self._pending_filter is not None:

@@ -3,10 +3,12 @@ interval, the speed cap, pause on battery and start at login; the watched folder
 each, keeping copies and its ignore patterns.
 
 General settings are checked here field by field (a message beside a wrong one, nothing
-saved) and sent to the tray, which saves them all together and applies them at once; folder
-changes go to the tray too (``{"action": "keep-copies" | "ignore" | "unignore" | "watch" |
-"unwatch", ...}``). The window reads the settings again every few seconds, so it shows what
-the tray did."""
+saved) and sent to the tray, which saves together the ones changed here, over the settings as
+they are on disk then, and applies them at once; a field changed elsewhere meanwhile is said
+beside it, never overwritten unseen. Folder changes go to the tray too (``{"action":
+"keep-copies" | "ignore" | "unignore" | "watch" | "unwatch", ...}``). The window reads the
+settings again every few seconds, so it shows what the tray (or a hand edit) did; the tray
+keeps one Settings window and raises it when asked for another (``{"raise": true}``)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import sys
 from typing import Any
 
 from fim_tray.app.service import Service
-from fim_tray.app.settings import parse
+from fim_tray.app.settings import changed, editable, parse
 from fim_tray.errors import FimError
 from fim_tray.platform.autostart import Autostart, autostart_for_platform
 from fim_tray.store.config import Config
@@ -52,16 +54,25 @@ class SettingsWindow:
         self.palette = theme.colors(theme.apply(self.root))
         self.root.title("fim-tray: Settings")
         self.config = service.config()
+        self.loaded = editable(self.config)  # what the fields started from: a save sends
+        self.sent: dict[str, object] = {}  # only what differs, and the tray checks it
         frame = ttk.Frame(self.root, padding=12)
         frame.pack(fill="both", expand=True)
         tabs = ttk.Notebook(frame)
         tabs.pack(fill="both", expand=True)
-        general = ttk.Frame(tabs, padding=12)
-        folders = ttk.Frame(tabs, padding=12)
-        tabs.add(general, text="General", underline=0)
-        tabs.add(folders, text="Watched folders", underline=0)
-        self.root.bind("<Alt-g>", lambda _e: tabs.select(general))  # type: ignore[no-untyped-call]
-        self.root.bind("<Alt-w>", lambda _e: tabs.select(folders))  # type: ignore[no-untyped-call]
+        # Each tab's content scrolls when the screen is too small for it; Save and Close stay.
+        general_page, folders_page = ttk.Frame(tabs), ttk.Frame(tabs)
+        saving = ttk.Frame(general_page, padding=(12, 6, 12, 12))
+        saving.pack(side="bottom", fill="x")
+        self.scrolled = [theme.Scrolled(general_page), theme.Scrolled(folders_page)]
+        for scrolled in self.scrolled:
+            scrolled.outer.pack(fill="both", expand=True)
+            scrolled.inner.configure(padding=12)
+        general, folders = (scrolled.inner for scrolled in self.scrolled)
+        tabs.add(general_page, text="General", underline=0)
+        tabs.add(folders_page, text="Watched folders", underline=0)
+        self.root.bind("<Alt-g>", lambda _e: tabs.select(general_page))  # type: ignore[no-untyped-call]
+        self.root.bind("<Alt-w>", lambda _e: tabs.select(folders_page))  # type: ignore[no-untyped-call]
 
         # -- general --
         self.fields: dict[str, tk.StringVar] = {}
@@ -78,13 +89,14 @@ class SettingsWindow:
             caption = ttk.Label(general, text=label, underline=underline)
             caption.grid(row=row * 2, column=0, sticky="w", pady=(6, 0))
             var = tk.StringVar(self.root, now)
-            entry = ttk.Entry(general, textvariable=var, width=10, name=key)
+            entry = ttk.Entry(general, textvariable=var, width=8, name=key)
             entry.grid(row=row * 2, column=1, sticky="w", padx=8, pady=(6, 0))
-            ttk.Label(general, text=unit, foreground=self.palette["quiet"]).grid(
-                row=row * 2, column=2, sticky="w", pady=(6, 0)
-            )
+            said = ttk.Label(general, text=unit, foreground=self.palette["quiet"])
+            said.grid(row=row * 2, column=2, sticky="ew", pady=(6, 0))
+            theme.wrap(said)
             error = ttk.Label(general, text="", foreground=self.palette["bad"])
-            error.grid(row=row * 2 + 1, column=1, columnspan=2, sticky="w", padx=8)
+            error.grid(row=row * 2 + 1, column=1, columnspan=2, sticky="ew", padx=8)
+            theme.wrap(error)
             self.fields[key], self.errors[key] = var, error
             self.root.bind(f"<Alt-{label[underline].lower()}>", _focus(entry))
             if key == "interval":
@@ -94,87 +106,115 @@ class SettingsWindow:
         ttk.Checkbutton(general, text="Pause background checks on battery", underline=6,
                         variable=self.battery).grid(row=6, column=0, columnspan=3, sticky="w",
                                                     pady=(10, 0))  # fmt: skip
+        self.errors["pause_on_battery"] = ttk.Label(general, text="",
+                                                    foreground=self.palette["bad"])  # fmt: skip
+        self.errors["pause_on_battery"].grid(row=7, column=0, columnspan=3, sticky="ew")
+        theme.wrap(self.errors["pause_on_battery"])
+        self.errors["pause_on_battery"].grid_remove()  # shown only to say something
         self.login = tk.BooleanVar(self.root, self._autostart_on())
         ttk.Checkbutton(general, text="Start at login", variable=self.login,
-                        command=self.toggle_login).grid(row=7, column=0, columnspan=3,
+                        command=self.toggle_login).grid(row=8, column=0, columnspan=3,
                                                         sticky="w", pady=(6, 0))  # fmt: skip
         self.root.bind("<Alt-b>", lambda _e: self.battery.set(not self.battery.get()))
         # How to notify: at once, or one summary a day at a chosen time.
         self.daily = tk.BooleanVar(self.root, bool(self.config.notify_summary))
         line = ttk.Frame(general)  # its own row: the fields above keep their columns
-        line.grid(row=9, column=0, columnspan=3, sticky="w", pady=(10, 0))
-        daily = ttk.Checkbutton(line, text="One summary a day instead of a notification "
-                                "per change, at", underline=4, variable=self.daily)  # fmt: skip
-        daily.pack(side="left")
+        line.grid(row=9, column=0, columnspan=3, sticky="ew", pady=(10, 0))
+        daily = ttk.Checkbutton(line, text="One summary a day, at", underline=5,
+                                variable=self.daily)  # fmt: skip
         self.summary_at = tk.StringVar(self.root, self.config.notify_summary or "18:00")
-        ttk.Entry(line, textvariable=self.summary_at, width=6).pack(side="left", padx=(6, 0))
+        at = ttk.Entry(line, textvariable=self.summary_at, width=6)
+        instead = ttk.Label(line, text="instead of a notification per change",
+                            foreground=self.palette["quiet"])  # fmt: skip
+        theme.flow(line, [daily, at, instead])
         self.errors["notify_summary"] = ttk.Label(general, text="",
                                                   foreground=self.palette["bad"])  # fmt: skip
-        self.errors["notify_summary"].grid(row=10, column=0, columnspan=3, sticky="w")
+        self.errors["notify_summary"].grid(row=10, column=0, columnspan=3, sticky="ew")
+        theme.wrap(self.errors["notify_summary"])
         self.root.bind("<Alt-u>", lambda _e: daily.invoke())
-        save = ttk.Button(general, text="Save", underline=0, style="Accent.TButton",
+        # Alerts beyond the desktop (email, syslog, chat): the tray's Alerts window.
+        beyond = ttk.Frame(general)
+        beyond.grid(row=12, column=0, columnspan=3, sticky="ew", pady=(10, 0))
+        theme.flow(beyond, [
+            ttk.Label(beyond, text="Alerts by email, syslog, chat and more:"),
+            ttk.Button(beyond, text="Alerts...", underline=0, command=self.open_alerts),
+        ])  # fmt: skip
+        self.root.bind("<Alt-a>", on_key(self.open_alerts))
+        general.columnconfigure(2, weight=1)
+        save = ttk.Button(saving, text="Save", underline=0, style="Accent.TButton",
                           command=self.save)  # fmt: skip
-        save.grid(row=11, column=0, sticky="w", pady=(14, 0))
+        save.pack(side="left")
         self.root.bind("<Alt-s>", on_key(self.save))
 
         # -- folders --
-        self.folder_list = ttk.Treeview(folders, columns=("path", "notify", "copies", "ignores"),
+        listing = ttk.Frame(folders)
+        listing.grid(row=0, column=0, sticky="nsew")
+        self.folder_list = ttk.Treeview(listing, columns=("path", "notify", "copies", "ignores"),
                                         show="headings", height=5, selectmode="browse")  # fmt: skip
         for name, label, width in (
             ("path", "Folder", 340), ("notify", "Notifications", 110), ("copies", "Copies", 70),
             ("ignores", "Ignores", 160),
         ):  # fmt: skip
             self.folder_list.heading(name, text=label)
-            self.folder_list.column(name, width=width, stretch=name == "path")
-        self.folder_list.grid(row=0, column=0, columnspan=3, sticky="nsew")
+            self.folder_list.column(name, width=theme.px(self.root, width),
+                                    stretch=name == "path")  # fmt: skip
+        across = ttk.Scrollbar(listing, orient="horizontal", command=self.folder_list.xview)
+        self.folder_list.configure(xscrollcommand=across.set)
+        self.folder_list.pack(fill="both", expand=True)
+        across.pack(fill="x")
         self.folder_list.bind("<<TreeviewSelect>>", lambda _e: self.show_folder())
         buttons = ttk.Frame(folders)
-        buttons.grid(row=1, column=0, columnspan=3, sticky="w", pady=(6, 8))
-        ttk.Button(buttons, text="Watch a folder...", command=lambda: self._tell("watch")).pack(
-            side="left"
-        )
+        buttons.grid(row=1, column=0, sticky="ew", pady=(6, 8))
         self.stop_button = ttk.Button(buttons, text="Stop watching", command=self.unwatch)
-        self.stop_button.pack(side="left", padx=(6, 0))
+        theme.flow(buttons, [
+            ttk.Button(buttons, text="Watch a folder...", command=lambda: self._tell("watch")),
+            self.stop_button,
+        ])  # fmt: skip
         self.copies = tk.BooleanVar(self.root, False)
-        self.copies_box = ttk.Checkbutton(folders, text="Keep copies to allow diff and restore",
+        boxes = ttk.Frame(folders)
+        boxes.grid(row=2, column=0, sticky="ew")
+        self.copies_box = ttk.Checkbutton(boxes, text="Keep copies to allow diff and restore",
                                           underline=0, variable=self.copies,
                                           command=self.toggle_copies)  # fmt: skip
-        self.copies_box.grid(row=2, column=0, columnspan=3, sticky="w")
         self.notify = tk.BooleanVar(self.root, True)
         self.notify_box = ttk.Checkbutton(
-            folders, text="Notify me of its changes", underline=0, variable=self.notify,
+            boxes, text="Notify me of its changes", underline=0, variable=self.notify,
             command=self.toggle_notify,
         )  # fmt: skip
-        self.notify_box.grid(row=2, column=2, sticky="w")
+        theme.flow(boxes, [self.copies_box, self.notify_box], gap=24)
         self.root.bind("<Alt-n>", lambda _e: self.notify_box.invoke())
         self.root.bind("<Alt-k>", lambda _e: self.copies_box.invoke())
         hint = "Ignore patterns (*.log: any depth; /logs/app.log: one path; cache/: a folder)"
-        ttk.Label(folders, underline=0, text=hint).grid(row=3, column=0, columnspan=3,
-                                                        sticky="w", pady=(10, 2))  # fmt: skip
+        said = ttk.Label(folders, underline=0, text=hint)
+        said.grid(row=3, column=0, sticky="ew", pady=(10, 2))
+        theme.wrap(said)
         self.patterns = tk.Listbox(folders, height=5, font=("TkFixedFont",))
-        self.patterns.grid(row=4, column=0, columnspan=3, sticky="nsew")
+        self.patterns.grid(row=4, column=0, sticky="nsew")
         self.pattern = tk.StringVar(self.root, "")
-        self.pattern_entry = ttk.Entry(folders, textvariable=self.pattern, width=30)
-        self.pattern_entry.grid(row=5, column=0, sticky="w", pady=(6, 0))
+        adding = ttk.Frame(folders)
+        adding.grid(row=5, column=0, sticky="ew", pady=(6, 0))
+        self.pattern_entry = ttk.Entry(adding, textvariable=self.pattern, width=30)
         self.pattern_entry.bind("<Return>", lambda _e: self.add_pattern())
         self.root.bind("<Alt-i>", lambda _e: self.pattern_entry.focus_set())
-        ttk.Button(folders, text="Add pattern", command=self.add_pattern).grid(
-            row=5, column=1, sticky="w", padx=6, pady=(6, 0)
-        )
-        ttk.Button(folders, text="Remove pattern", command=self.remove_pattern).grid(
-            row=5, column=2, sticky="w", pady=(6, 0)
-        )
+        theme.flow(adding, [
+            self.pattern_entry,
+            ttk.Button(adding, text="Add pattern", command=self.add_pattern),
+            ttk.Button(adding, text="Remove pattern", command=self.remove_pattern),
+        ])  # fmt: skip
         folders.columnconfigure(0, weight=1)
         folders.rowconfigure(0, weight=1)
 
         bottom = ttk.Frame(frame)
         bottom.pack(fill="x", side="bottom", pady=(8, 0), before=tabs)
-        self.status = ttk.Label(bottom, text="", wraplength=640)
-        self.status.pack(side="left", fill="x", expand=True)
         ttk.Button(bottom, text="Close", underline=0, command=self.root.destroy).pack(side="right")
+        self.status = ttk.Label(bottom, text="")
+        self.status.pack(side="left", fill="x", expand=True)
+        theme.wrap(self.status)
         self.root.bind("<Alt-c>", lambda _e: self.root.destroy())
         self.root.bind("<Escape>", lambda _e: self.root.destroy())
         self.show_folders()
+        for scrolled in self.scrolled:
+            scrolled.request()
         theme.fit(self.root, 720, 480, min_width=560, min_height=400)
         self.root.after(REFRESH_MS, self._refresh)
         if tray is not None:
@@ -182,26 +222,96 @@ class SettingsWindow:
 
     # -- general ---------------------------------------------------------------------------------
 
-    def save(self) -> None:
-        """Check every field; only when all are right, ask the tray to save them together."""
+    def typed(self) -> tuple[dict[str, object], dict[str, str]]:
+        """The general fields as typed: their values, and a message per wrong one."""
         typed: dict[str, str | bool] = {k: v.get() for k, v in self.fields.items()}
         typed["pause_on_battery"] = self.battery.get()
         typed["notify_summary"] = self.summary_at.get() if self.daily.get() else ""
-        values, errors = parse(typed)
+        return parse(typed)
+
+    def save(self) -> None:
+        """Check every field; only when all are right, ask the tray to save together the ones
+        changed here (with what they were when loaded: the tray refuses to write over a field
+        changed elsewhere meanwhile)."""
+        values, errors = self.typed()
         for key, label in self.errors.items():
             label.configure(text=errors.get(key, ""))
+        self.errors["pause_on_battery"].grid_remove()
         if errors:
             self._say("Not saved: " + "; ".join(f"{k}: {m}" for k, m in errors.items()), "bad")
             return
-        send({"action": "settings", "settings": values})
+        changes = changed(values, self.loaded)
+        if not changes:
+            self._say("Nothing to save: no setting was changed here.", "quiet")
+            return
+        self.sent = changes
+        loaded = {key: self.loaded[key] for key in changes}
+        send({"action": "settings", "settings": changes, "loaded": loaded})
         self._say("Saving...", "quiet")
         if self.tray is None:  # no tray to apply them: save here
             try:
-                self.service.update_settings(values)
+                saved = self.service.save_settings(changes, loaded)
             except FimError as exc:
                 self._say(f"Not saved: {exc.message}", "bad")
                 return
-            self._say("Saved.", "good")
+            self._settings_said({"saved": list(saved.written), "clashes": dict(saved.clashes)})
+
+    def _settings_said(self, said: dict[str, Any]) -> None:
+        """The tray's answer to a save: saved, or refused for the fields changed elsewhere
+        since this window loaded them (each says so; a second Save replaces them)."""
+        clashes = said.get("clashes")
+        if isinstance(clashes, dict) and clashes:
+            for key, there in clashes.items():
+                if key in self.loaded:
+                    self.loaded[key] = there  # seen now: Save again writes this window's value
+                if key in self.errors:
+                    self.errors[key].grid()
+                    self.errors[key].configure(
+                        text=f"changed elsewhere to {_shown(there)} since this window opened: "
+                        "Save again to replace it"
+                    )
+            names = ", ".join(sorted(clashes))
+            self._say(f"Not saved: {names} changed elsewhere meanwhile (see beside it).", "bad")
+            return
+        self.loaded.update(self.sent)
+        self.sent = {}
+        self._say("Saved and applied.", "good")
+
+    def _follow(self, config: Config) -> None:
+        """Settings changed elsewhere (a hand edit, the tray): the fields not touched here show
+        them; a field changed here keeps what was typed (a save then says it clashes)."""
+        values, _errors = self.typed()
+        for key, there in editable(config).items():
+            if there == self.loaded[key] or values.get(key, there) != self.loaded[key]:
+                continue
+            self.loaded[key] = there
+            if key in self.fields:
+                self.fields[key].set(f"{there:g}" if isinstance(there, float) else str(there))
+            elif key == "pause_on_battery":
+                self.battery.set(bool(there))
+            elif key == "notify_summary":
+                self.daily.set(bool(there))
+                self.summary_at.set(str(there or self.summary_at.get()))
+
+    def open_alerts(self) -> None:
+        """The Alerts window, as the tray's "Alerts..." opens it (started here when there is
+        no tray to ask)."""
+        if self.tray is not None:
+            self._tell("alerts")
+            return
+        import subprocess
+
+        from fim_tray.platform.launch import child_env, safe_cwd, self_command
+
+        try:
+            subprocess.Popen(
+                [*self_command(), "_alerts"], cwd=safe_cwd(), env=child_env(),
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )  # fmt: skip
+        except OSError as exc:
+            self._say(f"Cannot open the Alerts window: {exc}", "bad")
+            return
+        self._say("Opening the Alerts window...", "quiet")
 
     def _autostart_on(self) -> bool:
         try:
@@ -314,6 +424,7 @@ class SettingsWindow:
             config = self.config
         if config != self.config:
             self.config = config
+            self._follow(config)
             self.show_folders()
         self.root.after(REFRESH_MS, self._refresh)
 
@@ -327,6 +438,8 @@ class SettingsWindow:
             if message is None:  # the tray is gone, and so is this window
                 self.root.destroy()
                 return
+            if message.get("raise"):
+                theme.bring_forward(self.root)
             self._heard(message)
         self.root.after(200, self._hear_the_tray)
 
@@ -338,7 +451,7 @@ class SettingsWindow:
             if said.get("error"):
                 self._say(f"Not done: {said['error']}", "bad")
             elif word == "settings":
-                self._say("Saved and applied.", "good")
+                self._settings_said(said)
             elif word in ("ignored", "unignored"):
                 count = len(said.get("dropped") or [])
                 dropped = f"; {count} pending change{'s' if count != 1 else ''} dropped"
@@ -354,10 +467,20 @@ class SettingsWindow:
             self.config = self.service.config()
         except FimError:
             return
+        self._follow(self.config)
         self.show_folders()
 
     def run(self) -> None:
         self.root.mainloop()
+
+
+def _shown(value: object) -> str:
+    """A setting's value as the fields show it."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value) or "(none)"
 
 
 def main() -> int:

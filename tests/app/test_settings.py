@@ -96,3 +96,32 @@ def test_a_decimal_comma_is_named_not_guessed() -> None:
     values, errors = parse({"interval": "1,5", "max_mb_per_s": "2,5"})
     assert values == {}
     assert all("a point for decimals" in errors[k] for k in ("interval", "max_mb_per_s"))
+
+
+def test_a_save_writes_only_what_was_changed_over_a_hand_edit(service: Service) -> None:
+    from fim_tray.app.settings import changed, editable
+
+    service.update_settings({"interval": 60.0, "max_mb_per_s": 0.0})
+    loaded = editable(service.config())  # a window opens
+    service.update_settings({"max_mb_per_s": 30.0})  # a hand edit, or a second window
+    typed = {**loaded, "interval": 5.0}  # the window changed only the interval
+    saved = service.save_settings(changed(typed, loaded), loaded)
+    assert saved.written == ("interval",) and saved.clashes == {}
+    config = service.config()
+    assert (config.interval, config.max_mb_per_s) == (5.0, 30.0)  # the other edit survives
+
+
+def test_a_field_changed_both_here_and_elsewhere_is_a_clash_not_overwritten(
+    service: Service,
+) -> None:
+    from fim_tray.app.settings import editable
+
+    loaded = editable(service.config())
+    service.update_settings({"interval": 120.0})  # changed elsewhere meanwhile
+    saved = service.save_settings({"interval": 5.0, "max_mb_per_s": 10.0}, loaded)
+    assert saved.clashes == {"interval": 120.0} and saved.written == ()
+    assert (service.config().interval, service.config().max_mb_per_s) == (120.0, 0.0)
+    # the same value on both sides is no clash; a save from the new state goes through
+    assert service.save_settings({"interval": 120.0}, loaded).clashes == {}
+    again = service.save_settings({"interval": 5.0}, editable(service.config()))
+    assert again.written == ("interval",) and service.config().interval == 5.0

@@ -90,3 +90,64 @@ def test_settings_are_checked_saved_and_applied_at_once(
     assert len(spy.sent) == told  # counted in the icon and menu, not notified
     assert "notifications off" in run_cli("status", home=home).stdout
     _key(desktop, window, "Escape")
+
+
+def _settings_windows(desktop: Desktop) -> list[str]:
+    search = ["xdotool", "search", "--onlyvisible", "--name", "^fim-tray: Settings"]
+    return desktop.run(search).stdout.split()
+
+
+def test_one_settings_window_and_a_save_keeps_what_was_changed_elsewhere(
+    start_tray: StartTray, desktop: Desktop, tmp_path: Path
+) -> None:
+    home = _home_with(tmp_path, interval=3600.0)
+    tray = start_tray(home=home)
+    wait_for(lambda: tray.menu.status(), 10, "the tray")
+    tray.menu.click("Settings...")
+    window = _details_window(desktop, "fim-tray: Settings")
+    tray.menu.click("Settings...")  # a second click raises the open one
+    wait_for(lambda: "status: raised" in tray.output(), 10, "the window raised")
+    time.sleep(1)
+    assert _settings_windows(desktop) == [window]
+
+    config = home / "config" / "config.json"
+    config.write_text(json.dumps({**_config(home), "max_mb_per_s": 30.0}))  # by hand
+    time.sleep(2)  # the window reads the settings again
+    _key(desktop, window, "alt+e")  # Check every
+    _type(desktop, "90")
+    _key(desktop, window, "alt+s")
+    wait_for(lambda: _config(home)["interval"] == 90.0, 10, "the interval saved")
+    assert _config(home)["max_mb_per_s"] == 30.0  # the hand edit survives
+
+    _key(desktop, window, "alt+e")
+    _type(desktop, "20")
+    config.write_text(json.dumps({**_config(home), "interval": 45.0}))  # the same field
+    time.sleep(2)  # read again: the field typed in keeps what was typed
+    _key(desktop, window, "alt+s")
+    wait_for(lambda: "interval changed elsewhere meanwhile" in tray.output(), 10, "the clash")
+    assert _config(home)["interval"] == 45.0  # not overwritten unseen
+    window_shot(desktop, window, "settings-clash.png")
+    _key(desktop, window, "alt+s")  # seen: a second Save replaces it
+    wait_for(lambda: _config(home)["interval"] == 20.0, 10, "the interval replaced")
+    _key(desktop, window, "Escape")
+
+
+def test_alerts_in_settings_opens_the_alerts_window(
+    start_tray: StartTray, desktop: Desktop, tmp_path: Path
+) -> None:
+    tray = start_tray(home=_home_with(tmp_path))
+    wait_for(lambda: tray.menu.status(), 10, "the tray")
+    tray.menu.click("Settings...")
+    window = _details_window(desktop, "fim-tray: Settings")
+    _key(desktop, window, "alt+a")  # Alerts..., beside the notification settings
+    alerts = _details_window(desktop, "fim-tray: alerts")
+    assert alerts != window
+    _key(desktop, window, "alt+a")  # again, and from the menu: the same window, raised
+    tray.menu.click("Alerts...")
+    wait_for(lambda: tray.output().count("the alerts window is open already") == 2, 10,
+             "the Alerts window raised twice")  # fmt: skip
+    time.sleep(1)
+    search = ["xdotool", "search", "--onlyvisible", "--name", "^fim-tray: alerts"]
+    assert desktop.run(search).stdout.split() == [alerts]
+    _key(desktop, alerts, "Escape")
+    _key(desktop, window, "Escape")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from fim_tray.app.service import Service
 from fim_tray.platform.launch import safe_cwd
 from fim_tray.tray.app import TrayUnavailable, load_pystray
 from fim_tray.tray.dialogs import Dialogs, _apply
@@ -349,3 +350,117 @@ def test_load_pystray_asks_for_appindicator_on_linux(
     with pytest.raises(TrayUnavailable):
         load_pystray()
     assert os.environ.get("PYSTRAY_BACKEND") == "appindicator"  # never the menu-less xorg
+
+
+# -- one Settings window at most -----------------------------------------------------------------
+
+WINDOW = """\
+import sys
+with open(sys.argv[1], "a") as out:
+    out.write("started " + " ".join(sys.argv[2:]) + "\\n")
+    out.flush()
+    for line in sys.stdin:  # what the tray says, until it closes the window
+        out.write(line)
+        out.flush()
+"""
+
+
+@posix_only
+def test_a_second_settings_raises_the_open_window_instead_of_a_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, problems: list[str]
+) -> None:
+    script, said = tmp_path / "window.py", tmp_path / "said"
+    script.write_text(WINDOW)
+    monkeypatch.setattr(
+        "fim_tray.tray.dialogs.self_command", lambda: [sys.executable, str(script), str(said)]
+    )
+    box = Dialogs(on_problem=problems.append)
+    try:
+        box.settings()
+        box.settings()  # at once, while the first one starts: still one window
+        assert _wait(lambda: said.exists() and "started" in said.read_text())
+        assert _wait(lambda: box._single.get("settings") is not None)
+        box.settings()  # open now: raised
+        assert _wait(lambda: '"raise":true' in said.read_text().replace(" ", ""))
+        time.sleep(0.3)
+        assert said.read_text().count("started") == 1
+        with box._lock:
+            assert len(box._children) == 1
+    finally:
+        box.close()
+        _join_dialogs()
+    assert "settings" not in box._single  # closed: the next one starts anew
+
+
+def test_the_settings_window_asks_for_the_alerts_window_as_the_menu_opens_it() -> None:
+    from fim_tray.tray.dialogs import _settings_line
+    from fim_tray.tray.settings import SettingsApplier
+
+    opened: list[str] = []
+    told: list[dict[str, object]] = []
+    applier = SettingsApplier(
+        None, None, refresh=lambda: None, pick_folder=lambda: None,  # type: ignore[arg-type]
+        unwatch=lambda _path: None, show_alerts=lambda: opened.append("alerts"),
+    )  # fmt: skip
+    assert _settings_line('{"action": "alerts"}\n', applier.request, told.append)
+    assert opened == ["alerts"] and told == [{"folder": {"said": "Opening the Alerts window..."}}]
+
+
+@posix_only
+def test_a_second_alerts_raises_the_open_window_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, problems: list[str]
+) -> None:
+    script, said = tmp_path / "window.py", tmp_path / "said"
+    script.write_text(WINDOW)
+    monkeypatch.setattr(
+        "fim_tray.tray.dialogs.self_command", lambda: [sys.executable, str(script), str(said)]
+    )
+    box = Dialogs(on_problem=problems.append)
+    changed: list[str] = []
+    try:
+        box.alerts(lambda: changed.append("changed"))
+        box.alerts(lambda: changed.append("changed"))
+        assert _wait(lambda: box._single.get("alerts") is not None)
+        box.alerts(lambda: changed.append("changed"))
+        assert _wait(lambda: said.exists() and '"raise":true' in said.read_text().replace(" ", ""))
+        assert said.read_text().count("started") == 1
+    finally:
+        box.close()
+        _join_dialogs()
+    assert "alerts" not in box._single and changed == ["changed"]  # told once, when it closed
+
+
+class _Monitor:
+    """What the settings applier needs of the monitor: calls run at once."""
+
+    def __init__(self) -> None:
+        self.changed = 0
+
+    def call(self, task: Callable[[], None], *_folders: str) -> None:
+        task()
+
+    def settings_changed(self) -> None:
+        self.changed += 1
+
+
+def test_the_tray_saves_what_the_window_changed_and_tells_it_of_a_clash(
+    service: Service,
+) -> None:
+    from fim_tray.tray.settings import SettingsApplier
+
+    monitor = _Monitor()
+    applier = SettingsApplier(
+        service, monitor, refresh=lambda: None, pick_folder=lambda: None,  # type: ignore[arg-type]
+        unwatch=lambda _path: None,
+    )  # fmt: skip
+    told: list[dict[str, object]] = []
+    service.update_settings({"max_mb_per_s": 30.0})  # by hand, after the window loaded 0
+    loaded = {"interval": 60.0}
+    applier.request({"action": "settings", "settings": {"interval": 5.0}, "loaded": loaded},
+                    told.append)  # fmt: skip
+    assert told[-1] == {"settings": {"saved": ["interval"]}} and monitor.changed == 1
+    assert (service.config().interval, service.config().max_mb_per_s) == (5.0, 30.0)
+    applier.request({"action": "settings", "settings": {"max_mb_per_s": 10.0},
+                     "loaded": {"max_mb_per_s": 0.0}}, told.append)  # fmt: skip
+    assert told[-1] == {"settings": {"clashes": {"max_mb_per_s": 30.0}}}
+    assert service.config().max_mb_per_s == 30.0 and monitor.changed == 1

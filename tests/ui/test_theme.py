@@ -22,3 +22,9 @@ def test_the_override_wins_and_anything_else_falls_back(monkeypatch: pytest.Monk
     monkeypatch.setenv("FIM_TRAY_THEME", "purple")
     assert theme.desktop_mode() == "light"
     assert theme.colors("dark")["bad"] != theme.colors("light")["bad"]
+
+
+def test_a_widget_is_inside_a_frame_by_its_path_name_not_a_name_that_starts_alike() -> None:
+    assert theme._inside(".!frame.!frame.!label", ".!frame.!frame")
+    assert theme._inside(".!frame.!frame", ".!frame.!frame")
+    assert not theme._inside(".!frame.!frame2.!label", ".!frame.!frame")  # a sibling
