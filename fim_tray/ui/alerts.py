@@ -12,6 +12,7 @@ from __future__ import annotations
 import queue
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from fim_tray import jsonio
@@ -31,6 +32,13 @@ HELP = (
 )
 
 
+def _call(action: Callable[[], object]) -> Callable[[object], None]:
+    def handler(_event: object) -> None:
+        action()
+
+    return handler
+
+
 def _say_changed() -> None:
     sys.stdout.write(jsonio.dumps({"action": "changed"}).decode() + "\n")
     sys.stdout.flush()
@@ -46,34 +54,71 @@ class AlertsWindow:
         self.alerts = alerts
         self.tray = tray
         self.tk = tk
-        self.root = tk.Tk()
+        theme.before_tk()
+        self.root = tk.Tk(className="fim-tray")
+        self.palette = theme.colors(theme.apply(self.root))
         self.root.title(TITLE)
-        self.root.minsize(760, 320)
-        frame = ttk.Frame(self.root, padding=10)
-        frame.pack(fill="both", expand=True)
-        ttk.Label(frame, text="Channels (passwords and tokens are not shown):").pack(anchor="w")
-        self.listbox = tk.Listbox(frame, height=8, activestyle="none")
-        self.listbox.pack(fill="both", expand=True, pady=(2, 6))
-        row = ttk.Frame(frame)
-        row.pack(fill="x")
+        window = ttk.Frame(self.root, padding=12)
+        window.pack(fill="both", expand=True)
+        # The buttons and the status line stay at the bottom; the rest scrolls when the screen
+        # is too short for it.
+        bottom = ttk.Frame(window)
+        bottom.pack(side="bottom", fill="x", pady=(8, 0))
+        self.body = theme.Scrolled(window)
+        self.body.outer.pack(fill="both", expand=True)
+        frame = self.body.inner
+        small = self.root.winfo_screenheight() < theme.px(self.root, 800)  # a short screen
+        heading = ttk.Label(frame, text="Channels (passwords and tokens are not shown):")
+        heading.pack(anchor="w", fill="x")
+        theme.wrap(heading)
+        listing = ttk.Frame(frame)
+        listing.pack(fill="both", expand=True, pady=(2, 8))
+        self.listbox = ttk.Treeview(listing, columns=("channel", "state", "url"),
+                                    show="headings", height=3 if small else 6,
+                                    selectmode="browse")  # fmt: skip
+        for name, heading_text, width in (
+            ("channel", "Channel", 150), ("state", "State", 240), ("url", "URL", 300),
+        ):  # fmt: skip
+            self.listbox.heading(name, text=heading_text, anchor="w")
+            self.listbox.column(name, width=theme.px(self.root, width), anchor="w",
+                                minwidth=theme.px(self.root, 60))  # fmt: skip
+        bar = ttk.Scrollbar(listing, orient="vertical", command=self.listbox.yview)
+        self.listbox.configure(yscrollcommand=bar.set)
+        bar.pack(side="right", fill="y")
+        self.listbox.pack(side="left", fill="both", expand=True)
+        adding = ttk.Frame(frame)
+        adding.pack(fill="x")
         self.url = tk.StringVar()
-        entry = ttk.Entry(row, textvariable=self.url, show="")
+        entry = ttk.Entry(adding, textvariable=self.url, font="TkFixedFont")
         entry.pack(side="left", fill="x", expand=True)
         entry.bind("<Return>", lambda _event: self.add())
-        ttk.Button(row, text="Add", command=self.add).pack(side="left", padx=(6, 0))
-        ttk.Label(frame, text=HELP, foreground="#555").pack(anchor="w", pady=(4, 6))
-        buttons = ttk.Frame(frame)
+        ttk.Button(adding, text="Add", underline=0, command=self.add).pack(side="left",
+                                                                          padx=(6, 0))  # fmt: skip
+        helping = ttk.Label(frame, text=HELP, foreground=self.palette["quiet"])
+        helping.pack(fill="x", pady=(4, 0))
+        theme.wrap(helping)
+        buttons = ttk.Frame(bottom)
         buttons.pack(fill="x")
-        ttk.Button(buttons, text="Test", command=self.test_selected).pack(side="left")
-        ttk.Button(buttons, text="Test all", command=self.test_all).pack(side="left", padx=6)
-        ttk.Button(buttons, text="Remove", command=self.remove).pack(side="left")
-        ttk.Button(buttons, text="Close", command=self.root.destroy).pack(side="right")
+        theme.flow(buttons, [
+            ttk.Button(buttons, text="Test", underline=0, command=self.test_selected),
+            ttk.Button(buttons, text="Test all", command=self.test_all),
+            ttk.Button(buttons, text="Remove", underline=0, command=self.remove),
+        ], [ttk.Button(buttons, text="Close", underline=0, command=self.root.destroy)])  # fmt: skip
         self.status = tk.StringVar(value="")
-        ttk.Label(frame, textvariable=self.status, wraplength=740).pack(anchor="w", pady=(6, 0))
+        said = ttk.Label(bottom, textvariable=self.status)
+        said.pack(fill="x", pady=(6, 0))
+        theme.wrap(said)
+        keys: dict[str, Callable[[], object]] = {
+            "a": self.add, "t": self.test_selected, "r": self.remove, "c": self.root.destroy,
+        }  # fmt: skip
+        for key, action in keys.items():
+            self.root.bind(f"<Alt-{key}>", _call(action))
         self.root.bind("<Escape>", lambda _event: self.root.destroy())
         self._urls: list[str] = []
         self._results: list[str] = []
         self.reload()
+        self.body.request()
+        theme.fit(self.root, 760, 380, min_width=480, min_height=300)
         entry.focus_set()
         if tray is not None:
             self.root.after(200, self._hear_the_tray)
@@ -98,17 +143,24 @@ class AlertsWindow:
         except FimError as exc:
             self.status.set(exc.message)
             states = []
-        self.listbox.delete(0, "end")
+        chosen = self.listbox.selection()
+        self.listbox.delete(*self.listbox.get_children())
         self._urls = []
-        for state in states:
-            self.listbox.insert("end", f"{channel_line(state)}    {escape(state.channel.masked)}")
+        for index, state in enumerate(states):
+            name, _, fares = channel_line(state).partition(": ")
+            self.listbox.insert("", "end", iid=str(index),
+                                values=(name, fares, escape(state.channel.masked)))  # fmt: skip
             self._urls.append(state.channel.url)
         if not states:
-            self.listbox.insert("end", "No channels yet: type a URL below and press Add.")
+            self.listbox.insert("", "end", iid="none",
+                                values=("No channels yet", "type a URL below and press Add", ""))
+        kept = [iid for iid in chosen if self.listbox.exists(iid)]
+        if kept:
+            self.listbox.selection_set(kept)
 
     def _selected(self) -> str | None:
-        chosen: tuple[int, ...] = self.listbox.curselection()  # type: ignore[no-untyped-call]
-        if not chosen or chosen[0] >= len(self._urls):
+        chosen = self.listbox.selection()
+        if not chosen or not chosen[0].isdigit() or int(chosen[0]) >= len(self._urls):
             self.status.set("Choose a channel in the list first.")
             return None
         return self._urls[int(chosen[0])]
