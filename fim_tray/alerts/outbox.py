@@ -8,15 +8,23 @@ sends that batch again rather than lose it. A message made from history lines ca
 highest line's number (``"line"``), and a channel never queues a line it has queued before: a
 crash between filling one channel's queue and the next one's fills the others later, once.
 A queue holds at most ``limit`` messages: past that, new ones are dropped and counted, and the
-count is shown."""
+count is shown.
+
+With a ``key`` (the install key), each line and each cursor carries a MAC made with it: a line
+written into a queue by anyone else is never sent (it is dropped and said), and a cursor
+changed by anyone else counts as damaged (the queue is sent again rather than lost)."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
+import hmac
 import os
+import stat
 import threading
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +35,19 @@ log = logs.getLogger(__name__)
 LIMIT = 5000  # messages waiting per channel
 COMPACT = 1000  # delivered lines kept at the head of a queue file before it is rewritten
 MAX_READ = 256 * 1024 * 1024
+_DOMAIN = b"fim-tray outbox\n"  # what a MAC here is of: never mistaken for another file's
+MAC_HEX = 32
 
 
 class Outbox:
     """The queues of every channel under ``folder``; safe to use from several threads."""
 
-    def __init__(self, folder: Path, limit: int = LIMIT) -> None:
+    def __init__(
+        self, folder: Path, limit: int = LIMIT, key: Callable[[], bytes] | None = None
+    ) -> None:
         self.folder = folder
         self.limit = limit
+        self._key = key
         self._lock = threading.Lock()
         self._queues: dict[str, deque[tuple[int, dict[str, Any], int | None]]] = {}
         self._lines: dict[str, int] = {}  # the highest history line queued for each channel
@@ -55,13 +68,14 @@ class Outbox:
         sent, top = 0, -1
         with contextlib.suppress(FileNotFoundError):
             try:
-                cursor = jsonio.loads(jsonio.read_own(self._sent_file(channel), 4096))
+                cursor = self._opened(channel, jsonio.read_own(self._sent_file(channel), 4096))
                 sent, top = int(cursor["seq"]), _line(cursor)
             except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
                 if isinstance(exc, FileNotFoundError):
                     raise
                 log.warning("the outbox's cursor %s is damaged (%s): sending its queue again",
                             self._sent_file(channel), exc)  # fmt: skip
+                clear_odd(self._sent_file(channel))
         queue = deque()
         stale, last = 0, sent
         try:
@@ -70,18 +84,24 @@ class Outbox:
             data = b""
         except OSError as exc:
             log.warning("cannot read the outbox %s: %s", self._queue_file(channel), exc)
+            clear_odd(self._queue_file(channel))  # a link or a FIFO planted there
             data = b""
         lines = data.splitlines()
-        damaged = 0
+        damaged = forged = 0
         for number, line in enumerate(lines, 1):
             try:
                 obj = jsonio.loads(line)
                 seq, msg, line_ = int(obj["seq"]), obj["msg"], _line(obj)
                 mark = line_ if line_ >= 0 else None
+                if not isinstance(msg, dict):
+                    raise TypeError("not a message")
             except (ValueError, KeyError, TypeError, RecursionError, AttributeError):
                 # The last line cut short by a crash was never acknowledged to anyone; any other
                 # damaged line is a message lost, and said so.
                 damaged += number < len(lines)
+                continue
+            if not self._holds(channel, obj):
+                forged += 1
                 continue
             last = max(last, seq)
             top = max(top, line_)
@@ -92,6 +112,9 @@ class Outbox:
         if damaged:
             log.warning("the outbox %s had %d damaged line(s): those alerts are lost (the history "
                         "still has every change)", self._queue_file(channel), damaged)  # fmt: skip
+        if forged:
+            log.warning("the outbox %s had %d line(s) that fim-tray did not write: not sent",
+                        self._queue_file(channel), forged)  # fmt: skip
         self._queues[channel] = queue
         self._lines[channel] = top
         self._next[channel] = last + 1
@@ -122,7 +145,7 @@ class Outbox:
                 return dropped
             seq = self._next[channel]
             numbered = [(seq + i, msg, marks[i]) for i, msg in enumerate(kept)]
-            data = b"".join(_envelope(*item) for item in numbered)
+            data = b"".join(self._envelope(channel, *item) for item in numbered)
             self._append(self._queue_file(channel), data)
             self._next[channel] = seq + len(kept)
             self._lines[channel] = max([top, *(n for n in marks if n is not None)])
@@ -170,7 +193,7 @@ class Outbox:
                 last = queue.popleft()[0]
             # The highest line queued goes with the cursor: it is either delivered or still in
             # the queue file, which goes away once empty.
-            cursor = {"seq": last, "line": self._lines[channel]}
+            cursor = self._sealed(channel, {"seq": last, "line": self._lines[channel]})
             jsonio.atomic_write(self._sent_file(channel), jsonio.dumps(cursor) + b"\n")
             self._stale[channel] += count
             if not queue:
@@ -178,9 +201,57 @@ class Outbox:
                     os.unlink(self._queue_file(channel))
                 self._stale[channel] = 0
             elif self._stale[channel] >= COMPACT:
-                data = b"".join(_envelope(*item) for item in queue)
+                data = b"".join(self._envelope(channel, *item) for item in queue)
                 jsonio.atomic_write(self._queue_file(channel), data)
                 self._stale[channel] = 0
+
+    def _sealed(self, channel: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """``obj`` with its MAC, when there is a key."""
+        return {**obj, "mac": mac(self._key(), channel, obj)} if self._key is not None else obj
+
+    def _holds(self, channel: str, obj: dict[str, Any]) -> bool:
+        """Whether ``obj`` was written by fim-tray for ``channel`` (always, without a key)."""
+        if self._key is None:
+            return True
+        claimed = obj.get("mac")
+        return isinstance(claimed, str) and hmac.compare_digest(
+            claimed.encode(), mac(self._key(), channel, obj).encode()
+        )
+
+    def _opened(self, channel: str, data: bytes) -> dict[str, Any]:
+        """A cursor's JSON; ``ValueError`` when it is not one fim-tray wrote."""
+        obj = jsonio.loads(data)
+        if not isinstance(obj, dict) or not self._holds(channel, obj):
+            raise ValueError("fim-tray did not write it")
+        return obj
+
+    def _envelope(self, channel: str, seq: int, msg: dict[str, Any], line: int | None) -> bytes:
+        obj: dict[str, Any] = {"seq": seq, "msg": msg}
+        if line is not None:
+            obj["line"] = line
+        return jsonio.dumps(self._sealed(channel, obj)) + b"\n"
+
+    def clamp(self, channel: str, newest: int) -> None:
+        """Forget the history lines above ``newest`` that ``channel`` queued: the history was
+        started afresh (or an older copy put back), and its numbers begin again."""
+        with self._lock:
+            queue = self._load(channel)
+            if self._lines[channel] <= newest:
+                return
+            kept = deque((seq, msg, line if line is None or line <= newest else None)
+                         for seq, msg, line in queue)  # fmt: skip
+            data = b"".join(self._envelope(channel, *item) for item in kept)
+            if kept:
+                jsonio.atomic_write(self._queue_file(channel), data)
+            sent = kept[0][0] - 1 if kept else self._next[channel] - 1  # delivered up to
+            cursor = self._sealed(channel, {"seq": sent, "line": -1})
+            jsonio.atomic_write(self._sent_file(channel), jsonio.dumps(cursor) + b"\n")
+            if not kept:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self._queue_file(channel))
+            self._queues[channel] = kept
+            self._stale[channel] = 0
+            self._lines[channel] = max((n for _, _, n in kept if n is not None), default=-1)
 
     def reload(self) -> None:
         """Read every queue from disk again at its next use: another process may have sent
@@ -200,11 +271,11 @@ class Outbox:
                     os.unlink(path)
 
 
-def _envelope(seq: int, msg: dict[str, Any], line: int | None) -> bytes:
-    obj: dict[str, Any] = {"seq": seq, "msg": msg}
-    if line is not None:
-        obj["line"] = line
-    return jsonio.dumps(obj) + b"\n"
+def mac(key: bytes, what: str, obj: dict[str, Any]) -> str:
+    """The MAC of ``obj`` (without its own ``mac``) as a file of ``what`` holds it."""
+    body = jsonio.dumps({k: v for k, v in obj.items() if k != "mac"})
+    digest = hmac.new(key, _DOMAIN + what.encode() + b"\n" + body, hashlib.sha256)
+    return digest.hexdigest()[:MAC_HEX]
 
 
 def _line(obj: dict[str, Any], default: int = -1) -> int:
@@ -213,3 +284,24 @@ def _line(obj: dict[str, Any], default: int = -1) -> int:
     if isinstance(line, int) and not isinstance(line, bool) and line >= 0:
         return line
     return default
+
+
+def clear_odd(path: Path, *, folder: bool = False) -> None:
+    """Take away what is in the place of one of the outbox's own files (or of the outbox
+    ``folder`` itself) and is not one (a link, a FIFO, a folder or a file planted there), so it
+    can be written again; said."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode) if folder else stat.S_ISREG(st.st_mode):
+        return
+    what = "a folder" if stat.S_ISDIR(st.st_mode) else "a link or another file"
+    log.warning("%s was not what fim-tray made there (%s): removed", path, what)
+    if stat.S_ISDIR(st.st_mode):
+        import shutil  # only here: off the path of a check
+
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)

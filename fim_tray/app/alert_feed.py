@@ -1,5 +1,5 @@
-"""Which of the history's changes have gone to the alert outbox: the history lines after a
-cursor, and the cursor itself (the number of the last line queued for every channel). The
+"""Which of the history's changes have gone to the alert outbox: the history lines after the
+cursor (see alerts/cursor.py). The
 history holds every change announced, whoever found it (the tray, ``monitor``, or a one-shot
 ``check`` while neither ran), so alerts follow it and none is missed.
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from pathlib import Path
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from fim_tray import jsonio, logs
@@ -68,7 +68,16 @@ def _holds(line: bytes, number: int, key: bytes) -> tuple[dict[str, Any], str] |
     return (obj, mac) if isinstance(obj, dict) and obj.get("n") == number else None
 
 
-def after(history: History, cursor: int, most: int = MOST) -> tuple[list[Found], int]:
+class Followed(NamedTuple):
+    """What :func:`after` found: the changes, and the newest line that holds (its number, the
+    cursor's when none is newer, and its time)."""
+
+    found: list[Found]
+    top: int
+    time: datetime | None
+
+
+def after(history: History, cursor: int, most: int = MOST) -> Followed:
     """The changes found (lines that hold, numbered above ``cursor``), oldest first, at most
     ``most`` (the newest: the others are said lost); and the highest number of any line that
     holds, a folder's or an accept's too (``cursor`` when none is higher).
@@ -77,7 +86,7 @@ def after(history: History, cursor: int, most: int = MOST) -> tuple[list[Found],
     at the end, or a forged one, cannot end the search early."""
     key = history.key_if_chained()
     if key is None:  # no chain, no numbers: nothing to follow
-        return [], cursor
+        return Followed([], cursor, None)
     picked: dict[int, tuple[dict[str, Any], str]] = {}
     forged = 0
     for lines in _files_newest_first(history):
@@ -107,7 +116,12 @@ def after(history: History, cursor: int, most: int = MOST) -> tuple[list[Found],
         log.warning("%d changes in the history were never sent as alerts (more than %d at once)",
                     len(found) - most, most)  # fmt: skip
         found = found[-most:]
-    return found, max(picked, default=cursor)
+    top = max(picked, default=cursor)
+    when = None
+    if top in picked:
+        with contextlib.suppress(TypeError, ValueError):
+            when = datetime.fromisoformat(picked[top][0]["time"])
+    return Followed(found, top, when)
 
 
 def newest(history: History) -> int:
@@ -120,24 +134,3 @@ def newest(history: History) -> int:
         if held:
             return max(held)
     return -1
-
-
-class Cursor:
-    """``{"line": n}``: every history line up to n is in every channel's queue (or was)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def load(self) -> int | None:
-        """The line, or None when there is no cursor yet (or a damaged one: said)."""
-        try:
-            line = jsonio.loads(jsonio.read_own(self.path, limit=4096)).get("line")
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, AttributeError, RecursionError) as exc:
-            log.warning("the alerts' history cursor %s is damaged (%s)", self.path, exc)
-            return None
-        return line if isinstance(line, int) and not isinstance(line, bool) else None
-
-    def save(self, line: int) -> None:
-        jsonio.atomic_write(self.path, jsonio.dumps({"line": line}) + b"\n")

@@ -11,14 +11,17 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from fim_tray import __version__, logs
+from fim_tray import __version__, jsonio, logs
 from fim_tray.alerts import channels as store_channels
+from fim_tray.alerts import outbox as outbox_files
 from fim_tray.alerts.channels import DeliveryError, deliver
+from fim_tray.alerts.cursor import NAME as CURSOR
+from fim_tray.alerts.cursor import Cursor
 from fim_tray.alerts.digest import PER_HOUR, HourlyLimit, fold, notice
 from fim_tray.alerts.ecs import Origin, ecs_event
 from fim_tray.alerts.outbox import Outbox
@@ -40,7 +43,6 @@ BATCH = 200  # messages handed to a machine channel at once
 RETRY_FIRST, RETRY_MAX = 2.0, 15.0  # seconds before trying a failing channel again
 STATUS = "status.json"  # in the outbox folder: each channel's last success and failure
 SENDER_LOCK = "sender.lock"  # in the outbox folder: held by the one process that sends
-CURSOR = "history.cursor"  # in the outbox folder: the last history line queued (alert_feed.py)
 FEED_EVERY = 3.0  # seconds between looks at the history for changes another process recorded
 LOCK_WAIT = 5.0  # seconds a check's sender waits for another sender to end
 Deliver = Callable[..., None]
@@ -91,7 +93,8 @@ class Alerting:
         self.sender = sender
         self.clock = clock
         self.on_change = on_change or (lambda: None)
-        self.outbox = Outbox(paths.outbox_dir)
+        key = history.key_source if history is not None else None
+        self.outbox = Outbox(paths.outbox_dir, key=key)
         self.history = history  # to name each event's history line (see live_items)
         self.stop = threading.Event()
         self._started = False  # senders run only once started
@@ -102,12 +105,13 @@ class Alerting:
         self._states: dict[str, ChannelState] = {}
         self._limits: dict[str, HourlyLimit] = {}
         self.status = StatusFile(paths.outbox_dir / STATUS)
-        self.cursor = alert_feed.Cursor(paths.outbox_dir / CURSOR)
+        self.cursor = Cursor(paths.outbox_dir / CURSOR, key)
         self._sender = InstanceLock(paths.outbox_dir / SENDER_LOCK)
         self._own = False  # whether this process holds the sender lock
         self._fed: object = None  # the history's stamp when it was last followed
         self._feed_lock = threading.Lock()
         self._follower: threading.Thread | None = None
+        self._said = ""  # the last trouble said (not again at every look)
 
     # -- the channels ------------------------------------------------------------------------
 
@@ -140,7 +144,7 @@ class Alerting:
             # (unless a sender at work places the cursor: it follows the history already).
             held = self._own
             if self.take():
-                self.cursor.save(alert_feed.newest(self.history))
+                self.cursor.save(alert_feed.newest(self.history), local_now())
                 if not held and not self._started:
                     self._release()
         store_channels.save(self.paths.alerts_file, [*known, channel])
@@ -190,14 +194,24 @@ class Alerting:
             if not self._own and not self.stop.is_set():
                 try:
                     self._own = self._sender.acquire()
-                except FimError as exc:  # a data folder that cannot be written: said once
-                    log.debug("no sender lock: %s", exc.message)
+                except FimError as exc:
+                    outbox_files.clear_odd(self.paths.outbox_dir, folder=True)  # planted things
+                    outbox_files.clear_odd(self._sender.path)
+                    try:
+                        self._own = self._sender.acquire()
+                    except FimError:  # a data folder that cannot be written
+                        self._say_once(f"alerts cannot be sent now: {exc.message}")
                 if self._own:  # the queues as the last sender left them, not as seen before
                     self.outbox.reload()
                     self.status.reload()
                     self._states.clear()
                     self._limits.clear()
             return self._own
+
+    def _say_once(self, message: str) -> None:
+        if message != self._said:
+            log.warning("%s", message)
+            self._said = message
 
     def on_report(self, report: FolderReport) -> None:
         """Queue the report's new changes, and any change the history holds that no channel
@@ -215,9 +229,12 @@ class Alerting:
         try:
             with self._feed_lock:
                 return self._feed(report)
-        except Exception:  # a full disk, a bug: logged; the desktop still hears of it
+        except (OSError, FimError) as exc:  # a full disk: said once; the desktop still hears
+            reason = exc.message if isinstance(exc, FimError) else jsonio.write_failure(exc)
+            self._say_once(f"could not queue alerts (they follow once it can be): {reason}")
+        except Exception:  # a bug: logged in full
             log.warning("could not queue alerts", exc_info=True)
-            return 0
+        return 0
 
     def _feed(self, report: FolderReport | None) -> int:
         if self.history is None:  # nothing to follow: the report's changes only
@@ -232,12 +249,13 @@ class Alerting:
             return 0  # another process sends: it follows the history too
         live = live_items(report, self.origin, self.history) if report is not None else []
         numbered = {chain.line: (ecs, ev) for ecs, ev, chain in live if chain is not None}
-        saved = cursor = self.cursor.load()
-        if cursor is None:  # the first look: from this report's changes, else from now
-            cursor = min(numbered) - 1 if numbered else alert_feed.newest(self.history)
-        found, top = alert_feed.after(self.history, cursor)
+        saved = self.cursor.load()
+        cursor, floor = self._start(saved, numbered)
+        followed = alert_feed.after(self.history, cursor)
         items: list[Item] = []
-        for change in found:
+        for change in followed.found:
+            if floor is not None and change.event.time <= floor:
+                continue  # a history put back: its lines up to the last one sent were sent
             ecs, ev = numbered.get(change.line) or (
                 ecs_event(change.event, self.origin, chain=change.chain),
                 change.event,
@@ -247,13 +265,43 @@ class Alerting:
             # Found, but the history could not be written (a full disk): sent all the same.
             # Otherwise a change not found among the newest lines was recorded long ago.
             items += [(None, ecs, ev) for ecs, ev, chain in live if chain is None]
-        queued = self._queue(items, top if top != saved else None)
+        moved = saved is None or followed.top != saved[0]
+        queued = self._queue(items, (followed.top, followed.time) if moved else None)
         self._fed = stamp
         return queued
 
-    def _queue(self, items: list[Item], cursor: int | None) -> int:
-        """Put ``items`` in every channel's queue, then move the cursor to ``cursor``; how
-        many items there were for a channel."""
+    def _start(
+        self, saved: tuple[int, datetime | None] | None, numbered: Mapping[int, object]
+    ) -> tuple[int, datetime | None]:
+        """Where to follow the history from (the cursor, or the best guess without one), and
+        the time up to which its lines were sent when its numbers began again."""
+        assert self.history is not None
+        targets = self.channels()
+        following = self.history.next_number()  # what the signed head says comes next
+        if following is not None and saved is not None and saved[0] >= following:
+            # The head is written just after the lines: a line newer than it is no restart.
+            following = max(following, alert_feed.newest(self.history) + 1)
+        if following is not None:
+            for channel in targets:  # numbers from before the history began again
+                self.outbox.clamp(channel.id, following - 1)
+        if saved is not None and (following is None or saved[0] < following):
+            return saved[0], None
+        if saved is not None:
+            log.warning("the history begins again (it was started afresh, or an older copy put "
+                        "back): alerts follow its lines written after the last one sent")
+            return -1, saved[1]
+        # No cursor (the first look, or a damaged one): after what every channel has queued,
+        # else from this report's changes, else from now.
+        marks = [mark for channel in targets if (mark := self.outbox.line(channel.id)) >= 0]
+        if marks:
+            return max(marks), None
+        if numbered:
+            return min(numbered) - 1, None
+        return alert_feed.newest(self.history), None
+
+    def _queue(self, items: list[Item], cursor: tuple[int, datetime | None] | None) -> int:
+        """Put ``items`` in every channel's queue, then move the cursor to ``cursor`` (a line
+        and its time); how many items there were for a channel."""
         targets = self.channels()
         if items and targets:
             machine = [{"event": ecs, "time": ev.time.isoformat()} for _, ecs, ev in items]
@@ -272,7 +320,7 @@ class Alerting:
                 if lost:  # the outbox is full: said in the menu and by `alert list`
                     self._update(channel, dropped=self.outbox.dropped.get(channel.id, lost))
         if cursor is not None:
-            self.cursor.save(cursor)
+            self.cursor.save(*cursor)
         return len(items) if targets else 0
 
     def wake(self) -> None:

@@ -136,7 +136,12 @@ def after_check(service: Service, reports: Sequence[FolderReport]) -> None:
         return
     outbox = paths.outbox_dir
     if not any(r.new for r in reports) and not any(outbox.glob("*.jsonl")):
-        return
+        # Nothing new here: a sender is still needed when an earlier one ended before it
+        # queued what the history holds (killed, or its machine stopped).
+        from fim_tray.alerts import cursor
+
+        if not cursor.behind(outbox / cursor.NAME, service.store.history.next_number()):
+            return
     from fim_tray.platform.launch import start_detached
 
     if not start_detached(["_deliver"]):

@@ -328,6 +328,23 @@ class History:
         return False, None
 
 
+    def next_number(self) -> int | None:
+        """The number the next chained line gets, as the signed head says (None: no head, or
+        one that cannot be used)."""
+        key = self.key_if_chained()
+        if key is None:
+            return None
+        try:
+            head = self._read_head(key)
+        except StorageError:
+            return None
+        return head.total if head is not None else None
+
+    @property
+    def key_source(self) -> Callable[[], bytes] | None:
+        """What gives the install key (made on first use), for files that sign as this does."""
+        return self._key
+
     def key_if_chained(self) -> bytes | None:
         """The key, when there is a chain to check (its head exists); None otherwise, so that
         reading a history never makes a key."""

@@ -1,0 +1,64 @@
+"""The alerts' history cursor: up to which history line (and its time) every channel's queue
+has what the history holds, signed with the install key when there is one; and whether the
+history has gone past it."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fim_tray import jsonio, logs
+from fim_tray.alerts import outbox
+
+log = logs.getLogger(__name__)
+
+NAME = "history.cursor"  # in the outbox folder
+
+
+def behind(cursor_file: Path, following: int | None) -> bool:
+    """Whether the history (whose next line is ``following``) holds lines past the cursor:
+    read, not checked (a quick look, for whether to start a sender at all)."""
+    saved = Cursor(cursor_file).load()
+    return saved is None or (following is not None and saved[0] != following - 1)
+
+
+class Cursor:
+    """``{"line": n, "time": ...}``: every history line up to n (written at that time) is in
+    every channel's queue, or was; signed with the install key when there is one."""
+
+    def __init__(self, path: Path, key: Callable[[], bytes] | None = None) -> None:
+        self.path = path
+        self._key = key
+
+    def load(self) -> tuple[int, datetime | None] | None:
+        """The line and its time, or None when there is no cursor (or one fim-tray did not
+        write, or a damaged one: said)."""
+        try:
+            obj = jsonio.loads(jsonio.read_own(self.path, limit=4096))
+            if not isinstance(obj, dict):
+                raise ValueError("not a cursor")
+            if self._key is not None:
+                claimed = obj.get("mac")
+                if not (isinstance(claimed, str) and hmac.compare_digest(
+                    claimed.encode(), outbox.mac(self._key(), "cursor", obj).encode()
+                )):  # fmt: skip
+                    raise ValueError("fim-tray did not write it")
+            line, when = obj.get("line"), obj.get("time")
+            if not isinstance(line, int) or isinstance(line, bool):
+                raise ValueError("no line number")
+            return line, datetime.fromisoformat(when) if isinstance(when, str) else None
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, TypeError, RecursionError) as exc:
+            log.warning("the alerts' history cursor %s cannot be used (%s)", self.path, exc)
+            return None
+
+    def save(self, line: int, when: datetime | None) -> None:
+        obj: dict[str, Any] = {"line": line, "time": when.isoformat() if when else None}
+        if self._key is not None:
+            obj["mac"] = outbox.mac(self._key(), "cursor", obj)
+        outbox.clear_odd(self.path)
+        jsonio.atomic_write(self.path, jsonio.dumps(obj) + b"\n")
