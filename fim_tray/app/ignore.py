@@ -1,6 +1,6 @@
 """Ignore patterns: adding, listing and removing one watched folder's exclude globs, with what
 an added one covers dropped from the folder's pending changes and its baseline (said in the
-history), and put back by an undo.
+history), and its baseline records put back when it is removed (an undo, or later).
 
 A pattern follows the exclude rules of ``scan/excludes.py``: ``*.log`` is every such file at any
 depth, ``logs/app.log`` one path, ``cache/`` a folder and all below it.
@@ -18,6 +18,7 @@ from fim_tray.errors import ConfigError
 from fim_tray.models import Entry, Folder
 from fim_tray.records import records_of
 from fim_tray.scan.excludes import Excluder
+from fim_tray.store.baseline import SET_ASIDE, Baseline
 from fim_tray.store.config import Config
 from fim_tray.store.history import folder_line
 from fim_tray.store.pending import pending_map
@@ -29,9 +30,9 @@ MAX_PATTERN = 1024
 @dataclass(frozen=True)
 class IgnoreResult:
     """What adding (or removing) one pattern did. ``dropped``: the pending changes' paths it
-    covered, no longer pending; ``forgotten``: the baseline records it took out (what an undo
-    puts back); ``changed`` is False when the pattern was already there (or, for a removal,
-    was not)."""
+    covered, no longer pending; ``forgotten``: the baseline records it took out (for a
+    removal: those it put back); ``changed`` is False when the pattern was already there (or,
+    for a removal, was not)."""
 
     folder: str
     pattern: str
@@ -74,7 +75,8 @@ def covers(excluder: Excluder, rel: str, is_dir: bool, mode: int) -> bool:
 
 def ignore(store: Store, path: str, pattern: str) -> IgnoreResult:
     """Add ``pattern`` to the folder's ignore patterns; its pending changes and baseline
-    records it covers go, and a history line says which (change "ignored")."""
+    records it covers go, and a history line says which (change "ignored"). The records are
+    kept aside, signed, for :func:`unignore` to put back."""
     pattern = check_pattern(pattern)
     with store.locked():
         config = store.config()
@@ -106,19 +108,25 @@ def ignore(store: Store, path: str, pattern: str) -> IgnoreResult:
             entries = records_of(trusted.entries)  # loaded for this: changed in place
             for rel in forgotten:
                 del entries[rel]
-            obj["baseline"] = store.save_baseline(folder, trusted._replace(entries=entries))
+            aside = set_aside(trusted)
+            aside[pattern] = store.set_aside(folder, pattern, forgotten)  # before what names it
+            extra = {**trusted.extra, SET_ASIDE: aside}
+            obj["baseline"] = store.save_baseline(
+                folder, trusted._replace(entries=entries, extra=extra)
+            )
         if gone or forgotten:
             _keep(obj, set(pending) - set(gone))
             pending_file.write(obj)
     return IgnoreResult(folder.path, pattern, True, tuple(sorted(set(gone.values()))), forgotten)
 
 
-def unignore(
-    store: Store, path: str, pattern: str, put_back: Mapping[str, Entry] | None = None
-) -> IgnoreResult:
-    """Remove ``pattern``; with ``put_back`` (an ignore's ``forgotten``: an undo), those
-    records go back into the baseline, so what was pending before is pending again. Without
-    it, the files it hid are reported as added at the next check."""
+def unignore(store: Store, path: str, pattern: str) -> IgnoreResult:
+    """Remove ``pattern``. The baseline records it took out go back (an undo, and a removal
+    later on, alike): a file it hid that has not changed since is no change, one changed
+    meanwhile is reported against its old record, and what was pending before it is pending
+    again. A record another of the folder's patterns still covers stays set aside, for that
+    one. A file it hid that has no record (new while it was ignored, or ignored by an earlier
+    version, which kept none) is reported as added at the next check."""
     with store.locked():
         config = store.config()
         folder = store.folder(path)
@@ -129,17 +137,51 @@ def unignore(
         )
         updated = folder._replace(excludes=tuple(p for p in folder.excludes if p != pattern))
         store.save_config(_with(config, updated))
-        if put_back:
-            trusted = store.load_baseline(folder)
-            entries = records_of(trusted.entries)  # loaded for this: changed in place
-            for rel, entry in put_back.items():
-                entries.setdefault(rel, entry)  # what was recorded since stays
-            signed = store.save_baseline(folder, trusted._replace(entries=entries))
-            pending_file = store.pending(folder)
-            obj = pending_file.read()
-            obj["baseline"] = signed
-            pending_file.write(obj)
-    return IgnoreResult(folder.path, pattern, True, (), dict(put_back or {}))
+        put_back = _take_back(store, updated, pattern)
+    return IgnoreResult(folder.path, pattern, True, (), put_back)
+
+
+def _take_back(store: Store, folder: Folder, pattern: str) -> Mapping[str, Entry]:
+    """Put the records ``pattern`` set aside back into the baseline of ``folder`` (whose
+    patterns no longer hold it); the records put back. The data lock held."""
+    aside = set_aside(store.load_baseline(folder, only=()))  # its head: no entry read
+    signature = aside.pop(pattern, None)
+    if signature is None:
+        return {}
+    records: Mapping[str, Entry] = store.taken_back(folder, pattern, signature) or {}
+    trusted = store.load_baseline(folder)
+    entries = records_of(trusted.entries)  # loaded for this: changed in place
+    others = [(other, Excluder([other])) for other in folder.excludes]
+    put_back: dict[str, Entry] = {}
+    still: dict[str, dict[str, Entry]] = {}
+    for rel, entry in records.items():
+        is_dir = entry.type == "dir"
+        held = next((o for o, ex in others if covers(ex, rel, is_dir, entry.mode)), None)
+        if held is not None:
+            still.setdefault(held, {})[rel] = entry
+        elif rel not in entries:  # what was recorded since stays
+            entries[rel] = put_back[rel] = entry
+    for other, more in still.items():
+        kept = store.taken_back(folder, other, aside[other]) if other in aside else None
+        aside[other] = store.set_aside(folder, other, {**(kept or {}), **more})
+    extra = {k: v for k, v in trusted.extra.items() if k != SET_ASIDE}
+    if aside:
+        extra[SET_ASIDE] = aside
+    signed = store.save_baseline(folder, trusted._replace(entries=entries, extra=extra))
+    pending_file = store.pending(folder)
+    obj = pending_file.read()
+    obj["baseline"] = signed
+    pending_file.write(obj)
+    store.drop_set_aside(folder, pattern)  # once the baseline no longer names it
+    return put_back
+
+
+def set_aside(trusted: Baseline) -> dict[str, str]:
+    """{pattern: the signature of the file of records it set aside} that a baseline names."""
+    named = trusted.extra.get(SET_ASIDE)
+    if not isinstance(named, dict):
+        return {}
+    return {p: s for p, s in named.items() if isinstance(p, str) and isinstance(s, str)}
 
 
 def _covered_now(excluder: Excluder, folder: Folder, rel: str, known: Mapping[str, Entry]) -> bool:

@@ -42,8 +42,13 @@ def cmd_ignore(service: Service, args: argparse.Namespace) -> int:
         if not result.changed:
             say(f"{escape(args.remove)} is not ignored in {where}")
             return EXIT_ERROR
-        say(f"no longer ignoring {escape(result.pattern)} in {where}: the files it hid are "
-            "checked again (new to the baseline: reported as added at the next check)")  # fmt: skip
+        back = len(result.forgotten)
+        said = (f"{plural(back, 'baseline record')} it set aside put back: a file it hid is "
+                "checked against its record (changed since: reported as modified), one new "
+                "since is reported as added at the next check") if back else (
+                "the files it hid are checked again (new to the baseline: reported as added at "
+                "the next check)")  # fmt: skip
+        say(f"no longer ignoring {escape(result.pattern)} in {where}: {said}")
         return EXIT_OK
     result = service.ignore(args.path, args.pattern)
     where = escape(result.folder)

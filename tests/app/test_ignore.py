@@ -52,11 +52,58 @@ def test_undo_puts_the_baseline_back_so_the_changes_are_pending_again(
     (noisy / "app.log").write_text("2\n")
     service.check()
     result = service.ignore(str(noisy), "*.log")
-    undone = service.unignore(str(noisy), "*.log", result.forgotten)
+    undone = service.unignore(str(noisy), "*.log")
     assert undone.changed and service.ignore_patterns(str(noisy)) == ()
+    assert undone.forgotten == result.forgotten
     changes = service.check()[0].changes
     assert [(c.kind, c.path) for c in changes] == [("modified", "app.log")]
     assert service.history()[-2].change == "unignored"
+
+
+def test_a_record_another_pattern_still_covers_stays_set_aside_for_it(
+    service: Service, noisy: Path
+) -> None:
+    service.ignore(str(noisy), "*.log")  # takes app.log and logs/deep.log
+    service.ignore(str(noisy), "logs/")  # nothing left to take
+    (noisy / "logs" / "deep.log").write_text("changed\n")
+    back = service.unignore(str(noisy), "*.log")
+    assert set(back.forgotten) == {"app.log"}
+    assert not service.check()[0].changes  # logs/deep.log: still ignored, not "removed"
+    back = service.unignore(str(noisy), "logs/")
+    assert set(back.forgotten) == {"logs", "logs/deep.log"}
+    changes = service.check()[0].changes
+    assert [(c.kind, c.path) for c in changes] == [("modified", "logs/deep.log")]
+
+
+def test_records_set_aside_in_a_file_not_the_one_the_baseline_names_are_not_taken_back(
+    service: Service, noisy: Path
+) -> None:
+    store = service.store
+    folder = store.folder(str(noisy))
+    aside = store.paths.set_aside_file(folder.id, "*.log")
+    service.ignore(str(noisy), "*.log")
+    older = aside.read_bytes()
+    service.unignore(str(noisy), "*.log")
+    assert not aside.exists()
+    (noisy / "app.log").write_text("2\n")
+    service.ignore(str(noisy), "*.log")
+    aside.write_bytes(older)  # signed too, but not the one this baseline names
+    assert service.unignore(str(noisy), "*.log").forgotten == {}
+    changes = service.check()[0].changes
+    assert sorted((c.kind, c.path) for c in changes) == [
+        ("added", "app.log"),
+        ("added", "logs/deep.log"),
+    ]
+
+
+def test_removing_the_folder_removes_what_its_patterns_set_aside(
+    service: Service, noisy: Path
+) -> None:
+    folder = service.store.folder(str(noisy))
+    service.ignore(str(noisy), "*.log")
+    assert service.store.paths.set_aside_file(folder.id, "*.log").exists()
+    service.unwatch(str(noisy))
+    assert list(service.store.paths.baselines_dir.iterdir()) == []
 
 
 def test_a_folder_pattern_covers_all_below_it(service: Service, noisy: Path) -> None:
@@ -100,3 +147,4 @@ def test_csv_export_never_makes_a_formula() -> None:
 
     out = to_csv([{"time": "t", "folder": "/w", "path": "=cmd|' -C calc'!A0", "change": "added"}])
     assert "'=cmd|" in out and ",=cmd" not in out
+

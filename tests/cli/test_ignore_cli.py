@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from tests.helpers import cli, make_tree
@@ -27,3 +28,30 @@ def test_ignore_list_remove(tmp_path: Path) -> None:
     assert cli("ignore", root, home=home).returncode == 2
     assert cli("ignore", root, "", home=home).returncode == 2
     assert cli("ignore", tmp_path / "nowhere", "*.x", home=home).returncode == 2
+
+
+def test_remove_puts_back_the_records_the_pattern_set_aside(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    root = make_tree(
+        tmp_path / "w", {"a.txt": "a\n", "same.log": "same\n", "logs/changed.log": "old\n"}
+    )
+    assert cli("add", root, home=home).returncode == 0
+    before = {o["path"]: o for o in cli("check", "--json", "--full", root, home=home).json_lines()}
+    assert before == {}
+    assert cli("ignore", root, "*.log", home=home).returncode == 0
+    (root / "logs" / "changed.log").write_text("new while ignored\n")
+    (root / "fresh.log").write_text("made while ignored\n")
+    assert cli("check", root, home=home).returncode == 0  # all of it hidden
+    removed = cli("ignore", root, "--remove", "*.log", home=home)
+    assert removed.returncode == 0
+    run = cli("check", "--json", root, home=home)
+    assert run.returncode == 1
+    found = {o["path"]: o for o in run.json_lines()}
+    assert set(found) == {"logs/changed.log", "fresh.log"}  # same.log: no change
+    assert found["logs/changed.log"]["change"] == "modified"
+    old = hashlib.sha256(b"old\n").hexdigest()
+    assert found["logs/changed.log"]["before"]["digest"].endswith(old)
+    assert found["fresh.log"]["change"] == "added"
+    assert list((home / "data" / "baselines").glob("*.ignored.*")) == []  # nothing left aside
+    assert "2 baseline records it set aside put back" in removed.err
+
