@@ -13,6 +13,7 @@ import os
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from fim_tray.errors import ConfigError
 from fim_tray.models import Entry, Folder
@@ -32,18 +33,48 @@ class IgnoreResult:
     """What adding (or removing) one pattern did. ``dropped``: the pending changes' paths it
     covered, no longer pending; ``forgotten``: the baseline records it took out (for a
     removal: those it put back); ``changed`` is False when the pattern was already there (or,
-    for a removal, was not)."""
+    for a removal, was not); ``note``: how the pattern given was taken (see
+    :attr:`Checked.note`)."""
 
     folder: str
     pattern: str
     changed: bool
     dropped: tuple[str, ...] = ()
     forgotten: Mapping[str, Entry] = field(default_factory=dict)
+    note: str = ""
 
 
-def check_pattern(pattern: str) -> str:
-    """The pattern as it will be kept, or a :class:`ConfigError` saying what is wrong."""
-    text = pattern.strip()
+class Checked(NamedTuple):
+    """A pattern as it will be kept, and as it was given."""
+
+    pattern: str
+    given: str
+
+    @property
+    def note(self) -> str:
+        """What to tell the person when a path given whole was taken relative to the watched
+        folder (empty when the pattern is kept as given)."""
+        if self.pattern == self.given:
+            return ""
+        return f"taken as {self.pattern}, relative to the watched folder"
+
+
+def check_pattern(pattern: str, folder: str | None = None) -> Checked:
+    """The pattern as it will be kept, or a :class:`ConfigError` saying what is wrong. Given
+    the watched ``folder``, an absolute path inside it is taken relative to it (anchored there:
+    ``/home/u/Docs/logs/*.log`` is ``logs/*.log``, ``/home/u/Docs/app.log`` is ``/app.log``),
+    and one outside it is refused. A leading ``/`` otherwise anchors the pattern at the
+    watched folder (``/logs/*.log``)."""
+    given = pattern.strip()
+    text = given
+    if folder is not None and text.startswith("/"):
+        inside = _below(text, folder)
+        if inside is not None:
+            if not inside.strip("/"):
+                raise ConfigError(
+                    f"{text!r} is the watched folder itself: a pattern names what is in it."
+                )
+            text = inside if "/" in inside.rstrip("/") else "/" + inside
     if not text or text in ("/", "*/", "**/"):
         raise ConfigError("An ignore pattern cannot be empty or name the whole folder.")
     if len(text) > MAX_PATTERN or any(c in text for c in "\0\n\r"):
@@ -55,7 +86,35 @@ def check_pattern(pattern: str) -> str:
         raise ConfigError(f"{text!r} matches every name: it would quiet the whole folder.")
     if ".." in text.strip("/").split("/"):
         raise ConfigError(f"{text!r}: a pattern names paths inside the folder, never '..'.")
-    return text
+    return Checked(text, given)
+
+
+def _below(text: str, folder: str) -> str | None:
+    """What the pattern ``text`` (it starts with ``/``) names below ``folder`` when it is an
+    absolute path into it (possibly through a link); None when it is a pattern anchored at
+    the folder; a :class:`ConfigError` when it is an absolute path outside the folder: its
+    first name is not in the folder, and is at the top of the file system."""
+    for base in dict.fromkeys((folder, os.path.realpath(folder))):
+        if text.rstrip("/") == base.rstrip("/") or text.startswith(base.rstrip("/") + "/"):
+            return text[len(base.rstrip("/")) :].lstrip("/")
+    names = text.rstrip("/").split("/")[1:]
+    leading: list[str] = []  # the folders above the last name, up to the first glob
+    for name in names[:-1]:
+        if not name or any(c in name for c in "*?["):
+            break
+        leading.append(name)
+    if not leading or os.path.lexists(os.path.join(folder, leading[0])):
+        return None  # "/app.log", "/logs/*.log" with a logs/ in the folder: anchored there
+    above = "/" + "/".join(leading)
+    real, home = os.path.realpath(above), os.path.realpath(folder)
+    if real == home or real.startswith(home.rstrip("/") + "/"):  # through a link
+        return (real[len(home) :] + text[len(above) :]).lstrip("/")
+    if os.path.lexists("/" + leading[0]):
+        raise ConfigError(
+            f"{text} is outside the watched folder {folder}: an ignore pattern names files "
+            "in it (a path such as logs/*.log, or /logs/*.log for the top of the folder only)."
+        )
+    return None
 
 
 def patterns(store: Store, path: str) -> tuple[str, ...]:
@@ -76,13 +135,15 @@ def covers(excluder: Excluder, rel: str, is_dir: bool, mode: int) -> bool:
 def ignore(store: Store, path: str, pattern: str) -> IgnoreResult:
     """Add ``pattern`` to the folder's ignore patterns; its pending changes and baseline
     records it covers go, and a history line says which (change "ignored"). The records are
-    kept aside, signed, for :func:`unignore` to put back."""
-    pattern = check_pattern(pattern)
+    kept aside, signed, for :func:`unignore` to put back. The pattern is checked (and an
+    absolute path taken relative to the folder) by :func:`check_pattern`."""
+    checked = check_pattern(pattern, store.folder(path).path)
+    pattern = checked.pattern
     with store.locked():
         config = store.config()
         folder = store.folder(path)
         if pattern in folder.excludes:
-            return IgnoreResult(folder.path, pattern, False)
+            return IgnoreResult(folder.path, pattern, False, note=checked.note)
         excluder = Excluder([pattern])
         trusted = store.load_baseline(folder)
         forgotten = {
@@ -117,7 +178,8 @@ def ignore(store: Store, path: str, pattern: str) -> IgnoreResult:
         if gone or forgotten:
             _keep(obj, set(pending) - set(gone))
             pending_file.write(obj)
-    return IgnoreResult(folder.path, pattern, True, tuple(sorted(set(gone.values()))), forgotten)
+    dropped = tuple(sorted(set(gone.values())))
+    return IgnoreResult(folder.path, pattern, True, dropped, forgotten, checked.note)
 
 
 def unignore(store: Store, path: str, pattern: str) -> IgnoreResult:

@@ -52,6 +52,8 @@ def cmd_ignore(service: Service, args: argparse.Namespace) -> int:
         return EXIT_OK
     result = service.ignore(args.path, args.pattern)
     where = escape(result.folder)
+    if result.note:  # an absolute path, taken relative to the watched folder
+        say(f"{escape(args.pattern.strip())}: {escape(result.note)}")
     if not result.changed:
         say(f"{escape(result.pattern)} is already ignored in {where}")
         return EXIT_OK

@@ -139,7 +139,7 @@ def test_patterns_that_match_every_name_are_refused() -> None:
     for pattern in ("*", "**", "?*", "*?"):
         with pytest.raises(ConfigError):
             check_pattern(pattern)
-    assert check_pattern("*.log") == "*.log"
+    assert check_pattern("*.log").pattern == "*.log"
 
 
 def test_csv_export_never_makes_a_formula() -> None:
@@ -148,3 +148,35 @@ def test_csv_export_never_makes_a_formula() -> None:
     out = to_csv([{"time": "t", "folder": "/w", "path": "=cmd|' -C calc'!A0", "change": "added"}])
     assert "'=cmd|" in out and ",=cmd" not in out
 
+
+def test_an_absolute_path_inside_the_folder_is_taken_relative_to_it(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "Docs", {"logs/a.log": "a\n", "app.log": "b\n"})
+    home = str(root)
+    for given, kept in (
+        (f"{home}/logs/*.log", "logs/*.log"),
+        (f"  {home}/logs/deep/  ", "logs/deep/"),
+        (f"{home}/app.log", "/app.log"),  # one name: anchored, never "app.log" at any depth
+        (f"{home}/cache/", "/cache/"),
+        ("/logs/*.log", "/logs/*.log"),  # anchored at the folder, as before
+        ("/app.log", "/app.log"),
+        ("*.log", "*.log"),
+    ):
+        checked = check_pattern(given, home)
+        assert checked.pattern == kept, given
+        said = f"taken as {kept}, relative to the watched folder"
+        assert checked.note == (said if given.strip() != kept else "")
+    (tmp_path / "link").symlink_to(root)
+    assert check_pattern(f"{tmp_path}/link/logs/*.log", home).pattern == "logs/*.log"
+
+
+@pytest.mark.parametrize("given", ["{out}/*.log", "{out}/logs/", "{root}", "{root}/"])
+def test_an_absolute_path_outside_the_folder_or_the_folder_itself_is_refused(
+    tmp_path: Path, given: str
+) -> None:
+    root = make_tree(tmp_path / "Docs", {"a.txt": "a\n"})
+    text = given.format(out=tmp_path / "elsewhere", root=root)
+    with pytest.raises(ConfigError) as refused:
+        check_pattern(text, str(root))
+    assert "outside the watched folder" in refused.value.message or (
+        "the watched folder itself" in refused.value.message
+    )

@@ -55,3 +55,20 @@ def test_remove_puts_back_the_records_the_pattern_set_aside(tmp_path: Path) -> N
     assert list((home / "data" / "baselines").glob("*.ignored.*")) == []  # nothing left aside
     assert "2 baseline records it set aside put back" in removed.err
 
+
+def test_an_absolute_pattern_is_taken_relative_or_refused_plainly(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    root = make_tree(tmp_path / "w", {"a.txt": "a\n", "logs/app.log": "1\n"})
+    assert cli("add", root, home=home).returncode == 0
+    run = cli("ignore", root, f"{root}/logs/*.log", home=home)
+    assert run.returncode == 0, run.err
+    said = "taken as logs/*.log, relative to the watched folder"
+    assert run.err.splitlines()[0] == f"fim-tray: {root}/logs/*.log: {said}"
+    assert cli("ignore", root, "--list", home=home).out.splitlines() == ["logs/*.log"]
+    (root / "logs" / "app.log").write_text("noise\n")
+    assert cli("check", root, home=home).returncode == 0  # the pattern does hide it
+    outside = cli("ignore", root, f"{tmp_path}/other/*.log", home=home)
+    assert outside.returncode == 2 and outside.out == ""
+    assert f"is outside the watched folder {root}" in outside.err
+    assert len(outside.err.splitlines()) == 1
+    assert cli("ignore", root, "--list", home=home).out.splitlines() == ["logs/*.log"]
