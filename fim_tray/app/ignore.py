@@ -74,7 +74,7 @@ def check_pattern(pattern: str, folder: str | None = None) -> Checked:
                 raise ConfigError(
                     f"{text!r} is the watched folder itself: a pattern names what is in it."
                 )
-            text = inside if "/" in inside.rstrip("/") else "/" + inside
+            text = anchored(inside)
     if not text or text in ("/", "*/", "**/"):
         raise ConfigError("An ignore pattern cannot be empty or name the whole folder.")
     if len(text) > MAX_PATTERN or any(c in text for c in "\0\n\r"):
@@ -87,6 +87,15 @@ def check_pattern(pattern: str, folder: str | None = None) -> Checked:
     if ".." in text.strip("/").split("/"):
         raise ConfigError(f"{text!r}: a pattern names paths inside the folder, never '..'.")
     return Checked(text, given)
+
+
+def anchored(rel: str) -> str:
+    """The pattern for ``rel``, a path (or glob) relative to the watched folder: as it is when
+    it holds a ``/`` (it is matched against the relative path), else with a leading ``/`` (so
+    it names the top of the folder only, not a name at any depth). Never a leading ``/`` before
+    a ``/`` within: that reads as a path from the top of the file system (see
+    :func:`check_pattern`)."""
+    return rel if "/" in rel.rstrip("/") else "/" + rel
 
 
 def _below(text: str, folder: str) -> str | None:
