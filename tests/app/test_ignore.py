@@ -9,7 +9,7 @@ import pytest
 
 from fim_tray.app.ignore import check_pattern
 from fim_tray.app.service import Service
-from fim_tray.errors import ConfigError, NotWatchedError
+from fim_tray.errors import BaselineError, ConfigError, NotWatchedError
 from tests.helpers import make_tree
 
 
@@ -94,6 +94,16 @@ def test_records_set_aside_in_a_file_not_the_one_the_baseline_names_are_not_take
         ("added", "app.log"),
         ("added", "logs/deep.log"),
     ]
+
+
+def test_records_set_aside_never_pass_for_the_baseline(service: Service, noisy: Path) -> None:
+    store = service.store
+    folder = store.folder(str(noisy))
+    service.ignore(str(noisy), "*.log")
+    baseline = store.paths.baseline_file(folder.id)
+    baseline.write_bytes(store.paths.set_aside_file(folder.id, "*.log").read_bytes())
+    with pytest.raises(BaselineError):  # another key signs them
+        store.load_baseline(folder)
 
 
 def test_removing_the_folder_removes_what_its_patterns_set_aside(

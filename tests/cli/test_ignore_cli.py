@@ -42,6 +42,8 @@ def test_remove_puts_back_the_records_the_pattern_set_aside(tmp_path: Path) -> N
     (root / "logs" / "changed.log").write_text("new while ignored\n")
     (root / "fresh.log").write_text("made while ignored\n")
     assert cli("check", root, home=home).returncode == 0  # all of it hidden
+    status = cli("status", home=home)  # the records set aside are no baseline of their own
+    assert status.returncode == 0 and "belong to folders" not in status.err
     removed = cli("ignore", root, "--remove", "*.log", home=home)
     assert removed.returncode == 0
     run = cli("check", "--json", root, home=home)
