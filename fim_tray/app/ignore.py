@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from fim_tray.display import escape
 from fim_tray.errors import ConfigError
 from fim_tray.models import Entry, Folder
 from fim_tray.records import records_of
@@ -120,8 +121,8 @@ def _below(text: str, folder: str) -> str | None:
         return (real[len(home) :] + text[len(above) :]).lstrip("/")
     if os.path.lexists("/" + leading[0]):
         raise ConfigError(
-            f"{text} is outside the watched folder {folder}: an ignore pattern names files "
-            "in it (a path such as logs/*.log, or /logs/*.log for the top of the folder only)."
+            f"{escape(text)} is outside the watched folder {escape(folder)}: an ignore pattern "
+            "names files in it, by their path in it (logs/*.log) or their name (*.log)."
         )
     return None
 
