@@ -23,6 +23,7 @@ from fim_tray.scan.excludes import Excluder
 from fim_tray.store.baseline import SET_ASIDE, Baseline
 from fim_tray.store.config import Config
 from fim_tray.store.history import folder_line
+from fim_tray.store.names import names_fields
 from fim_tray.store.pending import pending_map
 from fim_tray.store.state import Store
 
@@ -68,6 +69,12 @@ def check_pattern(pattern: str, folder: str | None = None) -> Checked:
     watched folder (``/logs/*.log``)."""
     given = pattern.strip()
     text = given
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8, typed in a terminal
+        raise ConfigError(
+            "An ignore pattern must be text (UTF-8): write ? for a byte that is not (caf?.txt)."
+        ) from None
     if folder is not None and text.startswith("/"):
         inside = _below(text, folder)
         if inside is not None:
@@ -168,8 +175,12 @@ def ignore(store: Store, path: str, pattern: str) -> IgnoreResult:
         now = store.clock()
         store.history.append_records(
             [
-                folder_line(
-                    folder.path, "ignored", now, pattern=pattern, dropped=sorted(set(gone.values()))
+                folder_line(  # a name not UTF-8 among them: its bytes, under dropped_b64
+                    folder.path,
+                    "ignored",
+                    now,
+                    pattern=pattern,
+                    **names_fields(sorted(set(gone.values())), "dropped"),
                 )
             ]
         )

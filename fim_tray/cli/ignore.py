@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from fim_tray.cli.output import EXIT_ERROR, EXIT_OK, plural, say
 from fim_tray.display import escape
+from fim_tray.store.names import names_count
 
 if TYPE_CHECKING:  # annotations only: every command imports this module to build its parser
     from fim_tray.app.service import Service
@@ -68,8 +69,7 @@ def cmd_ignore(service: Service, args: argparse.Namespace) -> int:
 
 def history_note(extra: Mapping[str, object]) -> str:
     """What an "ignored" or "unignored" history line says: the pattern, what it dropped."""
-    dropped = extra.get("dropped")
-    count = len(dropped) if isinstance(dropped, list) else 0
+    count = names_count(extra, "dropped")
     said = f", {plural(count, 'pending change')} dropped" if count else ""
     return f"  ({escape(str(extra.get('pattern', '')))}{said})"
 

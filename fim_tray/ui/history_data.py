@@ -156,7 +156,7 @@ def _cell(value: object) -> str:
 
 
 JSON_KEYS = ("time", "folder", "path", "change", "suspicious", "fields", "before", "after",
-             "verified", "pattern", "dropped")  # fmt: skip
+             "verified", "pattern", "dropped", "dropped_b64")  # fmt: skip
 _NAMES = ("folder", "path")
 
 

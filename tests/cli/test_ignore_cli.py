@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import os
 from pathlib import Path
 
 from tests.helpers import cli, make_tree
@@ -74,3 +76,25 @@ def test_an_absolute_pattern_is_taken_relative_or_refused_plainly(tmp_path: Path
     assert f"is outside the watched folder {root}" in outside.err
     assert len(outside.err.splitlines()) == 1
     assert cli("ignore", root, "--list", home=home).out.splitlines() == ["logs/*.log"]
+
+
+def test_a_pending_name_not_utf8_is_dropped_and_said_and_a_pattern_not_utf8_refused(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    root = make_tree(tmp_path / "w", {"a.txt": "a\n"})
+    assert cli("add", root, home=home).returncode == 0
+    with open(os.path.join(os.fsencode(root), b"caf\xe9.log"), "wb") as odd:
+        odd.write(b"noise\n")
+    assert cli("check", root, home=home).returncode == 1
+    run = cli("ignore", root, "*.log", home=home)
+    assert run.returncode == 0 and "1 pending change dropped: caf\\xe9.log" in run.err
+    assert cli("check", root, home=home).returncode == 0
+    (line,) = [
+        e for e in cli("history", "--json", home=home).json_lines() if e["change"] == "ignored"
+    ]
+    assert line["dropped"] == [] and base64.b64decode(line["dropped_b64"][0]) == b"caf\xe9.log"
+    assert "(*.log, 1 pending change dropped)" in cli("history", home=home).out
+    refused = cli("ignore", root, b"caf\xe9*", home=home)
+    assert refused.returncode == 2 and "must be text (UTF-8)" in refused.err
+    assert cli("ignore", root, "--list", home=home).out.splitlines() == ["*.log"]
