@@ -8,6 +8,7 @@ depth, ``logs/app.log`` one path, ``cache/`` a folder and all below it.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 import stat
@@ -213,6 +214,9 @@ def unignore(store: Store, path: str, pattern: str) -> IgnoreResult:
     with store.locked():
         config = store.config()
         folder = store.folder(path)
+        if pattern not in folder.excludes:  # given as it was when added: a path taken relative
+            with contextlib.suppress(ConfigError):
+                pattern = check_pattern(pattern, folder.path).pattern
         if pattern not in folder.excludes:
             return IgnoreResult(folder.path, pattern, False)
         store.history.append_records(

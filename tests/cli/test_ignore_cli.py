@@ -76,6 +76,8 @@ def test_an_absolute_pattern_is_taken_relative_or_refused_plainly(tmp_path: Path
     assert f"is outside the watched folder {root}" in outside.err
     assert len(outside.err.splitlines()) == 1
     assert cli("ignore", root, "--list", home=home).out.splitlines() == ["logs/*.log"]
+    removed = cli("ignore", root, "--remove", f"{root}/logs/*.log", home=home)  # as it was added
+    assert removed.returncode == 0 and "no longer ignoring logs/*.log" in removed.err
 
 
 def test_a_pending_name_not_utf8_is_dropped_and_said_and_a_pattern_not_utf8_refused(
