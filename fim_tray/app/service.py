@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from fim_tray.app import check
 from fim_tray.errors import FimError
-from fim_tray.models import ChangeKey, Entry, Event, Folder, FolderReport, ScanResult
+from fim_tray.models import ChangeKey, Event, Folder, FolderReport, ScanResult
 from fim_tray.scan.record import Progress
 from fim_tray.scan.throttle import Throttle
 from fim_tray.store.config import Config
@@ -199,13 +199,11 @@ class Service:
 
         return ignore.ignore(self.store, path, pattern)
 
-    def unignore(
-        self, path: str, pattern: str, put_back: Mapping[str, Entry] | None = None
-    ) -> IgnoreResult:
+    def unignore(self, path: str, pattern: str) -> IgnoreResult:
         """Stop ignoring ``pattern``; see :func:`fim_tray.app.ignore.unignore`."""
         from fim_tray.app import ignore
 
-        return ignore.unignore(self.store, path, pattern, put_back)
+        return ignore.unignore(self.store, path, pattern)
 
     def update_settings(self, changes: Mapping[str, object]) -> Config:
         """Save general settings all together or none; see :func:`fim_tray.app.settings.update`."""

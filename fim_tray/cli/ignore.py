@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from fim_tray.cli.output import EXIT_ERROR, EXIT_OK, plural, say
 from fim_tray.display import escape
+from fim_tray.store.names import names_count
 
 if TYPE_CHECKING:  # annotations only: every command imports this module to build its parser
     from fim_tray.app.service import Service
@@ -42,11 +43,18 @@ def cmd_ignore(service: Service, args: argparse.Namespace) -> int:
         if not result.changed:
             say(f"{escape(args.remove)} is not ignored in {where}")
             return EXIT_ERROR
-        say(f"no longer ignoring {escape(result.pattern)} in {where}: the files it hid are "
-            "checked again (new to the baseline: reported as added at the next check)")  # fmt: skip
+        back = len(result.forgotten)
+        said = (f"{plural(back, 'baseline record')} it set aside put back: a file it hid is "
+                "checked against its record (changed since: reported as modified), one new "
+                "since is reported as added at the next check") if back else (
+                "the files it hid are checked again (new to the baseline: reported as added at "
+                "the next check)")  # fmt: skip
+        say(f"no longer ignoring {escape(result.pattern)} in {where}: {said}")
         return EXIT_OK
     result = service.ignore(args.path, args.pattern)
     where = escape(result.folder)
+    if result.note:  # an absolute path, taken relative to the watched folder
+        say(f"{escape(args.pattern.strip())}: {escape(result.note)}")
     if not result.changed:
         say(f"{escape(result.pattern)} is already ignored in {where}")
         return EXIT_OK
@@ -61,8 +69,7 @@ def cmd_ignore(service: Service, args: argparse.Namespace) -> int:
 
 def history_note(extra: Mapping[str, object]) -> str:
     """What an "ignored" or "unignored" history line says: the pattern, what it dropped."""
-    dropped = extra.get("dropped")
-    count = len(dropped) if isinstance(dropped, list) else 0
+    count = names_count(extra, "dropped")
     said = f", {plural(count, 'pending change')} dropped" if count else ""
     return f"  ({escape(str(extra.get('pattern', '')))}{said})"
 

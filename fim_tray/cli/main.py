@@ -484,7 +484,7 @@ def cmd_history(service: Service, args: argparse.Namespace) -> int:
     return EXIT_OK if verdict.problem is None else EXIT_ERROR  # what could be read, then 2
 
 
-HISTORY_EXTRAS = ("accepted", "by", "reported", "pending", "pattern", "dropped")
+HISTORY_EXTRAS = ("accepted", "by", "reported", "pending", "pattern", "dropped", "dropped_b64")
 
 
 def _history_note(event: Event) -> str:

@@ -38,6 +38,10 @@ BODY_KEYS = {"path", "path_b64", "algorithm", "created", "updated", "root_dev", 
 XATTRS_RECORDED = "xattrs"
 # A baseline's ``extra`` key: its generation, one more at each save (see store/generations.py).
 GENERATION = "generation"
+# A baseline's ``extra`` key: {ignore pattern: the signature of the file that keeps the records
+# the pattern took out of the baseline}, so that only that very file is ever taken back (see
+# app/ignore.py and ``Store.set_aside``).
+SET_ASIDE = "set_aside"
 
 
 class Baseline(NamedTuple):
@@ -293,8 +297,10 @@ def save(
     key: bytes,
     *,
     signed: Callable[[str], None] | None = None,
+    keep_backup: bool = True,
 ) -> str:
-    """Write atomically, keeping the previous version as ``<name>.bak``; returns the
+    """Write atomically, keeping the previous version as ``<name>.bak`` (unless not
+    ``keep_backup``); returns the
     :func:`signature` of what was written: the bytes :func:`serialize` gives.
 
     The body is written a chunk of entries at a time as it is made, and signed as it goes;
@@ -317,7 +323,7 @@ def save(
             signed(hexmac)
         return len(head), hexmac.encode()
 
-    jsonio.atomic_write_chunks(path, parts(), patch=sign, keep_backup=True)
+    jsonio.atomic_write_chunks(path, parts(), patch=sign, keep_backup=keep_backup)
     return mac.hexdigest()
 
 

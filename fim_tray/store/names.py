@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 
 def name_fields(name: str, key: str = "path") -> dict[str, str]:
@@ -38,6 +38,26 @@ def name_from(obj: Mapping[str, object], key: str = "path") -> str | None:
     if text is None and raw is None:
         return None
     raise ValueError(f"{key} is not a name")
+
+
+def names_fields(names: Iterable[str], key: str) -> dict[str, list[str]]:
+    """A JSON-safe form of a list of names under ``key``: those that are valid UTF-8 as text,
+    and the raw bytes of the others in base64 under ``key + "_b64"`` (there only when there is
+    one)."""
+    text: list[str] = []
+    raw: list[str] = []
+    for name in names:
+        fields = name_fields(name, key)
+        if key in fields:
+            text.append(fields[key])
+        else:
+            raw.append(fields[f"{key}_b64"])
+    return {key: text, f"{key}_b64": raw} if raw else {key: text}
+
+
+def names_count(obj: Mapping[str, object], key: str) -> int:
+    """How many names :func:`names_fields` wrote under ``key`` (as text or as bytes)."""
+    return sum(len(v) for v in (obj.get(key), obj.get(f"{key}_b64")) if isinstance(v, list))
 
 
 def encode_name(name: str) -> dict[str, str]:

@@ -106,6 +106,15 @@ class Paths(NamedTuple):
     def pending_file(self, folder_id: str) -> Path:
         return self.baselines_dir / f"{folder_id}.pending.json"
 
+    def set_aside_file(self, folder_id: str, pattern: str) -> Path:
+        """The baseline records an ignore pattern took out of a folder's baseline, kept for
+        when the pattern is removed (see app/ignore.py)."""
+        named = hashlib.sha256(pattern.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        return self.baselines_dir / f"{folder_id}{SET_ASIDE_INFIX}{named}.json"
+
+
+SET_ASIDE_INFIX = ".ignored."  # in the name of every file of set-aside records
+
 
 # What fim-tray writes in its two folders, as globs below each (``*`` reaches into subfolders):
 # left out of the checks of a watched folder that holds the state. Anything else found there is

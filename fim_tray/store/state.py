@@ -1,10 +1,13 @@
 """The one door to fim-tray's state on disk: a :class:`Store` owns the paths, the install key, the
-data lock, the settings, the baselines (verified against their pending file), the pending files,
-the history and the saved copies. Use cases take a Store; nothing else opens these files."""
+data lock, the settings, the baselines (verified against their pending file) and the records an
+ignore pattern set aside from them, the pending files, the history and the saved copies. Use
+cases take a Store; nothing else opens these files."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import os
 import stat
 import threading
@@ -32,7 +35,7 @@ from fim_tray.store.generations import Generations
 from fim_tray.store.history import History
 from fim_tray.store.key import load_or_create
 from fim_tray.store.lock import InstanceLock, data_lock
-from fim_tray.store.paths import OWN_CONFIG_FILES, OWN_DATA_FILES, Paths
+from fim_tray.store.paths import OWN_CONFIG_FILES, OWN_DATA_FILES, SET_ASIDE_INFIX, Paths
 from fim_tray.store.pending import PendingFile
 
 if TYPE_CHECKING:  # imported on first use: a check that keeps no copies never loads it
@@ -153,7 +156,10 @@ class Store:
         return sorted(
             self.paths.baselines_dir / n
             for n in names
-            if n.endswith(".json") and not n.endswith(".pending.json") and n not in listed
+            if n.endswith(".json")
+            and not n.endswith(".pending.json")
+            and SET_ASIDE_INFIX not in n
+            and n not in listed
         )
 
     def folders(self) -> tuple[Folder, ...]:
@@ -242,6 +248,50 @@ class Store:
         except OSError:  # no folder yet: no baseline
             return False
         return any((n.endswith((".json", ".json.bak")) and ".pending." not in n) for n in names)
+
+    # -- the records an ignore pattern set aside ---------------------------------------------------
+
+    def _set_aside_key(self) -> bytes:
+        # A key of its own: a file of set-aside records never verifies as a baseline, nor a
+        # baseline as one.
+        return hmac.new(self.key(), b"fim-tray: records set aside", hashlib.sha256).digest()
+
+    def set_aside(self, folder: Folder, pattern: str, records: Mapping[str, Entry]) -> str:
+        """Keep ``records``, which the ignore ``pattern`` took out of the baseline of
+        ``folder``, in a signed file of their own (in the baseline's format); returns its
+        signature, which the baseline names, so only that very file is ever taken back (see
+        :meth:`taken_back`). Call it holding :meth:`locked`."""
+        now = self.clock()
+        record = Baseline(
+            folder.path, folder.algorithm, records_of(records), now, now, extra={"pattern": pattern}
+        )
+        path = self.paths.set_aside_file(folder.id, pattern)
+        return baseline_file.save(path, record, self._set_aside_key(), keep_backup=False)
+
+    def taken_back(self, folder: Folder, pattern: str, signature: str) -> Records | None:
+        """The records :meth:`set_aside` kept for ``pattern`` in ``folder``, when its file is
+        the one signed ``signature``; None (and a warning in the log) when it is missing,
+        damaged or another one."""
+        path = self.paths.set_aside_file(folder.id, pattern)
+        key = self._set_aside_key()
+        try:
+            with baseline_file.opened(path) as fd:
+                mac = baseline_file.verify(fd, key)
+                if mac is None or not hmac.compare_digest(mac, signature):
+                    raise BaselineError(f"{path} is not the file the baseline names")
+                record = baseline_file.parse_verified(fd, key, mac, str(path))
+        except FimError as exc:
+            log.warning("the records set aside by %r are lost: %s", pattern, exc.message)
+            return None
+        if record.folder != folder.path or record.extra.get("pattern") != pattern:
+            log.warning("the records set aside by %r are lost: %s is another's", pattern, path)
+            return None
+        return records_of(record.entries)
+
+    def drop_set_aside(self, folder: Folder, pattern: str) -> None:
+        """Delete the file :meth:`set_aside` wrote for ``pattern``, once nothing names it."""
+        with contextlib.suppress(FileNotFoundError):
+            self.paths.set_aside_file(folder.id, pattern).unlink()
 
     # -- baselines and pending files -------------------------------------------------------------
 
@@ -392,6 +442,7 @@ class Store:
             base.with_name(base.name + ".bak"),
             cache.cache_path(base),
             self.paths.pending_file(folder.id),
+            *self.paths.baselines_dir.glob(f"{folder.id}{SET_ASIDE_INFIX}*.json"),
         ):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
@@ -457,8 +508,6 @@ def load_signed_file(
     if only is not None:
         record = record._replace(entries=_within(record.entries, only, itself))
     return record, json_mac
-
-
 
 
 def _within(

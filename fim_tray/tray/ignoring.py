@@ -5,12 +5,11 @@ agree, and the window hears what was dropped."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from fim_tray.app.monitor import Monitor
 from fim_tray.app.service import Service
 from fim_tray.errors import FimError
-from fim_tray.models import Entry
 
 log = logging.getLogger(__name__)
 
@@ -18,13 +17,12 @@ Told = Callable[[dict[str, object]], None]
 
 
 class Ignorer:
-    """Applies ignore and undo requests; keeps what each ignore took out of a baseline, so its
-    undo puts it back (the changes it dropped are pending again)."""
+    """Applies ignore and undo requests (an undo puts back what the ignore took out of the
+    baseline, so the changes it dropped are pending again)."""
 
     def __init__(self, service: Service, monitor: Monitor) -> None:
         self.service = service
         self.monitor = monitor
-        self._forgotten: dict[tuple[str, str], Mapping[str, Entry]] = {}
 
     def request(self, folder: str, pattern: str, undo: bool, told: Told) -> None:
         """From a window's thread: the work happens on the monitor thread, between scans."""
@@ -32,12 +30,10 @@ class Ignorer:
 
         def task() -> None:
             try:
-                if undo:
-                    put_back = self._forgotten.pop((folder, pattern), None)
-                    result = self.service.unignore(folder, pattern, put_back)
+                if undo:  # the records it set aside go back (see app/ignore.py)
+                    result = self.service.unignore(folder, pattern)
                 else:
                     result = self.service.ignore(folder, pattern)
-                    self._forgotten[(result.folder, result.pattern)] = result.forgotten
             except FimError as exc:
                 told({word: {"folder": folder, "pattern": pattern, "error": exc.message}})
                 return

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from fim_tray.store.names import name_from
+from fim_tray.display import escape
+from fim_tray.store.names import name_fields, name_from
 
 PAGE = 500  # rows in the list at once: a Treeview of 100,000 rows would freeze the window
 ANY = ""  # a filter left open
@@ -129,13 +130,17 @@ def title(count: int) -> str:
 
 
 def to_csv(items: Iterable[dict[str, Any]]) -> str:
-    """The items as CSV, one row each, with a header."""
+    """The items as CSV, one row each, with a header. A folder or a file name is written as
+    the window shows it (:func:`~fim_tray.display.escape`): a byte that is not UTF-8 as
+    ``\\xe9``, a control character escaped too, so the CSV is valid UTF-8 and one line a row
+    (the JSON export carries such a name's exact bytes)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for item in items:
+        folder, path = name_from(item, "folder") or "", name_from(item, "path") or ""
         writer.writerow([_cell(v) for v in (
-            item.get("time", ""), name_from(item, "folder") or "", name_from(item, "path") or "",
+            item.get("time", ""), escape(folder), escape(path),
             item.get("change", ""), "yes" if item.get("suspicious") else "no",
             " ".join(str(f) for f in item.get("fields") or ()),
             "no" if item.get("verified") is False else "yes",
@@ -150,8 +155,25 @@ def _cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+JSON_KEYS = ("time", "folder", "path", "change", "suspicious", "fields", "before", "after",
+             "verified", "pattern", "dropped", "dropped_b64")  # fmt: skip
+_NAMES = ("folder", "path")
+
+
 def to_json(items: Iterable[dict[str, Any]]) -> str:
-    """The items as a JSON array of objects (before and after values included)."""
-    keep = ("time", "folder", "folder_b64", "path", "path_b64", "change", "suspicious", "fields",
-            "before", "after", "verified", "pattern", "dropped")  # fmt: skip
-    return json.dumps([{k: item[k] for k in keep if k in item} for item in items], indent=1)
+    """The items as a JSON array of objects (before and after values included). A folder or
+    a file name that is not valid UTF-8 is its exact bytes in base64, under ``folder_b64`` or
+    ``path_b64``, as the history keeps it (see :mod:`fim_tray.store.names`)."""
+    return json.dumps([_json_item(item) for item in items], indent=1)
+
+
+def _json_item(item: dict[str, Any]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key in JSON_KEYS:
+        if key in _NAMES:
+            name = name_from(item, key)
+            if name is not None:
+                obj.update(name_fields(name, key))
+        elif key in item:
+            obj[key] = item[key]
+    return obj

@@ -7,6 +7,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
+from fim_tray.app.ignore import anchored
 from fim_tray.store.names import name_from
 
 
@@ -16,19 +17,20 @@ def glob_escape(text: str) -> str:
 
 
 def choices(item: dict[str, Any]) -> list[tuple[str, str]]:
-    """(label, pattern) for each way to ignore the item's file, narrowest first. A leading
-    ``/`` anchors a pattern at the watched folder; a trailing one names a folder."""
+    """(label, pattern) for each way to ignore the item's file, narrowest first, each anchored
+    at the watched folder (see :func:`~fim_tray.app.ignore.anchored`); a trailing ``/`` names
+    a folder."""
     rel = (name_from(item, "path") or "").strip("/")
     if not rel or rel == ".":
         return []
     parent, name = posixpath.split(rel)
-    found = [(f"This file: {rel}", "/" + glob_escape(rel))]
+    found = [(f"This file: {rel}", anchored(glob_escape(rel)))]
     if parent:
-        found.append((f"This folder: {parent}/ and all in it", "/" + glob_escape(parent) + "/"))
+        found.append((f"This folder: {parent}/ and all in it", anchored(glob_escape(parent) + "/")))
     stem, dot, ext = name.rpartition(".")
     if dot and stem and ext and " " not in ext:
         like = "*." + glob_escape(ext)
-        here = f"/{glob_escape(parent)}/{like}" if parent else "/" + like
+        here = anchored(f"{glob_escape(parent)}/{like}" if parent else like)
         found.append((f"Files like {like} in {parent or 'the top folder'}", here))
         found.append((f"Files like {like} everywhere in this watched folder", like))
     return found

@@ -49,6 +49,7 @@ class SettingsWindow:
         self.service = service
         self.tray = tray
         self.autostart = autostart or autostart_for_platform()
+        self.notes: dict[str, str] = {}  # pattern sent -> how what was typed was taken
         theme.before_tk()
         self.root = tk.Tk(className="fim-tray")
         self.palette = theme.colors(theme.apply(self.root))
@@ -383,12 +384,13 @@ class SettingsWindow:
         if folder is None:
             return
         try:
-            pattern = check_pattern(self.pattern.get())
+            checked = check_pattern(self.pattern.get(), folder)
         except FimError as exc:
             self._say(exc.message, "bad")
             return
         self.pattern.set("")
-        self._tell("ignore", folder=folder, pattern=pattern)
+        self.notes[checked.pattern] = checked.note  # said with the tray's answer
+        self._tell("ignore", folder=folder, pattern=checked.pattern)
 
     def remove_pattern(self) -> None:
         folder, picked = self.chosen(), self.patterns.curselection()  # type: ignore[no-untyped-call]
@@ -456,7 +458,9 @@ class SettingsWindow:
                 count = len(said.get("dropped") or [])
                 dropped = f"; {count} pending change{'s' if count != 1 else ''} dropped"
                 verb = "Ignoring" if word == "ignored" else "No longer ignoring"
-                self._say(f"{verb} {said.get('pattern')}{dropped if count else ''}.", "good")
+                note = self.notes.pop(str(said.get("pattern")), "") if word == "ignored" else ""
+                note = f" ({note})" if note else ""
+                self._say(f"{verb} {said.get('pattern')}{note}{dropped if count else ''}.", "good")
             else:
                 self._say(str(said.get("said", "Done.")), "good")
             self.config = Config()  # read again at once

@@ -35,7 +35,7 @@ def items_from_changes(
     return items
 
 
-NOTES = ("accepted", "by", "reported", "pattern", "dropped", "pending")
+NOTES = ("accepted", "by", "reported", "pattern", "dropped", "dropped_b64", "pending")
 
 
 def items_from_events(events: Iterable[Event]) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ import pytest
 
 from fim_tray.app.ignore import check_pattern
 from fim_tray.app.service import Service
-from fim_tray.errors import ConfigError, NotWatchedError
+from fim_tray.errors import BaselineError, ConfigError, NotWatchedError
 from tests.helpers import make_tree
 
 
@@ -52,11 +52,68 @@ def test_undo_puts_the_baseline_back_so_the_changes_are_pending_again(
     (noisy / "app.log").write_text("2\n")
     service.check()
     result = service.ignore(str(noisy), "*.log")
-    undone = service.unignore(str(noisy), "*.log", result.forgotten)
+    undone = service.unignore(str(noisy), "*.log")
     assert undone.changed and service.ignore_patterns(str(noisy)) == ()
+    assert undone.forgotten == result.forgotten
     changes = service.check()[0].changes
     assert [(c.kind, c.path) for c in changes] == [("modified", "app.log")]
     assert service.history()[-2].change == "unignored"
+
+
+def test_a_record_another_pattern_still_covers_stays_set_aside_for_it(
+    service: Service, noisy: Path
+) -> None:
+    service.ignore(str(noisy), "*.log")  # takes app.log and logs/deep.log
+    service.ignore(str(noisy), "logs/")  # nothing left to take
+    (noisy / "logs" / "deep.log").write_text("changed\n")
+    back = service.unignore(str(noisy), "*.log")
+    assert set(back.forgotten) == {"app.log"}
+    assert not service.check()[0].changes  # logs/deep.log: still ignored, not "removed"
+    back = service.unignore(str(noisy), "logs/")
+    assert set(back.forgotten) == {"logs", "logs/deep.log"}
+    changes = service.check()[0].changes
+    assert [(c.kind, c.path) for c in changes] == [("modified", "logs/deep.log")]
+
+
+def test_records_set_aside_in_a_file_not_the_one_the_baseline_names_are_not_taken_back(
+    service: Service, noisy: Path
+) -> None:
+    store = service.store
+    folder = store.folder(str(noisy))
+    aside = store.paths.set_aside_file(folder.id, "*.log")
+    service.ignore(str(noisy), "*.log")
+    older = aside.read_bytes()
+    service.unignore(str(noisy), "*.log")
+    assert not aside.exists()
+    (noisy / "app.log").write_text("2\n")
+    service.ignore(str(noisy), "*.log")
+    aside.write_bytes(older)  # signed too, but not the one this baseline names
+    assert service.unignore(str(noisy), "*.log").forgotten == {}
+    changes = service.check()[0].changes
+    assert sorted((c.kind, c.path) for c in changes) == [
+        ("added", "app.log"),
+        ("added", "logs/deep.log"),
+    ]
+
+
+def test_records_set_aside_never_pass_for_the_baseline(service: Service, noisy: Path) -> None:
+    store = service.store
+    folder = store.folder(str(noisy))
+    service.ignore(str(noisy), "*.log")
+    baseline = store.paths.baseline_file(folder.id)
+    baseline.write_bytes(store.paths.set_aside_file(folder.id, "*.log").read_bytes())
+    with pytest.raises(BaselineError):  # another key signs them
+        store.load_baseline(folder)
+
+
+def test_removing_the_folder_removes_what_its_patterns_set_aside(
+    service: Service, noisy: Path
+) -> None:
+    folder = service.store.folder(str(noisy))
+    service.ignore(str(noisy), "*.log")
+    assert service.store.paths.set_aside_file(folder.id, "*.log").exists()
+    service.unwatch(str(noisy))
+    assert list(service.store.paths.baselines_dir.iterdir()) == []
 
 
 def test_a_folder_pattern_covers_all_below_it(service: Service, noisy: Path) -> None:
@@ -92,7 +149,7 @@ def test_patterns_that_match_every_name_are_refused() -> None:
     for pattern in ("*", "**", "?*", "*?"):
         with pytest.raises(ConfigError):
             check_pattern(pattern)
-    assert check_pattern("*.log") == "*.log"
+    assert check_pattern("*.log").pattern == "*.log"
 
 
 def test_csv_export_never_makes_a_formula() -> None:
@@ -100,3 +157,36 @@ def test_csv_export_never_makes_a_formula() -> None:
 
     out = to_csv([{"time": "t", "folder": "/w", "path": "=cmd|' -C calc'!A0", "change": "added"}])
     assert "'=cmd|" in out and ",=cmd" not in out
+
+
+def test_an_absolute_path_inside_the_folder_is_taken_relative_to_it(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "Docs", {"logs/a.log": "a\n", "app.log": "b\n"})
+    home = str(root)
+    for given, kept in (
+        (f"{home}/logs/*.log", "logs/*.log"),
+        (f"  {home}/logs/deep/  ", "logs/deep/"),
+        (f"{home}/app.log", "/app.log"),  # one name: anchored, never "app.log" at any depth
+        (f"{home}/cache/", "/cache/"),
+        ("/logs/*.log", "/logs/*.log"),  # anchored at the folder, as before
+        ("/app.log", "/app.log"),
+        ("*.log", "*.log"),
+    ):
+        checked = check_pattern(given, home)
+        assert checked.pattern == kept, given
+        said = f"taken as {kept}, relative to the watched folder"
+        assert checked.note == (said if given.strip() != kept else "")
+    (tmp_path / "link").symlink_to(root)
+    assert check_pattern(f"{tmp_path}/link/logs/*.log", home).pattern == "logs/*.log"
+
+
+@pytest.mark.parametrize("given", ["{out}/*.log", "{out}/logs/", "{root}", "{root}/"])
+def test_an_absolute_path_outside_the_folder_or_the_folder_itself_is_refused(
+    tmp_path: Path, given: str
+) -> None:
+    root = make_tree(tmp_path / "Docs", {"a.txt": "a\n"})
+    text = given.format(out=tmp_path / "elsewhere", root=root)
+    with pytest.raises(ConfigError) as refused:
+        check_pattern(text, str(root))
+    assert "outside the watched folder" in refused.value.message or (
+        "the watched folder itself" in refused.value.message
+    )

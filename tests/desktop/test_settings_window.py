@@ -74,6 +74,18 @@ def test_settings_are_checked_saved_and_applied_at_once(
     _type(desktop, "*.tmp")
     desktop.run(["xdotool", "key", "Return"])
     wait_for(lambda: "*.tmp" in json.dumps(_config(home)), 10, "the pattern saved")
+    _key(desktop, window, "alt+i")
+    _type(desktop, f"{tmp_path}/elsewhere/*.log")  # a path outside the folder: refused
+    desktop.run(["xdotool", "key", "Return"])
+    wait_for(lambda: f"status: {tmp_path}/elsewhere/*.log is outside the watched folder"
+             in tray.output(), 10, "the pattern outside refused")  # fmt: skip
+    _key(desktop, window, "alt+i")
+    desktop.run(["xdotool", "key", "ctrl+a", "ctrl+k"])  # Tk's entry: line start, cut the rest
+    _type(desktop, f"{watched}/logs/*.log")  # a path inside it: taken relative to it, and said
+    desktop.run(["xdotool", "key", "Return"])
+    wait_for(lambda: "status: Ignoring logs/*.log (taken as logs/*.log, relative to the "
+             "watched folder)." in tray.output(), 10, "the pattern taken as relative")  # fmt: skip
+    assert '"logs/*.log"' in json.dumps(_config(home))
     before = len(spy.sent)
     (watched / "scratch.tmp").write_text("noise\n")
     time.sleep(4)  # file events and two polls: nothing to say about an ignored file

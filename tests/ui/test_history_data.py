@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
+import os
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 
+from fim_tray.app.service import Service
 from fim_tray.ui import history_data as data
+from fim_tray.ui.wire import items_from_events
 
 
 def _item(when: str, folder: str, path: str, change: str = "modified") -> dict[str, object]:
@@ -62,3 +67,28 @@ def test_exports_hold_every_entry_given() -> None:
     assert rows[1]["folder"] == "/home/a/Photos" and rows[1]["change"] == "added"
     loaded = json.loads(data.to_json(ITEMS))
     assert loaded[0]["fields"] == ["content"] and len(loaded) == 3
+
+
+def test_a_name_that_is_not_utf8_is_exported_escaped_in_csv_and_exact_in_json(
+    service: Service, tmp_path: Path
+) -> None:
+    root = os.path.join(os.fsencode(tmp_path), b"d\xf6cs")  # the folder's name is not UTF-8
+    os.mkdir(root)
+    with open(os.path.join(root, b"a.txt"), "wb") as kept:
+        kept.write(b"a\n")
+    service.watch(os.fsdecode(root))
+    with open(os.path.join(root, b"caf\xe9.txt"), "wb") as odd:  # a real file, named in bytes
+        odd.write(b"latin-1\n")
+    assert [c.kind for c in service.check()[0].changes] == ["added"]
+    items = items_from_events(reversed(service.history()))
+    (item,) = [i for i in items if i["change"] == "added"]
+
+    written = data.to_csv([item]).encode("utf-8")  # as the window writes it: strict UTF-8
+    (row,) = csv.DictReader(io.StringIO(written.decode("utf-8")))
+    assert row["path"] == "caf\\xe9.txt"  # as every window and the command show it
+    assert row["folder"] == os.fsdecode(os.path.join(os.fsencode(tmp_path), b"d\\xf6cs"))
+
+    (obj,) = json.loads(data.to_json([item]).encode("utf-8"))
+    assert "path" not in obj and base64.b64decode(obj["path_b64"]) == b"caf\xe9.txt"
+    assert "folder" not in obj and base64.b64decode(obj["folder_b64"]) == root
+    assert obj["change"] == "added" and obj["after"]["type"] == "file"
