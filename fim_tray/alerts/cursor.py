@@ -8,7 +8,7 @@ import hmac
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from fim_tray import jsonio, logs
 from fim_tray.alerts import outbox
@@ -25,6 +25,14 @@ def behind(cursor_file: Path, following: int | None) -> bool:
     return saved is None or (following is not None and saved[0] != following - 1)
 
 
+class Saved(NamedTuple):
+    """The cursor: the last history line queued for every channel, its time and its MAC."""
+
+    line: int
+    time: datetime | None
+    chain: str | None
+
+
 class Cursor:
     """``{"line": n, "time": ...}``: every history line up to n (written at that time) is in
     every channel's queue, or was; signed with the install key when there is one."""
@@ -33,9 +41,9 @@ class Cursor:
         self.path = path
         self._key = key
 
-    def load(self) -> tuple[int, datetime | None] | None:
-        """The line and its time, or None when there is no cursor (or one fim-tray did not
-        write, or a damaged one: said)."""
+    def load(self) -> Saved | None:
+        """Where it stands, or None when there is no cursor (or one fim-tray did not write, or
+        a damaged one: said)."""
         try:
             obj = jsonio.loads(jsonio.read_own(self.path, limit=4096))
             if not isinstance(obj, dict):
@@ -46,18 +54,24 @@ class Cursor:
                     claimed.encode(), outbox.mac(self._key(), "cursor", obj).encode()
                 )):  # fmt: skip
                     raise ValueError("fim-tray did not write it")
-            line, when = obj.get("line"), obj.get("time")
+            line, when, chain = obj.get("line"), obj.get("time"), obj.get("chain")
             if not isinstance(line, int) or isinstance(line, bool):
                 raise ValueError("no line number")
-            return line, datetime.fromisoformat(when) if isinstance(when, str) else None
+            return Saved(
+                line,
+                datetime.fromisoformat(when) if isinstance(when, str) else None,
+                chain if isinstance(chain, str) else None,
+            )
         except FileNotFoundError:
             return None
         except (OSError, ValueError, TypeError, RecursionError) as exc:
             log.warning("the alerts' history cursor %s cannot be used (%s)", self.path, exc)
             return None
 
-    def save(self, line: int, when: datetime | None) -> None:
-        obj: dict[str, Any] = {"line": line, "time": when.isoformat() if when else None}
+    def save(self, line: int, when: datetime | None, chain: str | None = None) -> None:
+        obj: dict[str, Any] = {
+            "line": line, "time": when.isoformat() if when else None, "chain": chain,
+        }  # fmt: skip
         if self._key is not None:
             obj["mac"] = outbox.mac(self._key(), "cursor", obj)
         outbox.clear_odd(self.path)

@@ -43,6 +43,7 @@ def append(
             if os.write(fd, data) != len(data):
                 os.ftruncate(fd, start)
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            os.fsync(fd)  # on disk before the outbox counts it delivered
         finally:
             os.close(fd)
     except OSError as exc:

@@ -70,28 +70,38 @@ def _holds(line: bytes, number: int, key: bytes) -> tuple[dict[str, Any], str] |
 
 class Followed(NamedTuple):
     """What :func:`after` found: the changes, and the newest line that holds (its number, the
-    cursor's when none is newer, and its time)."""
+    cursor's when none is newer, its time and MAC); ``diverged`` when the line at the cursor
+    is not the one it was (the history was put back, and its numbers were given again)."""
 
     found: list[Found]
     top: int
     time: datetime | None
+    chain: str | None
+    diverged: bool = False
+    cut: int = 0  # changes past ``most``: never sent
 
 
-def after(history: History, cursor: int, most: int = MOST) -> Followed:
+def after(
+    history: History, cursor: int, most: int | None = None, expect: str | None = None
+) -> Followed:
     """The changes found (lines that hold, numbered above ``cursor``), oldest first, at most
     ``most`` (the newest: the others are said lost); and the highest number of any line that
     holds, a folder's or an accept's too (``cursor`` when none is higher).
 
     Older files are read until every number from the cursor on is found: an old line put back
-    at the end, or a forged one, cannot end the search early."""
+    at the end, or a forged one, cannot end the search early. ``expect``: the MAC the line at
+    the cursor had."""
     key = history.key_if_chained()
     if key is None:  # no chain, no numbers: nothing to follow
-        return Followed([], cursor, None)
+        return Followed([], cursor, None, None)
     picked: dict[int, tuple[dict[str, Any], str]] = {}
     forged = 0
+    at_cursor: str | None = None
     for lines in _files_newest_first(history):
         for line in lines:
             number = _number(line)
+            if number == cursor and expect is not None and at_cursor is None:
+                at_cursor = (_holds(line, number, key) or (None, None))[1]
             if number is None or number <= cursor or number in picked:
                 continue
             held = _holds(line, number, key)
@@ -112,16 +122,20 @@ def after(history: History, cursor: int, most: int = MOST) -> Followed:
             found.append(Found(number, event, Chain(number, mac)))
     if forged:
         log.warning("%d history line(s) do not hold with the key: not sent as alerts", forged)
-    if len(found) > most:
+    most = MOST if most is None else most
+    cut = max(0, len(found) - most)
+    if cut:
         log.warning("%d changes in the history were never sent as alerts (more than %d at once)",
-                    len(found) - most, most)  # fmt: skip
+                    cut, most)  # fmt: skip
         found = found[-most:]
     top = max(picked, default=cursor)
-    when = None
+    when, chain = None, None
     if top in picked:
+        chain = picked[top][1]
         with contextlib.suppress(TypeError, ValueError):
             when = datetime.fromisoformat(picked[top][0]["time"])
-    return Followed(found, top, when)
+    diverged = expect is not None and at_cursor is not None and at_cursor != expect
+    return Followed(found, top, when, chain, diverged, cut)
 
 
 def newest(history: History) -> int:

@@ -21,7 +21,7 @@ from fim_tray.alerts import channels as store_channels
 from fim_tray.alerts import outbox as outbox_files
 from fim_tray.alerts.channels import DeliveryError, deliver
 from fim_tray.alerts.cursor import NAME as CURSOR
-from fim_tray.alerts.cursor import Cursor
+from fim_tray.alerts.cursor import Cursor, Saved
 from fim_tray.alerts.digest import PER_HOUR, HourlyLimit, fold, notice
 from fim_tray.alerts.ecs import Origin, ecs_event
 from fim_tray.alerts.outbox import Outbox
@@ -46,6 +46,8 @@ SENDER_LOCK = "sender.lock"  # in the outbox folder: held by the one process tha
 FEED_EVERY = 3.0  # seconds between looks at the history for changes another process recorded
 LOCK_WAIT = 5.0  # seconds a check's sender waits for another sender to end
 Deliver = Callable[..., None]
+_BEGINS_AGAIN = ("the history begins again (it was started afresh, or an older copy put back): "
+                 "alerts follow its lines written after the last one sent")  # fmt: skip
 # One message's worth: the history line it came from (None: not in the history), its ECS
 # event, and the change as an event (for the words meant for people).
 Item = tuple["int | None", dict[str, Any], Event]
@@ -251,7 +253,11 @@ class Alerting:
         numbered = {chain.line: (ecs, ev) for ecs, ev, chain in live if chain is not None}
         saved = self.cursor.load()
         cursor, floor = self._start(saved, numbered)
-        followed = alert_feed.after(self.history, cursor)
+        expect = saved.chain if saved is not None and floor is None else None
+        followed = alert_feed.after(self.history, cursor, expect=expect)
+        if followed.diverged and saved is not None:  # its numbers were given again
+            cursor, floor = self._begun_again(saved)
+            followed = alert_feed.after(self.history, cursor)
         items: list[Item] = []
         for change in followed.found:
             if floor is not None and change.event.time <= floor:
@@ -265,33 +271,37 @@ class Alerting:
             # Found, but the history could not be written (a full disk): sent all the same.
             # Otherwise a change not found among the newest lines was recorded long ago.
             items += [(None, ecs, ev) for ecs, ev, chain in live if chain is None]
-        moved = saved is None or followed.top != saved[0]
-        queued = self._queue(items, (followed.top, followed.time) if moved else None)
+        if followed.cut:  # more than a queue holds, at once: counted as dropped, and shown
+            for channel in self.channels():
+                self.outbox.dropped[channel.id] = self.outbox.dropped.get(channel.id, 0) + (
+                    followed.cut
+                )
+                self._update(channel, dropped=self.outbox.dropped[channel.id])
+        moved = saved is None or followed.top != saved.line or followed.diverged
+        queued = self._queue(items, followed[1:4] if moved else None)
         self._fed = stamp
         return queued
 
     def _start(
-        self, saved: tuple[int, datetime | None] | None, numbered: Mapping[int, object]
+        self, saved: Saved | None, numbered: Mapping[int, object]
     ) -> tuple[int, datetime | None]:
         """Where to follow the history from (the cursor, or the best guess without one), and
         the time up to which its lines were sent when its numbers began again."""
         assert self.history is not None
         targets = self.channels()
         following = self.history.next_number()  # what the signed head says comes next
-        if following is not None and saved is not None and saved[0] >= following:
+        if following is not None and saved is not None and saved.line >= following:
             # The head is written just after the lines: a line newer than it is no restart.
             following = max(following, alert_feed.newest(self.history) + 1)
+        if saved is not None and (following is None or saved.line < following):
+            return saved.line, None
+        if saved is not None:
+            return self._begun_again(saved)
+        # No cursor (the first look, or a damaged one): after what every channel has queued,
+        # else from this report's changes, else from now.
         if following is not None:
             for channel in targets:  # numbers from before the history began again
                 self.outbox.clamp(channel.id, following - 1)
-        if saved is not None and (following is None or saved[0] < following):
-            return saved[0], None
-        if saved is not None:
-            log.warning("the history begins again (it was started afresh, or an older copy put "
-                        "back): alerts follow its lines written after the last one sent")
-            return -1, saved[1]
-        # No cursor (the first look, or a damaged one): after what every channel has queued,
-        # else from this report's changes, else from now.
         marks = [mark for channel in targets if (mark := self.outbox.line(channel.id)) >= 0]
         if marks:
             return max(marks), None
@@ -299,7 +309,18 @@ class Alerting:
             return min(numbered) - 1, None
         return alert_feed.newest(self.history), None
 
-    def _queue(self, items: list[Item], cursor: tuple[int, datetime | None] | None) -> int:
+    def _begun_again(self, saved: Saved) -> tuple[int, datetime | None]:
+        """The history was started afresh, or an older copy put back, and its numbers are
+        given again: follow it from its first line, sending what was written after the last
+        line sent (by its time)."""
+        log.warning(_BEGINS_AGAIN)
+        for channel in self.channels():
+            self.outbox.clamp(channel.id, -1)
+        return -1, saved.time
+
+    def _queue(
+        self, items: list[Item], cursor: tuple[int, datetime | None, str | None] | None
+    ) -> int:
         """Put ``items`` in every channel's queue, then move the cursor to ``cursor`` (a line
         and its time); how many items there were for a channel."""
         targets = self.channels()

@@ -9,7 +9,7 @@ from typing import Any
 
 from fim_tray import jsonio, logs
 from fim_tray.alerts.ecs import Chain, Origin, ecs_event
-from fim_tray.models import Change, Entry, Event, FolderReport
+from fim_tray.models import Change, Event, FolderReport
 from fim_tray.store.history import History, change_json, unseal
 from fim_tray.store.names import decode_name, name_from
 
@@ -22,14 +22,6 @@ _LINE_KEYS = frozenset(
 )  # fmt: skip
 
 
-def _with_inode(obj: dict[str, Any] | None, entry: Entry | None) -> dict[str, Any] | None:
-    """An entry's JSON with what ECS wants and the history leaves out: inode and ctime."""
-    if obj is None or entry is None:
-        return obj
-    ctime = datetime.fromtimestamp(entry.ctime_ns / 1e9).astimezone().isoformat()
-    return {**obj, "ino": entry.ino, "ctime": ctime}
-
-
 def live_event(change: Change, report: FolderReport, event_id: str = "") -> Event:
     obj = change_json(change, report.folder.path, report.time)
     return Event(
@@ -40,8 +32,8 @@ def live_event(change: Change, report: FolderReport, event_id: str = "") -> Even
         change=change.kind,
         suspicious=change.suspicious,
         fields=change.fields,
-        before=_with_inode(obj["before"], change.before),
-        after=_with_inode(obj["after"], change.after),
+        before=obj["before"],
+        after=obj["after"],
         signature=change.signature(),
     )
 

@@ -95,6 +95,7 @@ def _list(alerts: Alerting, *, as_json: bool) -> int:
                 "failing_since": state.failing_since.isoformat() if state.failing_since else None,
                 "reason": state.reason,
                 "held_until": held.isoformat() if held else None,
+                "dropped": state.dropped,
             }  # fmt: skip
             print(jsonio.dumps(obj).decode())
             continue
@@ -103,6 +104,8 @@ def _list(alerts: Alerting, *, as_json: bool) -> int:
             line += f"  {state.waiting} waiting"
         if held is not None:
             line += f"  (held back by the hourly limit until {timestamp(held)})"
+        if state.dropped:
+            line += f"  {state.dropped} dropped: its outbox was full"
         if state.failing_since is not None:
             line += f"  not delivered since {timestamp(state.failing_since)}: {state.reason}"
         elif state.last_sent is not None:

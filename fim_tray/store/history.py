@@ -44,6 +44,8 @@ def entry_json(entry: Entry | None) -> dict[str, Any] | None:
         "mode": f"{entry.mode:04o}",
         "uid": entry.uid,
         "gid": entry.gid,
+        "ino": entry.ino,  # with ctime: what a SIEM's file events carry (see alerts/ecs.py)
+        "ctime": datetime.fromtimestamp(entry.ctime_ns / 1e9).astimezone().isoformat(),
     }
     if rdev is not None:
         obj["device"] = device_numbers(rdev)  # "major,minor", as ls -l shows it

@@ -244,6 +244,9 @@ def test_a_change_a_one_shot_check_finds_reaches_every_channel_once(
     assert wait_for(lambda: len(syslog_paths(rsyslog)) >= 2 and len(mailbox.messages) >= 1, 30)
     assert wait_for(lambda: sender_done(home), 40)
     assert sorted(syslog_paths(rsyslog)) == ["old.txt", "report.txt"]
+    for message in rsyslog.messages():
+        if "fim_tray" in message["$!"]:
+            assert {"inode", "ctime", "mtime", "hash"} <= set(message["$!"]["file"])
     assert len(jsonl.read_text().splitlines()) == 2
     body = mailbox.parsed()[0].get_body(("plain",)).get_content()
     assert "report.txt" in body and "old.txt" in body and "UTC+02:00" in body

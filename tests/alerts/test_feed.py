@@ -5,6 +5,8 @@ what it holds back outlive a restart."""
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -15,9 +17,11 @@ import pytest
 
 from fim_tray.alerts.channels import DeliveryError
 from fim_tray.alerts.urls import Channel
+from fim_tray.app import alert_feed
 from fim_tray.app.alerting import Alerting
 from fim_tray.app.service import Service
 from tests.alerts.servers import wait_for
+from tests.helpers import cli
 
 
 class Recorder:
@@ -78,6 +82,8 @@ def test_changes_a_check_recorded_while_nothing_sent_go_out_once_in_order(
     # each names its history line, in the chain's order
     lines = [m["event"]["fim_tray"]["history"]["line"] for k, m in recorder.got if k == "jsonl"]
     assert lines == sorted(lines) and len(set(lines)) == 3
+    for kind, message in recorder.got:  # what Auditbeat's events carry, from the history too
+        assert {"inode", "ctime", "mtime", "owner"} <= set(message["event"]["file"]), kind
     # a watcher started afterwards, and a second sender, send none of them again
     again = alerting(service, recorder)
     assert again.deliver(2)
@@ -242,3 +248,107 @@ def test_a_process_that_takes_over_sending_reads_the_queues_as_the_last_sender_l
     finally:
         tray.close()
     assert recorder.paths("jsonl") == ["a.txt"] and recorder.paths("syslog") == ["a.txt"]
+
+
+def test_a_message_written_into_a_queue_by_anyone_else_is_never_sent(
+    service: Service, tmp_path: Path
+) -> None:
+    folder = watching(service, tmp_path)
+    recorder = Recorder()
+    channels(alerting(service, recorder), tmp_path)
+    recorder.down.update({"jsonl", "syslog"})
+    (folder / "real.txt").write_text("real")
+    service.check()
+    assert alerting(service, recorder).deliver(0.3)  # queued, not delivered
+    outbox = service.paths.outbox_dir
+    forged = {"event": {"message": "FORGED", "fim_tray": {"path": "FORGED"}}, "time": "x"}
+    for queue in outbox.glob("*.jsonl"):
+        line = json.loads(queue.read_text().splitlines()[-1])
+        copy = {**line, "seq": line["seq"] + 1, "msg": forged}  # its MAC no longer holds
+        bare = {"seq": line["seq"] + 2, "msg": forged}  # no MAC at all
+        with queue.open("a") as out:
+            out.write(json.dumps(copy) + "\n" + json.dumps(bare) + "\n")
+    recorder.down.clear()
+    assert alerting(service, recorder).deliver(10)
+    assert recorder.paths("jsonl") == ["real.txt"] and recorder.paths("syslog") == ["real.txt"]
+
+
+def test_a_history_begun_again_is_followed_and_one_put_back_sends_nothing_twice(
+    service: Service, tmp_path: Path
+) -> None:
+    folder = watching(service, tmp_path)
+    recorder = Recorder()
+    channels(alerting(service, recorder), tmp_path)
+    history, head = service.store.history.path, service.paths.history_head
+    for index in range(4):
+        (folder / f"old{index}.txt").write_text("x")
+        service.check()
+    assert alerting(service, recorder).deliver(10)
+    kept_history, kept_head = history.read_bytes(), head.read_bytes()
+    (folder / "more.txt").write_text("x")
+    service.check()
+    assert alerting(service, recorder).deliver(10)
+    # An older copy put back: what it holds went out already; what comes after it goes out.
+    history.write_bytes(kept_history)
+    head.write_bytes(kept_head)
+    (folder / "after-rollback.txt").write_text("x")
+    service.check()
+    assert alerting(service, recorder).deliver(10)
+    # The history started afresh (both files gone): its first lines go out.
+    history.unlink()
+    head.unlink()
+    (folder / "fresh.txt").write_text("x")
+    service.check()
+    assert alerting(service, recorder).deliver(10)
+    sent = recorder.paths()
+    assert sent == ["old0.txt", "old1.txt", "old2.txt", "old3.txt", "more.txt",
+                    "after-rollback.txt", "fresh.txt"]  # fmt: skip
+
+
+@pytest.mark.parametrize("planted", ["folder", "fifo", "link", "garbage", "huge"])
+def test_a_cursor_or_lock_planted_in_the_outbox_loses_nothing(
+    service: Service, tmp_path: Path, planted: str
+) -> None:
+    folder = watching(service, tmp_path)
+    recorder = Recorder()
+    channels(alerting(service, recorder), tmp_path)
+    (folder / "a.txt").write_text("a")
+    service.check()
+    assert alerting(service, recorder).deliver(10)
+    outbox = service.paths.outbox_dir
+    for name in ("history.cursor", "sender.lock"):
+        path = outbox / name
+        path.unlink(missing_ok=True)
+        if planted == "folder":
+            (path / "inside").mkdir(parents=True)
+        elif planted == "fifo":
+            os.mkfifo(path)
+        elif planted == "link":
+            path.symlink_to(tmp_path / "elsewhere")
+        elif planted == "garbage":
+            path.write_bytes(b"\x00not json")
+        else:
+            path.write_text('{"line": 99999999999999999999}')
+    (folder / "b.txt").write_text("b")
+    service.check()
+    assert alerting(service, recorder).deliver(10)
+    assert recorder.paths() == ["a.txt", "b.txt"]
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_more_changes_at_once_than_a_queue_holds_are_counted_and_shown(
+    service: Service, tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(alert_feed, "MOST", 2)
+    folder = watching(service, tmp_path)
+    recorder = Recorder()
+    channels(alerting(service, recorder), tmp_path)
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (folder / name).write_text(name)
+    service.check()
+    alerts = alerting(service, recorder)
+    assert alerts.deliver(10)
+    assert recorder.paths() == ["b.txt", "c.txt"]
+    assert [s.dropped for s in alerts.states()] == [1, 1]
+    listed = cli("alert", "list", home=home)
+    assert listed.out.count("1 dropped: its outbox was full") == 2, listed.out
