@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -19,15 +19,16 @@ from typing import Any
 from fim_tray import __version__, jsonio, logs
 from fim_tray.alerts import channels as store_channels
 from fim_tray.alerts import outbox as outbox_files
-from fim_tray.alerts.channels import DeliveryError, deliver
+from fim_tray.alerts.channels import deliver
 from fim_tray.alerts.cursor import NAME as CURSOR
 from fim_tray.alerts.cursor import Cursor, Saved
-from fim_tray.alerts.digest import PER_HOUR, HourlyLimit, fold, notice
+from fim_tray.alerts.digest import PER_HOUR, HourlyLimit, notice
 from fim_tray.alerts.ecs import Origin, ecs_event
 from fim_tray.alerts.outbox import Outbox
 from fim_tray.alerts.state import ChannelState, StatusFile
 from fim_tray.alerts.urls import Channel, ChannelError, parse
 from fim_tray.app import alert_feed
+from fim_tray.app.alert_delivery import Deliver, Delivery
 from fim_tray.app.ecs_events import live_items
 from fim_tray.app.probe import test_channels
 from fim_tray.errors import FimError
@@ -39,13 +40,12 @@ from fim_tray.store.state import local_now
 
 log = logs.getLogger(__name__)
 
-BATCH = 200  # messages handed to a machine channel at once
 RETRY_FIRST, RETRY_MAX = 2.0, 15.0  # seconds before trying a failing channel again
 STATUS = "status.json"  # in the outbox folder: each channel's last success and failure
 SENDER_LOCK = "sender.lock"  # in the outbox folder: held by the one process that sends
 FEED_EVERY = 3.0  # seconds between looks at the history for changes another process recorded
 LOCK_WAIT = 5.0  # seconds a check's sender waits for another sender to end
-Deliver = Callable[..., None]
+
 _BEGINS_AGAIN = ("the history begins again (it was started afresh, or an older copy put back): "
                  "alerts follow its lines written after the last one sent")  # fmt: skip
 # One message's worth: the history line it came from (None: not in the history), its ECS
@@ -104,9 +104,11 @@ class Alerting:
         self._stamp: object = None
         self._channels: list[Channel] = []
         self._workers: dict[str, tuple[threading.Thread, threading.Event]] = {}
-        self._states: dict[str, ChannelState] = {}
-        self._limits: dict[str, HourlyLimit] = {}
         self.status = StatusFile(paths.outbox_dir / STATUS)
+        self.delivery = Delivery(
+            self.outbox, self.status, sender=sender, host=self.host, timeout=timeout,
+            per_hour=per_hour, clock=clock, on_change=self.on_change, stop=self.stop,
+        )  # fmt: skip
         self.cursor = Cursor(paths.outbox_dir / CURSOR, key)
         self._sender = InstanceLock(paths.outbox_dir / SENDER_LOCK)
         self._own = False  # whether this process holds the sender lock
@@ -205,9 +207,7 @@ class Alerting:
                         self._say_once(f"alerts cannot be sent now: {exc.message}")
                 if self._own:  # the queues as the last sender left them, not as seen before
                     self.outbox.reload()
-                    self.status.reload()
-                    self._states.clear()
-                    self._limits.clear()
+                    self.delivery.reset()
             return self._own
 
     def _say_once(self, message: str) -> None:
@@ -276,7 +276,7 @@ class Alerting:
                 self.outbox.dropped[channel.id] = self.outbox.dropped.get(channel.id, 0) + (
                     followed.cut
                 )
-                self._update(channel, dropped=self.outbox.dropped[channel.id])
+                self.delivery.update(channel, dropped=self.outbox.dropped[channel.id])
         moved = saved is None or followed.top != saved.line or followed.diverged
         queued = self._queue(items, followed[1:4] if moved else None)
         self._fed = stamp
@@ -339,7 +339,7 @@ class Alerting:
                     person_lines if people else machine_lines,
                 )  # fmt: skip
                 if lost:  # the outbox is full: said in the menu and by `alert list`
-                    self._update(channel, dropped=self.outbox.dropped.get(channel.id, lost))
+                    self.delivery.update(channel, dropped=self.outbox.dropped.get(channel.id, lost))
         if cursor is not None:
             self.cursor.save(*cursor)
         return len(items) if targets else 0
@@ -396,10 +396,7 @@ class Alerting:
     def _done(self, channel: Channel) -> bool:
         """Nothing waits for ``channel``, or what waits is held back by the hourly limit (as
         this process's sender found: not as an earlier one left it)."""
-        mine = self._states.get(channel.id)
-        return self.outbox.waiting(channel.id) == 0 or (
-            mine is not None and mine.held and channel.id in self._limits
-        )
+        return self.outbox.waiting(channel.id) == 0 or self.delivery.held(channel)
 
     def refresh(self) -> None:
         if not self._started or not self.take():
@@ -412,7 +409,7 @@ class Alerting:
         with self._lock:
             for cid in [cid for cid in self._workers if cid not in current]:
                 self._workers.pop(cid)[1].set()  # removed (here, or by `alert remove`)
-                self._states.pop(cid, None)
+                self.delivery.forget(cid)
                 self.outbox.forget(cid)
             for cid, channel in current.items():
                 if cid not in self._workers and not self.stop.is_set():
@@ -422,7 +419,7 @@ class Alerting:
                         target=self._run, args=(channel, wake), name=name, daemon=True
                     )
                     self._workers[cid] = (thread, wake)
-                    self._states.setdefault(cid, self.status.state(channel))
+                    self.delivery.states.setdefault(cid, self.status.state(channel))
                     thread.start()
 
     def close(self, timeout: float = 2.0) -> None:
@@ -455,7 +452,7 @@ class Alerting:
             self.outbox.reload()
             self.status.reload()
         for channel in self.channels():
-            state = self._state(channel)
+            state = self.delivery.state(channel)
             waiting = self.outbox.waiting(channel.id)
             dropped = max(state.dropped, self.outbox.dropped.get(channel.id, 0))
             found.append(replace(state, channel=channel, waiting=waiting, dropped=dropped))
@@ -475,13 +472,13 @@ class Alerting:
             if not self._is_current(channel, wake):
                 break
             try:
-                ok = self._drain(channel)
+                ok = self.delivery.drain(channel)
             except Exception:  # a bug must not end the sending
                 log.warning("sending to %s failed", channel.masked, exc_info=True)
                 ok = False
             if ok:
                 delay = 0.0
-                wake.wait(self._limit_wait(channel))
+                wake.wait(self.delivery.limit_wait(channel))
             else:
                 delay = min(self.retry[1], max(self.retry[0], delay * 2))
                 wake.wait(delay)
@@ -492,76 +489,3 @@ class Alerting:
         with self._lock:
             worker = self._workers.get(channel.id)
         return worker is not None and worker[1] is wake
-
-    def _limit_wait(self, channel: Channel) -> float | None:
-        state = self._states.get(channel.id)
-        return 60.0 if state is not None and state.held else None
-
-    def _drain(self, channel: Channel) -> bool:
-        """Send what waits for ``channel``; False when it failed (retried later)."""
-        while not self.stop.is_set():
-            batch = self.outbox.peek(channel.id, BATCH)
-            if not batch:
-                return True
-            if channel.kind == "people":
-                sent = self._send_people(channel, batch)
-                if sent < 0:
-                    return False
-            else:
-                try:
-                    self.sender(channel, batch, host=self.host, timeout=self.timeout)
-                except DeliveryError as exc:
-                    self._failed(channel, str(exc))
-                    return False
-                sent = len(batch)
-            if sent == 0:
-                return True  # held back by the hourly limit
-            self.outbox.done(channel.id, sent)
-            if self._state(channel).failing_since is not None:
-                log.warning("alerts to %s delivered again", channel.name)
-            self._update(channel, last_sent=local_now(), failing_since=None, reason=None)
-        return True
-
-    def _send_people(self, channel: Channel, batch: Sequence[dict[str, Any]]) -> int:
-        """Messages for people, within the hourly limit: each on its own while there is room,
-        the rest folded into one digest. How many left the outbox (0: all held back; -1: not
-        delivered)."""
-        limit = self._limits.get(channel.id)
-        if limit is None:  # as the last process that sent left it: a restart resets nothing
-            limit = HourlyLimit(self.per_hour, self._state(channel).spent)
-            self._limits[channel.id] = limit
-        room = limit.room(self.clock())
-        self._update(channel, held=room == 0)
-        if room == 0:
-            return 0
-        if len(batch) <= room or room > 1:
-            message, count = batch[0], 1
-        else:  # the last message this hour: everything waiting, in one digest
-            message, count = fold(batch), len(batch)
-        try:
-            self.sender(channel, [message], host=self.host, timeout=self.timeout)
-        except DeliveryError as exc:
-            self._failed(channel, str(exc))
-            return -1
-        limit.spend(self.clock())
-        self._update(channel, spent=limit.sent())
-        return count
-
-    def _failed(self, channel: Channel, reason: str) -> None:
-        state = self._state(channel)
-        if state.reason != reason:  # said once, not at every retry
-            log.warning("alerts to %s not delivered (they wait, and are sent again): %s",
-                        channel.name, reason)  # fmt: skip
-        self._update(channel, failing_since=state.failing_since or local_now(), reason=reason)
-
-    def _state(self, channel: Channel) -> ChannelState:
-        """As this process saw it, else as it was saved (by this or an earlier run)."""
-        return self._states.get(channel.id) or self.status.state(channel)
-
-    def _update(self, channel: Channel, **changes: Any) -> None:
-        state = self._state(channel)
-        new = replace(state, **changes)
-        self._states[channel.id] = new
-        if new != state:
-            self.status.save(self._states)
-            self.on_change()
