@@ -26,6 +26,21 @@ def event(change: str, **extra: object) -> Event:
                  change=change, **fields)  # type: ignore[arg-type]  # fmt: skip
 
 
+def test_a_digest_goes_under_auditbeats_name_for_its_algorithm() -> None:
+    from fim_tray.scan.hashing import ALGORITHMS, new_hash
+
+    names = {"sha256": "sha256", "blake2b": "blake2b_512"}
+    assert set(ALGORITHMS) <= set(names)  # a new algorithm: say here which field it gets
+    for algorithm, field in names.items():
+        made = new_hash(algorithm)
+        made.update(b"x")
+        digest = made.hexdigest()
+        obj = ecs_event(event("modified", after={**STATE, "digest": digest}), ORIGIN)
+        assert obj["file"]["hash"] == {field: digest}, algorithm
+    odd = ecs_event(event("modified", after={**STATE, "digest": "ab" * 10}), ORIGIN)
+    assert odd["file"]["hash"] == {"fim_tray": "ab" * 10}  # no algorithm makes these
+
+
 def test_each_kind_of_change_has_auditbeats_action_and_type() -> None:
     expected = {
         "added": ("created", ["creation"]), "removed": ("deleted", ["deletion"]),
