@@ -171,14 +171,33 @@ def mask(url: str) -> str:
     ]
     text = f"{scheme}://{netloc}{slash}{'/'.join(segments)}"
     if qmark:
-        pairs = []
-        for key, value in parse_qsl(query, keep_blank_values=True):
-            shown = value if key.lower() in _PLAIN_OPTIONS else MASK
-            pairs.append(f"{key}={shown}")
-        text += "?" + "&".join(pairs)
+        text += "?" + "&".join(shown for shown, _ in _query(query))
     return text + ("#" + MASK if fragment else "")
 
 
+def _query(query: str) -> list[tuple[str, str]]:
+    """Each part of a query (split as apprise splits it, at ``&`` and ``;``), as :func:`mask`
+    shows it, with what it hides ("" when nothing). A key is shown as written (``+X-Api-Key``
+    keeps its ``+``); a key that is no plain word once decoded (``token%3DS3cr3t`` holds an
+    ``=``, a separator, anything else) is hidden whole, with its value."""
+    parts = []
+    for part in re.split("[&;]", query):
+        raw_key, eq, raw_value = part.partition("=")
+        key = unquote(raw_key)
+        if not part:
+            continue
+        if not _KEY.match(key):
+            parts.append((MASK, part))
+        elif key.lower() in _PLAIN_OPTIONS:
+            parts.append((part, ""))
+        elif eq:
+            parts.append((f"{raw_key}={MASK}", raw_value))
+        else:  # a bare word: hidden when it looks like a token
+            parts.append((MASK, part) if _mask_word(key) == MASK else (part, ""))
+    return parts
+
+
+_KEY = re.compile(r"[+:-]?[A-Za-z0-9_.-]{1,64}\Z")
 _PATH_PLAIN = frozenset({"json", "jsons", "xml", "xmls", "form", "forms"})  # a webhook's path
 
 
@@ -216,9 +235,7 @@ def secrets_in(url: str) -> list[str]:
         found.add(netloc.partition(":")[2])
     words = [*path.split("/"), hostport if at else netloc]
     found.update(w for w in words if _mask_word(w) == MASK)
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        if key.lower() not in _PLAIN_OPTIONS and value:
-            found.add(value)
+    found.update(secret for _, secret in _query(query) if secret)
     expanded = {s for s in found if len(s) >= 3} | {unquote(s) for s in found if len(s) >= 3}
     return sorted(expanded, key=len, reverse=True)
 

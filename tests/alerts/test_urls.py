@@ -61,3 +61,24 @@ def test_what_says_where_stays_readable() -> None:
         "mailtos://ann:***@example.org?to=bob@example.org"
     )
     assert mask("jsonl:///var/log/fim.jsonl") == "jsonl:///var/log/fim.jsonl"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "json://127.0.0.1/x?token%3DS3cr3tPW", "json://127.0.0.1/x?to%3Dme%26token%3DS3cr3tPW",
+        "json://127.0.0.1/x?to=me;token=S3cr3tPW", "json://127.0.0.1/x?%2BX-Api-Key=S3cr3tPW",
+        "json://127.0.0.1/x?S3cr3tPW1234567890", "json://127.0.0.1/x?TOKEN=S3cr3tPW",
+    ],
+)  # fmt: skip
+def test_an_encoded_separator_lets_no_secret_through(url: str) -> None:
+    shown = mask(url)
+    assert "S3cr3tPW" not in shown and "***" in shown
+    assert "S3cr3tPW" not in scrub(f"could not reach {url}", url)
+
+
+def test_a_header_keeps_its_plus_when_masked() -> None:
+    assert mask("json://127.0.0.1:8080/x?+X-Api-Key=abc") == "json://127.0.0.1:8080/x?+X-Api-Key=***"
+    assert mask("json://h.example.org/x?-secret=abc&:p=q&mode=post") == (
+        "json://h.example.org/x?-secret=***&:p=***&mode=post"
+    )

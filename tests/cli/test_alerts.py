@@ -126,3 +126,12 @@ def test_a_check_never_imports_the_alert_libraries(tmp_path: Path, home: Path) -
                           env=cli_env(home), timeout=30, check=False)  # fmt: skip
     assert done.stdout == "0 []\n", done.stderr
     assert json.dumps(done.returncode) == "0"
+
+
+def test_a_header_option_is_listed_with_its_plus_and_removed_by_that_form(home: Path) -> None:
+    url = f"json://127.0.0.1:8080/x?+X-Api-Key={SECRET}"
+    assert cli("alert", "add", url, home=home).returncode == 0
+    listed = cli("alert", "list", home=home).out
+    assert "json://127.0.0.1:8080/x?+X-Api-Key=***" in listed and SECRET not in listed
+    gone = cli("alert", "remove", "json://127.0.0.1:8080/x?+X-Api-Key=***", home=home)
+    assert gone.returncode == 0, gone.err
