@@ -45,7 +45,10 @@ def load(path: Path) -> list[Channel]:
     found = []
     for url in urls:
         try:
-            found.append(parse(str(url)))
+            channel = parse(str(url))
+            if channel.url != url:  # as an earlier version wrote it: its outbox stays its own
+                channel = channel._replace(stored=str(url))
+            found.append(channel)
         except ChannelError as exc:
             log.warning("skipping an alert channel: %s", exc.message)
     return found
@@ -73,7 +76,7 @@ def _keep_private(path: Path) -> None:
 
 
 def save(path: Path, channels: Sequence[Channel]) -> None:
-    obj = {"version": VERSION, "channels": [c.url for c in channels]}
+    obj = {"version": VERSION, "channels": [c.stored or c.url for c in channels]}
     jsonio.atomic_write(path, jsonio.dumps(obj, pretty=True) + b"\n", mode=0o600)
 
 

@@ -7,7 +7,7 @@ import hashlib
 import os
 import re
 from typing import Literal, NamedTuple
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from fim_tray.errors import FimError
 
@@ -41,11 +41,14 @@ class Channel(NamedTuple):
     path: str = ""
     ca: str = ""  # syslog+tls: the CA certificates (PEM) that vouch for the server, if not
     # the system's
+    stored: str = ""  # the URL as an earlier version wrote it in the channels file, when
+    # that is not ``url``: it keeps naming the channel's outbox
 
     @property
     def id(self) -> str:
         """A short stable name for the channel's files (its outbox), which hides its URL."""
-        return hashlib.sha256(self.url.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        named = self.stored or self.url
+        return hashlib.sha256(named.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
     @property
     def scheme(self) -> str:
@@ -74,8 +77,11 @@ _PEOPLE_NAMES = {
 
 
 def parse(url: str) -> Channel:
-    """The channel ``url`` names; :class:`ChannelError` with a plain reason (never the URL's
-    secrets) when it is malformed or of an unknown kind."""
+    """The channel ``url`` names, its URL in one spelling for each destination (so a channel
+    is not added twice): for syslog and JSON lines, the scheme and host in lower case, the
+    port written out, no trailing slash, the path normalised; for the rest, the scheme in
+    lower case. :class:`ChannelError` with a plain reason (never the URL's secrets) when it is
+    malformed or of an unknown kind."""
     url = url.strip()
     scheme, sep, rest = url.partition("://")
     scheme = scheme.lower()
@@ -91,7 +97,7 @@ def parse(url: str) -> Channel:
         return _jsonl(url, rest)
     if not rest.strip("/"):
         raise ChannelError(f"{mask(url)!r} names no destination after {scheme}://.")
-    return Channel(url, "people")
+    return Channel(f"{scheme}://{rest}", "people")
 
 
 def _syslog(url: str, scheme: str) -> Channel:
@@ -103,7 +109,9 @@ def _syslog(url: str, scheme: str) -> Channel:
         )
     try:
         parts = urlsplit(url)
-        port = parts.port or SYSLOG_PORTS[transport]
+        port = SYSLOG_PORTS[transport] if parts.port is None else parts.port
+        if not 0 < port < 65536:
+            raise ValueError(port)
     except ValueError:
         raise ChannelError(
             f"{mask(url)!r} has no valid port: write {scheme}://HOST:PORT (a port 1-65535)."
@@ -123,7 +131,10 @@ def _syslog(url: str, scheme: str) -> Channel:
         )
     if ca and not os.path.isabs(ca):
         raise ChannelError(f"{mask(url)!r}: ?ca= takes the absolute path of a PEM file.")
-    return Channel(url, "syslog", transport, host, port, ca=ca)
+    ca = os.path.normpath(ca) if ca else ""
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 address
+    canonical = f"{scheme}://{shown}:{port}" + (f"?ca={quote(ca, safe='/')}" if ca else "")
+    return Channel(canonical, "syslog", transport, host, port, ca=ca)
 
 
 def _jsonl(url: str, rest: str) -> Channel:
@@ -138,7 +149,12 @@ def _jsonl(url: str, rest: str) -> Channel:
     if not path.isprintable() or len(path) > 4096:  # %00, %0A: a name no file should have
         raise ChannelError(f"{mask(url)[:80]!r}: the path holds a control character (such as "
                            "%00 or %0A) or is too long; name a plain file.")  # fmt: skip
-    return Channel(url, "jsonl", path=os.path.normpath(path))
+    path = os.path.normpath(path)
+    if os.name == "nt":  # a drive's path: kept as written
+        return Channel(f"jsonl://{rest}", "jsonl", path=path)
+    path = "/" + path.lstrip("/")  # normpath keeps a leading "//"
+    written = "".join(quote(c) if c in "%?# " else c for c in path)
+    return Channel(f"jsonl://{written}", "jsonl", path=path)
 
 
 def mask(url: str) -> str:

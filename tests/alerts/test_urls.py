@@ -82,3 +82,35 @@ def test_a_header_keeps_its_plus_when_masked() -> None:
     assert mask("json://h.example.org/x?-secret=abc&:p=q&mode=post") == (
         "json://h.example.org/x?-secret=***&:p=***&mode=post"
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "syslog+tcp://127.0.0.1:514", "syslog+tcp://127.0.0.1", "SYSLOG+TCP://127.0.0.1:514",
+        "syslog+tcp://127.0.0.1:514/", "syslog+tcp://127.0.0.1:0514", "Syslog+Tcp://127.0.0.1:514?",
+    ],
+)  # fmt: skip
+def test_each_spelling_of_a_syslog_server_is_one_url(url: str) -> None:
+    assert parse(url).url == "syslog+tcp://127.0.0.1:514"
+
+
+def test_urls_are_canonical_where_the_spelling_does_not_matter() -> None:
+    assert parse("syslog+udp://SIEM.Example.ORG").url == "syslog+udp://siem.example.org:514"
+    assert parse("syslog+tls://[::1]").url == "syslog+tls://[::1]:6514"
+    tls = parse("syslog+tls://h.example.org:6514/?ca=/etc/ssl/../ssl/ca.pem")
+    assert tls.url == "syslog+tls://h.example.org:6514?ca=/etc/ssl/ca.pem"
+    assert tls.ca == "/etc/ssl/ca.pem"
+    for url in ("jsonl:///var/log/./fim/events.jsonl", "jsonl:////var//log/fim/x/../events.jsonl",
+                "JSONL:///var/log/fim/%65vents.jsonl"):  # fmt: skip
+        assert parse(url).url == "jsonl:///var/log/fim/events.jsonl"
+    spaced = parse("jsonl:///tmp/my%20logs/a%3Fb%23c%25.jsonl")
+    assert spaced.path == "/tmp/my logs/a?b#c%.jsonl"
+    assert parse(spaced.url) == spaced
+    assert parse("NTFY://ntfy.sh/topic").url == "ntfy://ntfy.sh/topic"
+
+
+@pytest.mark.parametrize("port", ["0", "00", "70000"])
+def test_a_port_out_of_range_is_refused(port: str) -> None:
+    with pytest.raises(ChannelError, match="1-65535"):
+        parse(f"syslog+tcp://127.0.0.1:{port}")

@@ -135,3 +135,16 @@ def test_a_header_option_is_listed_with_its_plus_and_removed_by_that_form(home: 
     assert "json://127.0.0.1:8080/x?+X-Api-Key=***" in listed and SECRET not in listed
     gone = cli("alert", "remove", "json://127.0.0.1:8080/x?+X-Api-Key=***", home=home)
     assert gone.returncode == 0, gone.err
+
+
+def test_a_second_spelling_of_a_channel_is_already_a_channel(home: Path) -> None:
+    assert cli("alert", "add", "SYSLOG+TCP://127.0.0.1", home=home).returncode == 0
+    for url in ("syslog+tcp://127.0.0.1:514", "syslog+tcp://127.0.0.1:514/",
+                "syslog+tcp://127.0.0.1:0514"):  # fmt: skip
+        again = cli("alert", "add", url, home=home)
+        assert again.returncode == 2 and "already a channel" in again.err, url
+    kept = json.loads((home / "config" / "alerts.json").read_text())
+    assert kept["channels"] == ["syslog+tcp://127.0.0.1:514"]
+    assert cli("alert", "list", home=home).out.startswith("syslog+tcp://127.0.0.1:514  ")
+    zero = cli("alert", "add", "syslog+tcp://127.0.0.1:0", home=home)
+    assert zero.returncode == 2 and "1-65535" in zero.err and len(zero.err.splitlines()) == 1
