@@ -45,7 +45,7 @@ def load(path: Path) -> list[Channel]:
     found = []
     for url in urls:
         try:
-            channel = parse(str(url))
+            channel = parse(str(url), look=False)  # a missing file is told when sending
             if channel.url != url:  # as an earlier version wrote it: its outbox stays its own
                 channel = channel._replace(stored=str(url))
             found.append(channel)

@@ -76,12 +76,13 @@ _PEOPLE_NAMES = {
 }  # fmt: skip
 
 
-def parse(url: str) -> Channel:
+def parse(url: str, *, look: bool = True) -> Channel:
     """The channel ``url`` names, its URL in one spelling for each destination (so a channel
     is not added twice): for syslog and JSON lines, the scheme and host in lower case, the
     port written out, no trailing slash, the path normalised; for the rest, the scheme in
     lower case. :class:`ChannelError` with a plain reason (never the URL's secrets) when it is
-    malformed or of an unknown kind."""
+    malformed or of an unknown kind, or (``look``) names a file that cannot be used: a JSON
+    lines file that is a folder or a device, a CA file that holds no certificate."""
     url = url.strip()
     scheme, sep, rest = url.partition("://")
     scheme = scheme.lower()
@@ -92,12 +93,35 @@ def parse(url: str) -> Channel:
             "mailtos://user:password@example.org?to=ann@example.org)."
         )
     if scheme.startswith("syslog+"):
-        return _syslog(url, scheme)
-    if scheme == "jsonl":
-        return _jsonl(url, rest)
-    if not rest.strip("/"):
-        raise ChannelError(f"{mask(url)!r} names no destination after {scheme}://.")
-    return Channel(f"{scheme}://{rest}", "people")
+        channel = _syslog(url, scheme)
+    elif scheme == "jsonl":
+        channel = _jsonl(url, rest)
+    else:
+        if not rest.strip("/"):
+            raise ChannelError(f"{mask(url)!r} names no destination after {scheme}://.")
+        return Channel(f"{scheme}://{rest}", "people")
+    if look:
+        _look(channel)
+    return channel
+
+
+def _look(channel: Channel) -> None:
+    """:class:`ChannelError` when the file a channel writes, or its CA file, cannot be used."""
+    if channel.ca:
+        from fim_tray.alerts.syslog import SyslogError, tls_context
+
+        try:
+            tls_context(channel.ca)
+        except SyslogError as exc:
+            raise ChannelError(f"{exc}.") from None
+    if channel.kind == "jsonl":
+        from pathlib import Path
+
+        from fim_tray.alerts.jsonl import problem
+
+        why = problem(Path(channel.path))
+        if why is not None:
+            raise ChannelError(f"{why}.")
 
 
 def _syslog(url: str, scheme: str) -> Channel:

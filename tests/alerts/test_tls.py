@@ -51,3 +51,14 @@ def test_an_unknown_certificate_is_a_plain_refusal(tls_server: RsyslogTLS, home:
     assert "its certificate is not trusted" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     assert tls_server.messages() == []
+
+
+def test_a_ca_file_that_cannot_be_used_is_named_when_sending(tmp_path: Path) -> None:
+    from fim_tray.alerts.syslog import SyslogError, send
+
+    (tmp_path / "plain.pem").write_text("no certificate here\n")
+    for ca, why in ((str(tmp_path), "is a folder"), (f"{tmp_path}/plain.pem", "no PEM"),
+                    (f"{tmp_path}/gone.pem", "does not exist")):  # fmt: skip
+        with pytest.raises(SyslogError) as caught:
+            send("tls", "127.0.0.1", 9, [b"x"], timeout=2, ca=ca)
+        assert str(caught.value).startswith(f"the CA file {ca} ") and why in str(caught.value)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from fim_tray.alerts.urls import ChannelError, mask, parse, scrub, secrets_in
@@ -98,7 +101,7 @@ def test_each_spelling_of_a_syslog_server_is_one_url(url: str) -> None:
 def test_urls_are_canonical_where_the_spelling_does_not_matter() -> None:
     assert parse("syslog+udp://SIEM.Example.ORG").url == "syslog+udp://siem.example.org:514"
     assert parse("syslog+tls://[::1]").url == "syslog+tls://[::1]:6514"
-    tls = parse("syslog+tls://h.example.org:6514/?ca=/etc/ssl/../ssl/ca.pem")
+    tls = parse("syslog+tls://h.example.org:6514/?ca=/etc/ssl/../ssl/ca.pem", look=False)
     assert tls.url == "syslog+tls://h.example.org:6514?ca=/etc/ssl/ca.pem"
     assert tls.ca == "/etc/ssl/ca.pem"
     for url in ("jsonl:///var/log/./fim/events.jsonl", "jsonl:////var//log/fim/x/../events.jsonl",
@@ -114,3 +117,25 @@ def test_urls_are_canonical_where_the_spelling_does_not_matter() -> None:
 def test_a_port_out_of_range_is_refused(port: str) -> None:
     with pytest.raises(ChannelError, match="1-65535"):
         parse(f"syslog+tcp://127.0.0.1:{port}")
+
+
+def test_a_file_that_cannot_be_used_is_refused_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "plain").write_text("not a certificate\n")
+    os.symlink(tmp_path / "plain", tmp_path / "link")
+    refused = {
+        f"jsonl://{tmp_path}": "is a folder",
+        "jsonl:///dev/null": "not a regular file",
+        f"jsonl://{tmp_path}/link": "symbolic link",
+        f"jsonl://{tmp_path}/plain/x.jsonl": "is not a folder",
+        "syslog+tls://127.0.0.1:6514?ca=/nonexistent.pem": "CA file /nonexistent.pem does not",
+        f"syslog+tls://127.0.0.1:6514?ca={tmp_path}": f"CA file {tmp_path} is a folder",
+        f"syslog+tls://127.0.0.1:6514?ca={tmp_path}/plain": "holds no PEM certificate",
+        "syslog+tls://127.0.0.1:6514?ca=/dev/zero": "/dev/zero is not a regular file",
+    }
+    for url, why in refused.items():
+        with pytest.raises(ChannelError, match=why) as caught:
+            parse(url)
+        assert "127.0.0.1" not in caught.value.message and "\n" not in caught.value.message
+        assert parse(url, look=False).url  # a channel already kept is sent to, and told then
+    made = parse(f"jsonl://{tmp_path}/new/folder/a.jsonl")  # made when first written
+    assert made.path == f"{tmp_path}/new/folder/a.jsonl"

@@ -148,3 +148,17 @@ def test_a_second_spelling_of_a_channel_is_already_a_channel(home: Path) -> None
     assert cli("alert", "list", home=home).out.startswith("syslog+tcp://127.0.0.1:514  ")
     zero = cli("alert", "add", "syslog+tcp://127.0.0.1:0", home=home)
     assert zero.returncode == 2 and "1-65535" in zero.err and len(zero.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("verb", ["add", "test"])
+def test_a_file_that_cannot_be_used_is_refused_before_it_is_added(
+    tmp_path: Path, home: Path, verb: str
+) -> None:
+    for url, named in ((f"jsonl://{tmp_path}", str(tmp_path)), ("jsonl:///dev/null", "/dev/null"),
+                       ("syslog+tls://127.0.0.1:6514?ca=/nonexistent.pem", "/nonexistent.pem"),
+                       (f"syslog+tls://127.0.0.1:6514?ca={tmp_path}", str(tmp_path))):  # fmt: skip
+        run = cli("alert", verb, url, home=home)
+        assert run.returncode == 2, url
+        assert named in run.err and "127.0.0.1" not in run.err and "Traceback" not in run.err
+        assert len(run.err.splitlines()) == 1
+    assert cli("alert", "list", home=home).out == ""
