@@ -115,3 +115,33 @@ def test_a_name_that_is_not_utf8_is_readable_and_kept_whole() -> None:
     assert b"caf" in data
     message = notice([event("added")._replace(path=raw)], "h")
     jsonio.dumps(message)
+
+
+def test_a_message_words_what_changed_as_the_desktop_notification_does() -> None:
+    from fim_tray.display import notice_detail
+    from fim_tray.models import Change, Entry
+    from fim_tray.store.history import entry_json, event_change
+
+    then = int(WHEN.timestamp()) * 10**9
+    was = Entry("file", 3, then, then, 42, 0o644, os.getuid(), os.getgid(), "ab" * 32)
+    grown = was._replace(size=5, mtime_ns=then + 10**9, digest="cd" * 32)
+    changes = [
+        Change("metadata", "m.txt", was, was._replace(mode=0o600), ("mode",)),
+        Change("modified", "f1.txt", was, grown, ("size", "mtime_ns")),
+        Change("modified", "s.txt", was, was._replace(digest="cd" * 32), (), True),
+        Change("metadata", "t.txt", was, was._replace(mtime_ns=then + 10**9), ("mtime_ns",)),
+    ]
+    events = [
+        event(c.kind)._replace(path=c.path, fields=c.fields, suspicious=c.suspicious,
+                               before=entry_json(c.before), after=entry_json(c.after))
+        for c in changes
+    ]  # fmt: skip
+    lines = notice(events, "h")["body"].splitlines()[1:]
+    assert lines[0] == "metadata: m.txt (mode 0644 -> 0600)"
+    assert lines[1] == "modified: f1.txt"  # content speaks for itself, as on the desktop
+    assert "SUSPICIOUS" in lines[2] and lines[3].startswith("metadata: t.txt (mtime ")
+    for change, line, ev in zip(changes, lines, events, strict=True):
+        assert event_change(ev) is not None
+        detail = notice_detail(change)
+        assert line == f"{change.kind}: {change.path}" + (f" ({detail})" if detail else "")
+    assert "mtime_ns" not in "\n".join(lines)
