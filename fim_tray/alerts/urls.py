@@ -281,7 +281,8 @@ def secrets_in(url: str) -> list[str]:
 
 
 def scrub(text: str, url: str) -> str:
-    """``text`` with every secret of ``url`` in it masked (a library's error may quote it)."""
+    """``text`` with every secret of ``url`` in it masked (a library's error may quote it, and
+    in any case: apprise lower-cases what it quotes)."""
     for secret in secrets_in(url):
-        text = text.replace(secret, MASK)
+        text = re.sub(re.escape(secret), MASK, text, flags=re.IGNORECASE)
     return text

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fim_tray.alerts.urls import ChannelError, mask, parse, scrub, secrets_in
+from fim_tray.alerts.urls import MASK, ChannelError, mask, parse, scrub, secrets_in
 
 
 def test_each_kind_of_channel_is_told_apart() -> None:
@@ -139,3 +139,9 @@ def test_a_file_that_cannot_be_used_is_refused_naming_it(tmp_path: Path) -> None
         assert parse(url, look=False).url  # a channel already kept is sent to, and told then
     made = parse(f"jsonl://{tmp_path}/new/folder/a.jsonl")  # made when first written
     assert made.path == f"{tmp_path}/new/folder/a.jsonl"
+
+
+def test_a_secret_a_library_quotes_in_another_case_is_masked() -> None:
+    url = "ntfy://127.0.0.1/topic?auth=S3cr3tPW"
+    said = scrub("An invalid ntfy Authentication type (s3cr3tpw) was specified", url)
+    assert "s3cr3tpw" not in said.lower() and MASK in said
