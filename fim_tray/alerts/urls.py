@@ -222,10 +222,10 @@ def _query(query: str) -> list[tuple[str, str]]:
     ``=``, a separator, anything else) is hidden whole, with its value."""
     parts = []
     for part in re.split("[&;]", query):
-        raw_key, eq, raw_value = part.partition("=")
-        key = unquote(raw_key)
         if not part:
             continue
+        raw_key, eq, raw_value = part.partition("=")
+        key = unquote(raw_key)
         if not _KEY.match(key):
             parts.append((MASK, part))
         elif key.lower() in _PLAIN_OPTIONS:
@@ -275,7 +275,9 @@ def secrets_in(url: str) -> list[str]:
         found.add(netloc.partition(":")[2])
     words = [*path.split("/"), hostport if at else netloc]
     found.update(w for w in words if _mask_word(w) == MASK)
-    found.update(secret for _, secret in _query(query) if secret)
+    for _, secret in _query(query):
+        if secret:  # and each piece of a part hidden whole (token%3DS3cr3t: S3cr3t)
+            found.update([secret, *re.split("[=&;]", unquote(secret))])
     expanded = {s for s in found if len(s) >= 3} | {unquote(s) for s in found if len(s) >= 3}
     return sorted(expanded, key=len, reverse=True)
 
