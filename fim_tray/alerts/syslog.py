@@ -111,11 +111,14 @@ def tls_context(ca: str = "") -> ssl.SSLContext:
             raise SyslogError(f"the CA file {ca} is not a regular file")
     try:
         return ssl.create_default_context(cafile=ca or None)
-    except ssl.SSLError:
+    except ssl.SSLError as exc:
+        if not ca:
+            raise SyslogError(f"cannot load the system's CA certificates: {exc}") from None
         raise SyslogError(f"the CA file {ca} holds no PEM certificate (-----BEGIN "
                           "CERTIFICATE-----)") from None  # fmt: skip
     except OSError as exc:
-        raise SyslogError(f"cannot read the CA file {ca}: {_reason(exc)}") from None
+        where = f"the CA file {ca}" if ca else "the system's CA certificates"
+        raise SyslogError(f"cannot read {where}: {_reason(exc)}") from None
 
 
 def _reason(exc: OSError) -> str:
