@@ -113,6 +113,13 @@ def describe(change: Change, *, brief: bool = False) -> str:
     return ", ".join(parts)
 
 
+def notice_detail(change: Change) -> str:
+    """What a notification says of a change beside its name, in a few words ("" when its kind
+    says it all: content speaks for itself): ``mode 0644 -> 0600``."""
+    told = change.kind == "metadata" or change.suspicious
+    return describe(change, brief=True) if told else ""
+
+
 def _xattrs(before: str | None, after: str | None) -> list[str]:
     """Each attribute that differs, in words: ``security.capability: cap_net_raw=ep added``,
     ``user.origin added``, ``system.posix_acl_access: u::rw-,... -> u::rw-,...``."""

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +17,7 @@ from fim_tray.errors import StorageError
 log = logs.getLogger(__name__)
 VERSION = 1
 TIMEOUT = 10.0  # seconds any one connect or read may take
+_TOLD: set[str] = set()  # the files whose loose permissions were already logged
 
 
 class DeliveryError(Exception):
@@ -30,6 +33,7 @@ def load(path: Path) -> list[Channel]:
     except OSError as exc:
         why = exc.strerror or exc
         raise StorageError(f"Cannot read the alert channels {path}: {why}.") from exc
+    _keep_private(path)
     try:
         urls = jsonio.loads(data)["channels"]
         if not isinstance(urls, list):
@@ -41,14 +45,38 @@ def load(path: Path) -> list[Channel]:
     found = []
     for url in urls:
         try:
-            found.append(parse(str(url)))
+            channel = parse(str(url), look=False)  # a missing file is told when sending
+            if channel.url != url:  # as an earlier version wrote it: its outbox stays its own
+                channel = channel._replace(stored=str(url))
+            found.append(channel)
         except ChannelError as exc:
             log.warning("skipping an alert channel: %s", exc.message)
     return found
 
 
+def _keep_private(path: Path) -> None:
+    """Make the file readable by its owner only again when someone opened it up (a hand edit,
+    a copy), and say so once: the URLs in it hold passwords and tokens."""
+    if os.name == "nt":
+        return
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o077:
+            return
+        os.chmod(path, 0o600)
+        done = "it is 0600 again"
+    except OSError as exc:
+        done = f"it could not be made 0600 ({(exc.strerror or str(exc)).lower()})"
+        st = None
+    if str(path) not in _TOLD:
+        _TOLD.add(str(path))
+        mode = f"{stat.S_IMODE(st.st_mode):04o}" if st is not None else "?"
+        log.warning("the alert channels file %s was readable by others (mode %s): %s; the "
+                    "passwords and tokens in it may have been read", path, mode, done)  # fmt: skip
+
+
 def save(path: Path, channels: Sequence[Channel]) -> None:
-    obj = {"version": VERSION, "channels": [c.url for c in channels]}
+    obj = {"version": VERSION, "channels": [c.stored or c.url for c in channels]}
     jsonio.atomic_write(path, jsonio.dumps(obj, pretty=True) + b"\n", mode=0o600)
 
 

@@ -10,8 +10,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from fim_tray.display import escape
+from fim_tray.display import escape, notice_detail
 from fim_tray.models import Event
+from fim_tray.store.history import event_change
 
 NAMES = 4  # file names spelled out in one message
 PER_HOUR = 20  # messages a channel for people gets in an hour; the rest become one digest
@@ -40,9 +41,11 @@ def notice(events: Sequence[Event], host: str) -> dict[str, Any]:
     lines = [f"At {local_time(first.time)}, on {escape(host)}, in {escape(folder)}:"]
     for event in events[:NAMES]:
         line = f"{event.change}: {escape(event.path)}"
-        if event.fields:
-            line += f" ({', '.join(event.fields)})"
-        if event.suspicious:
+        change = event_change(event)
+        what = notice_detail(change) if change is not None else ""
+        if what:  # the words of the desktop notification
+            line += f" ({what})"
+        elif event.suspicious:
             line += " SUSPICIOUS: the content changed, the size and time did not"
         lines.append(line)
     if len(events) > NAMES:

@@ -29,7 +29,15 @@ TYPES = {
     "updated": ["change"],
     "attributes_modified": ["change"],
 }
-SHA256_HEX = 64
+# Auditbeat's file.hash.* name for each algorithm it knows; fim-tray's own (ALGORITHMS in
+# scan/hashing.py) are told apart by their digest's length, as the history keeps no name.
+AUDITBEAT_HASHES = {
+    "sha256": "sha256", "blake2b": "blake2b_512", "blake2b_512": "blake2b_512",
+    "blake2b_256": "blake2b_256", "blake2b_384": "blake2b_384", "sha1": "sha1", "md5": "md5",
+    "sha224": "sha224", "sha384": "sha384", "sha512": "sha512", "sha512_224": "sha512_224",
+    "sha512_256": "sha512_256", "sha3_224": "sha3_224", "sha3_256": "sha3_256",
+    "sha3_384": "sha3_384", "sha3_512": "sha3_512", "xxh64": "xxh64",
+}  # fmt: skip
 
 
 class Origin(NamedTuple):
@@ -154,11 +162,22 @@ def _file(full: str, state: dict[str, object] | None) -> dict[str, Any]:
                 obj["owner" if key == "uid" else "group"] = name
     digest = state.get("digest")
     if isinstance(digest, str):
-        if len(digest) == SHA256_HEX:
-            obj["hash"] = {"sha256": digest}
-        else:  # ECS has no field for BLAKE2b: kept as fim-tray's own
-            obj["hash"] = {"fim_tray": digest}
+        obj["hash"] = {_hash_fields().get(len(digest), "fim_tray"): digest}
     return obj
+
+
+@lru_cache(maxsize=1)
+def _hash_fields() -> dict[int, str]:
+    """Auditbeat's field for a digest of each length fim-tray makes (``fim_tray`` when Auditbeat
+    has none, or when two algorithms make digests of one length)."""
+    from fim_tray.scan.hashing import ALGORITHMS
+
+    fields: dict[int, str] = {}
+    for name, make in ALGORITHMS.items():
+        length = make().digest_size * 2
+        field = AUDITBEAT_HASHES.get(name, "fim_tray")
+        fields[length] = field if fields.get(length, field) == field else "fim_tray"
+    return fields
 
 
 @lru_cache(maxsize=256)

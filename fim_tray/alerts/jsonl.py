@@ -50,6 +50,34 @@ def append(
         raise JsonlError(f"cannot write {path}: {(exc.strerror or str(exc)).lower()}") from None
 
 
+def problem(path: Path) -> str | None:
+    """Why lines could not be written to ``path`` (None: they can, as far as can be told
+    without writing): a folder, a link, a device, a file not writable, or no folder where it
+    could be made."""
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):  # made when first written, and its folders
+        folder = path.parent
+        while not os.path.lexists(folder) and folder != folder.parent:
+            folder = folder.parent
+        if not folder.is_dir():
+            return f"cannot create {path}: {folder} is not a folder"
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return f"cannot create {path}: the folder {folder} is not writable"
+        return None
+    except OSError as exc:
+        return f"cannot reach {path}: {(exc.strerror or str(exc)).lower()}"
+    if stat.S_ISDIR(st.st_mode):
+        return f"{path} is a folder, not a file"
+    if stat.S_ISLNK(st.st_mode):
+        return f"{path} is a symbolic link: name the file itself"
+    if not stat.S_ISREG(st.st_mode):
+        return f"{path} is not a regular file (a device, a pipe or a socket)"
+    if not os.access(path, os.W_OK):
+        return f"cannot write {path}: permission denied"
+    return None
+
+
 def _rotate_if_needed(path: Path, max_bytes: int, keep: int) -> None:
     try:
         if os.lstat(path).st_size < max_bytes:

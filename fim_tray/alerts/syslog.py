@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from fim_tray import jsonio
+
+if TYPE_CHECKING:  # ssl is imported for a TLS channel only: never on the path of a check
+    import ssl
 
 APP = "fim-tray"
 FACILITY_USER = 1
@@ -51,6 +56,7 @@ def send(
     if transport == "udp":
         _send_udp(host, port, messages, timeout)
         return
+    context = tls_context(ca) if transport == "tls" else None
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
     except TimeoutError:
@@ -58,11 +64,10 @@ def send(
     except OSError as exc:
         raise SyslogError(_why(exc, host, port)) from None
     try:
-        if transport == "tls":
-            import ssl  # only for a TLS channel: never on the path of a check
+        if context is not None:
+            import ssl
 
             try:
-                context = ssl.create_default_context(cafile=ca or None)
                 sock = context.wrap_socket(sock, server_hostname=host)
             except ssl.SSLCertVerificationError as exc:
                 raise SyslogError(
@@ -72,8 +77,6 @@ def send(
             except (ssl.SSLError, ssl.CertificateError) as exc:
                 reason = getattr(exc, "reason", None) or exc
                 raise SyslogError(f"TLS with {host}:{port} failed: {reason}") from None
-            except FileNotFoundError:
-                raise SyslogError(f"the CA file {ca} does not exist") from None
         data = b"".join(str(len(m)).encode("ascii") + b" " + m for m in messages)
         sock.sendall(data)
         if transport == "tls":  # TLS's own close first: the server answers once it read all
@@ -88,6 +91,38 @@ def send(
         raise SyslogError(_why(exc, host, port)) from None
     finally:
         sock.close()
+
+
+def tls_context(ca: str = "") -> ssl.SSLContext:
+    """What TLS trusts: the CA certificates (PEM) in ``ca``, else the system's.
+    :class:`SyslogError` naming the file when it cannot be read or holds no certificate."""
+    import ssl
+
+    if ca:
+        try:
+            mode = os.stat(ca).st_mode
+        except FileNotFoundError:
+            raise SyslogError(f"the CA file {ca} does not exist") from None
+        except OSError as exc:
+            raise SyslogError(f"cannot read the CA file {ca}: {_reason(exc)}") from None
+        if stat.S_ISDIR(mode):
+            raise SyslogError(f"the CA file {ca} is a folder: name a PEM file of certificates")
+        if not stat.S_ISREG(mode):  # a device or a pipe: never read
+            raise SyslogError(f"the CA file {ca} is not a regular file")
+    try:
+        return ssl.create_default_context(cafile=ca or None)
+    except ssl.SSLError as exc:
+        if not ca:
+            raise SyslogError(f"cannot load the system's CA certificates: {exc}") from None
+        raise SyslogError(f"the CA file {ca} holds no PEM certificate (-----BEGIN "
+                          "CERTIFICATE-----)") from None  # fmt: skip
+    except OSError as exc:
+        where = f"the CA file {ca}" if ca else "the system's CA certificates"
+        raise SyslogError(f"cannot read {where}: {_reason(exc)}") from None
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or str(exc) or type(exc).__name__).lower()
 
 
 def _send_udp(host: str, port: int, messages: Sequence[bytes], timeout: float) -> None:

@@ -7,7 +7,7 @@ import hashlib
 import os
 import re
 from typing import Literal, NamedTuple
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from fim_tray.errors import FimError
 
@@ -41,11 +41,14 @@ class Channel(NamedTuple):
     path: str = ""
     ca: str = ""  # syslog+tls: the CA certificates (PEM) that vouch for the server, if not
     # the system's
+    stored: str = ""  # the URL as an earlier version wrote it in the channels file, when
+    # that is not ``url``: it keeps naming the channel's outbox
 
     @property
     def id(self) -> str:
         """A short stable name for the channel's files (its outbox), which hides its URL."""
-        return hashlib.sha256(self.url.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        named = self.stored or self.url
+        return hashlib.sha256(named.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
     @property
     def scheme(self) -> str:
@@ -73,9 +76,13 @@ _PEOPLE_NAMES = {
 }  # fmt: skip
 
 
-def parse(url: str) -> Channel:
-    """The channel ``url`` names; :class:`ChannelError` with a plain reason (never the URL's
-    secrets) when it is malformed or of an unknown kind."""
+def parse(url: str, *, look: bool = True) -> Channel:
+    """The channel ``url`` names, its URL in one spelling for each destination (so a channel
+    is not added twice): for syslog and JSON lines, the scheme and host in lower case, the
+    port written out, no trailing slash, the path normalised; for the rest, the scheme in
+    lower case. :class:`ChannelError` with a plain reason (never the URL's secrets) when it is
+    malformed or of an unknown kind, or (``look``) names a file that cannot be used: a JSON
+    lines file that is a folder or a device, a CA file that holds no certificate."""
     url = url.strip()
     scheme, sep, rest = url.partition("://")
     scheme = scheme.lower()
@@ -86,12 +93,35 @@ def parse(url: str) -> Channel:
             "mailtos://user:password@example.org?to=ann@example.org)."
         )
     if scheme.startswith("syslog+"):
-        return _syslog(url, scheme)
-    if scheme == "jsonl":
-        return _jsonl(url, rest)
-    if not rest.strip("/"):
-        raise ChannelError(f"{mask(url)!r} names no destination after {scheme}://.")
-    return Channel(url, "people")
+        channel = _syslog(url, scheme)
+    elif scheme == "jsonl":
+        channel = _jsonl(url, rest)
+    else:
+        if not rest.strip("/"):
+            raise ChannelError(f"{mask(url)!r} names no destination after {scheme}://.")
+        return Channel(f"{scheme}://{rest}", "people")
+    if look:
+        _look(channel)
+    return channel
+
+
+def _look(channel: Channel) -> None:
+    """:class:`ChannelError` when the file a channel writes, or its CA file, cannot be used."""
+    if channel.ca:
+        from fim_tray.alerts.syslog import SyslogError, tls_context
+
+        try:
+            tls_context(channel.ca)
+        except SyslogError as exc:
+            raise ChannelError(f"{exc}.") from None
+    if channel.kind == "jsonl":
+        from pathlib import Path
+
+        from fim_tray.alerts.jsonl import problem
+
+        why = problem(Path(channel.path))
+        if why is not None:
+            raise ChannelError(f"{why}.")
 
 
 def _syslog(url: str, scheme: str) -> Channel:
@@ -103,7 +133,9 @@ def _syslog(url: str, scheme: str) -> Channel:
         )
     try:
         parts = urlsplit(url)
-        port = parts.port or SYSLOG_PORTS[transport]
+        port = SYSLOG_PORTS[transport] if parts.port is None else parts.port
+        if not 0 < port < 65536:
+            raise ValueError(port)
     except ValueError:
         raise ChannelError(
             f"{mask(url)!r} has no valid port: write {scheme}://HOST:PORT (a port 1-65535)."
@@ -123,7 +155,10 @@ def _syslog(url: str, scheme: str) -> Channel:
         )
     if ca and not os.path.isabs(ca):
         raise ChannelError(f"{mask(url)!r}: ?ca= takes the absolute path of a PEM file.")
-    return Channel(url, "syslog", transport, host, port, ca=ca)
+    ca = os.path.normpath(ca) if ca else ""
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 address
+    canonical = f"{scheme}://{shown}:{port}" + (f"?ca={quote(ca, safe='/')}" if ca else "")
+    return Channel(canonical, "syslog", transport, host, port, ca=ca)
 
 
 def _jsonl(url: str, rest: str) -> Channel:
@@ -138,7 +173,12 @@ def _jsonl(url: str, rest: str) -> Channel:
     if not path.isprintable() or len(path) > 4096:  # %00, %0A: a name no file should have
         raise ChannelError(f"{mask(url)[:80]!r}: the path holds a control character (such as "
                            "%00 or %0A) or is too long; name a plain file.")  # fmt: skip
-    return Channel(url, "jsonl", path=os.path.normpath(path))
+    path = os.path.normpath(path)
+    if os.name == "nt":  # a drive's path: kept as written
+        return Channel(f"jsonl://{rest}", "jsonl", path=path)
+    path = "/" + path.lstrip("/")  # normpath keeps a leading "//"
+    written = "".join(quote(c) if c in "%?# " else c for c in path)
+    return Channel(f"jsonl://{written}", "jsonl", path=path)
 
 
 def mask(url: str) -> str:
@@ -171,14 +211,33 @@ def mask(url: str) -> str:
     ]
     text = f"{scheme}://{netloc}{slash}{'/'.join(segments)}"
     if qmark:
-        pairs = []
-        for key, value in parse_qsl(query, keep_blank_values=True):
-            shown = value if key.lower() in _PLAIN_OPTIONS else MASK
-            pairs.append(f"{key}={shown}")
-        text += "?" + "&".join(pairs)
+        text += "?" + "&".join(shown for shown, _ in _query(query))
     return text + ("#" + MASK if fragment else "")
 
 
+def _query(query: str) -> list[tuple[str, str]]:
+    """Each part of a query (split as apprise splits it, at ``&`` and ``;``), as :func:`mask`
+    shows it, with what it hides ("" when nothing). A key is shown as written (``+X-Api-Key``
+    keeps its ``+``); a key that is no plain word once decoded (``token%3DS3cr3t`` holds an
+    ``=``, a separator, anything else) is hidden whole, with its value."""
+    parts = []
+    for part in re.split("[&;]", query):
+        if not part:
+            continue
+        raw_key, eq, raw_value = part.partition("=")
+        key = unquote(raw_key)
+        if not _KEY.match(key):
+            parts.append((MASK, part))
+        elif key.lower() in _PLAIN_OPTIONS:
+            parts.append((part, ""))
+        elif eq:
+            parts.append((f"{raw_key}={MASK}", raw_value))
+        else:  # a bare word: hidden when it looks like a token
+            parts.append((MASK, part) if _mask_word(key) == MASK else (part, ""))
+    return parts
+
+
+_KEY = re.compile(r"[+:-]?[A-Za-z0-9_.-]{1,64}\Z")
 _PATH_PLAIN = frozenset({"json", "jsons", "xml", "xmls", "form", "forms"})  # a webhook's path
 
 
@@ -216,15 +275,16 @@ def secrets_in(url: str) -> list[str]:
         found.add(netloc.partition(":")[2])
     words = [*path.split("/"), hostport if at else netloc]
     found.update(w for w in words if _mask_word(w) == MASK)
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        if key.lower() not in _PLAIN_OPTIONS and value:
-            found.add(value)
+    for _, secret in _query(query):
+        if secret:  # and each piece of a part hidden whole (token%3DS3cr3t: S3cr3t)
+            found.update([secret, *re.split("[=&;]", unquote(secret))])
     expanded = {s for s in found if len(s) >= 3} | {unquote(s) for s in found if len(s) >= 3}
     return sorted(expanded, key=len, reverse=True)
 
 
 def scrub(text: str, url: str) -> str:
-    """``text`` with every secret of ``url`` in it masked (a library's error may quote it)."""
+    """``text`` with every secret of ``url`` in it masked (a library's error may quote it, and
+    in any case: apprise lower-cases what it quotes)."""
     for secret in secrets_in(url):
-        text = text.replace(secret, MASK)
+        text = re.sub(re.escape(secret), MASK, text, flags=re.IGNORECASE)
     return text

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import os
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -59,6 +59,47 @@ def entry_json(entry: Entry | None) -> dict[str, Any] | None:
         # {name: capabilities or ACL in words, or a digest}; a name that is not UTF-8 as %XX
         obj["xattrs"] = {escape_xattr_name(k): v for k, v in xattr_map(entry.xattrs).items()}
     return obj
+
+
+def json_entry(obj: object) -> Entry | None:
+    """The inverse of :func:`entry_json`, as far as a line keeps it (no inode, no ctime; the
+    time to the microsecond): enough to word a change. ``ValueError``, ``TypeError`` or
+    ``KeyError`` when ``obj`` is not an entry's JSON."""
+    if obj is None:
+        return None
+    if not isinstance(obj, dict):
+        raise TypeError("an entry is an object")
+    when = datetime.fromisoformat(str(obj["mtime"]))
+    size = int(obj.get("size") or 0)
+    device = obj.get("device")
+    if isinstance(device, str) and hasattr(os, "makedev"):  # "major,minor": kept in size
+        major, _, minor = device.partition(",")
+        size = os.makedev(int(major), int(minor))
+    xattrs = obj.get("xattrs")
+    kept = "\n".join(f"{k}={v}" for k, v in xattrs.items()) if isinstance(xattrs, dict) else None
+    return Entry(
+        type=obj["type"], size=size, mtime_ns=_ns(when), ctime_ns=0,
+        ino=int(obj.get("ino") or 0), mode=int(str(obj["mode"]), 8), uid=int(obj["uid"]),
+        gid=int(obj["gid"]), digest=obj.get("digest"), target=name_from(obj, "target"),
+        error=obj.get("error"), xattrs=kept or None,
+    )  # fmt: skip
+
+
+def _ns(when: datetime) -> int:
+    """Nanoseconds since the epoch, exact to the microsecond (a float would round)."""
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    aware = when if when.tzinfo is not None else when.astimezone()
+    return (aware - epoch) // timedelta(microseconds=1) * 1000
+
+
+def event_change(event: Event) -> Change | None:
+    """The change a history event tells of, to word it as the desktop does (see
+    display.notice_detail); None when its line does not say enough (an edited one)."""
+    try:
+        return Change(event.change, event.path, json_entry(event.before),  # type: ignore[arg-type]
+                      json_entry(event.after), tuple(event.fields), event.suspicious)  # fmt: skip
+    except (KeyError, ValueError, TypeError, OverflowError):
+        return None
 
 
 def change_json(change: Change, folder: str, when: datetime) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from fim_tray.display import describe, escape
+from fim_tray.display import escape, notice_detail
 from fim_tray.models import Change, Folder, FolderReport, Writer
 
 NAMES_IN_NOTICE = 4  # file names spelled out in one notification
@@ -58,8 +58,7 @@ def notice_for(report: FolderReport) -> Notice | None:
     lines = [f"At {when} on {report.time:%Y-%m-%d}"]
     for change in new[:NAMES_IN_NOTICE]:
         line = f"{change.kind}: {middle(escape(change.path), 60)}"  # "and 7 more" stays in view
-        told = change.kind == "metadata" or change.suspicious  # content speaks for itself
-        what = describe(change, brief=True) if told else ""
+        what = notice_detail(change)
         if what:
             line += f" ({what})"
         if change.path in report.hints:  # a hint, and said as one

@@ -26,6 +26,21 @@ def event(change: str, **extra: object) -> Event:
                  change=change, **fields)  # type: ignore[arg-type]  # fmt: skip
 
 
+def test_a_digest_goes_under_auditbeats_name_for_its_algorithm() -> None:
+    from fim_tray.scan.hashing import ALGORITHMS, new_hash
+
+    names = {"sha256": "sha256", "blake2b": "blake2b_512"}
+    assert set(ALGORITHMS) <= set(names)  # a new algorithm: say here which field it gets
+    for algorithm, field in names.items():
+        made = new_hash(algorithm)
+        made.update(b"x")
+        digest = made.hexdigest()
+        obj = ecs_event(event("modified", after={**STATE, "digest": digest}), ORIGIN)
+        assert obj["file"]["hash"] == {field: digest}, algorithm
+    odd = ecs_event(event("modified", after={**STATE, "digest": "ab" * 10}), ORIGIN)
+    assert odd["file"]["hash"] == {"fim_tray": "ab" * 10}  # no algorithm makes these
+
+
 def test_each_kind_of_change_has_auditbeats_action_and_type() -> None:
     expected = {
         "added": ("created", ["creation"]), "removed": ("deleted", ["deletion"]),
@@ -100,3 +115,33 @@ def test_a_name_that_is_not_utf8_is_readable_and_kept_whole() -> None:
     assert b"caf" in data
     message = notice([event("added")._replace(path=raw)], "h")
     jsonio.dumps(message)
+
+
+def test_a_message_words_what_changed_as_the_desktop_notification_does() -> None:
+    from fim_tray.display import notice_detail
+    from fim_tray.models import Change, Entry
+    from fim_tray.store.history import entry_json, event_change
+
+    then = int(WHEN.timestamp()) * 10**9
+    was = Entry("file", 3, then, then, 42, 0o644, os.getuid(), os.getgid(), "ab" * 32)
+    grown = was._replace(size=5, mtime_ns=then + 10**9, digest="cd" * 32)
+    changes = [
+        Change("metadata", "m.txt", was, was._replace(mode=0o600), ("mode",)),
+        Change("modified", "f1.txt", was, grown, ("size", "mtime_ns")),
+        Change("modified", "s.txt", was, was._replace(digest="cd" * 32), (), True),
+        Change("metadata", "t.txt", was, was._replace(mtime_ns=then + 10**9), ("mtime_ns",)),
+    ]
+    events = [
+        event(c.kind)._replace(path=c.path, fields=c.fields, suspicious=c.suspicious,
+                               before=entry_json(c.before), after=entry_json(c.after))
+        for c in changes
+    ]  # fmt: skip
+    lines = notice(events, "h")["body"].splitlines()[1:]
+    assert lines[0] == "metadata: m.txt (mode 0644 -> 0600)"
+    assert lines[1] == "modified: f1.txt"  # content speaks for itself, as on the desktop
+    assert "SUSPICIOUS" in lines[2] and lines[3].startswith("metadata: t.txt (mtime ")
+    for change, line, ev in zip(changes, lines, events, strict=True):
+        assert event_change(ev) is not None
+        detail = notice_detail(change)
+        assert line == f"{change.kind}: {change.path}" + (f" ({detail})" if detail else "")
+    assert "mtime_ns" not in "\n".join(lines)

@@ -51,3 +51,29 @@ def test_an_unknown_certificate_is_a_plain_refusal(tls_server: RsyslogTLS, home:
     assert "its certificate is not trusted" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     assert tls_server.messages() == []
+
+
+def test_a_ca_file_that_cannot_be_used_is_named_when_sending(tmp_path: Path) -> None:
+    from fim_tray.alerts.syslog import SyslogError, send
+
+    (tmp_path / "plain.pem").write_text("no certificate here\n")
+    for ca, why in ((str(tmp_path), "is a folder"), (f"{tmp_path}/plain.pem", "no PEM"),
+                    (f"{tmp_path}/gone.pem", "does not exist")):  # fmt: skip
+        with pytest.raises(SyslogError) as caught:
+            send("tls", "127.0.0.1", 9, [b"x"], timeout=2, ca=ca)
+        assert str(caught.value).startswith(f"the CA file {ca} ") and why in str(caught.value)
+
+
+def test_the_systems_certificates_that_cannot_be_read_are_said_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ssl
+
+    from fim_tray.alerts.syslog import SyslogError, tls_context
+
+    def broken(**_: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(ssl, "create_default_context", broken)
+    with pytest.raises(SyslogError, match=r"^cannot read the system's CA certificates: perm"):
+        tls_context()

@@ -126,3 +126,39 @@ def test_a_check_never_imports_the_alert_libraries(tmp_path: Path, home: Path) -
                           env=cli_env(home), timeout=30, check=False)  # fmt: skip
     assert done.stdout == "0 []\n", done.stderr
     assert json.dumps(done.returncode) == "0"
+
+
+def test_a_header_option_is_listed_with_its_plus_and_removed_by_that_form(home: Path) -> None:
+    url = f"json://127.0.0.1:8080/x?+X-Api-Key={SECRET}"
+    assert cli("alert", "add", url, home=home).returncode == 0
+    listed = cli("alert", "list", home=home).out
+    assert "json://127.0.0.1:8080/x?+X-Api-Key=***" in listed and SECRET not in listed
+    gone = cli("alert", "remove", "json://127.0.0.1:8080/x?+X-Api-Key=***", home=home)
+    assert gone.returncode == 0, gone.err
+
+
+def test_a_second_spelling_of_a_channel_is_already_a_channel(home: Path) -> None:
+    assert cli("alert", "add", "SYSLOG+TCP://127.0.0.1", home=home).returncode == 0
+    for url in ("syslog+tcp://127.0.0.1:514", "syslog+tcp://127.0.0.1:514/",
+                "syslog+tcp://127.0.0.1:0514"):  # fmt: skip
+        again = cli("alert", "add", url, home=home)
+        assert again.returncode == 2 and "already a channel" in again.err, url
+    kept = json.loads((home / "config" / "alerts.json").read_text())
+    assert kept["channels"] == ["syslog+tcp://127.0.0.1:514"]
+    assert cli("alert", "list", home=home).out.startswith("syslog+tcp://127.0.0.1:514  ")
+    zero = cli("alert", "add", "syslog+tcp://127.0.0.1:0", home=home)
+    assert zero.returncode == 2 and "1-65535" in zero.err and len(zero.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("verb", ["add", "test"])
+def test_a_file_that_cannot_be_used_is_refused_before_it_is_added(
+    tmp_path: Path, home: Path, verb: str
+) -> None:
+    for url, named in ((f"jsonl://{tmp_path}", str(tmp_path)), ("jsonl:///dev/null", "/dev/null"),
+                       ("syslog+tls://127.0.0.1:6514?ca=/nonexistent.pem", "/nonexistent.pem"),
+                       (f"syslog+tls://127.0.0.1:6514?ca={tmp_path}", str(tmp_path))):  # fmt: skip
+        run = cli("alert", verb, url, home=home)
+        assert run.returncode == 2, url
+        assert named in run.err and "127.0.0.1" not in run.err and "Traceback" not in run.err
+        assert len(run.err.splitlines()) == 1
+    assert cli("alert", "list", home=home).out == ""
