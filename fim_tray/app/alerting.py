@@ -157,8 +157,14 @@ class Alerting:
     def find(self, url: str) -> Channel:
         """The channel named by its URL, or by the masked URL ``alert list`` shows."""
         known = self.channels()
-        exact = [c for c in known if c.url == url.strip()]
-        masked = [c for c in known if c.masked == url.strip()]
+        given = url.strip()
+        try:  # another spelling of the same destination (as `alert add` would store it)
+            spelled = parse(given, look=False).url
+        except ChannelError:
+            spelled = given
+        exact = [c for c in known if c.url in (given, spelled)]
+        # as `alert list` shows it, also as an earlier version did (a header's + as a space)
+        masked = [c for c in known if given in (c.masked, c.masked.replace("?+", "? "))]
         if exact or len(masked) == 1:
             return (exact or masked)[0]
         if masked:

@@ -162,3 +162,10 @@ def test_a_file_that_cannot_be_used_is_refused_before_it_is_added(
         assert named in run.err and "127.0.0.1" not in run.err and "Traceback" not in run.err
         assert len(run.err.splitlines()) == 1
     assert cli("alert", "list", home=home).out == ""
+
+
+def test_a_channel_is_removed_by_another_spelling_of_its_url(home: Path) -> None:
+    assert cli("alert", "add", "syslog+tcp://127.0.0.1:514", home=home).returncode == 0
+    gone = cli("alert", "remove", "SYSLOG+TCP://127.0.0.1/", home=home)
+    assert gone.returncode == 0, gone.err
+    assert "syslog" not in cli("alert", "list", home=home).out
