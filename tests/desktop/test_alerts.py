@@ -14,8 +14,9 @@ import pytest
 from tests.alerts.conftest import need
 from tests.alerts.servers import Rsyslog, free_port, rsyslogd_path
 from tests.conftest import run_cli
-from tests.desktop.conftest import SCREENSHOTS, Tray
+from tests.desktop.conftest import Tray
 from tests.desktop.harness import Desktop, wait_for
+from tests.desktop.shots import window_shot
 
 pytestmark = pytest.mark.desktop
 StartTray = Callable[..., Tray]
@@ -84,7 +85,7 @@ def test_the_menu_tells_how_each_channel_fares_and_alerts_opens_its_window(
     wait_for(lambda: "jsonl://" in run_cli("alert", "list", home=home).stdout, 10, "the channel")
     # the tray takes it up at once: its line, and a sender that delivers the next change
     wait_for(lambda: "File fim.jsonl: nothing sent yet" in tray.menu.labels(), 10, "its line")
-    desktop.screenshot(SCREENSHOTS / "alerts-window.png")
+    window_shot(desktop, window[0], "alerts.png")
     desktop.run(["xdotool", "key", "Escape"])  # closes the window
     (watched / "second.txt").write_text("2\n")
     wait_for(lambda: jsonl.exists() and "second.txt" in jsonl.read_text(), 20, "the JSON line")

@@ -1,5 +1,5 @@
 """Every window in the dark theme (FIM_TRAY_THEME=dark, as a dark desktop gives): the welcome,
-the details with Ignore..., History and Settings, each one dark, each one a screenshot."""
+the details with Ignore..., History, Settings and Alerts, each one dark, each one a screenshot."""
 
 from __future__ import annotations
 
@@ -63,4 +63,9 @@ def test_every_window_in_the_dark_theme(
     tray.menu.click("Settings...")
     window = _details_window(desktop, "fim-tray: Settings")
     assert _dark(window_shot(desktop, window, "settings-dark.png"))
+    _key(desktop, window, "Escape")
+
+    tray.menu.click("Alerts...")
+    window = _details_window(desktop, "fim-tray: alerts")
+    assert _dark(window_shot(desktop, window, "alerts-dark.png"))
     _key(desktop, window, "Escape")
