@@ -5,6 +5,7 @@ also what starts the delivery of alerts beside ``fim-tray monitor``, and after a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -140,7 +141,12 @@ def after_check(service: Service, reports: Sequence[FolderReport]) -> None:
     outbox = paths.outbox_dir
     if not any(r.new for r in reports) and not any(outbox.glob("*.jsonl")):
         # Nothing new here: a sender is still needed when an earlier one ended before it
-        # queued what the history holds (killed, or its machine stopped).
+        # queued what the history holds (killed, or its machine stopped). A cursor written
+        # after the history's last line says it did not, with no more than two stats.
+        with contextlib.suppress(OSError):
+            written = (outbox / "history.cursor").stat().st_mtime_ns
+            if written > paths.events_file.stat().st_mtime_ns:
+                return
         from fim_tray.alerts import cursor
 
         if not cursor.behind(outbox / cursor.NAME, service.store.history.next_number()):

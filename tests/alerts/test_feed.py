@@ -352,3 +352,21 @@ def test_more_changes_at_once_than_a_queue_holds_are_counted_and_shown(
     assert [s.dropped for s in alerts.states()] == [1, 1]
     listed = cli("alert", "list", home=home)
     assert listed.out.count("1 dropped: its outbox was full") == 2, listed.out
+
+
+def test_a_check_with_nothing_new_starts_a_sender_when_the_last_one_ended_before_queueing(
+    service: Service, tmp_path: Path, home: Path
+) -> None:
+    folder = watching(service, tmp_path)
+    siem = tmp_path / "siem.jsonl"
+    Alerting(service.paths, history=service.store.history).add(f"jsonl://{siem}")
+    (folder / "a.txt").write_text("a")
+    service.check()  # recorded; its sender never ran (killed, or its machine stopped)
+    again = cli("check", home=home)  # nothing new: the change is pending
+    assert again.returncode == 1 and "Traceback" not in again.err
+    assert wait_for(lambda: siem.exists() and "a.txt" in siem.read_text(), 30)
+    assert wait_for(lambda: Alerting(service.paths).take(), 40)  # the sender ended
+    quiet = cli("check", home=home)  # up to date now: no sender, nothing sent twice
+    assert quiet.returncode == 1
+    time.sleep(2)
+    assert len(siem.read_text().splitlines()) == 1
