@@ -25,6 +25,7 @@ import stat
 import threading
 from collections import deque
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ class Outbox:
         self._lock = threading.Lock()
         self._queues: dict[str, deque[tuple[int, dict[str, Any], int | None]]] = {}
         self._lines: dict[str, int] = {}  # the highest history line queued for each channel
+        self._at: dict[str, datetime | None] = {}  # and the newest time of a line queued
         self._next: dict[str, int] = {}
         self._stale: dict[str, int] = {}  # delivered lines still in the queue file
         self.dropped: dict[str, int] = {}
@@ -65,11 +67,11 @@ class Outbox:
         queue = self._queues.get(channel)
         if queue is not None:
             return queue
-        sent, top = 0, -1
+        sent, top, at = 0, -1, None
         with contextlib.suppress(FileNotFoundError):
             try:
                 cursor = self._opened(channel, jsonio.read_own(self._sent_file(channel), 4096))
-                sent, top = int(cursor["seq"]), _line(cursor)
+                sent, top, at = int(cursor["seq"]), _line(cursor), _when(cursor.get("at"))
             except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
                 if isinstance(exc, FileNotFoundError):
                     raise
@@ -105,6 +107,8 @@ class Outbox:
                 continue
             last = max(last, seq)
             top = max(top, line_)
+            if mark is not None:
+                at = _later(at, _when(msg.get("time")))
             if seq <= sent:
                 stale += 1
             else:
@@ -117,6 +121,7 @@ class Outbox:
                         self._queue_file(channel), forged)  # fmt: skip
         self._queues[channel] = queue
         self._lines[channel] = top
+        self._at[channel] = at
         self._next[channel] = last + 1
         self._stale[channel] = stale
         return queue
@@ -130,8 +135,8 @@ class Outbox:
         marks: list[int | None] = list(lines) if lines is not None else [None] * len(messages)
         with self._lock:
             queue = self._load(channel)
-            top = self._lines[channel]
-            fresh = [(m, n) for m, n in zip(messages, marks, strict=True) if n is None or n > top]
+            fresh = [(m, n) for m, n in zip(messages, marks, strict=True)
+                     if not self._queued(channel, n, m)]  # fmt: skip
             if not fresh:
                 return 0
             messages, marks = [m for m, _ in fresh], [n for _, n in fresh]
@@ -148,9 +153,28 @@ class Outbox:
             data = b"".join(self._envelope(channel, *item) for item in numbered)
             self._append(self._queue_file(channel), data)
             self._next[channel] = seq + len(kept)
-            self._lines[channel] = max([top, *(n for n in marks if n is not None)])
+            self._lines[channel] = max([self._lines[channel], *(n for n in marks if n is not None)])
+            for msg, n in zip(kept, marks, strict=False):
+                if n is not None:
+                    self._at[channel] = _later(self._at[channel], _when(msg.get("time")))
             queue.extend(numbered)
             return dropped
+
+    def _queued(self, channel: str, line: int | None, msg: dict[str, Any]) -> bool:
+        """Whether the message made from history ``line`` was queued for ``channel`` before:
+        a line at or below the highest queued, and no newer than it (the numbers of a history
+        put back are given again, to lines written later)."""
+        if line is None or line > self._lines[channel]:
+            return False
+        at, when = self._at[channel], _when(msg.get("time"))
+        try:
+            return at is None or when is None or when <= at
+        except TypeError:  # one with a zone, one without: taken as queued (never sent twice)
+            return True
+
+    def _mark(self, channel: str) -> dict[str, Any]:
+        at = self._at.get(channel)
+        return {"line": self._lines[channel], "at": at.isoformat() if at else None}
 
     def line(self, channel: str) -> int:
         """The highest history line ever queued for ``channel`` (-1: none)."""
@@ -193,7 +217,7 @@ class Outbox:
                 last = queue.popleft()[0]
             # The highest line queued goes with the cursor: it is either delivered or still in
             # the queue file, which goes away once empty.
-            cursor = self._sealed(channel, {"seq": last, "line": self._lines[channel]})
+            cursor = self._sealed(f"{channel}.sent", {"seq": last, **self._mark(channel)})
             jsonio.atomic_write(self._sent_file(channel), jsonio.dumps(cursor) + b"\n")
             self._stale[channel] += count
             if not queue:
@@ -221,7 +245,7 @@ class Outbox:
     def _opened(self, channel: str, data: bytes) -> dict[str, Any]:
         """A cursor's JSON; ``ValueError`` when it is not one fim-tray wrote."""
         obj = jsonio.loads(data)
-        if not isinstance(obj, dict) or not self._holds(channel, obj):
+        if not isinstance(obj, dict) or not self._holds(f"{channel}.sent", obj):
             raise ValueError("fim-tray did not write it")
         return obj
 
@@ -244,7 +268,7 @@ class Outbox:
             if kept:
                 jsonio.atomic_write(self._queue_file(channel), data)
             sent = kept[0][0] - 1 if kept else self._next[channel] - 1  # delivered up to
-            cursor = self._sealed(channel, {"seq": sent, "line": -1})
+            cursor = self._sealed(f"{channel}.sent", {"seq": sent, "line": -1})
             jsonio.atomic_write(self._sent_file(channel), jsonio.dumps(cursor) + b"\n")
             if not kept:
                 with contextlib.suppress(FileNotFoundError):
@@ -252,6 +276,7 @@ class Outbox:
             self._queues[channel] = kept
             self._stale[channel] = 0
             self._lines[channel] = max((n for _, _, n in kept if n is not None), default=-1)
+            self._at[channel] = None
 
     def reload(self) -> None:
         """Read every queue from disk again at its next use: another process may have sent
@@ -259,12 +284,14 @@ class Outbox:
         with self._lock:
             self._queues.clear()
             self._lines.clear()
+            self._at.clear()
 
     def forget(self, channel: str) -> None:
         """Drop a removed channel's queue and cursor."""
         with self._lock:
             self._queues.pop(channel, None)
             self._lines.pop(channel, None)
+            self._at.pop(channel, None)
             self.dropped.pop(channel, None)
             for path in (self._queue_file(channel), self._sent_file(channel)):
                 with contextlib.suppress(FileNotFoundError):
@@ -305,3 +332,19 @@ def clear_odd(path: Path, *, folder: bool = False) -> None:
     else:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
+
+
+def _when(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None or b is None:
+        return a or b
+    try:
+        return max(a, b)
+    except TypeError:  # one with a zone, one without
+        return b

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fim_tray import __version__, jsonio, logs
@@ -45,6 +45,7 @@ STATUS = "status.json"  # in the outbox folder: each channel's last success and 
 SENDER_LOCK = "sender.lock"  # in the outbox folder: held by the one process that sends
 FEED_EVERY = 3.0  # seconds between looks at the history for changes another process recorded
 LOCK_WAIT = 5.0  # seconds a check's sender waits for another sender to end
+REWIND = 3600.0  # seconds of history sent again when nothing says how far the channels got
 
 _BEGINS_AGAIN = ("the history begins again (it was started afresh, or an older copy put back): "
                  "alerts follow its lines written after the last one sent")  # fmt: skip
@@ -116,6 +117,7 @@ class Alerting:
         self._feed_lock = threading.Lock()
         self._follower: threading.Thread | None = None
         self._said = ""  # the last trouble said (not again at every look)
+        self._saw_none = False  # this process saw no channel at its last look
 
     # -- the channels ------------------------------------------------------------------------
 
@@ -255,8 +257,15 @@ class Alerting:
             return 0  # nothing written since the last look
         if not self.take():
             return 0  # another process sends: it follows the history too
+        if not self.channels():  # nothing to follow for
+            self._saw_none, self._fed = True, stamp
+            return 0
         live = live_items(report, self.origin, self.history) if report is not None else []
         numbered = {chain.line: (ecs, ev) for ecs, ev, chain in live if chain is not None}
+        if self._saw_none:  # the first channel since: it hears of changes from now on
+            self._saw_none = False
+            start = min(numbered) - 1 if numbered else alert_feed.newest(self.history)
+            self.cursor.save(start, local_now())
         saved = self.cursor.load()
         cursor, floor = self._start(saved, numbered)
         expect = saved.chain if saved is not None and floor is None else None
@@ -313,7 +322,10 @@ class Alerting:
             return max(marks), None
         if numbered:
             return min(numbered) - 1, None
-        return alert_feed.newest(self.history), None
+        # Nothing says how far the channels got (the outbox was taken away): what the last
+        # hour wrote goes out again rather than be lost.
+        log.warning("the alerts' cursor is gone: the changes of the last hour are sent again")
+        return -1, local_now() - timedelta(seconds=REWIND)
 
     def _begun_again(self, saved: Saved) -> tuple[int, datetime | None]:
         """The history was started afresh, or an older copy put back, and its numbers are

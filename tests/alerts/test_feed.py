@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import time
 from collections.abc import Sequence
@@ -370,3 +371,63 @@ def test_a_check_with_nothing_new_starts_a_sender_when_the_last_one_ended_before
     assert quiet.returncode == 1
     time.sleep(2)
     assert len(siem.read_text().splitlines()) == 1
+
+
+def test_an_outbox_taken_away_loses_no_change(service: Service, tmp_path: Path) -> None:
+    folder = watching(service, tmp_path)
+    recorder = Recorder()
+    channels(alerting(service, recorder), tmp_path)
+    (folder / "a.txt").write_text("a")
+    service.check()
+    assert alerting(service, recorder).deliver(10)
+    shutil.rmtree(service.paths.outbox_dir)
+    (folder / "b.txt").write_text("b")
+    service.check()
+    assert alerting(service, recorder).deliver(10)
+    assert "b.txt" in recorder.paths() and recorder.paths().count("b.txt") == 1
+
+
+def test_an_older_history_head_and_cursor_put_back_do_not_silence_new_changes(
+    service: Service, tmp_path: Path
+) -> None:
+    folder = watching(service, tmp_path)
+    recorder = Recorder()
+    channels(alerting(service, recorder), tmp_path)
+    history, head = service.store.history.path, service.paths.history_head
+    cursor = service.paths.outbox_dir / "history.cursor"
+    (folder / "old0.txt").write_text("x")
+    service.check()
+    assert alerting(service, recorder).deliver(10)
+    kept = [(p, p.read_bytes()) for p in (history, head, cursor)]
+    for index in (1, 2, 3):
+        (folder / f"old{index}.txt").write_text("x")
+        service.check()
+    assert alerting(service, recorder).deliver(10)
+    for path, data in kept:
+        path.write_bytes(data)
+    for index in (0, 1, 2):
+        (folder / f"new{index}.txt").write_text("x")
+        service.check()
+    assert alerting(service, recorder).deliver(10)
+    assert recorder.paths() == ["old0.txt", "old1.txt", "old2.txt", "old3.txt",
+                                "new0.txt", "new1.txt", "new2.txt"]  # fmt: skip
+
+
+def test_a_queue_line_put_in_place_of_a_channels_cursor_skips_nothing(
+    service: Service, tmp_path: Path
+) -> None:
+    folder = watching(service, tmp_path)
+    recorder = Recorder()
+    channels(alerting(service, recorder), tmp_path)
+    recorder.down.add("syslog")
+    for name in ("t0.txt", "t1.txt", "t2.txt"):
+        (folder / name).write_text("x")
+        service.check()
+    assert alerting(service, recorder).deliver(0.5)
+    syslog = next(c for c in alerting(service, recorder).channels() if c.kind == "syslog")
+    queue = service.paths.outbox_dir / f"{syslog.id}.jsonl"
+    last = queue.read_bytes().splitlines()[-1]
+    (service.paths.outbox_dir / f"{syslog.id}.sent").write_bytes(last)
+    recorder.down.clear()
+    assert alerting(service, recorder).deliver(10)
+    assert recorder.paths("syslog") == ["t0.txt", "t1.txt", "t2.txt"]
