@@ -20,6 +20,7 @@ from fim_tray.store.state import local_now
 log = logs.getLogger(__name__)
 
 BATCH = 200  # messages handed to a machine channel at once
+REFUSED_AFTER = 3  # times a message for people is refused before the next one is tried
 Deliver = Callable[..., None]
 
 
@@ -51,6 +52,7 @@ class Delivery:
         self.stop = stop
         self.states: dict[str, ChannelState] = {}  # as this process saw each channel fare
         self.limits: dict[str, HourlyLimit] = {}
+        self.refused: dict[str, int] = {}  # times in a row the first message was refused
 
     def reset(self) -> None:
         """Forget what this process saw: another process sent since (see Alerting.take)."""
@@ -115,11 +117,29 @@ class Delivery:
         try:
             self.sender(channel, [message], host=self.host, timeout=self.timeout)
         except DeliveryError as exc:
+            tries = self.refused[channel.id] = self.refused.get(channel.id, 0) + 1
+            if tries >= REFUSED_AFTER and len(batch) > 1 and self._next_goes(channel, batch[1]):
+                # The server takes the next message and not this one (its words, say): it is
+                # set aside, counted, and said, so one file's name never silences the rest.
+                log.warning("a message for %s was refused %d times while the next one went: set "
+                            "aside (%s)", channel.name, tries, exc)  # fmt: skip
+                self.refused[channel.id] = 0
+                limit.spend(self.clock())
+                self.update(channel, spent=limit.sent(), dropped=self.state(channel).dropped + 1)
+                return 2
             self._failed(channel, str(exc))
             return -1
+        self.refused[channel.id] = 0
         limit.spend(self.clock())
         self.update(channel, spent=limit.sent())
         return count
+
+    def _next_goes(self, channel: Channel, message: dict[str, Any]) -> bool:
+        try:
+            self.sender(channel, [message], host=self.host, timeout=self.timeout)
+        except DeliveryError:
+            return False  # the channel is down, not the one message
+        return True
 
     def _failed(self, channel: Channel, reason: str) -> None:
         state = self.state(channel)

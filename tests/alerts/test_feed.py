@@ -431,3 +431,45 @@ def test_a_queue_line_put_in_place_of_a_channels_cursor_skips_nothing(
     recorder.down.clear()
     assert alerting(service, recorder).deliver(10)
     assert recorder.paths("syslog") == ["t0.txt", "t1.txt", "t2.txt"]
+
+
+def test_a_message_a_server_always_refuses_is_set_aside_and_the_rest_go(
+    service: Service, tmp_path: Path
+) -> None:
+    folder = watching(service, tmp_path)
+    got: list[str] = []
+
+    def picky(channel: Channel, messages: Sequence[dict[str, Any]], **_: Any) -> None:
+        for message in messages:
+            if "POISON" in message["body"]:
+                raise DeliveryError("554 rejected: content")
+            got.append(message["title"])
+
+    alerts = Alerting(service.paths, history=service.store.history, sender=picky,
+                      retry=(0.05, 0.1), host="h")  # fmt: skip
+    alerts.add("json://127.0.0.1:9/hook")
+    for name in ("POISON.txt", "after0.txt", "after1.txt"):
+        (folder / name).write_text("x")
+        service.check()
+    assert alerts.deliver(10)
+    assert ["after0.txt" in t for t in got] == [True, False] and "after1.txt" in got[1]
+    (state,) = alerts.states()
+    assert state.dropped == 1 and state.waiting == 0
+
+
+def test_an_outage_of_a_channel_for_people_sets_nothing_aside(
+    service: Service, tmp_path: Path
+) -> None:
+    folder = watching(service, tmp_path)
+    recorder = Recorder()
+    recorder.down.add("people")
+    alerts = alerting(service, recorder)
+    alerts.add("json://127.0.0.1:9/hook")
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (folder / name).write_text("x")
+        service.check()
+    assert alerts.deliver(1.5)  # refused again and again: the channel is down
+    recorder.down.clear()
+    assert alerting(service, recorder).deliver(10)
+    titles = [m["title"] for m in recorder.people()]
+    assert [any(n in t for t in titles) for n in ("a.txt", "b.txt", "c.txt")] == [True] * 3
