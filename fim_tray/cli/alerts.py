@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ from fim_tray.display import escape, timestamp
 
 if TYPE_CHECKING:  # annotations only: every command imports this module to build its parser
     from collections.abc import Sequence
+    from pathlib import Path
 
     from fim_tray.app.alerting import Alerting
     from fim_tray.app.service import Service
@@ -83,6 +85,11 @@ def cmd_alert(service: Service, args: argparse.Namespace) -> int:
 
 def _list(alerts: Alerting, *, as_json: bool) -> int:
     states = alerts.states()
+    said = last_sender_said(alerts.paths.outbox_dir)
+    if said is not None and not as_json:
+        say(f"the sender a check started at {said[0]} said:")
+        for line in said[1][-5:]:
+            say(f"  {escape(line)}")
     if not states and not as_json:
         say("no alert channels yet; add one with `fim-tray alert add URL`")
     for state in states:
@@ -153,13 +160,58 @@ def after_check(service: Service, reports: Sequence[FolderReport]) -> None:
             return
     from fim_tray.platform.launch import start_detached
 
-    if not start_detached(["_deliver"]):
+    said = _sender_log(outbox)
+    try:
+        started = start_detached(["_deliver"], stderr=said)
+    finally:
+        if said is not None:
+            os.close(said)
+    if not started:
         say("WARNING: the alerts of this check could not be handed on now; they go with the "
             "next check, or when the tray or `fim-tray monitor` runs")  # fmt: skip
 
 
+SENDER_LOG = "sender.log"  # in the outbox folder: what the sender a check started said
+LOG_LIMIT = 256 * 1024
+_STARTED = "--- started "
+
+
+def _sender_log(outbox: Path) -> int | None:
+    """The sender's log, opened for it to append to (begun afresh past ``LOG_LIMIT``)."""
+    from fim_tray.alerts.outbox import clear_odd
+
+    path = outbox / SENDER_LOG
+    try:
+        jsonio.private_dir(outbox)
+        clear_odd(path)
+        fd = jsonio.open_own(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        if os.fstat(fd).st_size > LOG_LIMIT:
+            os.ftruncate(fd, 0)
+        return fd
+    except OSError:
+        return None
+
+
+def last_sender_said(outbox: Path) -> tuple[str, list[str]] | None:
+    """When the sender a check started last began, and the warnings it gave (None: none)."""
+    try:
+        lines = jsonio.read_own(outbox / SENDER_LOG, LOG_LIMIT * 2).decode(errors="replace")
+    except OSError:
+        return None
+    runs = lines.split(_STARTED)
+    if len(runs) < 2:
+        return None
+    when, _, said = runs[-1].partition("\n")
+    warnings = [line for line in said.splitlines() if line.strip()]
+    return (when.strip(), warnings) if warnings else None
+
+
 def cmd_deliver(service: Service, args: argparse.Namespace) -> int:
     """``_deliver``: queue what the history holds for the channels, and send it."""
+    from fim_tray.store.state import local_now
+
+    sys.stderr.write(f"{_STARTED}{local_now():%Y-%m-%d %H:%M:%S}\n")
+    sys.stderr.flush()
     alerting(service).deliver(DELIVER_FOR)
     return EXIT_OK
 

@@ -47,9 +47,10 @@ def safe_cwd() -> str:
     return str(home) if home.is_dir() else os.path.abspath(os.sep)
 
 
-def start_detached(args: list[str]) -> bool:
+def start_detached(args: list[str], stderr: int | None = None) -> bool:
     """Start this fim-tray with ``args`` in the background, to outlive the caller (a session of
-    its own, nothing inherited but the environment); False when it cannot be started."""
+    its own, nothing inherited but the environment and ``stderr``, a file descriptor its
+    warnings go to); False when it cannot be started."""
     import subprocess
 
     detached = 0x00000008 | 0x00000200  # DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP
@@ -58,7 +59,7 @@ def start_detached(args: list[str]) -> bool:
             [*self_command(), *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL if stderr is None else stderr,
             env=child_env(),
             cwd=safe_cwd(),
             start_new_session=sys.platform != "win32",

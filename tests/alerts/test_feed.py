@@ -473,3 +473,22 @@ def test_an_outage_of_a_channel_for_people_sets_nothing_aside(
     assert alerting(service, recorder).deliver(10)
     titles = [m["title"] for m in recorder.people()]
     assert [any(n in t for t in titles) for n in ("a.txt", "b.txt", "c.txt")] == [True] * 3
+
+
+def test_what_a_checks_sender_noticed_is_shown_by_alert_list(
+    service: Service, tmp_path: Path, home: Path
+) -> None:
+    folder = watching(service, tmp_path)
+    siem = tmp_path / "siem.jsonl"
+    Alerting(service.paths, history=service.store.history).add(f"jsonl://{siem}")
+    outbox = service.paths.outbox_dir
+    outbox.mkdir(parents=True, exist_ok=True)
+    queue = next(iter([outbox / f"{c.id}.jsonl" for c in Alerting(service.paths).channels()]))
+    queue.write_text(json.dumps({"seq": 1, "msg": {"event": {}, "time": "x"}}) + "\n")
+    (folder / "a.txt").write_text("a")
+    assert cli("check", home=home).returncode == 1
+    assert wait_for(lambda: siem.exists() and "a.txt" in siem.read_text(), 30)
+    assert wait_for(lambda: Alerting(service.paths).take(), 40)
+    listed = cli("alert", "list", home=home)
+    assert "the sender a check started at" in listed.err
+    assert "that fim-tray did not write: not sent" in listed.err, listed.err
