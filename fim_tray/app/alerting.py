@@ -118,6 +118,7 @@ class Alerting:
         self._follower: threading.Thread | None = None
         self._said = ""  # the last trouble said (not again at every look)
         self._saw_none = False  # this process saw no channel at its last look
+        self._unrecorded: set[str] = set()  # changes sent that the history could not hold
 
     # -- the channels ------------------------------------------------------------------------
 
@@ -227,7 +228,7 @@ class Alerting:
         """Queue the report's new changes, and any change the history holds that no channel
         has yet, for every channel (on disk before this returns), and wake the senders. Never
         raises: alerting must not stop the watching."""
-        live = report if report.new and report.error is None else None
+        live = report if report.new else None
         self.feed(live)
         self.refresh()  # a channel added since (by `fim-tray alert add`) gets its sender
         self.wake()
@@ -282,10 +283,15 @@ class Alerting:
                 change.event,
             )
             items.append((change.line, ecs, ev))
-        if report is not None and report.warning is not None:
-            # Found, but the history could not be written (a full disk): sent all the same.
-            # Otherwise a change not found among the newest lines was recorded long ago.
-            items += [(None, ecs, ev) for ecs, ev, chain in live if chain is None]
+        if report is not None and (report.warning or report.error) is not None:
+            # Found, but the history could not be written (a full disk, a link planted in its
+            # place): sent all the same, once while this process runs (each check finds it
+            # anew). Otherwise a change not found among the newest lines was recorded long ago.
+            for ecs, ev, chain in live:
+                key = f"{ev.folder}\0{ev.signature}"
+                if chain is None and key not in self._unrecorded:
+                    self._unrecorded.add(key)
+                    items.append((None, ecs, ev))
         if followed.cut:  # more than a queue holds, at once: counted as dropped, and shown
             for channel in self.channels():
                 self.outbox.dropped[channel.id] = self.outbox.dropped.get(channel.id, 0) + (

@@ -492,3 +492,28 @@ def test_what_a_checks_sender_noticed_is_shown_by_alert_list(
     listed = cli("alert", "list", home=home)
     assert "the sender a check started at" in listed.err
     assert "that fim-tray did not write: not sent" in listed.err, listed.err
+
+
+def test_a_change_found_while_the_history_is_unusable_is_sent_once(
+    service: Service, tmp_path: Path
+) -> None:
+    folder = watching(service, tmp_path)
+    recorder = Recorder()
+    channels(alerting(service, recorder), tmp_path)
+    alerts = alerting(service, recorder)
+    alerts.start()
+    try:
+        history = service.store.history.path
+        history.unlink(missing_ok=True)
+        history.parent.mkdir(parents=True, exist_ok=True)
+        os.mkfifo(history)  # planted: nothing can be recorded
+        (folder / "a.txt").write_text("a")
+        for _ in range(3):  # each check finds it anew, and says it could not record it
+            (report,) = service.check()
+            assert report.error is not None and report.new
+            alerts.on_report(report)
+        assert wait_for(lambda: recorder.paths() == ["a.txt"], 10)
+        time.sleep(0.5)
+        assert recorder.paths() == ["a.txt"]
+    finally:
+        alerts.close()
