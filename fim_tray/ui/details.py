@@ -99,7 +99,7 @@ class DetailsWindow:
         self.count.pack(anchor="w")
         self.fill(range(len(items)))
         # The whole path of the selected entry: a long one is cut in the list, never here.
-        self.full_path = ttk.Label(frame, text="", font=("TkFixedFont", 9))
+        self.full_path = ttk.Label(frame, text="", font="TkFixedFont")
         self.full_path.pack(anchor="w", fill="x", pady=(2, 0))
         theme.wrap(self.full_path)
 
@@ -120,7 +120,7 @@ class DetailsWindow:
         diff_box = ttk.Frame(inside)
         diff_box.pack(fill="both", expand=True)
         self.diff = tk.Text(diff_box, height=5 if small else 10, wrap="none",
-                            font=("TkFixedFont", 9))  # fmt: skip
+                            font="TkFixedFont")  # fmt: skip
         self.diff.tag_configure("del", foreground=self.palette["bad"])
         self.diff.tag_configure("add", foreground=self.palette["good"])
         down = ttk.Scrollbar(diff_box, orient="vertical", command=self.diff.yview)
@@ -142,8 +142,8 @@ class DetailsWindow:
         for row, (label, key) in enumerate(ROWS, start=1):
             caption = ttk.Label(table, text=label)
             caption.grid(row=row, column=0, sticky="nw", padx=(0, 8))
-            before = ttk.Label(table, text="", font=("TkFixedFont", 9))
-            after = ttk.Label(table, text="", font=("TkFixedFont", 9))
+            before = ttk.Label(table, text="", font="TkFixedFont")
+            after = ttk.Label(table, text="", font="TkFixedFont")
             before.grid(row=row, column=1, sticky="new", padx=(0, 16))
             after.grid(row=row, column=2, sticky="new")
             theme.wrap(before)  # a long hash or path wraps in a narrow window

@@ -189,7 +189,7 @@ class SettingsWindow:
         said = ttk.Label(folders, underline=0, text=hint)
         said.grid(row=3, column=0, sticky="ew", pady=(10, 2))
         theme.wrap(said)
-        self.patterns = tk.Listbox(folders, height=5, font=("TkFixedFont",))
+        self.patterns = tk.Listbox(folders, height=5, font="TkFixedFont")
         self.patterns.grid(row=4, column=0, sticky="nsew")
         self.pattern = tk.StringVar(self.root, "")
         adding = ttk.Frame(folders)

@@ -50,7 +50,7 @@ class WelcomeWindow:
         ttk.Label(frame, text=TEXT, wraplength=460, justify="left").pack(anchor="w", pady=(8, 12))
         ttk.Label(frame, text="Watch a folder:", underline=0).pack(anchor="w")
         self.folder = tk.StringVar(self.root, documents_folder())
-        entry = ttk.Entry(frame, textvariable=self.folder, width=50, font=("TkFixedFont",))
+        entry = ttk.Entry(frame, textvariable=self.folder, width=50, font="TkFixedFont")
         entry.pack(fill="x", pady=(4, 12))
         self.root.bind("<Alt-w>", lambda _e: entry.focus_set())
         row = ttk.Frame(frame)
