@@ -354,6 +354,8 @@ class DetailsWindow:
             pending = message.get("pending")
             if isinstance(pending, dict):
                 self._settle(str(pending.get("folder")), keys(pending.get("keys")))
+            if message.get("raise"):  # History asked for again: this one comes forward
+                theme.bring_forward(self.root)
         self.root.after(200, self._hear_the_tray)
 
     def _settle(self, folder: str, pending: set[tuple[str | None, str | None]]) -> None:
