@@ -6,6 +6,7 @@ buttons wrap, and long labels wrap to the window's width."""
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -108,13 +109,21 @@ def _fonts(root: Any) -> None:
 def _scale(root: Any) -> None:
     """Tk's points-to-pixels scaling from the screen's DPI, times ``FIM_TRAY_SCALE`` or the
     desktop's integer scale (``GDK_SCALE``), so a HiDPI screen gets text of a readable size."""
-    try:
-        factor = float(os.environ.get(SCALE_ENV) or os.environ.get("GDK_SCALE") or 1)
-    except ValueError:
-        factor = 1.0
-    factor = min(max(factor, 0.5), 4.0)
     dpi = float(root.winfo_fpixels("1i"))
-    root.tk.call("tk", "scaling", max(dpi, 72.0) / 72.0 * factor)
+    root.tk.call("tk", "scaling", max(dpi, 72.0) / 72.0 * factor())
+
+
+def factor() -> float:
+    """``FIM_TRAY_SCALE``, else ``GDK_SCALE``, else 1, within 0.5 to 4 (what is not a finite
+    number is ignored)."""
+    for name in (SCALE_ENV, "GDK_SCALE"):
+        try:
+            said = float(os.environ.get(name) or "x")
+        except ValueError:
+            continue
+        if math.isfinite(said):
+            return min(max(said, 0.5), 4.0)
+    return 1.0
 
 
 def bring_forward(root: Any) -> None:
