@@ -40,7 +40,7 @@ OnIgnore = Callable[[str, str, bool, Callable[[dict[str, object]], None]], None]
 # what the Settings window asks (see SETTINGS_ACTIONS), and who hears the result
 OnSettings = Callable[[dict[str, object], Callable[[dict[str, object]], None]], None]
 # What a window says on stderr of what it did (logged, never taken for an error message).
-CHATTER = ("status: ", "row ", "list: ")
+CHATTER = ("status: ", "field: ", "row ", "list: ")
 SETTINGS_ACTIONS = frozenset(
     {"settings", "keep-copies", "notify", "watch", "watch-path", "unwatch", "alerts"}
 )
