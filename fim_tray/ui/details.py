@@ -25,6 +25,7 @@ from fim_tray.ui.cells import ROWS, keys, name_of, time_of, value, warning, whol
 from fim_tray.ui.wire import answer, key_of, listen, send
 
 RED, GREEN = "#b71c1c", "#1b5e20"
+CHANGE_CAP = 420  # points: the widest the Change column grows to show its longest text
 
 
 def on_key(command: Callable[[], None]) -> Callable[[object], None]:
@@ -210,9 +211,13 @@ class DetailsWindow:
     def fill(self, indexes: Sequence[int] | range, note: str | None = None) -> None:
         """Show the rows ``indexes`` of :attr:`items` (never more than a page of them)."""
         self.tree.delete(*self.tree.get_children())
+        at = [name for name, _label, _width in self.COLUMNS].index("change")
+        changes: list[str] = []
         for index in indexes:
             values, tags = self.row_values(index)
             self.tree.insert("", "end", iid=str(index), values=values, tags=tags)
+            changes.append(values[at])
+        self._fit_changes(changes)
         shown = len(indexes)
         self.count.configure(text=note or f"{shown:,} {'entry' if shown == 1 else 'entries'}; "
                              "select one to see it in full")  # fmt: skip
@@ -328,7 +333,13 @@ class DetailsWindow:
         if self.tree.exists(str(index)):  # a row on another page shows it when shown
             values, _tags = self.row_values(index)
             self.tree.item(str(index), values=values, tags=tags)
+            self._fit_changes([label], grow=True)
         print(f"row {name_of(self.items[index])}: {label}", file=sys.stderr, flush=True)
+
+    def _fit_changes(self, texts: Sequence[str], *, grow: bool = False) -> None:
+        """The Change column as wide as its longest text shown (within reason)."""
+        least = next(width for name, _label, width in self.COLUMNS if name == "change")
+        theme.fit_column(self.tree, "change", texts, least=least, cap=CHANGE_CAP, grow=grow)
 
     def _hear_the_tray(self) -> None:
         """What the tray said since the last look: accept results, the pending changes of a

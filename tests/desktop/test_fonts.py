@@ -1,4 +1,5 @@
-"""The windows' hashes, paths and diffs are in a monospace font (Tk's named TkFixedFont)."""
+"""The windows show their text whole and plain: hashes, paths and diffs in a monospace font,
+list columns as wide as their text."""
 
 from __future__ import annotations
 
@@ -33,5 +34,25 @@ def test_hashes_paths_and_the_diff_are_monospace(
         for widget in (window.full_path, window.diff, before, after):
             family, fixed = _monospace(widget)
             assert fixed == 1, f"{widget}: {family} is not monospace"
+    finally:
+        window.root.destroy()
+
+
+def test_the_change_column_is_as_wide_as_its_longest_text(
+    desktop: Desktop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tkinter import font, ttk
+
+    monkeypatch.setenv("DISPLAY", desktop.env["DISPLAY"])
+    monkeypatch.setenv("FIM_TRAY_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FIM_TRAY_SCALE", "2")
+    items = [{"change": "modified", "path": "a.txt", "folder": str(tmp_path), "signature": "s"}]
+    window = DetailsWindow("1 change", items, lambda _folder: None, Service())
+    try:
+        said = "changed again (modified): see Recent changes"
+        window._mark(0, said, ())
+        named = ttk.Style(window.root).lookup("Treeview", "font") or "TkDefaultFont"
+        need = font.Font(root=window.root, font=named).measure(said)
+        assert int(window.tree.column("change", "width")) >= need
     finally:
         window.root.destroy()
