@@ -56,3 +56,22 @@ def test_the_change_column_is_as_wide_as_its_longest_text(
         assert int(window.tree.column("change", "width")) >= need
     finally:
         window.root.destroy()
+
+
+def test_an_empty_alerts_list_says_what_to_do_in_one_line_across_it(
+    desktop: Desktop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fim_tray.app.alerting import Alerting
+    from fim_tray.ui.alerts import EMPTY, AlertsWindow
+
+    monkeypatch.setenv("DISPLAY", desktop.env["DISPLAY"])
+    monkeypatch.setenv("FIM_TRAY_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FIM_TRAY_SCALE", "2")
+    window = AlertsWindow(Alerting(Service().paths))
+    try:
+        window.root.update()
+        assert window.listbox.get_children() == ()  # no row cut into the columns
+        assert window.empty.winfo_ismapped() and window.empty.cget("text") == EMPTY
+        assert window.empty.winfo_width() > window.listbox.winfo_width() // 2  # across the list
+    finally:
+        window.root.destroy()
