@@ -75,3 +75,35 @@ def test_an_empty_alerts_list_says_what_to_do_in_one_line_across_it(
         assert window.empty.winfo_width() > window.listbox.winfo_width() // 2  # across the list
     finally:
         window.root.destroy()
+
+
+def test_the_ignore_chooser_wraps_a_long_path_to_the_screen(
+    desktop: Desktop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tkinter as tk
+
+    from fim_tray.ui import ignore, theme
+
+    monkeypatch.setenv("DISPLAY", desktop.env["DISPLAY"])
+    monkeypatch.setenv("FIM_TRAY_SCALE", "2")
+    root = tk.Tk()
+    theme.apply(root)
+    seen: list[tuple[int, int]] = []
+
+    def look() -> None:
+        tops = [w for w in root.winfo_children() if isinstance(w, tk.Toplevel)]
+        if not tops or not tops[0].winfo_ismapped():
+            root.after(100, look)
+            return
+        tops[0].update_idletasks()
+        seen.append((tops[0].winfo_reqwidth(), tops[0].winfo_screenwidth()))
+        tops[0].event_generate("<Escape>")
+
+    path = "/".join(["a-folder-with-a-long-name"] * 6) + "/report.log"
+    try:
+        root.after(200, look)
+        assert ignore.ask(root, {"path": path}) is None  # cancelled
+        width, screen = seen[0]
+        assert width <= screen, (width, screen)
+    finally:
+        root.destroy()
