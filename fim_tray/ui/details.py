@@ -28,6 +28,20 @@ RED, GREEN = "#b71c1c", "#1b5e20"
 CHANGE_CAP = 420  # points: the widest the Change column grows to show its longest text
 
 
+def ignored_words(pattern: str, count: int, *, changed: bool) -> str:
+    """What the status line says when ``pattern`` is ignored, ``count`` pending changes
+    dropped; ``changed`` False: it was ignored already (nothing to undo)."""
+    if not changed:
+        return f"{pattern} is already ignored: nothing changed."
+    if count == 0:
+        return f"Ignoring {pattern} from now on; no pending change dropped. Undo stops it."
+    if count == 1:
+        return f"Ignoring {pattern} from now on; 1 pending change dropped. Undo puts it back."
+    return (
+        f"Ignoring {pattern} from now on; {count:,} pending changes dropped. Undo puts them back."
+    )
+
+
 def on_key(command: Callable[[], None]) -> Callable[[object], None]:
     def handler(_event: object) -> None:
         command()
@@ -430,6 +444,9 @@ class DetailsWindow:
             self.buttons["Undo"].state(["disabled"])
             self._say(f"No longer ignoring {pattern}: its changes are checked again.", GREEN)
             return
+        if said.get("changed") is False:  # ignored already: nothing to undo here
+            self._say(ignored_words(pattern, 0, changed=False), GREEN)
+            return
         dropped = {str(p) for p in said.get("dropped") or []}
         rows: set[int] = set()
         for index, item in enumerate(self.items):
@@ -440,9 +457,7 @@ class DetailsWindow:
                 self._mark(index, f"ignored ({item.get('change', '')})", ("accepted",))
         self.ignoring = (folder, pattern, rows)
         self.buttons["Undo"].state(["!disabled"])
-        count = len(dropped)
-        gone = f"{count:,} pending change{'s' if count != 1 else ''} dropped"
-        self._say(f"Ignoring {pattern} from now on; {gone}. Undo puts it back.", GREEN)
+        self._say(ignored_words(pattern, len(dropped), changed=True), GREEN)
 
     def accept_selected(self) -> None:
         self._accept(self.selected())

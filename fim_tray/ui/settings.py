@@ -501,7 +501,11 @@ class SettingsWindow:
                 verb = "Ignoring" if word == "ignored" else "No longer ignoring"
                 note = self.notes.pop(str(said.get("pattern")), "") if word == "ignored" else ""
                 note = f" ({note})" if note else ""
-                self._say(f"{verb} {said.get('pattern')}{note}{dropped if count else ''}.", "good")
+                if word == "ignored" and said.get("changed") is False:
+                    self._say(f"{said.get('pattern')}{note} is already ignored.", "good")
+                else:
+                    self._say(f"{verb} {said.get('pattern')}{note}{dropped if count else ''}.",
+                              "good")  # fmt: skip
             else:
                 self._say(str(said.get("said", "Done.")), "good")
             self.config = Config()  # read again at once
