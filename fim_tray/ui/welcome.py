@@ -47,7 +47,9 @@ class WelcomeWindow:
         heading = ttk.Label(frame, text="Welcome to fim-tray", font=("TkDefaultFont", 14, "bold"))
         heading.pack(anchor="w", fill="x")
         theme.wrap(heading)
-        intro = ttk.Label(frame, text=TEXT, justify="left")
+        # as wide as asked at first (else the window would take the whole line), then the
+        # window's width
+        intro = ttk.Label(frame, text=TEXT, justify="left", wraplength=theme.px(self.root, 460))
         intro.pack(anchor="w", fill="x", pady=(8, 12))
         theme.wrap(intro)  # to the window's width, whatever the screen and the scale
         ttk.Label(frame, text="Watch a folder:", underline=0).pack(anchor="w")
@@ -67,7 +69,7 @@ class WelcomeWindow:
         theme.flow(row, [self.buttons["watch"], self.buttons["choose"]], [self.buttons["later"]])
         self.root.bind("<Return>", lambda _e: self.watch())
         self.root.bind("<Escape>", lambda _e: self.root.destroy())
-        theme.fit(self.root, 520, 260, min_width=420, min_height=220)
+        theme.fit(self.root, 520, 200, min_width=420, min_height=200)
         if tray is not None:
             self.root.after(200, self._hear_the_tray)
 
