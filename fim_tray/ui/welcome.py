@@ -49,7 +49,9 @@ class WelcomeWindow:
         theme.wrap(heading)
         # as wide as asked at first (else the window would take the whole line), then the
         # window's width
-        intro = ttk.Label(frame, text=TEXT, justify="left", wraplength=theme.px(self.root, 460))
+        room = int(self.root.winfo_screenwidth() * 0.9) - 2 * 20  # the widest it can be
+        intro = ttk.Label(frame, text=TEXT, justify="left",
+                          wraplength=min(theme.px(self.root, 460), room))  # fmt: skip
         intro.pack(anchor="w", fill="x", pady=(8, 12))
         theme.wrap(intro)  # to the window's width, whatever the screen and the scale
         ttk.Label(frame, text="Watch a folder:", underline=0).pack(anchor="w")
@@ -69,6 +71,8 @@ class WelcomeWindow:
         theme.flow(row, [self.buttons["watch"], self.buttons["choose"]], [self.buttons["later"]])
         self.root.bind("<Return>", lambda _e: self.watch())
         self.root.bind("<Escape>", lambda _e: self.root.destroy())
+        theme.fit(self.root, 520, 200, min_width=420, min_height=200)
+        self.root.update()  # the buttons flow into rows at this width: room for them too
         theme.fit(self.root, 520, 200, min_width=420, min_height=200)
         if tray is not None:
             self.root.after(200, self._hear_the_tray)
