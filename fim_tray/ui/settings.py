@@ -491,11 +491,15 @@ class SettingsWindow:
             said = message.get(word)
             if not isinstance(said, dict):
                 continue
-            if said.get("error"):
+            if said.get("error") and word in ("ignored", "unignored"):  # beside the pattern
+                self.pattern_error.configure(text=f"{PATTERN}: {said['error']}")
+                self._say("Not done: see the message beside the pattern.", "bad")
+            elif said.get("error"):
                 self._say(f"Not done: {said['error']}", "bad")
             elif word == "settings":
                 self._settings_said(said)
             elif word in ("ignored", "unignored"):
+                self.pattern_error.configure(text="")
                 count = len(said.get("dropped") or [])
                 dropped = f"; {count} pending change{'s' if count != 1 else ''} dropped"
                 verb = "Ignoring" if word == "ignored" else "No longer ignoring"
