@@ -2,8 +2,8 @@
 
 Each runs as ``fim-tray _pick-folder`` or ``fim-tray _details`` in its own process group and
 answers with JSON on stdout; a short-lived thread waits for it, so the tray never blocks, and
-Quit ends every dialog together with what it started (zenity, kdialog, osascript). The Settings
-and Alerts windows are one each at most: asked for again, the open one is raised.
+Quit ends every dialog together with what it started (zenity, kdialog, osascript). The Settings,
+Alerts and History windows are one each at most: asked for again, the open one is raised.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ OnIgnore = Callable[[str, str, bool, Callable[[dict[str, object]], None]], None]
 # what the Settings window asks (see SETTINGS_ACTIONS), and who hears the result
 OnSettings = Callable[[dict[str, object], Callable[[dict[str, object]], None]], None]
 # What a window says on stderr of what it did (logged, never taken for an error message).
-CHATTER = ("status: ", "row ", "list: ")
+CHATTER = ("status: ", "field: ", "row ", "list: ")
 SETTINGS_ACTIONS = frozenset(
     {"settings", "keep-copies", "notify", "watch", "watch-path", "unwatch", "alerts"}
 )
@@ -181,7 +181,11 @@ class Dialogs:
         self._in_thread(lambda: self._details(["_welcome"], _nothing_to_accept, None))
 
     def history(self, on_accept: OnAccept) -> None:
-        self._in_thread(lambda: self._details(["_details", "--history"], on_accept, None))
+        """The History window. One at most: when it is open already, it is raised instead."""
+        if self._only_one("history"):
+            self._in_thread(
+                lambda: self._details(["_details", "--history"], on_accept, None, single="history")
+            )
 
     def _details(
         self,

@@ -39,7 +39,7 @@ class Ignorer:
                 return
             log.info("%s %s in %s (%d dropped)", word, pattern, folder, len(result.dropped))
             told({word: {"folder": result.folder, "pattern": result.pattern,
-                         "dropped": list(result.dropped)}})  # fmt: skip
+                         "dropped": list(result.dropped), "changed": result.changed}})  # fmt: skip
             self.monitor.run_once(result.folder)  # the pending count and every window follow
 
         self.monitor.call(task, folder)

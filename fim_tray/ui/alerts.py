@@ -25,6 +25,7 @@ from fim_tray.ui.alerts_view import channel_line
 from fim_tray.ui.wire import listen
 
 TITLE = "fim-tray: alerts"
+EMPTY = "No channels yet: type a URL below and press Add."
 HELP = (
     "A channel is a URL: syslog+tcp://HOST:PORT, syslog+udp://HOST:PORT, jsonl:///ABS/PATH,\n"
     "mailtos://user:password@smtp.example.org?to=you@example.org, ntfy://ntfy.sh/TOPIC,\n"
@@ -86,6 +87,13 @@ class AlertsWindow:
         self.listbox.configure(yscrollcommand=bar.set)
         bar.pack(side="right", fill="y")
         self.listbox.pack(side="left", fill="both", expand=True)
+        # An empty list says what to do in a line of its own across it (a row would cut it
+        # into the columns).
+        self.empty = ttk.Label(self.listbox, text=EMPTY, foreground=self.palette["quiet"])
+        field = ttk.Style(self.root).lookup("Treeview", "background")
+        if field:
+            self.empty.configure(background=field)
+        theme.wrap(self.empty)
         adding = ttk.Frame(frame)
         adding.pack(fill="x")
         self.url = tk.StringVar()
@@ -138,6 +146,8 @@ class AlertsWindow:
         self.root.after(200, self._hear_the_tray)
 
     def reload(self) -> None:
+        from tkinter import ttk
+
         try:
             states = self.alerts.states()
         except FimError as exc:
@@ -151,9 +161,13 @@ class AlertsWindow:
             self.listbox.insert("", "end", iid=str(index),
                                 values=(name, fares, escape(state.channel.masked)))  # fmt: skip
             self._urls.append(state.channel.url)
-        if not states:
-            self.listbox.insert("", "end", iid="none",
-                                values=("No channels yet", "type a URL below and press Add", ""))
+        if states:
+            self.empty.place_forget()
+        else:
+            row = int(ttk.Style(self.root).lookup("Treeview", "rowheight") or 20)
+            heading = row + row // 2  # below the headings, where the first row would be
+            self.empty.place(x=theme.px(self.root, 8), y=heading, relwidth=1.0,
+                             width=-theme.px(self.root, 16))  # fmt: skip
         kept = [iid for iid in chosen if self.listbox.exists(iid)]
         if kept:
             self.listbox.selection_set(kept)

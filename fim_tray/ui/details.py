@@ -25,6 +25,21 @@ from fim_tray.ui.cells import ROWS, keys, name_of, time_of, value, warning, whol
 from fim_tray.ui.wire import answer, key_of, listen, send
 
 RED, GREEN = "#b71c1c", "#1b5e20"
+CHANGE_CAP = 420  # points: the widest the Change column grows to show its longest text
+
+
+def ignored_words(pattern: str, count: int, *, changed: bool) -> str:
+    """What the status line says when ``pattern`` is ignored, ``count`` pending changes
+    dropped; ``changed`` False: it was ignored already (nothing to undo)."""
+    if not changed:
+        return f"{pattern} is already ignored: nothing changed."
+    if count == 0:
+        return f"Ignoring {pattern} from now on; no pending change dropped. Undo stops it."
+    if count == 1:
+        return f"Ignoring {pattern} from now on; 1 pending change dropped. Undo puts it back."
+    return (
+        f"Ignoring {pattern} from now on; {count:,} pending changes dropped. Undo puts them back."
+    )
 
 
 def on_key(command: Callable[[], None]) -> Callable[[object], None]:
@@ -99,7 +114,7 @@ class DetailsWindow:
         self.count.pack(anchor="w")
         self.fill(range(len(items)))
         # The whole path of the selected entry: a long one is cut in the list, never here.
-        self.full_path = ttk.Label(frame, text="", font=("TkFixedFont", 9))
+        self.full_path = ttk.Label(frame, text="", font="TkFixedFont")
         self.full_path.pack(anchor="w", fill="x", pady=(2, 0))
         theme.wrap(self.full_path)
 
@@ -120,7 +135,7 @@ class DetailsWindow:
         diff_box = ttk.Frame(inside)
         diff_box.pack(fill="both", expand=True)
         self.diff = tk.Text(diff_box, height=5 if small else 10, wrap="none",
-                            font=("TkFixedFont", 9))  # fmt: skip
+                            font="TkFixedFont")  # fmt: skip
         self.diff.tag_configure("del", foreground=self.palette["bad"])
         self.diff.tag_configure("add", foreground=self.palette["good"])
         down = ttk.Scrollbar(diff_box, orient="vertical", command=self.diff.yview)
@@ -142,8 +157,8 @@ class DetailsWindow:
         for row, (label, key) in enumerate(ROWS, start=1):
             caption = ttk.Label(table, text=label)
             caption.grid(row=row, column=0, sticky="nw", padx=(0, 8))
-            before = ttk.Label(table, text="", font=("TkFixedFont", 9))
-            after = ttk.Label(table, text="", font=("TkFixedFont", 9))
+            before = ttk.Label(table, text="", font="TkFixedFont")
+            after = ttk.Label(table, text="", font="TkFixedFont")
             before.grid(row=row, column=1, sticky="new", padx=(0, 16))
             after.grid(row=row, column=2, sticky="new")
             theme.wrap(before)  # a long hash or path wraps in a narrow window
@@ -210,9 +225,13 @@ class DetailsWindow:
     def fill(self, indexes: Sequence[int] | range, note: str | None = None) -> None:
         """Show the rows ``indexes`` of :attr:`items` (never more than a page of them)."""
         self.tree.delete(*self.tree.get_children())
+        at = [name for name, _label, _width in self.COLUMNS].index("change")
+        changes: list[str] = []
         for index in indexes:
             values, tags = self.row_values(index)
             self.tree.insert("", "end", iid=str(index), values=values, tags=tags)
+            changes.append(values[at])
+        self._fit_changes(changes)
         shown = len(indexes)
         self.count.configure(text=note or f"{shown:,} {'entry' if shown == 1 else 'entries'}; "
                              "select one to see it in full")  # fmt: skip
@@ -328,7 +347,13 @@ class DetailsWindow:
         if self.tree.exists(str(index)):  # a row on another page shows it when shown
             values, _tags = self.row_values(index)
             self.tree.item(str(index), values=values, tags=tags)
+            self._fit_changes([label], grow=True)
         print(f"row {name_of(self.items[index])}: {label}", file=sys.stderr, flush=True)
+
+    def _fit_changes(self, texts: Sequence[str], *, grow: bool = False) -> None:
+        """The Change column as wide as its longest text shown (within reason)."""
+        least = next(width for name, _label, width in self.COLUMNS if name == "change")
+        theme.fit_column(self.tree, "change", texts, least=least, cap=CHANGE_CAP, grow=grow)
 
     def _hear_the_tray(self) -> None:
         """What the tray said since the last look: accept results, the pending changes of a
@@ -354,6 +379,8 @@ class DetailsWindow:
             pending = message.get("pending")
             if isinstance(pending, dict):
                 self._settle(str(pending.get("folder")), keys(pending.get("keys")))
+            if message.get("raise"):  # History asked for again: this one comes forward
+                theme.bring_forward(self.root)
         self.root.after(200, self._hear_the_tray)
 
     def _settle(self, folder: str, pending: set[tuple[str | None, str | None]]) -> None:
@@ -417,6 +444,9 @@ class DetailsWindow:
             self.buttons["Undo"].state(["disabled"])
             self._say(f"No longer ignoring {pattern}: its changes are checked again.", GREEN)
             return
+        if said.get("changed") is False:  # ignored already: nothing to undo here
+            self._say(ignored_words(pattern, 0, changed=False), GREEN)
+            return
         dropped = {str(p) for p in said.get("dropped") or []}
         rows: set[int] = set()
         for index, item in enumerate(self.items):
@@ -427,9 +457,7 @@ class DetailsWindow:
                 self._mark(index, f"ignored ({item.get('change', '')})", ("accepted",))
         self.ignoring = (folder, pattern, rows)
         self.buttons["Undo"].state(["!disabled"])
-        count = len(dropped)
-        gone = f"{count:,} pending change{'s' if count != 1 else ''} dropped"
-        self._say(f"Ignoring {pattern} from now on; {gone}. Undo puts it back.", GREEN)
+        self._say(ignored_words(pattern, len(dropped), changed=True), GREEN)
 
     def accept_selected(self) -> None:
         self._accept(self.selected())

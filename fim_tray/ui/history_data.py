@@ -64,7 +64,11 @@ def bounds(when: str, start: str, end: str, today: date) -> tuple[datetime | Non
         since = max(since, datetime.combine(first, time())) if since else datetime.combine(
             first, time()
         )
-    until = datetime.combine(last + timedelta(days=1), time()) if last is not None else None
+    until = None
+    if last is not None:
+        if last == date.max:  # the day after it has no date
+            raise ValueError(f"{end.strip()!r} is too late a date: write the last day wanted")
+        until = datetime.combine(last + timedelta(days=1), time())
     return since, until
 
 

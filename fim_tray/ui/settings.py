@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import queue
 import sys
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fim_tray.app.service import Service
@@ -26,6 +27,39 @@ from fim_tray.ui.details import on_key
 from fim_tray.ui.wire import listen, send
 
 REFRESH_MS = 1500
+# The settings as the window names them (the messages beside the fields and the status line
+# say these words, never the settings' keys).
+LABELS = {
+    "interval": "Check every",
+    "full_check_hours": "Re-hash every",
+    "max_mb_per_s": "Speed cap",
+    "pause_on_battery": "Pause background checks on battery",
+    "notify_summary": "One summary a day",
+}
+PATTERN = "Ignore pattern"
+
+
+def label_of(key: str) -> str:
+    """The words the window shows for the setting ``key``."""
+    return LABELS.get(key, key.replace("_", " "))
+
+
+def beside(key: str, message: str) -> str:
+    """The message beside a field: its label, then what is wrong."""
+    return f"{label_of(key)}: {message}"
+
+
+def not_saved(errors: Mapping[str, str]) -> str:
+    """The status line when fields are wrong: short (each says what beside it)."""
+    if len(errors) == 1:
+        return f"Not saved: see the message beside {label_of(next(iter(errors)))}."
+    return "Not saved: see the messages beside the fields."
+
+
+def clashed(keys: Iterable[str]) -> str:
+    """The status line when fields were changed elsewhere since the window loaded them."""
+    names = ", ".join(sorted(label_of(key) for key in keys))
+    return f"Not saved: {names} changed elsewhere meanwhile (see beside it)."
 
 
 def _focus(widget: Any) -> Any:
@@ -189,7 +223,7 @@ class SettingsWindow:
         said = ttk.Label(folders, underline=0, text=hint)
         said.grid(row=3, column=0, sticky="ew", pady=(10, 2))
         theme.wrap(said)
-        self.patterns = tk.Listbox(folders, height=5, font=("TkFixedFont",))
+        self.patterns = tk.Listbox(folders, height=5, font="TkFixedFont")
         self.patterns.grid(row=4, column=0, sticky="nsew")
         self.pattern = tk.StringVar(self.root, "")
         adding = ttk.Frame(folders)
@@ -202,6 +236,9 @@ class SettingsWindow:
             ttk.Button(adding, text="Add pattern", command=self.add_pattern),
             ttk.Button(adding, text="Remove pattern", command=self.remove_pattern),
         ])  # fmt: skip
+        self.pattern_error = ttk.Label(folders, text="", foreground=self.palette["bad"])
+        self.pattern_error.grid(row=6, column=0, sticky="ew")
+        theme.wrap(self.pattern_error)
         folders.columnconfigure(0, weight=1)
         folders.rowconfigure(0, weight=1)
 
@@ -236,10 +273,12 @@ class SettingsWindow:
         changed elsewhere meanwhile)."""
         values, errors = self.typed()
         for key, label in self.errors.items():
-            label.configure(text=errors.get(key, ""))
+            label.configure(text=beside(key, errors[key]) if key in errors else "")
         self.errors["pause_on_battery"].grid_remove()
         if errors:
-            self._say("Not saved: " + "; ".join(f"{k}: {m}" for k, m in errors.items()), "bad")
+            for key, message in errors.items():  # said beside each field (and to a log)
+                print(f"field: {beside(key, message)}", file=sys.stderr, flush=True)
+            self._say(not_saved(errors), "bad")
             return
         changes = changed(values, self.loaded)
         if not changes:
@@ -268,11 +307,10 @@ class SettingsWindow:
                 if key in self.errors:
                     self.errors[key].grid()
                     self.errors[key].configure(
-                        text=f"changed elsewhere to {_shown(there)} since this window opened: "
-                        "Save again to replace it"
-                    )
-            names = ", ".join(sorted(clashes))
-            self._say(f"Not saved: {names} changed elsewhere meanwhile (see beside it).", "bad")
+                        text=beside(key, f"changed elsewhere to {_shown(there)} since this "
+                                    "window opened: Save again to replace it")
+                    )  # fmt: skip
+            self._say(clashed(clashes), "bad")
             return
         self.loaded.update(self.sent)
         self.sent = {}
@@ -386,8 +424,11 @@ class SettingsWindow:
         try:
             checked = check_pattern(self.pattern.get(), folder)
         except FimError as exc:
-            self._say(exc.message, "bad")
+            self.pattern_error.configure(text=f"{PATTERN}: {exc.message}")
+            print(f"field: {PATTERN}: {exc.message}", file=sys.stderr, flush=True)
+            self._say("Not added: see the message beside the pattern.", "bad")
             return
+        self.pattern_error.configure(text="")
         self.pattern.set("")
         self.notes[checked.pattern] = checked.note  # said with the tray's answer
         self._tell("ignore", folder=folder, pattern=checked.pattern)
@@ -450,17 +491,25 @@ class SettingsWindow:
             said = message.get(word)
             if not isinstance(said, dict):
                 continue
-            if said.get("error"):
+            if said.get("error") and word in ("ignored", "unignored"):  # beside the pattern
+                self.pattern_error.configure(text=f"{PATTERN}: {said['error']}")
+                self._say("Not done: see the message beside the pattern.", "bad")
+            elif said.get("error"):
                 self._say(f"Not done: {said['error']}", "bad")
             elif word == "settings":
                 self._settings_said(said)
             elif word in ("ignored", "unignored"):
+                self.pattern_error.configure(text="")
                 count = len(said.get("dropped") or [])
                 dropped = f"; {count} pending change{'s' if count != 1 else ''} dropped"
                 verb = "Ignoring" if word == "ignored" else "No longer ignoring"
                 note = self.notes.pop(str(said.get("pattern")), "") if word == "ignored" else ""
                 note = f" ({note})" if note else ""
-                self._say(f"{verb} {said.get('pattern')}{note}{dropped if count else ''}.", "good")
+                if word == "ignored" and said.get("changed") is False:
+                    self._say(f"{said.get('pattern')}{note} is already ignored.", "good")
+                else:
+                    self._say(f"{verb} {said.get('pattern')}{note}{dropped if count else ''}.",
+                              "good")  # fmt: skip
             else:
                 self._say(str(said.get("said", "Done.")), "good")
             self.config = Config()  # read again at once

@@ -6,9 +6,10 @@ buttons wrap, and long labels wrap to the window's width."""
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -108,13 +109,21 @@ def _fonts(root: Any) -> None:
 def _scale(root: Any) -> None:
     """Tk's points-to-pixels scaling from the screen's DPI, times ``FIM_TRAY_SCALE`` or the
     desktop's integer scale (``GDK_SCALE``), so a HiDPI screen gets text of a readable size."""
-    try:
-        factor = float(os.environ.get(SCALE_ENV) or os.environ.get("GDK_SCALE") or 1)
-    except ValueError:
-        factor = 1.0
-    factor = min(max(factor, 0.5), 4.0)
     dpi = float(root.winfo_fpixels("1i"))
-    root.tk.call("tk", "scaling", max(dpi, 72.0) / 72.0 * factor)
+    root.tk.call("tk", "scaling", max(dpi, 72.0) / 72.0 * factor())
+
+
+def factor() -> float:
+    """``FIM_TRAY_SCALE``, else ``GDK_SCALE``, else 1, within 0.5 to 4 (what is not a finite
+    number is ignored)."""
+    for name in (SCALE_ENV, "GDK_SCALE"):
+        try:
+            said = float(os.environ.get(name) or "x")
+        except ValueError:
+            continue
+        if math.isfinite(said):
+            return min(max(said, 0.5), 4.0)
+    return 1.0
 
 
 def bring_forward(root: Any) -> None:
@@ -139,6 +148,27 @@ def fit(root: Any, width: int, height: int, *, min_width: int = 480, min_height:
     w, h = min(want_w, int(screen_w * 0.9)), min(want_h, int(screen_h * 0.9))
     root.minsize(min(int(min_width * scale), w), min(int(min_height * scale), h))
     root.geometry(f"{w}x{h}+{max((screen_w - w) // 2, 0)}+{max((screen_h - h) // 3, 0)}")
+
+
+def fit_column(
+    tree: Any, column: str, texts: Iterable[str], *, least: int, cap: int, grow: bool = False
+) -> None:
+    """Make ``column`` of the list ``tree`` as wide as its longest text (``texts`` and its
+    heading) in the list's font, at least ``least`` and at most ``cap`` points at scale 1 (a
+    longer text is cut, and shows in full elsewhere). ``grow``: never narrower than now."""
+    from tkinter import font, ttk
+
+    named = ttk.Style(tree).lookup("Treeview", "font") or "TkDefaultFont"
+    try:
+        measure = font.Font(root=tree, font=named).measure
+    except Exception:  # a font Tk does not know by that description: the default one
+        measure = font.nametofont("TkDefaultFont", tree).measure
+    heading = str(tree.heading(column, "text"))
+    need = max((int(measure(text)) for text in (heading, *texts)), default=0) + px(tree, 24)
+    width = min(max(need, px(tree, least)), px(tree, cap))
+    if grow:
+        width = max(width, int(tree.column(column, "width")))
+    tree.column(column, width=width)
 
 
 def wrap(label: Any) -> None:

@@ -44,25 +44,36 @@ class WelcomeWindow:
         self.root.title("fim-tray: Welcome")
         frame = ttk.Frame(self.root, padding=20)
         frame.pack(fill="both", expand=True)
-        ttk.Label(frame, text="Welcome to fim-tray", font=("TkDefaultFont", 14, "bold")).pack(
-            anchor="w"
-        )
-        ttk.Label(frame, text=TEXT, wraplength=460, justify="left").pack(anchor="w", pady=(8, 12))
+        heading = ttk.Label(frame, text="Welcome to fim-tray", font=("TkDefaultFont", 14, "bold"))
+        heading.pack(anchor="w", fill="x")
+        theme.wrap(heading)
+        # as wide as asked at first (else the window would take the whole line), then the
+        # window's width
+        room = int(self.root.winfo_screenwidth() * 0.9) - 2 * 20  # the widest it can be
+        intro = ttk.Label(frame, text=TEXT, justify="left",
+                          wraplength=min(theme.px(self.root, 460), room))  # fmt: skip
+        intro.pack(anchor="w", fill="x", pady=(8, 12))
+        theme.wrap(intro)  # to the window's width, whatever the screen and the scale
         ttk.Label(frame, text="Watch a folder:", underline=0).pack(anchor="w")
         self.folder = tk.StringVar(self.root, documents_folder())
-        entry = ttk.Entry(frame, textvariable=self.folder, width=50, font=("TkFixedFont",))
+        entry = ttk.Entry(frame, textvariable=self.folder, width=30, font="TkFixedFont")
         entry.pack(fill="x", pady=(4, 12))
         self.root.bind("<Alt-w>", lambda _e: entry.focus_set())
-        row = ttk.Frame(frame)
-        row.pack(fill="x")
-        ttk.Button(row, text="Watch this folder", style="Accent.TButton", command=self.watch).pack(
-            side="left"
-        )
-        ttk.Button(row, text="Choose another...", command=self.choose).pack(side="left", padx=6)
-        ttk.Button(row, text="Not now", command=self.root.destroy).pack(side="right")
+        row = ttk.Frame(frame)  # at the bottom, first to get its room: never cut off
+        row.pack(fill="x", side="bottom", before=heading)
+        self.buttons = {
+            "watch": ttk.Button(row, text="Watch this folder", style="Accent.TButton",
+                                command=self.watch),
+            "choose": ttk.Button(row, text="Choose another...", command=self.choose),
+            "later": ttk.Button(row, text="Not now", command=self.root.destroy),
+        }  # fmt: skip
+        # a narrow window (a small screen, a large scale) puts them in more rows
+        theme.flow(row, [self.buttons["watch"], self.buttons["choose"]], [self.buttons["later"]])
         self.root.bind("<Return>", lambda _e: self.watch())
         self.root.bind("<Escape>", lambda _e: self.root.destroy())
-        theme.fit(self.root, 520, 260, min_width=420, min_height=220)
+        theme.fit(self.root, 520, 200, min_width=420, min_height=200)
+        self.root.update()  # the buttons flow into rows at this width: room for them too
+        theme.fit(self.root, 520, 200, min_width=420, min_height=200)
         if tray is not None:
             self.root.after(200, self._hear_the_tray)
 

@@ -48,15 +48,16 @@ def test_settings_are_checked_saved_and_applied_at_once(
 
     _type(desktop, "soon")  # the interval field has the focus
     _key(desktop, window, "Return")
-    wait_for(lambda: "status: Not saved: interval: a number of seconds" in tray.output(), 10,
+    wait_for(lambda: "field: Check every: a number of seconds" in tray.output(), 10,
              "the message beside the field")  # fmt: skip
+    assert "status: Not saved: see the message beside Check every." in tray.output()
     assert _config(home)["interval"] == 3600.0  # nothing saved
 
     _type(desktop, "2")
     _key(desktop, window, "alt+p")  # the speed cap field
     _type(desktop, "-1")  # a speed cap below 0: the interval is not saved alone either
     _key(desktop, window, "alt+s")
-    wait_for(lambda: "max_mb_per_s: 0 (no cap), or 0.1 MB/s or more" in tray.output(), 10,
+    wait_for(lambda: "field: Speed cap: 0 (no cap)" in tray.output(), 10,
              "the speed cap refused")  # fmt: skip
     assert _config(home)["interval"] == 3600.0
     _type(desktop, "25")
@@ -77,7 +78,7 @@ def test_settings_are_checked_saved_and_applied_at_once(
     _key(desktop, window, "alt+i")
     _type(desktop, f"{tmp_path}/elsewhere/*.log")  # a path outside the folder: refused
     desktop.run(["xdotool", "key", "Return"])
-    wait_for(lambda: f"status: {tmp_path}/elsewhere/*.log is outside the watched folder"
+    wait_for(lambda: f"field: Ignore pattern: {tmp_path}/elsewhere/*.log is outside the watched"
              in tray.output(), 10, "the pattern outside refused")  # fmt: skip
     _key(desktop, window, "alt+i")
     desktop.run(["xdotool", "key", "ctrl+a", "ctrl+k"])  # Tk's entry: line start, cut the rest
@@ -136,7 +137,7 @@ def test_one_settings_window_and_a_save_keeps_what_was_changed_elsewhere(
     config.write_text(json.dumps({**_config(home), "interval": 45.0}))  # the same field
     time.sleep(2)  # read again: the field typed in keeps what was typed
     _key(desktop, window, "alt+s")
-    wait_for(lambda: "interval changed elsewhere meanwhile" in tray.output(), 10, "the clash")
+    wait_for(lambda: "Check every changed elsewhere meanwhile" in tray.output(), 10, "the clash")
     assert _config(home)["interval"] == 45.0  # not overwritten unseen
     window_shot(desktop, window, "settings-clash.png")
     _key(desktop, window, "alt+s")  # seen: a second Save replaces it

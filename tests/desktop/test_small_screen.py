@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from fim_tray.ui.picker import TITLE
 from tests.desktop.conftest import SCREENSHOTS, Tray
 from tests.desktop.harness import Desktop, missing, wait_for
 from tests.desktop.test_details import _details_window
@@ -137,5 +138,24 @@ def test_every_window_fits_a_small_hidpi_screen_with_its_buttons_on_it(
         box = _fits(small, window, "small-history.png")
         _scrolls(small, box, 30, "small-history")
         _close_by_click(small, window, box)
+    finally:
+        tray.quit()
+
+
+def test_the_welcome_fits_a_small_hidpi_screen_with_not_now_on_it(
+    small: Desktop, tmp_path: Path
+) -> None:
+    person = tmp_path / "ann"
+    (person / "Documents").mkdir(parents=True)
+    env = {"FIM_TRAY_SCALE": "2", "HOME": str(person), "XDG_CONFIG_HOME": str(person / ".config")}
+    tray = Tray(small, tmp_path / "state", tmp_path / "tray.log", env)
+    try:
+        window = _details_window(small, "fim-tray: Welcome")
+        box = _fits(small, window, "small-welcome.png")
+        _close_by_click(small, window, box)  # Not now, at the bottom right: on the screen
+        time.sleep(1.5)
+        chooser = ["xdotool", "search", "--onlyvisible", "--name", f"^{TITLE}"]
+        assert not small.run(chooser).stdout.split(), "the click chose another folder"
+        assert not (tmp_path / "state" / "config" / "config.json").exists()
     finally:
         tray.quit()

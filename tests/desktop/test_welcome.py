@@ -29,6 +29,9 @@ def test_the_first_run_welcome_watches_documents_in_one_keypress(
     tray = start_tray(home=home, env=env)
     window = _details_window(desktop, "fim-tray: Welcome")
     window_shot(desktop, window, "welcome.png")
+    said = desktop.run(["xdotool", "getwindowgeometry", window]).stdout
+    width = int(said.split("Geometry: ")[1].split("x")[0])
+    assert width < 800, said  # its words wrap: not as wide as the screen (1280)
     _key(desktop, window, "Return")  # Watch this folder: Documents, preselected
     wait_for(lambda: tray.menu.status() == "All clear: 1 folder watched", 20, "Documents watched")
     config = json.loads((home / "config" / "config.json").read_text())

@@ -392,6 +392,32 @@ def test_a_second_settings_raises_the_open_window_instead_of_a_second(
     assert "settings" not in box._single  # closed: the next one starts anew
 
 
+@posix_only
+def test_a_second_history_raises_the_open_window_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, problems: list[str]
+) -> None:
+    script, said = tmp_path / "window.py", tmp_path / "said"
+    script.write_text(WINDOW)
+    monkeypatch.setattr(
+        "fim_tray.tray.dialogs.self_command", lambda: [sys.executable, str(script), str(said)]
+    )
+    box = Dialogs(on_problem=problems.append)
+    accepted: list[str] = []
+    try:
+        box.history(lambda folder, _keys, _done: accepted.append(folder))
+        box.history(lambda folder, _keys, _done: accepted.append(folder))  # clicked quickly
+        assert _wait(lambda: said.exists() and "started" in said.read_text())
+        assert _wait(lambda: box._single.get("history") is not None)
+        box.history(lambda folder, _keys, _done: accepted.append(folder))  # open now: raised
+        assert _wait(lambda: '"raise":true' in said.read_text().replace(" ", ""))
+        time.sleep(0.3)
+        assert said.read_text().count("started") == 1
+    finally:
+        box.close()
+        _join_dialogs()
+    assert "history" not in box._single  # closed: the next one starts anew
+
+
 def test_the_settings_window_asks_for_the_alerts_window_as_the_menu_opens_it() -> None:
     from fim_tray.tray.dialogs import _settings_line
     from fim_tray.tray.settings import SettingsApplier
