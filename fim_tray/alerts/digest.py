@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from fim_tray.display import escape, notice_detail
+from fim_tray.display import escape
 from fim_tray.models import Event
-from fim_tray.store.history import event_change
 
 NAMES = 4  # file names spelled out in one message
 PER_HOUR = 20  # messages a channel for people gets in an hour; the rest become one digest
@@ -27,8 +26,11 @@ def local_time(when: datetime) -> str:
     return f"{local:%H:%M:%S} on {local:%Y-%m-%d} ({zone})"
 
 
-def notice(events: Sequence[Event], host: str) -> dict[str, Any]:
-    """The message for one check's new changes in one folder: ``{"title", "body", "time"}``."""
+def notice(
+    events: Sequence[Event], host: str, detail: Callable[[Event], str] = lambda _event: ""
+) -> dict[str, Any]:
+    """The message for one check's new changes in one folder: ``{"title", "body", "time"}``;
+    ``detail`` words what changed in one, as the desktop notification does."""
     first = events[0]
     folder = first.folder
     label = escape(os.path.basename(folder.rstrip("/\\")) or folder)
@@ -41,8 +43,7 @@ def notice(events: Sequence[Event], host: str) -> dict[str, Any]:
     lines = [f"At {local_time(first.time)}, on {escape(host)}, in {escape(folder)}:"]
     for event in events[:NAMES]:
         line = f"{event.change}: {escape(event.path)}"
-        change = event_change(event)
-        what = notice_detail(change) if change is not None else ""
+        what = detail(event)
         if what:  # the words of the desktop notification
             line += f" ({what})"
         elif event.suspicious:

@@ -31,9 +31,10 @@ from fim_tray.app import alert_feed
 from fim_tray.app.alert_delivery import Deliver, Delivery
 from fim_tray.app.ecs_events import live_items
 from fim_tray.app.probe import test_channels
+from fim_tray.display import notice_detail
 from fim_tray.errors import FimError
 from fim_tray.models import Event, FolderReport
-from fim_tray.store.history import History
+from fim_tray.store.history import History, event_change
 from fim_tray.store.lock import InstanceLock
 from fim_tray.store.paths import Paths
 from fim_tray.store.state import local_now
@@ -52,6 +53,12 @@ _BEGINS_AGAIN = ("the history begins again (it was started afresh, or an older c
 # One message's worth: the history line it came from (None: not in the history), its ECS
 # event, and the change as an event (for the words meant for people).
 Item = tuple["int | None", dict[str, Any], Event]
+
+
+def change_words(event: Event) -> str:
+    """What changed in ``event``, in the desktop notification's words."""
+    change = event_change(event)
+    return notice_detail(change) if change is not None else ""
 
 
 def _bursts(items: list[Item]) -> list[list[Item]]:
@@ -353,7 +360,7 @@ class Alerting:
             machine_lines = [line for line, _, _ in items]
             person, person_lines = [], []
             for group in _bursts(items):
-                person.append(notice([ev for _, _, ev in group], self.host))
+                person.append(notice([ev for _, _, ev in group], self.host, change_words))
                 numbers = [line for line, _, _ in group if line is not None]
                 person_lines.append(max(numbers) if numbers else None)
             for channel in targets:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from fim_tray import jsonio
 from fim_tray.alerts.digest import HourlyLimit, fold, local_time, notice
 from fim_tray.alerts.ecs import Chain, Origin, ecs_event
+from fim_tray.app.alerting import change_words
 from fim_tray.models import Event, Writer
 
 WHEN = datetime(2026, 12, 7, 10, 31, 2, tzinfo=timezone(timedelta(hours=1)))
@@ -136,7 +137,7 @@ def test_a_message_words_what_changed_as_the_desktop_notification_does() -> None
                                before=entry_json(c.before), after=entry_json(c.after))
         for c in changes
     ]  # fmt: skip
-    lines = notice(events, "h")["body"].splitlines()[1:]
+    lines = notice(events, "h", change_words)["body"].splitlines()[1:]
     assert lines[0] == "metadata: m.txt (mode 0644 -> 0600)"
     assert lines[1] == "modified: f1.txt"  # content speaks for itself, as on the desktop
     assert "SUSPICIOUS" in lines[2] and lines[3].startswith("metadata: t.txt (mtime ")
@@ -145,3 +146,10 @@ def test_a_message_words_what_changed_as_the_desktop_notification_does() -> None
         detail = notice_detail(change)
         assert line == f"{change.kind}: {change.path}" + (f" ({detail})" if detail else "")
     assert "mtime_ns" not in "\n".join(lines)
+
+
+def test_the_algorithms_ecs_names_are_those_fim_tray_hashes_with() -> None:
+    from fim_tray.alerts.ecs import MADE
+    from fim_tray.scan.hashing import ALGORITHMS
+
+    assert set(MADE) == set(ALGORITHMS)
