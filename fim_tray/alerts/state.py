@@ -28,6 +28,7 @@ class ChannelState:
     dropped: int = 0  # messages dropped because its outbox was full
     held: bool = False  # the hourly limit holds messages back
     spent: tuple[float, ...] = ()  # when the last messages for people went (the hourly limit)
+    set_aside: int = 0  # messages the server refused again and again while it took the next
 
 
 class StatusFile:
@@ -59,13 +60,14 @@ class StatusFile:
                 return None
 
         reason, dropped = saved.get("reason"), saved.get("dropped")
-        spent = saved.get("spent")
+        spent, aside = saved.get("spent"), saved.get("set_aside")
         times = tuple(float(t) for t in spent if _number(t)) if isinstance(spent, list) else ()
         return ChannelState(channel, last_sent=when("last_sent"),
                             failing_since=when("failing_since"),
                             reason=reason if isinstance(reason, str) else None,
                             dropped=dropped if isinstance(dropped, int) else 0,
-                            held=saved.get("held") is True, spent=times)  # fmt: skip
+                            held=saved.get("held") is True, spent=times,
+                            set_aside=aside if isinstance(aside, int) else 0)  # fmt: skip
 
     def save(self, states: Mapping[str, ChannelState]) -> None:
         """Keep ``states`` (by channel id) beside those saved before; never fails."""
@@ -82,6 +84,7 @@ class StatusFile:
                 "dropped": state.dropped,
                 "held": state.held,
                 "spent": list(state.spent),
+                "set_aside": state.set_aside,
             }
         self._saved = obj
         try:

@@ -118,14 +118,19 @@ class Delivery:
             self.sender(channel, [message], host=self.host, timeout=self.timeout)
         except DeliveryError as exc:
             tries = self.refused[channel.id] = self.refused.get(channel.id, 0) + 1
-            if tries >= REFUSED_AFTER and len(batch) > 1 and self._next_goes(channel, batch[1]):
-                # The server takes the next message and not this one (its words, say): it is
-                # set aside, counted, and said, so one file's name never silences the rest.
-                log.warning("a message for %s was refused %d times while the next one went: set "
-                            "aside (%s)", channel.name, tries, exc)  # fmt: skip
-                self.refused[channel.id] = 0
+            if tries >= REFUSED_AFTER and len(batch) > 1 and self._goes(channel, batch[1]):
                 limit.spend(self.clock())
-                self.update(channel, spent=limit.sent(), dropped=self.state(channel).dropped + 1)
+                self.refused[channel.id] = 0
+                if self._goes(channel, message):  # the server was down, and is back: both went
+                    limit.spend(self.clock())
+                    self.update(channel, spent=limit.sent())
+                    return 2
+                # The server takes the next message, and still not this one (its words, say):
+                # it is set aside, counted and said, so one file's name never silences the rest.
+                log.warning("a message for %s was refused %d times while the next one went: set "
+                            "aside (%s)", channel.name, tries + 1, exc)  # fmt: skip
+                state = self.state(channel)
+                self.update(channel, spent=limit.sent(), set_aside=state.set_aside + 1)
                 return 2
             self._failed(channel, str(exc))
             return -1
@@ -134,7 +139,7 @@ class Delivery:
         self.update(channel, spent=limit.sent())
         return count
 
-    def _next_goes(self, channel: Channel, message: dict[str, Any]) -> bool:
+    def _goes(self, channel: Channel, message: dict[str, Any]) -> bool:
         try:
             self.sender(channel, [message], host=self.host, timeout=self.timeout)
         except DeliveryError:

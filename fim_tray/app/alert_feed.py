@@ -82,7 +82,11 @@ class Followed(NamedTuple):
 
 
 def after(
-    history: History, cursor: int, most: int | None = None, expect: str | None = None
+    history: History,
+    cursor: int,
+    most: int | None = None,
+    expect: str | None = None,
+    since: datetime | None = None,
 ) -> Followed:
     """The changes found (lines that hold, numbered above ``cursor``), oldest first, at most
     ``most`` (the newest: the others are said lost); and the highest number of any line that
@@ -90,7 +94,7 @@ def after(
 
     Older files are read until every number from the cursor on is found: an old line put back
     at the end, or a forged one, cannot end the search early. ``expect``: the MAC the line at
-    the cursor had."""
+    the cursor had; ``since``: only changes written after that time (the others were sent)."""
     key = history.key_if_chained()
     if key is None:  # no chain, no numbers: nothing to follow
         return Followed([], cursor, None, None)
@@ -118,7 +122,7 @@ def after(
             event = line_event(obj)
         except (ValueError, KeyError, TypeError, AttributeError):
             continue  # it holds, so fim-tray wrote it: a line that is not a change
-        if event.change in ACTIONS and event.path != ".":
+        if event.change in ACTIONS and event.path != "." and _after(event.time, since):
             found.append(Found(number, event, Chain(number, mac)))
     if forged:
         log.warning("%d history line(s) do not hold with the key: not sent as alerts", forged)
@@ -148,3 +152,10 @@ def newest(history: History) -> int:
         if held:
             return max(held)
     return -1
+
+
+def _after(when: datetime, since: datetime | None) -> bool:
+    try:
+        return since is None or when > since
+    except TypeError:  # one with a zone, one without
+        return True

@@ -125,7 +125,7 @@ class Alerting:
         self._follower: threading.Thread | None = None
         self._said = ""  # the last trouble said (not again at every look)
         self._saw_none = False  # this process saw no channel at its last look
-        self._unrecorded: set[str] = set()  # changes sent that the history could not hold
+        self._unrecorded: dict[str, bool] = {}  # changes sent that the history could not hold
 
     # -- the channels ------------------------------------------------------------------------
 
@@ -277,14 +277,14 @@ class Alerting:
         saved = self.cursor.load()
         cursor, floor = self._start(saved, numbered)
         expect = saved.chain if saved is not None and floor is None else None
-        followed = alert_feed.after(self.history, cursor, expect=expect)
+        followed = alert_feed.after(self.history, cursor, expect=expect, since=floor)
         if followed.diverged and saved is not None:  # its numbers were given again
             cursor, floor = self._begun_again(saved)
-            followed = alert_feed.after(self.history, cursor)
+            followed = alert_feed.after(self.history, cursor, since=floor)
         items: list[Item] = []
         for change in followed.found:
-            if floor is not None and change.event.time <= floor:
-                continue  # a history put back: its lines up to the last one sent were sent
+            if self._unrecorded.pop(f"{change.event.folder}\0{change.event.signature}", None):
+                continue  # sent when the history could not hold it
             ecs, ev = numbered.get(change.line) or (
                 ecs_event(change.event, self.origin, chain=change.chain),
                 change.event,
@@ -297,7 +297,7 @@ class Alerting:
             for ecs, ev, chain in live:
                 key = f"{ev.folder}\0{ev.signature}"
                 if chain is None and key not in self._unrecorded:
-                    self._unrecorded.add(key)
+                    self._unrecorded[key] = True
                     items.append((None, ecs, ev))
         if followed.cut:  # more than a queue holds, at once: counted as dropped, and shown
             for channel in self.channels():
@@ -330,9 +330,9 @@ class Alerting:
         if following is not None:
             for channel in targets:  # numbers from before the history began again
                 self.outbox.clamp(channel.id, following - 1)
-        marks = [mark for channel in targets if (mark := self.outbox.line(channel.id)) >= 0]
-        if marks:
-            return max(marks), None
+        marks = [self.outbox.line(channel.id) for channel in targets]
+        if marks and min(marks) >= 0:  # each channel's own marks keep the others from repeats
+            return min(marks), None
         if numbered:
             return min(numbered) - 1, None
         # Nothing says how far the channels got (the outbox was taken away): what the last

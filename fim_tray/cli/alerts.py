@@ -89,7 +89,7 @@ def _list(alerts: Alerting, *, as_json: bool) -> int:
     if said is not None and not as_json:
         say(f"the sender a check started at {said[0]} said:")
         for line in said[1][-5:]:
-            say(f"  {escape(line)}")
+            sys.stderr.write(f"  {escape(line)}\n")
     if not states and not as_json:
         say("no alert channels yet; add one with `fim-tray alert add URL`")
     for state in states:
@@ -104,6 +104,7 @@ def _list(alerts: Alerting, *, as_json: bool) -> int:
                 "reason": state.reason,
                 "held_until": held.isoformat() if held else None,
                 "dropped": state.dropped,
+                "set_aside": state.set_aside,
             }  # fmt: skip
             print(jsonio.dumps(obj).decode())
             continue
@@ -114,6 +115,8 @@ def _list(alerts: Alerting, *, as_json: bool) -> int:
             line += f"  (held back by the hourly limit until {timestamp(held)})"
         if state.dropped:
             line += f"  {state.dropped} dropped: its outbox was full"
+        if state.set_aside:
+            line += f"  {state.set_aside} set aside: the server refused them (see its log)"
         if state.failing_since is not None:
             line += f"  not delivered since {timestamp(state.failing_since)}: {state.reason}"
         elif state.last_sent is not None:
@@ -198,12 +201,12 @@ def last_sender_said(outbox: Path) -> tuple[str, list[str]] | None:
         lines = jsonio.read_own(outbox / SENDER_LOG, LOG_LIMIT * 2).decode(errors="replace")
     except OSError:
         return None
-    runs = lines.split(_STARTED)
-    if len(runs) < 2:
-        return None
-    when, _, said = runs[-1].partition("\n")
-    warnings = [line for line in said.splitlines() if line.strip()]
-    return (when.strip(), warnings) if warnings else None
+    for run in reversed(lines.split(_STARTED)[1:]):  # the newest run that said something
+        when, _, said = run.partition("\n")
+        warnings = [line.removeprefix("fim-tray: ") for line in said.splitlines() if line.strip()]
+        if warnings:
+            return when.strip(), warnings
+    return None
 
 
 def cmd_deliver(service: Service, args: argparse.Namespace) -> int:

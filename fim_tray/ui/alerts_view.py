@@ -29,6 +29,8 @@ def channel_line(state: ChannelState) -> str:
         line += f" ({state.waiting} waiting)"
     if state.dropped:
         line += f" ({state.dropped} dropped: the outbox was full)"
+    if state.set_aside:
+        line += f" ({state.set_aside} set aside: the server refused them)"
     return line
 
 

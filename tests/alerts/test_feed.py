@@ -454,7 +454,7 @@ def test_a_message_a_server_always_refuses_is_set_aside_and_the_rest_go(
     assert alerts.deliver(10)
     assert ["after0.txt" in t for t in got] == [True, False] and "after1.txt" in got[1]
     (state,) = alerts.states()
-    assert state.dropped == 1 and state.waiting == 0
+    assert (state.set_aside, state.dropped, state.waiting) == (1, 0, 0)
 
 
 def test_an_outage_of_a_channel_for_people_sets_nothing_aside(
@@ -513,7 +513,39 @@ def test_a_change_found_while_the_history_is_unusable_is_sent_once(
             assert report.error is not None and report.new
             alerts.on_report(report)
         assert wait_for(lambda: recorder.paths() == ["a.txt"], 10)
+        history.unlink()  # mended: the next check records it, and it is not sent again
+        (report,) = service.check()
+        assert report.error is None
+        alerts.on_report(report)
+        (folder / "b.txt").write_text("b")
+        (report,) = service.check()
+        alerts.on_report(report)
+        assert wait_for(lambda: "b.txt" in recorder.paths(), 10)
         time.sleep(0.5)
-        assert recorder.paths() == ["a.txt"]
+        assert recorder.paths() == ["a.txt", "b.txt"]
     finally:
         alerts.close()
+
+
+def test_a_server_back_while_a_message_is_retried_loses_none_of_them(
+    service: Service, tmp_path: Path
+) -> None:
+    folder = watching(service, tmp_path)
+    calls: list[str] = []
+
+    def coming_back(channel: Channel, messages: Sequence[dict[str, Any]], **_: Any) -> None:
+        calls.append(messages[0]["title"])
+        if len(calls) <= 3:  # down for the first three tries, of the first message
+            raise DeliveryError("timed out")
+
+    alerts = Alerting(service.paths, history=service.store.history, sender=coming_back,
+                      retry=(0.05, 0.1), host="h")  # fmt: skip
+    alerts.add("json://127.0.0.1:9/hook")
+    for name in ("a.txt", "b.txt"):
+        (folder / name).write_text("x")
+        service.check()
+    assert alerts.deliver(10)
+    delivered = calls[3:]
+    assert any("a.txt" in t for t in delivered) and any("b.txt" in t for t in delivered)
+    (state,) = alerts.states()
+    assert (state.set_aside, state.waiting) == (0, 0)
