@@ -10,6 +10,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from fim_tray import logs
+from fim_tray.app.ignore import put_back_orphans, set_aside
 from fim_tray.app.selection import selector
 from fim_tray.errors import FimError, FolderMissingError, ScanCancelled
 from fim_tray.models import Change, Folder, FolderReport, Problem, ScanResult, split_scope
@@ -170,6 +171,10 @@ def check_folder(
             scope, itself = None, frozenset()  # the whole folder, or pending changes not placed
         # A targeted check reads only the entries in its scope from the baseline's index.
         trusted = store.load_baseline(folder, only=scope, itself=itself)
+        orphaned = any(pattern not in folder.excludes for pattern in set_aside(trusted))
+        if orphaned and put_back_orphans(store, folder.path):
+            # A pattern taken out of the settings by hand: what it set aside went back first.
+            trusted = store.load_baseline(folder, only=scope, itself=itself)
         # The scan takes what it finds unchanged out of this copy of the baseline (consume):
         # what is left of each is what changed, and the tree is never held twice.
         trusted = trusted._replace(entries=records_of(trusted.entries))
