@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 from fim_tray.errors import ConfigError
 from fim_tray.models import Folder
+from fim_tray.scan.throttle import MAX_MB_PER_S
 from fim_tray.store.config import (
     MAX_FULL_HOURS,
     MAX_INTERVAL,
@@ -47,8 +48,8 @@ def parse(texts: Mapping[str, str | bool]) -> tuple[dict[str, object], dict[str,
         except ValueError as exc:
             errors["max_mb_per_s"] = f"a number of MB per second, or 0 for no cap{exc}"
         else:
-            if not math.isfinite(cap) or cap < 0 or 0 < cap < 0.1:
-                errors["max_mb_per_s"] = "0 (no cap), or 0.1 MB/s or more"
+            if not math.isfinite(cap) or cap < 0 or 0 < cap < 0.1 or cap > MAX_MB_PER_S:
+                errors["max_mb_per_s"] = f"0 (no cap), or from 0.1 to {MAX_MB_PER_S:,.0f} MB/s"
             else:
                 values["max_mb_per_s"] = cap
     if "full_check_hours" in texts:

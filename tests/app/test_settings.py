@@ -16,7 +16,7 @@ from fim_tray.errors import ConfigError
 def test_each_wrong_field_is_named_with_what_it_wants() -> None:
     values, errors = parse({"interval": "soon", "max_mb_per_s": "-1", "pause_on_battery": True})
     assert errors == {"interval": "a number of seconds, such as 60",
-                      "max_mb_per_s": "0 (no cap), or 0.1 MB/s or more"}  # fmt: skip
+                      "max_mb_per_s": "0 (no cap), or from 0.1 to 100,000 MB/s"}  # fmt: skip
     assert values == {"pause_on_battery": True}
     assert parse({"interval": "0.5"})[1] == {"interval": "from 1 to 31,536,000 seconds"}
     assert parse({"interval": "nan"})[1]["interval"].startswith("from 1")
