@@ -104,7 +104,8 @@ class TrayApp:
             on_ignore=self.ignorer.request,
             on_settings=self._settings_request,
         )
-        self.summary = DailySummary(self._send_summary, self._summary_time, service.clock)
+        self.summary = DailySummary(self._send_summary, self._summary_time, service.clock,
+                                    keep=service.paths.summary_file)  # fmt: skip
         self.settings = SettingsApplier(
             service, self.monitor, refresh=lambda: self._refresh(menu=True),
             pick_folder=lambda: self.dialogs.pick_folder(self.monitor.watch), unwatch=self.unwatch,
@@ -204,8 +205,8 @@ class TrayApp:
             self.dialogs.tell_pending(report.folder.path, keys)
         quiet = not report.folder.notify  # notifications off for it: the icon and menu still say
         if notice is not None and self.notifier is not None and not self._quitting.is_set():
-            if quiet or self.summary.held(notice.folder, len(notice.changes)):
-                return  # notifications off for it, or one summary a day
+            if quiet or self.summary.held(notice.folder, notice.changes):
+                return  # notifications off for it, or one summary a day (never a problem)
             paced = self.pacer.pace(notice) if notice.changes else notice
             if paced is not None:  # else it waits, gathered with what follows (see Pacer)
                 self._send(paced)
