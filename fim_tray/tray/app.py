@@ -124,6 +124,7 @@ class TrayApp:
         self._shown: tuple[object, ...] = (None, None, None)  # state, tooltip, menu key on screen
         self._shown_lock = threading.Lock()
         self.pacer = Pacer()
+        self._login_shown: bool | None = None  # "Start at login" as last drawn in the menu
 
     # -- start and stop ------------------------------------------------------------------------
 
@@ -245,6 +246,15 @@ class TrayApp:
         while not self._quitting.wait(1.0):
             for notice in self.pacer.due():
                 self._send(notice)
+            self._follow_autostart()
+
+    def _follow_autostart(self) -> None:
+        """The menu's "Start at login" reads the OS when drawn: turned on or off elsewhere (the
+        Settings window, the desktop's own settings), the menu is drawn again."""
+        on = self._autostart_on()
+        if on != self._login_shown:
+            self._login_shown = on
+            self._refresh(menu=True)
 
     def _tell(self, title: str, body: str) -> None:
         if self.notifier is not None and not self._quitting.is_set():
@@ -420,6 +430,7 @@ class TrayApp:
         except (OSError, FimError) as exc:
             log.warning("cannot change start at login: %s", exc)
             self.model.message = f"Could not change start at login: {exc}"
+        self._login_shown = self._autostart_on()
         self._refresh(menu=True)  # the check box reads the OS: redraw it
 
     def _keeps_copies(self, path: str) -> bool:
