@@ -28,7 +28,9 @@ EDITABLE = ("interval", "max_mb_per_s", "pause_on_battery", "full_check_hours", 
 
 
 def parse(texts: Mapping[str, str | bool]) -> tuple[dict[str, object], dict[str, str]]:
-    """The values of the fields as typed, and a message per field that is wrong."""
+    """The values of the fields as typed, and a message per field that is wrong. An empty
+    speed cap is wrong (no cap is a 0); ``notify_daily`` (True when "One summary a day" is
+    ticked) makes an empty ``notify_summary`` wrong rather than "notify at once"."""
     values: dict[str, object] = {}
     errors: dict[str, str] = {}
     if "interval" in texts:
@@ -44,7 +46,7 @@ def parse(texts: Mapping[str, str | bool]) -> tuple[dict[str, object], dict[str,
     if "max_mb_per_s" in texts:
         text = str(texts["max_mb_per_s"]).strip()
         try:
-            cap = _number(text or "0")
+            cap = _number(text)  # empty is refused: "no cap" is said with a 0
         except ValueError as exc:
             errors["max_mb_per_s"] = f"a number of MB per second, or 0 for no cap{exc}"
         else:
@@ -64,7 +66,8 @@ def parse(texts: Mapping[str, str | bool]) -> tuple[dict[str, object], dict[str,
                 values["full_check_hours"] = hours
     if "notify_summary" in texts:  # "" notifies at once; HH:MM one summary a day then
         when = str(texts["notify_summary"]).strip()
-        if when and not is_clock_time(when):
+        daily = bool(texts.get("notify_daily", bool(when)))  # "One summary a day" ticked
+        if (when or daily) and not is_clock_time(when):
             errors["notify_summary"] = "a time of day as HH:MM, such as 18:00"
         else:
             values["notify_summary"] = when
@@ -80,6 +83,8 @@ def _number(text: object) -> float:
     typed = str(text).strip()
     if "," in typed:
         raise ValueError(" (with a point for decimals, such as 1.5, and no thousands separator)")
+    if not typed.isascii():  # float() takes other scripts' digits (full-width ones)
+        raise ValueError(" (in the digits 0 to 9)")
     try:
         return float(typed)
     except ValueError:

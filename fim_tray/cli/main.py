@@ -61,7 +61,7 @@ log = logs.getLogger("fim_tray")
 def _mb_per_s(text: str) -> float:
     """``--max-mb-per-s``: a number of MB per second, from 0 (no cap) to MAX_MB_PER_S."""
     try:
-        cap = check_mb_per_s(float(text))
+        cap = check_mb_per_s(float(text)) if text.strip().isascii() else -1.0
     except ValueError:
         cap = -1.0
     if not 0 <= cap <= MAX_MB_PER_S:

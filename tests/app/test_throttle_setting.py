@@ -102,7 +102,7 @@ def test_the_command_line_runs_at_full_speed_unless_asked(
     assert spy.throttles[-1] is None
 
 
-@pytest.mark.parametrize("value", ["-1", "fast", "nan", "inf", "1e303", "100001"])
+@pytest.mark.parametrize("value", ["-1", "fast", "nan", "inf", "1e303", "100001", "\uff11"])
 def test_an_invalid_max_mb_per_s_option_is_refused(
     value: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
