@@ -18,7 +18,7 @@ from fim_tray.scan.compare import compare
 from fim_tray.scan.record import Progress
 from fim_tray.scan.scanner import Scanner
 from fim_tray.scan.throttle import Throttle
-from fim_tray.store.baseline import XATTRS_RECORDED, Baseline
+from fim_tray.store.baseline import SET_ASIDE, XATTRS_RECORDED, Baseline
 from fim_tray.store.config import Config
 from fim_tray.store.state import Store
 
@@ -170,6 +170,13 @@ def check_folder(
             scope, itself = None, frozenset()  # the whole folder, or pending changes not placed
         # A targeted check reads only the entries in its scope from the baseline's index.
         trusted = store.load_baseline(folder, only=scope, itself=itself)
+        aside = trusted.extra.get(SET_ASIDE)
+        if isinstance(aside, dict) and any(p not in folder.excludes for p in aside):
+            # A pattern taken out of the settings by hand: what it set aside goes back first.
+            from fim_tray.app.ignore import put_back_orphans  # rarely: not at every start
+
+            if put_back_orphans(store, folder.path):
+                trusted = store.load_baseline(folder, only=scope, itself=itself)
         # The scan takes what it finds unchanged out of this copy of the baseline (consume):
         # what is left of each is what changed, and the tree is never held twice.
         trusted = trusted._replace(entries=records_of(trusted.entries))

@@ -228,6 +228,23 @@ def unignore(store: Store, path: str, pattern: str) -> IgnoreResult:
     return IgnoreResult(folder.path, pattern, True, (), put_back)
 
 
+def put_back_orphans(store: Store, path: str) -> dict[str, Mapping[str, Entry]]:
+    """Put back the records set aside for patterns the folder no longer has (taken out of the
+    settings file by hand, not through :func:`unignore`), as :func:`unignore` would, each said
+    in the history; {pattern: the records put back}, empty when there were none."""
+    with store.locked():
+        folder = store.folder(path)
+        aside = set_aside(store.load_baseline(folder, only=()))  # its head: no entry read
+        orphans = [pattern for pattern in aside if pattern not in folder.excludes]
+        if not orphans:
+            return {}
+        now = store.clock()
+        store.history.append_records(
+            [folder_line(folder.path, "unignored", now, pattern=p, dropped=[]) for p in orphans]
+        )
+        return {pattern: _take_back(store, folder, pattern) for pattern in orphans}
+
+
 def _take_back(store: Store, folder: Folder, pattern: str) -> Mapping[str, Entry]:
     """Put the records ``pattern`` set aside back into the baseline of ``folder`` (whose
     patterns no longer hold it); the records put back. The data lock held."""

@@ -144,6 +144,7 @@ class Monitor:
         self._history_problem: str | None = None
         self._watcher: EventWatcher | None = None
         self._presence = Presence()  # each folder's identity, looked at every LOOK_EVERY s
+        self._patterns: dict[str, tuple[str, ...]] = {}  # each folder's, at the last look
         self._cancel = _Cancel(self.stop)  # what scans watch: see interrupt()
         self._scanning: str | None = None  # the folder a scan is under way in
         self._first = False  # and whether that scan records its first baseline
@@ -393,10 +394,12 @@ class Monitor:
 
     def _look_at_folders(self) -> None:
         try:
-            folders = [f.path for f in self.service.folders() if self.path in (None, f.path)]
+            watched = [f for f in self.service.folders() if self.path in (None, f.path)]
         except FimError as exc:
             log.debug("cannot look at the watched folders: %s", exc.message)
             return
+        self._look_at_patterns(watched)
+        folders = [f.path for f in watched]
         moved = self._presence.changed(folders)
         for path in moved:
             gone = self._presence.missing(path)
@@ -413,6 +416,18 @@ class Monitor:
             if watcher.watching(path) and not watcher.healthy(path):
                 watcher.unwatch(path)
                 self._events_lost(path, "they stopped: a folder in it may be nested too deep")
+
+    def _look_at_patterns(self, watched: list[Folder]) -> None:
+        """A folder that lost an ignore pattern since the last look (``ignore --remove`` on
+        the command line, or the settings file edited by hand) is checked at once: what the
+        pattern hid, and changed meanwhile, is said now, not at its next change."""
+        patterns = {folder.path: folder.excludes for folder in watched}
+        for path, now in patterns.items():
+            before = self._patterns.get(path)
+            if before is not None and set(before) - set(now):
+                log.info("an ignore pattern of %s was removed: checking it", path)
+                self._requests.put(_Request("check", path))
+        self._patterns = patterns
 
     def check_history(self) -> None:
         """Verify the history's chain when it changed since the last look, and say when what

@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 from fim_tray.errors import ConfigError
 from fim_tray.models import Folder
+from fim_tray.scan.throttle import MAX_MB_PER_S
 from fim_tray.store.config import (
     MAX_FULL_HOURS,
     MAX_INTERVAL,
@@ -27,7 +28,9 @@ EDITABLE = ("interval", "max_mb_per_s", "pause_on_battery", "full_check_hours", 
 
 
 def parse(texts: Mapping[str, str | bool]) -> tuple[dict[str, object], dict[str, str]]:
-    """The values of the fields as typed, and a message per field that is wrong."""
+    """The values of the fields as typed, and a message per field that is wrong. An empty
+    speed cap is wrong (no cap is a 0); ``notify_daily`` (True when "One summary a day" is
+    ticked) makes an empty ``notify_summary`` wrong rather than "notify at once"."""
     values: dict[str, object] = {}
     errors: dict[str, str] = {}
     if "interval" in texts:
@@ -43,12 +46,12 @@ def parse(texts: Mapping[str, str | bool]) -> tuple[dict[str, object], dict[str,
     if "max_mb_per_s" in texts:
         text = str(texts["max_mb_per_s"]).strip()
         try:
-            cap = _number(text or "0")
+            cap = _number(text)  # empty is refused: "no cap" is said with a 0
         except ValueError as exc:
             errors["max_mb_per_s"] = f"a number of MB per second, or 0 for no cap{exc}"
         else:
-            if not math.isfinite(cap) or cap < 0 or 0 < cap < 0.1:
-                errors["max_mb_per_s"] = "0 (no cap), or 0.1 MB/s or more"
+            if not math.isfinite(cap) or cap < 0 or 0 < cap < 0.1 or cap > MAX_MB_PER_S:
+                errors["max_mb_per_s"] = f"0 (no cap), or from 0.1 to {MAX_MB_PER_S:,.0f} MB/s"
             else:
                 values["max_mb_per_s"] = cap
     if "full_check_hours" in texts:
@@ -63,7 +66,8 @@ def parse(texts: Mapping[str, str | bool]) -> tuple[dict[str, object], dict[str,
                 values["full_check_hours"] = hours
     if "notify_summary" in texts:  # "" notifies at once; HH:MM one summary a day then
         when = str(texts["notify_summary"]).strip()
-        if when and not is_clock_time(when):
+        daily = bool(texts.get("notify_daily", bool(when)))  # "One summary a day" ticked
+        if (when or daily) and not is_clock_time(when):
             errors["notify_summary"] = "a time of day as HH:MM, such as 18:00"
         else:
             values["notify_summary"] = when
@@ -79,6 +83,8 @@ def _number(text: object) -> float:
     typed = str(text).strip()
     if "," in typed:
         raise ValueError(" (with a point for decimals, such as 1.5, and no thousands separator)")
+    if not typed.isascii():  # float() takes other scripts' digits (full-width ones)
+        raise ValueError(" (in the digits 0 to 9)")
     try:
         return float(typed)
     except ValueError:

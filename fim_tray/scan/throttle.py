@@ -10,6 +10,7 @@ from collections.abc import Callable
 MB = 1_000_000  # MB/s as fim-tray prints sizes elsewhere ("310.2 MB hashed" is bytes / 1e6)
 STEP = 0.05  # seconds: the longest single sleep, so a stop ends a wait within about this long
 BURST = 0.25  # seconds of reading that idle time may save up, at the full rate
+MAX_MB_PER_S = 100_000.0  # the highest cap taken: 100 GB/s, faster than any disk reads
 
 
 class Throttle:
@@ -68,8 +69,9 @@ class Throttle:
 
 
 def throttle_for(mb_per_s: float | None) -> Throttle | None:
-    """A throttle for a cap in MB/s; None (no cap) for 0 or None."""
-    if not mb_per_s:
+    """A throttle for a cap in MB/s; None (no cap) for 0 or None, and for a cap no disk reaches
+    (above :data:`MAX_MB_PER_S`, or not a finite number): such a cap holds nothing back."""
+    if not mb_per_s or not (0 < mb_per_s <= MAX_MB_PER_S):
         return None
     return Throttle(mb_per_s * MB)
 

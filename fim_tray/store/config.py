@@ -201,7 +201,7 @@ def is_clock_time(text: str) -> bool:
     """Whether ``text`` is a time of day written HH:MM (00:00 to 23:59)."""
     hours, colon, minutes = text.partition(":")
     return (
-        colon == ":" and len(hours) == 2 and len(minutes) == 2
+        colon == ":" and len(hours) == 2 and len(minutes) == 2 and text.isascii()
         and hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60
     )  # fmt: skip
 

@@ -100,6 +100,11 @@ class Paths(NamedTuple):
         """Alerts waiting for their channel (see alerts/outbox.py)."""
         return self.data_dir / "outbox"
 
+    @property
+    def summary_file(self) -> Path:
+        """The changes the tray holds for its daily summary, counted by folder."""
+        return self.data_dir / "summary.json"
+
     def baseline_file(self, folder_id: str) -> Path:
         return self.baselines_dir / f"{folder_id}.json"
 
@@ -122,7 +127,7 @@ SET_ASIDE_INFIX = ".ignored."  # in the name of every file of set-aside records
 OWN_DATA_FILES = (
     "events.jsonl", "events.jsonl.[0-9]*", "lock", "tray.lock", ".*.tmp", "baselines/*.json",
     "baselines/*.json.bak", "baselines/*.json.cache", "baselines/.*.tmp", "snapshots/*",
-    "icons/*.png", "icons/.*.tmp",
+    "icons/*.png", "icons/.*.tmp", "summary.json",
 )  # fmt: skip
 OWN_CONFIG_FILES = (
     "config.json", "config.json.bak", "install.key", "generations.json", "history.head", ".*.tmp",

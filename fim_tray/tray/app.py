@@ -104,7 +104,8 @@ class TrayApp:
             on_ignore=self.ignorer.request,
             on_settings=self._settings_request,
         )
-        self.summary = DailySummary(self._send_summary, self._summary_time, service.clock)
+        self.summary = DailySummary(self._send_summary, self._summary_time, service.clock,
+                                    keep=service.paths.summary_file)  # fmt: skip
         self.settings = SettingsApplier(
             service, self.monitor, refresh=lambda: self._refresh(menu=True),
             pick_folder=lambda: self.dialogs.pick_folder(self.monitor.watch), unwatch=self.unwatch,
@@ -123,6 +124,7 @@ class TrayApp:
         self._shown: tuple[object, ...] = (None, None, None)  # state, tooltip, menu key on screen
         self._shown_lock = threading.Lock()
         self.pacer = Pacer()
+        self._login_shown: bool | None = None  # "Start at login" as last drawn in the menu
 
     # -- start and stop ------------------------------------------------------------------------
 
@@ -204,8 +206,8 @@ class TrayApp:
             self.dialogs.tell_pending(report.folder.path, keys)
         quiet = not report.folder.notify  # notifications off for it: the icon and menu still say
         if notice is not None and self.notifier is not None and not self._quitting.is_set():
-            if quiet or self.summary.held(notice.folder, len(notice.changes)):
-                return  # notifications off for it, or one summary a day
+            if quiet or self.summary.held(notice.folder, notice.changes):
+                return  # notifications off for it, or one summary a day (never a problem)
             paced = self.pacer.pace(notice) if notice.changes else notice
             if paced is not None:  # else it waits, gathered with what follows (see Pacer)
                 self._send(paced)
@@ -244,6 +246,15 @@ class TrayApp:
         while not self._quitting.wait(1.0):
             for notice in self.pacer.due():
                 self._send(notice)
+            self._follow_autostart()
+
+    def _follow_autostart(self) -> None:
+        """The menu's "Start at login" reads the OS when drawn: turned on or off elsewhere (the
+        Settings window, the desktop's own settings), the menu is drawn again."""
+        on = self._autostart_on()
+        if on != self._login_shown:
+            self._login_shown = on
+            self._refresh(menu=True)
 
     def _tell(self, title: str, body: str) -> None:
         if self.notifier is not None and not self._quitting.is_set():
@@ -419,6 +430,7 @@ class TrayApp:
         except (OSError, FimError) as exc:
             log.warning("cannot change start at login: %s", exc)
             self.model.message = f"Could not change start at login: {exc}"
+        self._login_shown = self._autostart_on()
         self._refresh(menu=True)  # the check box reads the OS: redraw it
 
     def _keeps_copies(self, path: str) -> bool:

@@ -1,20 +1,26 @@
 """One summary a day instead of a notification per change (the ``notify_summary`` setting): the
-changes announced meanwhile are counted by folder, and at the chosen time one notification says
-how many, opening History on a click."""
+changes announced meanwhile are counted by folder (kept in a small file, so a restart keeps
+them), and at the chosen time one notification says how many, opening History on a click. A
+folder's problem and a suspicious change are never held: they go out at once."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta
+from pathlib import Path
 
+from fim_tray import jsonio
+from fim_tray.errors import FimError
+from fim_tray.models import Change
 from fim_tray.tray.presenter import folder_label
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[str, str], None]
+KEPT_LIMIT = 1_000_000  # bytes: a file of held counts bigger than this is not ours
 
 
 def next_time(now: datetime, hhmm: str) -> datetime:
@@ -42,24 +48,57 @@ class DailySummary:
     reads the setting ("" when notifying at once), ``clock`` gives the local time."""
 
     def __init__(
-        self, send: Send, when: Callable[[], str], clock: Callable[[], datetime]
+        self,
+        send: Send,
+        when: Callable[[], str],
+        clock: Callable[[], datetime],
+        keep: Path | None = None,
     ) -> None:
         self.send = send
         self.when = when
         self.clock = clock
-        self.counts: Counter[str] = Counter()
+        self.keep = keep  # where the counts held are kept between runs (None: only in memory)
         self._lock = threading.Lock()
+        self.counts: Counter[str] = self._load()
         self.stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def held(self, folder: str, count: int) -> bool:
-        """Count ``count`` changes of ``folder`` for the summary; False when notifying at once
-        (the caller notifies now)."""
-        if not self.when():
+    def held(self, folder: str, changes: Sequence[Change]) -> bool:
+        """Count ``changes`` of ``folder`` for the summary; False when the caller notifies now:
+        notifying at once, nothing to count (a folder's problem), or a suspicious change among
+        them."""
+        if not self.when() or not changes or any(c.suspicious for c in changes):
             return False
         with self._lock:
-            self.counts[folder] += count
+            self.counts[folder] += len(changes)
+            self._save(self.counts)
         return True
+
+    def _load(self) -> Counter[str]:
+        if self.keep is None:
+            return Counter()
+        try:
+            kept = jsonio.loads(jsonio.read_own(self.keep, KEPT_LIMIT))
+        except FileNotFoundError:
+            return Counter()
+        except (OSError, ValueError) as exc:
+            log.warning("the changes held for the daily summary cannot be read: %s", exc)
+            return Counter()
+        counts = kept.get("counts") if isinstance(kept, dict) else None
+        if not isinstance(counts, dict):
+            return Counter()
+        return Counter(
+            {f: n for f, n in counts.items() if isinstance(f, str) and type(n) is int and n > 0}
+        )
+
+    def _save(self, counts: Counter[str]) -> None:
+        if self.keep is None:
+            return
+        try:
+            data = jsonio.dumps({"counts": dict(counts)})
+            jsonio.atomic_write(self.keep, data, durable=False)
+        except (OSError, ValueError, FimError) as exc:  # ValueError: a name not UTF-8
+            log.warning("the changes held for the daily summary cannot be kept: %s", exc)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="fim-tray-summary", daemon=True)
@@ -68,8 +107,9 @@ class DailySummary:
     def _run(self) -> None:
         while not self.stop.is_set():
             hhmm = self.when()
-            if not hhmm:
-                self.stop.wait(60)  # notifying at once: look at the setting again later
+            if not hhmm:  # notifying at once: what was held before goes out now
+                self.flush()
+                self.stop.wait(60)  # and the setting is looked at again later
                 continue
             due = next_time(self.clock(), hhmm)
             while not self.stop.is_set() and self.clock() < due:
@@ -84,6 +124,8 @@ class DailySummary:
     def flush(self) -> None:
         """Send the summary of what was held back, if anything was."""
         with self._lock:
-            counts, self.counts = self.counts, Counter()
+            counts, self.counts = +self.counts, Counter()  # +: never a folder at 0
+            if counts:
+                self._save(self.counts)
         if counts:
             self.send(*summary_text(counts))

@@ -265,6 +265,7 @@ class SettingsWindow:
         typed: dict[str, str | bool] = {k: v.get() for k, v in self.fields.items()}
         typed["pause_on_battery"] = self.battery.get()
         typed["notify_summary"] = self.summary_at.get() if self.daily.get() else ""
+        typed["notify_daily"] = self.daily.get()  # ticked with no time: said, not "at once"
         return parse(typed)
 
     def save(self) -> None:

@@ -190,3 +190,17 @@ def test_an_absolute_path_outside_the_folder_or_the_folder_itself_is_refused(
     assert "outside the watched folder" in refused.value.message or (
         "the watched folder itself" in refused.value.message
     )
+
+
+def test_a_pattern_taken_out_of_the_settings_by_hand_gives_back_what_it_set_aside(
+    service: Service, noisy: Path
+) -> None:
+    service.ignore(str(noisy), "*.log")
+    (noisy / "app.log").write_text("changed while ignored\n")
+    config = service.config()
+    bare = tuple(f._replace(excludes=()) for f in config.folders)
+    service.store.save_config(config._replace(folders=bare))  # as an edit by hand would
+    changes = service.check()[0].changes
+    assert [(c.kind, c.path) for c in changes] == [("modified", "app.log")]  # not "added"
+    assert service.history()[-2].change == "unignored"
+    assert not service.store.paths.set_aside_file(service.folders()[0].id, "*.log").exists()

@@ -341,3 +341,24 @@ def test_a_folder_lost_during_a_long_scan_of_another_is_said_within_seconds(
         assert time.monotonic() - started < 6, "the lost folder waited for the scan"
         time.sleep(0.1)
     assert [e for e in seen if isinstance(e, Gone)] == [Gone(str(small.resolve()))]
+
+
+def test_a_pattern_removed_from_outside_has_its_folder_checked_at_once(
+    service: Service, folders: list[Path], running: list[Monitor]
+) -> None:
+    from fim_tray.app.presence import LOOK_EVERY
+
+    sink = Collector()
+    _start(Monitor(service, sink, interval=3600), running)
+    sink.wait_for(2)  # the first poll
+    service.ignore(str(folders[0]), "*.txt")  # as the command line does, while it runs
+    time.sleep(LOOK_EVERY + 0.5)  # seen with the pattern
+    (folders[0] / "f.txt").write_text("changed while ignored")
+    (folders[0] / "new.txt").write_text("new while ignored")
+    service.unignore(str(folders[0]), "*.txt")
+    reports = sink.wait_for(3, timeout=LOOK_EVERY + 3)
+    assert reports[2].folder.path == str(folders[0])
+    assert sorted((c.kind, c.path) for c in reports[2].new) == [
+        ("added", "new.txt"),
+        ("modified", "f.txt"),
+    ]

@@ -16,13 +16,30 @@ from fim_tray.errors import ConfigError
 def test_each_wrong_field_is_named_with_what_it_wants() -> None:
     values, errors = parse({"interval": "soon", "max_mb_per_s": "-1", "pause_on_battery": True})
     assert errors == {"interval": "a number of seconds, such as 60",
-                      "max_mb_per_s": "0 (no cap), or 0.1 MB/s or more"}  # fmt: skip
+                      "max_mb_per_s": "0 (no cap), or from 0.1 to 100,000 MB/s"}  # fmt: skip
     assert values == {"pause_on_battery": True}
     assert parse({"interval": "0.5"})[1] == {"interval": "from 1 to 31,536,000 seconds"}
     assert parse({"interval": "nan"})[1]["interval"].startswith("from 1")
-    assert parse({"interval": " 30 ", "max_mb_per_s": ""}) == (
+    assert parse({"interval": " 30 ", "max_mb_per_s": "0"}) == (
         {"interval": 30.0, "max_mb_per_s": 0.0}, {}
     )
+
+
+def test_an_empty_or_foreign_field_is_refused_not_guessed() -> None:
+    cap = "a number of MB per second, or 0 for no cap"
+    assert parse({"max_mb_per_s": " "}) == ({}, {"max_mb_per_s": cap})  # not silently 0
+    assert parse({"max_mb_per_s": "\uff11\uff10"})[1] == {  # full-width 10
+        "max_mb_per_s": cap + " (in the digits 0 to 9)"
+    }
+    assert "interval" in parse({"interval": "\u0666\u0660"})[1]  # Arabic-Indic 60
+    at = "a time of day as HH:MM, such as 18:00"
+    assert parse({"notify_summary": "\uff11\uff18:00"}) == ({}, {"notify_summary": at})
+    # "One summary a day" ticked, and its time emptied:
+    daily: dict[str, str | bool] = {"notify_summary": "", "notify_daily": True}
+    assert parse(daily) == ({}, {"notify_summary": at})
+    at_once: dict[str, str | bool] = {"notify_summary": "", "notify_daily": False}
+    assert parse(at_once) == ({"notify_summary": ""}, {})
+    assert parse({"notify_summary": ""}) == ({"notify_summary": ""}, {})
 
 
 def test_saved_together_or_not_at_all(service: Service) -> None:

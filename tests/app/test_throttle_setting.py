@@ -102,7 +102,7 @@ def test_the_command_line_runs_at_full_speed_unless_asked(
     assert spy.throttles[-1] is None
 
 
-@pytest.mark.parametrize("value", ["-1", "fast", "nan", "inf"])
+@pytest.mark.parametrize("value", ["-1", "fast", "nan", "inf", "1e303", "100001", "\uff11"])
 def test_an_invalid_max_mb_per_s_option_is_refused(
     value: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -110,3 +110,18 @@ def test_an_invalid_max_mb_per_s_option_is_refused(
         cli._build_parser().parse_args(["check", "--max-mb-per-s", value])
     assert exited.value.code == 2
     assert "MB per second" in capsys.readouterr().err
+
+
+def test_a_cap_no_disk_reaches_in_the_settings_file_is_no_cap(spy: SpyService) -> None:
+    _set(spy, max_mb_per_s=1e303)  # by hand: the check runs at full speed, never fails
+    (report,) = Monitor(spy, lambda report: None).run_once()
+    assert report.error is None and spy.throttles == [None]
+
+
+@pytest.mark.parametrize("typed", ["1e303", "100001"])
+def test_a_cap_no_disk_reaches_is_refused_in_the_settings_window(typed: str) -> None:
+    from fim_tray.app.settings import parse
+
+    values, errors = parse({"max_mb_per_s": typed})
+    assert values == {} and errors["max_mb_per_s"] == "0 (no cap), or from 0.1 to 100,000 MB/s"
+    assert parse({"max_mb_per_s": "100000"}) == ({"max_mb_per_s": 100000.0}, {})

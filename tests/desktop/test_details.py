@@ -144,6 +144,21 @@ def test_start_at_login_writes_and_removes_the_autostart_entry(
     wait_for(lambda: tray.menu.toggled("Start at login") == 0, 5, "unticked")
 
 
+def test_start_at_login_changed_elsewhere_shows_in_the_menu(
+    start_tray: StartTray, tmp_path: Path
+) -> None:
+    config_home = tmp_path / "xdg-config"
+    home = _home_with(tmp_path, interval=3600.0)  # no check to redraw the menu by chance
+    tray = start_tray(home=home, env={"XDG_CONFIG_HOME": str(config_home)})
+    entry = config_home / "autostart" / "fim-tray.desktop"
+    wait_for(lambda: tray.menu.toggled("Start at login") == 0, 10, "the check box")
+    tray.menu.click("Start at login")
+    wait_for(lambda: tray.menu.toggled("Start at login") == 1, 5, "ticked")
+    time.sleep(3)  # the first checks done: nothing else to redraw the menu
+    entry.unlink()  # as the Settings window's "Start at login" does, in a process of its own
+    wait_for(lambda: tray.menu.toggled("Start at login") == 0, 5, "unticked by itself")
+
+
 def test_a_second_launch_says_it_is_running_and_exits(
     start_tray: StartTray, desktop: Desktop, spy: NotificationSpy, tmp_path: Path
 ) -> None:

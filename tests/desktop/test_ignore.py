@@ -68,3 +68,23 @@ def test_ignore_in_the_details_window_drops_the_change_and_stops_its_notificatio
     wait_for(lambda: "change" in tray.menu.status(), 15, "the changes pending again")
     assert run_cli("check", watched, home=home).returncode == 1
     _key(desktop, window, "Escape")
+
+
+def test_a_pattern_removed_on_the_command_line_has_the_tray_report_what_it_hid(
+    start_tray: StartTray, tmp_path: Path
+) -> None:
+    watched = tmp_path / "Work"
+    watched.mkdir()
+    (watched / "a.txt").write_text("a\n")
+    (watched / "keep.dat").write_text("k\n")
+    home = _home_with(tmp_path, watched, interval=3600.0)  # no poll to catch it by chance
+    tray = start_tray(home=home)
+    wait_for(lambda: "All clear" in tray.menu.status(), 10, "the tray")
+    assert run_cli("ignore", watched, "*.txt", home=home).returncode == 0
+    time.sleep(3)  # the tray sees the pattern
+    (watched / "a.txt").write_text("a, changed while ignored\n")
+    (watched / "b.txt").write_text("added while ignored\n")
+    time.sleep(2)
+    assert "All clear" in tray.menu.status()
+    assert run_cli("ignore", watched, "--remove", "*.txt", home=home).returncode == 0
+    wait_for(lambda: "2 changes" in tray.menu.status(), 8, "what the pattern hid reported")

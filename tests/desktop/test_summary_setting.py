@@ -44,3 +44,30 @@ def test_one_summary_a_day_holds_back_each_change(
     time.sleep(2)
     assert len(spy.sent) == told  # held for the summary
     _key(desktop, window, "Escape")
+
+
+def test_a_folder_missing_and_a_suspicious_change_are_said_at_once_all_the_same(
+    start_tray: StartTray, spy: NotificationSpy, tmp_path: Path
+) -> None:
+    keep, gone = tmp_path / "Keep", tmp_path / "Gone"
+    for folder in (keep, gone):
+        folder.mkdir()
+        (folder / "f.txt").write_text("f\n")
+    (keep / "tool").write_text("#!/bin/sh\necho hi\n")
+    (keep / "tool").chmod(0o755)
+    home = _home_with(tmp_path, keep, gone, interval=1.0)
+    config = home / "config" / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "notify_summary": "23:59"}))
+    tray = start_tray(home=home)
+    wait_for(lambda: "All clear" in tray.menu.status(), 10, "the tray")
+    (keep / "new.txt").write_text("n\n")  # held for the summary
+    (keep / "tool").chmod(0o4755)  # set-uid: suspicious, said at once
+    suspicious = spy.wait(1)
+    assert suspicious[0].summary.startswith("Suspicious change"), suspicious
+    for path in gone.iterdir():
+        path.unlink()
+    gone.rmdir()
+    sent = spy.wait(2)
+    assert sent[1].summary == "Gone is missing", sent
+    time.sleep(2)
+    assert len(spy.sent) == 2, [s.summary for s in spy.sent]

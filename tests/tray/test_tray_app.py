@@ -59,3 +59,37 @@ def test_a_notification_not_shown_is_said_until_one_is(service: Service, tmp_pat
     second = Change("added", "b.txt", None, entry)
     app._on_report(FolderReport(folder, when, changes=(first, second), new=(second,)))
     assert "notifications not shown" not in app.model.status_line()
+
+
+class Switch(NoAutostart):
+    """Start at login, turned on or off elsewhere (as the Settings window does)."""
+
+    on = False
+
+    def enabled(self) -> bool:
+        return self.on
+
+
+class Icon:
+    """What the tray touches of pystray's icon."""
+
+    def __init__(self) -> None:
+        self.menus = 0
+        self.icon: object = None
+        self.title = ""
+
+    def update_menu(self) -> None:
+        self.menus += 1
+
+
+def test_start_at_login_changed_elsewhere_redraws_the_menu(service: Service) -> None:
+    switch = Switch()
+    app = TrayApp(service, notifier=Flaky(), autostart=switch)
+    icon = app._icon = Icon()
+    app._follow_autostart()  # the first look draws what the OS says
+    drawn = icon.menus
+    app._follow_autostart()
+    assert icon.menus == drawn  # nothing changed: nothing redrawn
+    switch.on = True  # the Settings window turned it on
+    app._follow_autostart()
+    assert icon.menus == drawn + 1
