@@ -156,11 +156,16 @@ class AlertsWindow:
         chosen = self.listbox.selection()
         self.listbox.delete(*self.listbox.get_children())
         self._urls = []
+        rows = []
         for index, state in enumerate(states):
             name, _, fares = channel_line(state).partition(": ")
+            rows.append((name, fares))
             self.listbox.insert("", "end", iid=str(index),
                                 values=(name, fares, escape(state.channel.masked)))  # fmt: skip
             self._urls.append(state.channel.url)
+        # The channel and how it fares in full; the URL takes what is left.
+        theme.fit_column(self.listbox, "channel", [n for n, _ in rows], least=100, cap=260)
+        theme.fit_column(self.listbox, "state", [f for _, f in rows], least=160, cap=520)
         if states:
             self.empty.place_forget()
         else:
