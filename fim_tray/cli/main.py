@@ -40,7 +40,7 @@ from fim_tray.display import escape, timestamp
 from fim_tray.errors import FimError
 from fim_tray.models import Event, Folder, FolderReport
 from fim_tray.scan.hashing import ALGORITHMS
-from fim_tray.scan.throttle import MAX_MB_PER_S, check_mb_per_s, throttle_for
+from fim_tray.scan.throttle import MAX_MB_PER_S, MIN_MB_PER_S, check_mb_per_s, throttle_for
 from fim_tray.store.names import encode_name
 from fim_tray.store.state import resolve
 
@@ -61,14 +61,15 @@ log = logs.getLogger("fim_tray")
 def _mb_per_s(text: str) -> float:
     """``--max-mb-per-s``: a number of MB per second, from 0 (no cap) to MAX_MB_PER_S."""
     try:
-        cap = check_mb_per_s(float(text)) if text.strip().isascii() else -1.0
+        cap = float(text) if text.strip().isascii() else -1.0
     except ValueError:
         cap = -1.0
-    if not 0 <= cap <= MAX_MB_PER_S:
+    if not (cap == 0 or MIN_MB_PER_S <= cap <= MAX_MB_PER_S):
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number of MB per second from 0 (no cap) to {MAX_MB_PER_S:,.0f}"
+            f"{text!r} is not a number of MB per second: 0 (no cap), or from {MIN_MB_PER_S:g} "
+            f"to {MAX_MB_PER_S:,.0f}"
         )
-    return cap
+    return check_mb_per_s(cap)
 
 
 def _add_speed_cap(parser: argparse.ArgumentParser) -> None:

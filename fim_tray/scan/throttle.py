@@ -10,6 +10,7 @@ from collections.abc import Callable
 MB = 1_000_000  # MB/s as fim-tray prints sizes elsewhere ("310.2 MB hashed" is bytes / 1e6)
 STEP = 0.05  # seconds: the longest single sleep, so a stop ends a wait within about this long
 BURST = 0.25  # seconds of reading that idle time may save up, at the full rate
+MIN_MB_PER_S = 0.1  # the least cap: below it a check of a big file would not end
 MAX_MB_PER_S = 100_000.0  # the highest cap taken: 100 GB/s, faster than any disk reads
 
 
@@ -81,6 +82,10 @@ def check_mb_per_s(value: object) -> float:
     otherwise; the caller names the setting or option in its message."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"not a number: {value!r}")
+    if value == math.inf:  # no disk reaches it (JSON's 1e999): no cap, as a 0 is
+        return 0.0
     if not (value >= 0 and math.isfinite(value)):
         raise ValueError(f"not a number of MB/s from 0 up: {value!r}")
+    if 0 < value < MIN_MB_PER_S:  # a crawl that would never end a check: the least cap
+        return MIN_MB_PER_S
     return float(value)

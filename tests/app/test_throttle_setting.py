@@ -125,3 +125,24 @@ def test_a_cap_no_disk_reaches_is_refused_in_the_settings_window(typed: str) -> 
     values, errors = parse({"max_mb_per_s": typed})
     assert values == {} and errors["max_mb_per_s"] == "0 (no cap), or from 0.1 to 100,000 MB/s"
     assert parse({"max_mb_per_s": "100000"}) == ({"max_mb_per_s": 100000.0}, {})
+
+
+def test_a_cap_json_reads_as_infinity_is_no_cap_and_a_crawl_is_the_least_cap(
+    tmp_path: Path, home: Path
+) -> None:
+    from fim_tray.scan.throttle import MIN_MB_PER_S, check_mb_per_s
+    from tests.helpers import cli as run
+
+    assert check_mb_per_s(float("inf")) == 0.0  # "max_mb_per_s": 1e999 in config.json
+    assert check_mb_per_s(1e-300) == MIN_MB_PER_S
+    watched = tmp_path / "w"
+    _write(watched / "a.bin", 1000)
+    assert run("add", watched, home=home).returncode == 0
+    config = home / "config" / "config.json"
+    config.write_text(config.read_text().replace('"max_mb_per_s": 0.0', '"max_mb_per_s": 1e999'))
+    assert "1e999" in config.read_text()
+    _write(watched / "b.bin", 10)
+    done = run("check", home=home)
+    assert done.returncode == 1 and "b.bin" in done.out, done.err
+    crawl = run("check", "--max-mb-per-s", "1e-300", home=home)
+    assert crawl.returncode == 2 and "from 0.1" in crawl.err
