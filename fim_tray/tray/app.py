@@ -109,7 +109,7 @@ class TrayApp:
         self.settings = SettingsApplier(
             service, self.monitor, refresh=lambda: self._refresh(menu=True),
             pick_folder=lambda: self.dialogs.pick_folder(self.monitor.watch), unwatch=self.unwatch,
-            show_alerts=self.show_alerts,
+            show_alerts=self.show_alerts, saved=self.summary.poke,
         )  # fmt: skip
         # Alerts beyond the desktop (email, syslog, ...): queued on the monitor's thread, sent
         # by threads of their own; the menu shows how each channel fares.
@@ -159,7 +159,7 @@ class TrayApp:
         self._quitting.set()
         self.dialogs.close()
         self.monitor.stop.set()
-        self.summary.stop.set()
+        self.summary.close()
         threading.Thread(target=self._finish, name="fim-tray-quit", daemon=True).start()
 
     def _finish(self) -> None:

@@ -30,8 +30,10 @@ class SettingsApplier:
         pick_folder: Callable[[], None],
         unwatch: Callable[[str], None],
         show_alerts: Callable[[], None] | None = None,
+        saved: Callable[[], None] = lambda: None,
     ) -> None:
         self.service = service
+        self.saved = saved  # told after settings were written (the daily summary looks again)
         self.monitor = monitor
         self.refresh = refresh
         self.pick_folder = pick_folder
@@ -90,6 +92,7 @@ class SettingsApplier:
         if written:
             log.info("settings changed: %s", ", ".join(f"{k}={changes[k]}" for k in written))
             self.monitor.settings_changed()
+            self.saved()
         told({"settings": {"saved": written}})
 
     def _notify(self, folder: str, on: bool, told: Told) -> None:

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from time import monotonic
 
 from fim_tray import jsonio
 from fim_tray.errors import FimError
@@ -61,7 +62,23 @@ class DailySummary:
         self._lock = threading.Lock()
         self.counts: Counter[str] = self._load()
         self.stop = threading.Event()
+        self._wake = threading.Event()  # the setting changed, or stop: look again now
         self._thread: threading.Thread | None = None
+
+    def poke(self) -> None:
+        """The setting may have changed: look at it now (switched back to notifying at once,
+        what was held goes out before anything newer)."""
+        self._wake.set()
+
+    def close(self) -> None:
+        self.stop.set()
+        self._wake.set()
+
+    def _wait(self, seconds: float) -> None:
+        end = monotonic() + seconds
+        while not (self.stop.is_set() or self._wake.is_set()) and monotonic() < end:
+            self._wake.wait(min(0.5, max(0.0, end - monotonic())))
+        self._wake.clear()
 
     def held(self, folder: str, changes: Sequence[Change]) -> bool:
         """Count ``changes`` of ``folder`` for the summary; False when the caller notifies now:
@@ -109,12 +126,12 @@ class DailySummary:
             hhmm = self.when()
             if not hhmm:  # notifying at once: what was held before goes out now
                 self.flush()
-                self.stop.wait(60)  # and the setting is looked at again later
+                self._wait(60)  # and the setting is looked at again later
                 continue
             due = next_time(self.clock(), hhmm)
             while not self.stop.is_set() and self.clock() < due:
                 # Short waits: a changed setting or a clock change is seen within a minute.
-                self.stop.wait(min(60.0, (due - self.clock()).total_seconds()))
+                self._wait(min(60.0, (due - self.clock()).total_seconds()))
                 if self.when() != hhmm:
                     break
             else:

@@ -65,10 +65,12 @@ def test_what_was_held_goes_out_when_notifying_at_once_again() -> None:
     summary = DailySummary(lambda t, b: sent.append((t, b)), lambda: mode["when"],
                            lambda: datetime(2026, 3, 10, 9, 0, tzinfo=TZ))  # fmt: skip
     assert summary.held("/w", _changes(2))
-    mode["when"] = ""  # switched back to "at once"
     summary.start()
     try:
-        for _ in range(100):
+        time.sleep(0.3)  # waiting for 18:00
+        mode["when"] = ""  # switched back to "at once" in Settings, which tells it
+        summary.poke()
+        for _ in range(20):  # at once, not at its next look a minute later
             if sent:
                 break
             time.sleep(0.05)
