@@ -265,12 +265,16 @@ def secrets_in(url: str) -> list[str]:
     scheme, sep, rest = url.partition("://")
     if not sep or scheme.lower() == "jsonl":
         return []
-    rest = rest.partition("#")[0]
+    rest, _, fragment = rest.partition("#")
+    if fragment:  # mask() hides it whole (a room, a channel)
+        found.add(fragment)
     rest, _, query = rest.partition("?")
     netloc, _, path = rest.partition("/")
     userinfo, at, hostport = netloc.rpartition("@")
     if at and ":" in userinfo:
         found.add(userinfo.partition(":")[2])
+    if at and _mask_word(userinfo.partition(":")[0]) == MASK:  # a key as the user (Pushover)
+        found.add(userinfo.partition(":")[0])
     elif not at and ":" in netloc and not netloc.rpartition(":")[2].isdigit():
         found.add(netloc.partition(":")[2])
     words = [*path.split("/"), hostport if at else netloc]

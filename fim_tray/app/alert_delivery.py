@@ -53,6 +53,7 @@ class Delivery:
         self.states: dict[str, ChannelState] = {}  # as this process saw each channel fare
         self.limits: dict[str, HourlyLimit] = {}
         self.refused: dict[str, int] = {}  # times in a row the first message was refused
+        self._lock = threading.Lock()  # one change of a channel's state at a time
 
     def reset(self) -> None:
         """Forget what this process saw: another process sent since (see Alerting.take)."""
@@ -118,7 +119,8 @@ class Delivery:
             self.sender(channel, [message], host=self.host, timeout=self.timeout)
         except DeliveryError as exc:
             tries = self.refused[channel.id] = self.refused.get(channel.id, 0) + 1
-            if tries >= REFUSED_AFTER and len(batch) > 1 and self._goes(channel, batch[1]):
+            alone = count == 1 and len(batch) > 1  # a digest refused is retried as it is
+            if tries >= REFUSED_AFTER and alone and self._goes(channel, batch[1]):
                 limit.spend(self.clock())
                 self.refused[channel.id] = 0
                 if self._goes(channel, message):  # the server was down, and is back: both went
@@ -158,9 +160,12 @@ class Delivery:
         return self.states.get(channel.id) or self.status.state(channel)
 
     def update(self, channel: Channel, **changes: Any) -> None:
-        state = self.state(channel)
-        new = replace(state, **changes)
-        self.states[channel.id] = new
+        """Change how ``channel`` fares (from its sender's thread, or the queueing one)."""
+        with self._lock:
+            state = self.state(channel)
+            new = replace(state, **changes)
+            self.states[channel.id] = new
+            if new != state:
+                self.status.save(dict(self.states))
         if new != state:
-            self.status.save(self.states)
             self.on_change()

@@ -1,5 +1,5 @@
-"""Which of the history's changes have gone to the alert outbox: the history lines after the
-cursor (see alerts/cursor.py). The
+"""Which of the history's changes have not gone to the alert outbox yet: the history lines after
+the cursor (see alerts/cursor.py). The
 history holds every change announced, whoever found it (the tray, ``monitor``, or a one-shot
 ``check`` while neither ran), so alerts follow it and none is missed.
 

@@ -1,6 +1,6 @@
-"""Alerts beyond the desktop: the channels (add, remove, test) and their delivery. Each new change
-is queued in the durable outbox at once and sent by one daemon thread per channel, so a slow or
-dead server never delays a check, a desktop notification or another channel.
+"""Alerts beyond the desktop: the channels (add, remove, test), the queueing of each new change in
+the durable outbox, and the senders' threads (one per channel, see alert_delivery.py), so a slow
+or dead server never delays a check, a desktop notification or another channel.
 
 One process at a time fills and empties the outbox (it holds ``sender.lock`` there): the tray,
 ``monitor``, or the short-lived sender a one-shot ``check`` starts. What it queues follows the
@@ -158,9 +158,11 @@ class Alerting:
             # (unless a sender at work places the cursor: it follows the history already).
             held = self._own
             if self.take():
-                self.cursor.save(alert_feed.newest(self.history), local_now())
-                if not held and not self._started:
-                    self._release()
+                try:
+                    self.cursor.save(alert_feed.newest(self.history), local_now())
+                finally:
+                    if not held and not self._started:
+                        self._release()
         store_channels.save(self.paths.alerts_file, [*known, channel])
         return channel
 

@@ -69,7 +69,6 @@ from fim_tray.scan.throttle import throttle_for
 
 log = logging.getLogger(__name__)
 
-FULL_EVERY = 24 * 3600.0  # seconds between full re-hashes of a folder (catches mtime put back)
 SAFETY_POLL = 900.0  # seconds between polls while file events cover every folder
 STOP_POLL = 0.25  # seconds: how soon ``run`` notices ``stop`` set without a request
 POWER_POLL = 30.0  # seconds between looks at the power while held back on battery

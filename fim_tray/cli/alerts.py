@@ -154,7 +154,7 @@ def after_check(service: Service, reports: Sequence[FolderReport]) -> None:
         # queued what the history holds (killed, or its machine stopped). A cursor written
         # after the history's last line says it did not, with no more than two stats.
         with contextlib.suppress(OSError):
-            written = (outbox / "history.cursor").stat().st_mtime_ns
+            written = (outbox / "history.cursor").stat().st_mtime_ns  # cursor.NAME, unimported
             if written > paths.events_file.stat().st_mtime_ns:
                 return
         from fim_tray.alerts import cursor
@@ -188,11 +188,15 @@ def _sender_log(outbox: Path) -> int | None:
         jsonio.private_dir(outbox)
         clear_odd(path)
         fd = jsonio.open_own(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-        if os.fstat(fd).st_size > LOG_LIMIT:
-            os.ftruncate(fd, 0)
-        return fd
     except OSError:
         return None
+    try:
+        if os.fstat(fd).st_size > LOG_LIMIT:
+            os.ftruncate(fd, 0)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def last_sender_said(outbox: Path) -> tuple[str, list[str]] | None:

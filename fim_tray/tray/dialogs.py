@@ -1,4 +1,5 @@
-"""The tray's dialogs as child processes: the folder chooser and the details window.
+"""The tray's dialogs as child processes: the folder chooser, the details and History windows,
+Settings, Alerts and the welcome (one Settings, Alerts and History window at most).
 
 Each runs as ``fim-tray _pick-folder`` or ``fim-tray _details`` in its own process group and
 answers with JSON on stdout; a short-lived thread waits for it, so the tray never blocks, and

@@ -245,7 +245,8 @@ class AlertsWindow:
 
 def main() -> int:
     """``_alerts``: the window, until it is closed; 2 when it cannot open."""
-    alerts = Alerting(Service().paths)
+    service = Service()
+    alerts = Alerting(service.paths, history=service.store.history)
     tray = listen() if not sys.stdin.isatty() else None
     window: Any
     try:

@@ -147,3 +147,10 @@ def test_a_secret_a_library_quotes_in_another_case_is_masked() -> None:
     url = "ntfy://127.0.0.1/topic?auth=S3cr3tPW"
     said = scrub("An invalid ntfy Authentication type (s3cr3tpw) was specified", url)
     assert "s3cr3tpw" not in said.lower() and MASK in said
+
+
+def test_a_key_given_as_the_user_and_a_fragment_never_show_in_a_message() -> None:
+    key, token, room = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG", "azGDORePK8gMaC0QOYAMyEEuzJnyUi", "Room42x"
+    for url in (f"pover://{key}@{token}/", f"matrix://user:secret1@host/#{room}"):
+        said = scrub(f"could not send to {url}: refused", url)
+        assert key not in said and token not in said and room not in said and "secret1" not in said
