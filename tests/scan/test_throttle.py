@@ -194,9 +194,10 @@ def test_max_mb_per_s_round_trips_and_defaults_to_no_cap(tmp_path: Path) -> None
         assert again == config
         assert again.max_mb_per_s == value
     assert from_json({"max_mb_per_s": 0}).max_mb_per_s == 0
+    assert from_json({"max_mb_per_s": math.inf}).max_mb_per_s == 0  # JSON's 1e999: no cap
 
 
-@pytest.mark.parametrize("value", [-1, -0.5, "10", None, True, [5], math.nan, math.inf])
+@pytest.mark.parametrize("value", [-1, -0.5, "10", None, True, [5], math.nan, -math.inf])
 def test_an_invalid_max_mb_per_s_is_a_config_error_naming_it(value: object) -> None:
     with pytest.raises(ConfigError) as caught:
         from_json({"max_mb_per_s": value}, source="/c/config.json")
