@@ -4,7 +4,6 @@ history has gone past it."""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -48,12 +47,8 @@ class Cursor:
             obj = jsonio.loads(jsonio.read_own(self.path, limit=4096))
             if not isinstance(obj, dict):
                 raise ValueError("not a cursor")
-            if self._key is not None:
-                claimed = obj.get("mac")
-                if not (isinstance(claimed, str) and hmac.compare_digest(
-                    claimed.encode(), outbox.mac(self._key(), "cursor", obj).encode()
-                )):  # fmt: skip
-                    raise ValueError("fim-tray did not write it")
+            if not outbox.holds(self._key, "cursor", obj):
+                raise ValueError("fim-tray did not write it")
             line, when, chain = obj.get("line"), obj.get("time"), obj.get("chain")
             if not isinstance(line, int) or isinstance(line, bool):
                 raise ValueError("no line number")
@@ -72,7 +67,6 @@ class Cursor:
         obj: dict[str, Any] = {
             "line": line, "time": when.isoformat() if when else None, "chain": chain,
         }  # fmt: skip
-        if self._key is not None:
-            obj["mac"] = outbox.mac(self._key(), "cursor", obj)
         outbox.clear_odd(self.path)
-        jsonio.atomic_write(self.path, jsonio.dumps(obj) + b"\n")
+        sealed = outbox.sealed(self._key, "cursor", obj)
+        jsonio.atomic_write(self.path, jsonio.dumps(sealed) + b"\n")

@@ -230,17 +230,10 @@ class Outbox:
                 self._stale[channel] = 0
 
     def _sealed(self, channel: str, obj: dict[str, Any]) -> dict[str, Any]:
-        """``obj`` with its MAC, when there is a key."""
-        return {**obj, "mac": mac(self._key(), channel, obj)} if self._key is not None else obj
+        return sealed(self._key, channel, obj)
 
     def _holds(self, channel: str, obj: dict[str, Any]) -> bool:
-        """Whether ``obj`` was written by fim-tray for ``channel`` (always, without a key)."""
-        if self._key is None:
-            return True
-        claimed = obj.get("mac")
-        return isinstance(claimed, str) and hmac.compare_digest(
-            claimed.encode(), mac(self._key(), channel, obj).encode()
-        )
+        return holds(self._key, channel, obj)
 
     def _opened(self, channel: str, data: bytes) -> dict[str, Any]:
         """A cursor's JSON; ``ValueError`` when it is not one fim-tray wrote."""
@@ -296,6 +289,21 @@ class Outbox:
             for path in (self._queue_file(channel), self._sent_file(channel)):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
+
+
+def sealed(key: Callable[[], bytes] | None, what: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` with its MAC as a file of ``what`` holds it, when there is a ``key``."""
+    return {**obj, "mac": mac(key(), what, obj)} if key is not None else obj
+
+
+def holds(key: Callable[[], bytes] | None, what: str, obj: dict[str, Any]) -> bool:
+    """Whether fim-tray wrote ``obj`` as a file of ``what`` holds it (always, without a key)."""
+    if key is None:
+        return True
+    claimed = obj.get("mac")
+    return isinstance(claimed, str) and hmac.compare_digest(
+        claimed.encode(), mac(key(), what, obj).encode()
+    )
 
 
 def mac(key: bytes, what: str, obj: dict[str, Any]) -> str:

@@ -55,6 +55,17 @@ _BEGINS_AGAIN = ("the history begins again (it was started afresh, or an older c
 Item = tuple["int | None", dict[str, Any], Event]
 
 
+def _usable(url: str) -> Channel:
+    """The channel ``url`` names, when it can be used (a channel for people: apprise can);
+    :class:`ChannelError` otherwise."""
+    channel = parse(url)
+    if channel.kind == "people":
+        from fim_tray.alerts import people
+
+        people.check(channel.url)
+    return channel
+
+
 def change_words(event: Event) -> str:
     """What changed in ``event``, in the desktop notification's words."""
     change = event_change(event)
@@ -145,11 +156,7 @@ class Alerting:
 
     def add(self, url: str) -> Channel:
         """Add a channel; :class:`ChannelError` when its URL cannot be used (or is there)."""
-        channel = parse(url)
-        if channel.kind == "people":
-            from fim_tray.alerts import people
-
-            people.check(channel.url)
+        channel = _usable(url)
         known = self.channels()
         if any(c.url == channel.url for c in known):
             raise ChannelError(f"{channel.masked} is already a channel.")
@@ -188,12 +195,7 @@ class Alerting:
         try:
             return self.find(url)
         except ChannelError:
-            channel = parse(url)
-            if channel.kind == "people":
-                from fim_tray.alerts import people
-
-                people.check(channel.url)
-            return channel
+            return _usable(url)
 
     def remove(self, url: str) -> Channel:
         channel = self.find(url)

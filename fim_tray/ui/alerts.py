@@ -22,7 +22,7 @@ from fim_tray.display import escape
 from fim_tray.errors import FimError
 from fim_tray.ui import theme
 from fim_tray.ui.alerts_view import channel_line
-from fim_tray.ui.wire import listen
+from fim_tray.ui.wire import hear_the_tray, listen
 
 TITLE = "fim-tray: alerts"
 EMPTY = "No channels yet: type a URL below and press Add."
@@ -129,21 +129,7 @@ class AlertsWindow:
         theme.fit(self.root, 760, 380, min_width=480, min_height=300)
         entry.focus_set()
         if tray is not None:
-            self.root.after(200, self._hear_the_tray)
-
-    def _hear_the_tray(self) -> None:
-        assert self.tray is not None
-        while True:
-            try:
-                message = self.tray.get_nowait()
-            except queue.Empty:
-                break
-            if message is None:  # the tray is gone, and so is this window
-                self.root.destroy()
-                return
-            if message.get("raise"):
-                theme.bring_forward(self.root)
-        self.root.after(200, self._hear_the_tray)
+            hear_the_tray(self.root, tray)
 
     def reload(self) -> None:
         from tkinter import ttk

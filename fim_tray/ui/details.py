@@ -22,7 +22,7 @@ from fim_tray.ui import ignore as ignoring
 from fim_tray.ui import theme
 from fim_tray.ui.actions import diff_lines, keeps_copies, restore, watched_folder
 from fim_tray.ui.cells import ROWS, keys, name_of, time_of, value, warning, whole_path
-from fim_tray.ui.wire import answer, key_of, listen, send
+from fim_tray.ui.wire import answer, hear_the_tray, key_of, listen, send
 
 RED, GREEN = "#b71c1c", "#1b5e20"
 CHANGE_CAP = 420  # points: the widest the Change column grows to show its longest text
@@ -196,7 +196,7 @@ class DetailsWindow:
             self.tree.focus("0")
             self.show_selected()
         if tray is not None:
-            self.root.after(100, self._hear_the_tray)
+            hear_the_tray(self.root, tray, self._heard, first_ms=100)
         self.body.request()
         theme.fit(self.root, 900, 640, min_width=600, min_height=400)
 
@@ -355,33 +355,20 @@ class DetailsWindow:
         least = next(width for name, _label, width in self.COLUMNS if name == "change")
         theme.fit_column(self.tree, "change", texts, least=least, cap=CHANGE_CAP, grow=grow)
 
-    def _hear_the_tray(self) -> None:
-        """What the tray said since the last look: accept results, the pending changes of a
-        folder; the end of its stream means the tray is gone, and so is this window."""
-        assert self.tray is not None
-        while True:
-            try:
-                message = self.tray.get_nowait()
-            except queue.Empty:
-                break
-            if message is None:
-                self.root.destroy()
-                return
-            if "accepted" in message:
-                taken = keys(message.get("accepted"))
-                asked = sorted(self.asked)
-                self.asked.clear()
-                hit = {i for i in asked if key_of(self.items[i]) in taken}
-                self._took(asked, hit, message.get("error"))
-            for word in ("ignored", "unignored"):
-                if isinstance(message.get(word), dict):
-                    self._ignored(message[word], undone=word == "unignored")
-            pending = message.get("pending")
-            if isinstance(pending, dict):
-                self._settle(str(pending.get("folder")), keys(pending.get("keys")))
-            if message.get("raise"):  # History asked for again: this one comes forward
-                theme.bring_forward(self.root)
-        self.root.after(200, self._hear_the_tray)
+    def _heard(self, message: dict[str, Any]) -> None:
+        """What the tray said: accept results, ignores, the pending changes of a folder."""
+        if "accepted" in message:
+            taken = keys(message.get("accepted"))
+            asked = sorted(self.asked)
+            self.asked.clear()
+            hit = {i for i in asked if key_of(self.items[i]) in taken}
+            self._took(asked, hit, message.get("error"))
+        for word in ("ignored", "unignored"):
+            if isinstance(message.get(word), dict):
+                self._ignored(message[word], undone=word == "unignored")
+        pending = message.get("pending")
+        if isinstance(pending, dict):
+            self._settle(str(pending.get("folder")), keys(pending.get("keys")))
 
     def _settle(self, folder: str, pending: set[tuple[str | None, str | None]]) -> None:
         """Rows of ``folder`` no longer pending (accepted from the menu, changed again): said so,

@@ -24,7 +24,7 @@ from fim_tray.platform.autostart import Autostart, autostart_for_platform
 from fim_tray.store.config import Config
 from fim_tray.ui import theme
 from fim_tray.ui.details import on_key
-from fim_tray.ui.wire import listen, send
+from fim_tray.ui.wire import hear_the_tray, listen, send
 
 REFRESH_MS = 1500
 # The settings as the window names them (the messages beside the fields and the status line
@@ -256,7 +256,7 @@ class SettingsWindow:
         theme.fit(self.root, 720, 480, min_width=560, min_height=400)
         self.root.after(REFRESH_MS, self._refresh)
         if tray is not None:
-            self.root.after(100, self._hear_the_tray)
+            hear_the_tray(self.root, tray, self._heard, first_ms=100)
 
     # -- general ---------------------------------------------------------------------------------
 
@@ -471,21 +471,6 @@ class SettingsWindow:
             self._follow(config)
             self.show_folders()
         self.root.after(REFRESH_MS, self._refresh)
-
-    def _hear_the_tray(self) -> None:
-        assert self.tray is not None
-        while True:
-            try:
-                message = self.tray.get_nowait()
-            except queue.Empty:
-                break
-            if message is None:  # the tray is gone, and so is this window
-                self.root.destroy()
-                return
-            if message.get("raise"):
-                theme.bring_forward(self.root)
-            self._heard(message)
-        self.root.after(200, self._hear_the_tray)
 
     def _heard(self, message: dict[str, Any]) -> None:
         for word in ("settings", "ignored", "unignored", "folder"):

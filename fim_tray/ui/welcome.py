@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from fim_tray.ui import theme
-from fim_tray.ui.wire import listen, send
+from fim_tray.ui.wire import hear_the_tray, listen, send
 
 TEXT = (
     "fim-tray keeps a trusted record of the folders you choose and tells you when a file in "
@@ -75,7 +75,7 @@ class WelcomeWindow:
         self.root.update()  # the buttons flow into rows at this width: room for them too
         theme.fit(self.root, 520, 200, min_width=420, min_height=200)
         if tray is not None:
-            self.root.after(200, self._hear_the_tray)
+            hear_the_tray(self.root, tray)
 
     def watch(self) -> None:
         """The tray watches the folder (its first baseline shows in the icon); this closes."""
@@ -87,17 +87,6 @@ class WelcomeWindow:
     def choose(self) -> None:
         send({"action": "watch"})  # the tray's folder chooser
         self.root.destroy()
-
-    def _hear_the_tray(self) -> None:
-        assert self.tray is not None
-        try:
-            while True:
-                if self.tray.get_nowait() is None:  # the tray is gone
-                    self.root.destroy()
-                    return
-        except queue.Empty:
-            pass
-        self.root.after(200, self._hear_the_tray)
 
     def run(self) -> None:
         self.root.mainloop()

@@ -8,7 +8,7 @@ import json
 import queue
 import sys
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -107,3 +107,32 @@ def listen(stream: Any = None) -> queue.Queue[dict[str, Any] | None]:
 
     threading.Thread(target=read, name="fim-tray-window-stdin", daemon=True).start()
     return lines
+
+
+def hear_the_tray(
+    root: Any,
+    tray: queue.Queue[dict[str, Any] | None],
+    heard: Callable[[dict[str, Any]], None] = lambda _message: None,
+    first_ms: int = 200,
+) -> None:
+    """Look at what the tray said, every 200 ms from ``first_ms`` on, on the window's own
+    thread: the end of its stream closes the window (the tray is gone), ``{"raise": true}``
+    brings it forward (a window there is one of at most, asked for again), and each message
+    goes to ``heard``."""
+    from fim_tray.ui import theme
+
+    def look() -> None:
+        while True:
+            try:
+                message = tray.get_nowait()
+            except queue.Empty:
+                break
+            if message is None:
+                root.destroy()
+                return
+            if message.get("raise"):
+                theme.bring_forward(root)
+            heard(message)
+        root.after(200, look)
+
+    root.after(first_ms, look)
